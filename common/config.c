@@ -1,0 +1,498 @@
+/*
+ * config.c: the configuration file and the built-in defaults; see
+ * config.h for the format's invariants.
+ *
+ * The file is JSON:
+ *
+ *   {
+ *     "listen": "127.0.0.1:8000", "data_dir": "uniqd-data",
+ *     "threads": 2, "sync": true, "admin_token": "...",
+ *     "pools": [
+ *       {"name": "int", "kind": "int", "min": 0, "max": 9007199254740991,
+ *        "shards": 2, "shard_size": 1000000},
+ *       {"name": "float", "kind": "float", "min": 0, "max": 1000000,
+ *        "decimals": 6}
+ *     ]
+ *   }
+ *
+ * Integers beyond 2^53 may be given as strings ("max": "9223372036854775807")
+ * since a JSON number that large cannot be read exactly.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "common/value.h"
+#include "common/banned.h"
+
+#define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
+#define CONFIG_FILE_MAX (1 << 20)
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+const char *config_kind_name(enum pool_kind kind)
+{
+	switch (kind) {
+	case POOL_INT:
+		return "int";
+	case POOL_FLOAT:
+		return "float";
+	}
+	return "?";
+}
+
+bool config_kind_is_random(enum pool_kind kind)
+{
+	return kind == POOL_INT || kind == POOL_FLOAT;
+}
+
+static void default_int(struct pool_def *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "int");
+	d->kind = POOL_INT;
+	d->min = 0;
+	d->capacity = (uint64_t)MAX_SAFE_INT + 1;
+	d->shards = 2;
+	d->shard_size = 1000000;
+}
+
+static void default_float(struct pool_def *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "float");
+	d->kind = POOL_FLOAT;
+	d->decimals = 6;
+	d->min = 0;
+	d->capacity = 1000000ULL * 1000000ULL; /* [0, 10^6) in 10^-6 units */
+	d->shards = 2;
+	d->shard_size = 1000000;
+}
+
+int config_default(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+	c->port = 8000;
+	snprintf(c->data_dir, sizeof(c->data_dir), "uniqd-data");
+	c->threads = 0;
+	c->sync = true;
+	c->pools = calloc(2, sizeof(*c->pools));
+	if (!c->pools)
+		return -ENOMEM;
+	default_int(&c->pools[0]);
+	default_float(&c->pools[1]);
+	c->npools = 2;
+	return 0;
+}
+
+void config_release(struct config *c)
+{
+	free(c->pools);
+	free(c->admin_token);
+	c->pools = NULL;
+	c->npools = 0;
+	c->admin_token = NULL;
+}
+
+const struct pool_def *config_pool(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->npools; i++)
+		if (!strcmp(c->pools[i].name, name))
+			return &c->pools[i];
+	return NULL;
+}
+
+/* Refuses any key of obj not in the NULL-terminated list. */
+static int check_keys(const cJSON *obj, const char *const *known,
+		      const char *where, char *err, size_t errlen)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, obj) {
+		const char *const *k;
+
+		for (k = known; *k; k++)
+			if (!strcmp(*k, it->string))
+				break;
+		if (!*k)
+			return fail(err, errlen, "unknown key \"%s\" in %s",
+				    it->string, where);
+	}
+	/* cJSON keeps repeated keys; a repeated key is a mistake. */
+	cJSON_ArrayForEach(it, obj) {
+		const cJSON *jt;
+
+		for (jt = it->next; jt; jt = jt->next)
+			if (!strcmp(it->string, jt->string))
+				return fail(err, errlen,
+					    "key \"%s\" repeated in %s",
+					    it->string, where);
+	}
+	return 0;
+}
+
+/* An integer given as a JSON number (exact only up to 2^53) or a string. */
+static int get_i64(const cJSON *v, const char *what, int64_t *out, char *err,
+		   size_t errlen)
+{
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+
+		if (d != floor(d) || fabs(d) > (double)MAX_SAFE_INT)
+			return fail(err, errlen,
+				    "%s must be an integer of at most 2^53-1 "
+				    "(give larger ones as a string)", what);
+		*out = (int64_t)d;
+		return 0;
+	}
+	if (cJSON_IsString(v) &&
+	    !parse_i64(v->valuestring, INT64_MIN, INT64_MAX, out))
+		return 0;
+	return fail(err, errlen, "%s must be an integer", what);
+}
+
+static int get_u64(const cJSON *v, const char *what, uint64_t min,
+		   uint64_t max, uint64_t *out, char *err, size_t errlen)
+{
+	int64_t x;
+
+	if (get_i64(v, what, &x, err, errlen))
+		return -EINVAL;
+	if (x < 0 || (uint64_t)x < min || (uint64_t)x > max)
+		return fail(err, errlen, "%s must be from %llu to %llu", what,
+			    (unsigned long long)min, (unsigned long long)max);
+	*out = (uint64_t)x;
+	return 0;
+}
+
+/*
+ * A float pool bound in units of 10^-decimals: a JSON number (which must
+ * have no more decimals than the pool) or a decimal string.
+ */
+static int get_units(const cJSON *v, unsigned decimals, const char *what,
+		     int64_t *out, char *err, size_t errlen)
+{
+	struct pool_def grid = { .kind = POOL_FLOAT, .decimals = decimals,
+				 .min = -FLOAT_UNITS_LIMIT * 10,
+				 .capacity = (uint64_t)FLOAT_UNITS_LIMIT * 20 };
+	char text[64];
+	uint64_t k;
+
+	if (cJSON_IsNumber(v)) {
+		if (fabs(v->valuedouble) >= 1e16)
+			return fail(err, errlen, "%s is too large", what);
+		snprintf(text, sizeof(text), "%.*f", (int)decimals,
+			 v->valuedouble);
+		if (strtod(text, NULL) != v->valuedouble)
+			return fail(err, errlen,
+				    "%s has more than %u decimals", what,
+				    decimals);
+	} else if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(text)) {
+		snprintf(text, sizeof(text), "%s", v->valuestring);
+	} else {
+		return fail(err, errlen, "%s must be a number", what);
+	}
+	if (value_parse(&grid, text, &k))
+		return fail(err, errlen,
+			    "%s must be a decimal number with at most %u "
+			    "decimals and 15 significant digits", what,
+			    decimals);
+	*out = (int64_t)(k + (uint64_t)grid.min);
+	return 0;
+}
+
+static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
+		      size_t errlen)
+{
+	static const char *const keys[] = { "name", "kind", "min", "max",
+					    "decimals", "shards",
+					    "shard_size", NULL };
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+	const cJSON *v;
+	char where[80];
+	size_t i, n;
+	uint64_t u;
+
+	if (!cJSON_IsObject(o))
+		return fail(err, errlen, "each pool must be an object");
+	if (!cJSON_IsString(name))
+		return fail(err, errlen, "a pool has no \"name\" string");
+	n = strlen(name->valuestring);
+	if (n == 0 || n > POOL_NAME_MAX)
+		return fail(err, errlen,
+			    "pool name \"%s\" must have 1 to %d characters",
+			    name->valuestring, POOL_NAME_MAX);
+	for (i = 0; i < n; i++) {
+		char ch = name->valuestring[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return fail(err, errlen,
+				    "pool name \"%s\" may only use letters, "
+				    "digits, '_' and '-'", name->valuestring);
+	}
+	snprintf(where, sizeof(where), "pool \"%s\"", name->valuestring);
+	if (check_keys(o, keys, where, err, errlen))
+		return -EINVAL;
+	if (!cJSON_IsString(kind))
+		return fail(err, errlen, "%s has no \"kind\" string", where);
+	if (!strcmp(kind->valuestring, "int"))
+		default_int(d);
+	else if (!strcmp(kind->valuestring, "float"))
+		default_float(d);
+	else
+		return fail(err, errlen,
+			    "%s: unknown kind \"%s\" (this build knows int "
+			    "and float)", where, kind->valuestring);
+	snprintf(d->name, sizeof(d->name), "%s", name->valuestring);
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "shards"))) {
+		if (get_u64(v, "shards", 1, POOL_SHARDS_MAX, &u, err, errlen))
+			return -EINVAL;
+		d->shards = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "shard_size"))) {
+		if (get_u64(v, "shard_size", 1, POOL_SHARD_SIZE_MAX, &u, err,
+			    errlen))
+			return -EINVAL;
+		d->shard_size = u;
+	}
+
+	if (d->kind == POOL_INT) {
+		int64_t lo = 0, hi = MAX_SAFE_INT;
+
+		if (cJSON_GetObjectItemCaseSensitive(o, "decimals"))
+			return fail(err, errlen,
+				    "%s: \"decimals\" is for float pools",
+				    where);
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "min")) &&
+		    get_i64(v, "min", &lo, err, errlen))
+			return -EINVAL;
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "max")) &&
+		    get_i64(v, "max", &hi, err, errlen))
+			return -EINVAL;
+		if (lo > hi)
+			return fail(err, errlen, "%s: min is above max", where);
+		d->min = lo;
+		d->capacity = (uint64_t)hi - (uint64_t)lo + 1;
+		if (d->capacity == 0)
+			return fail(err, errlen,
+				    "%s: the range holds 2^64 values; at most "
+				    "2^64-1 are supported", where);
+	} else {
+		int64_t lo = 0, hi;
+
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "decimals"))) {
+			if (get_u64(v, "decimals", 0, FLOAT_DECIMALS_MAX, &u,
+				    err, errlen))
+				return -EINVAL;
+			d->decimals = (unsigned)u;
+		}
+		hi = 1000000 * value_pow10(d->decimals);
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "min")) &&
+		    get_units(v, d->decimals, "min", &lo, err, errlen))
+			return -EINVAL;
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "max")) &&
+		    get_units(v, d->decimals, "max", &hi, err, errlen))
+			return -EINVAL;
+		if (lo >= hi)
+			return fail(err, errlen,
+				    "%s: min must be below max (a float pool "
+				    "is [min, max))", where);
+		/*
+		 * Distinct values must stay distinct once a client parses them
+		 * as doubles: every decimal of at most 15 significant digits
+		 * survives that round trip.
+		 */
+		if (lo <= -FLOAT_UNITS_LIMIT || hi - 1 >= FLOAT_UNITS_LIMIT)
+			return fail(err, errlen,
+				    "%s: values would need more than 15 "
+				    "significant digits, so two of them could "
+				    "read as the same double; narrow the range "
+				    "or use fewer decimals", where);
+		d->min = lo;
+		d->capacity = (uint64_t)(hi - lo);
+	}
+	return 0;
+}
+
+static int parse_pools(struct config *c, const cJSON *arr, char *err,
+		       size_t errlen)
+{
+	struct pool_def *pools;
+	const cJSON *it;
+	size_t n, i, j;
+	int rc;
+
+	if (!cJSON_IsArray(arr))
+		return fail(err, errlen, "\"pools\" must be an array");
+	n = (size_t)cJSON_GetArraySize(arr);
+	if (n == 0)
+		return fail(err, errlen, "\"pools\" must not be empty");
+	if (n > 1024)
+		return fail(err, errlen, "at most 1024 pools");
+	pools = calloc(n, sizeof(*pools));
+	if (!pools)
+		return -ENOMEM;
+	i = 0;
+	cJSON_ArrayForEach(it, arr) {
+		rc = parse_pool(it, &pools[i], err, errlen);
+		if (rc)
+			goto out;
+		for (j = 0; j < i; j++)
+			if (!strcmp(pools[j].name, pools[i].name)) {
+				rc = fail(err, errlen,
+					  "pool \"%s\" is declared twice",
+					  pools[i].name);
+				goto out;
+			}
+		i++;
+	}
+	free(c->pools);
+	c->pools = pools;
+	c->npools = n;
+	pools = NULL;
+	rc = 0;
+out:
+	free(pools);
+	return rc;
+}
+
+int config_parse(struct config *c, const char *json, char *err,
+		 size_t errlen)
+{
+	static const char *const keys[] = { "listen", "data_dir", "threads",
+					    "sync", "admin_token", "pools",
+					    NULL };
+	cJSON *root = cJSON_Parse(json);
+	const cJSON *v;
+	uint64_t u;
+	int rc = -EINVAL;
+
+	if (!root) {
+		fail(err, errlen, "the configuration is not valid JSON "
+				  "(near \"%.20s\")",
+		     cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		fail(err, errlen, "the configuration must be a JSON object");
+		goto out;
+	}
+	if (check_keys(root, keys, "the configuration", err, errlen))
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "listen"))) {
+		if (!cJSON_IsString(v) ||
+		    parse_listen(v->valuestring, c->listen_host,
+				 sizeof(c->listen_host), &c->port)) {
+			fail(err, errlen,
+			     "\"listen\" must be \"ADDR:PORT\", such as "
+			     "\"127.0.0.1:8000\"");
+			goto out;
+		}
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "data_dir"))) {
+		if (!cJSON_IsString(v) || !*v->valuestring ||
+		    strlen(v->valuestring) >= sizeof(c->data_dir)) {
+			fail(err, errlen,
+			     "\"data_dir\" must be a non-empty path");
+			goto out;
+		}
+		snprintf(c->data_dir, sizeof(c->data_dir), "%s",
+			 v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "threads"))) {
+		if (get_u64(v, "threads", 0, 256, &u, err, errlen))
+			goto out;
+		c->threads = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "sync"))) {
+		if (!cJSON_IsBool(v)) {
+			fail(err, errlen, "\"sync\" must be true or false");
+			goto out;
+		}
+		c->sync = cJSON_IsTrue(v);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "admin_token"))) {
+		if (!cJSON_IsString(v) || strlen(v->valuestring) < 8 ||
+		    strlen(v->valuestring) > 256) {
+			fail(err, errlen, "\"admin_token\" must be a string "
+					  "of 8 to 256 characters");
+			goto out;
+		}
+		free(c->admin_token);
+		c->admin_token = strdup(v->valuestring);
+		if (!c->admin_token) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "pools"))) {
+		rc = parse_pools(c, v, err, errlen);
+		if (rc)
+			goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+int config_load_file(struct config *c, const char *path, char *err,
+		     size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t n;
+	int rc;
+
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", path,
+			 log_strerror(errno));
+		return rc;
+	}
+	text = malloc(CONFIG_FILE_MAX + 1);
+	if (!text) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	if (ferror(f) || n > CONFIG_FILE_MAX) {
+		rc = fail(err, errlen, "cannot read %s (or it is over 1 MiB)",
+			  path);
+		goto out;
+	}
+	text[n] = '\0';
+	rc = config_parse(c, text, err, errlen);
+out:
+	free(text);
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,87 @@
+/*
+ * config.h: the configuration: where to listen, where the data lives, and
+ * the pools, from a JSON file (read with cJSON) or the built-in defaults.
+ *
+ * Invariants once config_load() or config_default() returned 0: every
+ * pool_def is valid (names unique and URL-safe, ranges non-empty, float
+ * values exact as doubles), npools >= 1, data_dir and listen_host are
+ * non-empty. A struct config is read-only after loading and may be shared
+ * by threads.
+ */
+#ifndef UNIQ_CONFIG_H
+#define UNIQ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pool_kind {
+	POOL_INT = 0,
+	POOL_FLOAT = 1,
+};
+
+#define POOL_NAME_MAX 32
+#define POOL_SHARDS_MAX 64
+#define POOL_SHARD_SIZE_MAX 100000000u
+#define FLOAT_DECIMALS_MAX 15
+#define FLOAT_UNITS_LIMIT 1000000000000000LL /* 10^15: 15 significant digits */
+
+struct pool_def {
+	char name[POOL_NAME_MAX + 1];
+	enum pool_kind kind;
+	/*
+	 * The pool's values are min + k for k in [0, capacity): integers for
+	 * int pools, and for float pools units of 10^-decimals (the value
+	 * printed is (min + k) / 10^decimals with exactly `decimals` digits).
+	 */
+	int64_t min;
+	uint64_t capacity;
+	unsigned decimals;	/* float pools only */
+	unsigned shards;	/* LMDB shard environments */
+	uint64_t shard_size;	/* values each shard keeps ready */
+};
+
+struct config {
+	char listen_host[64];
+	uint16_t port;
+	char data_dir[1024];
+	unsigned threads;	/* HTTP worker threads; 0 = one per CPU */
+	bool sync;		/* fsync every commit (default); false = MDB_NOSYNC */
+	char *admin_token;	/* NULL when none is configured */
+	struct pool_def *pools;
+	size_t npools;
+};
+
+/* Fills c with the built-in defaults: 127.0.0.1:8000, ./uniqd-data, sync,
+ * and the pools "int" ([0, 2^53-1], 2 shards) and "float" ([0, 1e6) with 6
+ * decimals, 2 shards). Returns 0 or -ENOMEM. */
+int config_default(struct config *c);
+
+/*
+ * Parses the JSON text of a configuration file over the defaults already in
+ * c (a key left out keeps its default; "pools", when present, replaces the
+ * default pools). Unknown keys, wrong types and out-of-range values are
+ * refused. Returns 0, or -EINVAL with a sentence for a person in err (and
+ * c unchanged but for fields already parsed: release it either way).
+ */
+int config_parse(struct config *c, const char *json, char *err,
+		 size_t errlen);
+
+/* Reads path and calls config_parse. Returns 0, -errno for an unreadable
+ * file, or -EINVAL; err says what went wrong either way. */
+int config_load_file(struct config *c, const char *path, char *err,
+		     size_t errlen);
+
+/* Frees what c holds (pools, token). */
+void config_release(struct config *c);
+
+/* The pool called name, or NULL. */
+const struct pool_def *config_pool(const struct config *c, const char *name);
+
+/* "int" or "float". */
+const char *config_kind_name(enum pool_kind kind);
+
+/* True for kinds drawn from a permutation into shards (int, float). */
+bool config_kind_is_random(enum pool_kind kind);
+
+#endif

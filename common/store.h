@@ -1,0 +1,60 @@
+/*
+ * store.h: what the ledger and the shards share about LMDB: opening an
+ * environment, and the one place where LMDB's return codes map to ours.
+ *
+ * Error mapping (store_err): LMDB returns 0, a positive errno, or one of
+ * its own MDB_* codes. Ours are 0 or a negative errno:
+ *
+ *   MDB_NOTFOUND                      -> -ENOENT
+ *   MDB_KEYEXIST                      -> -EEXIST
+ *   MDB_MAP_FULL, MDB_TXN_FULL,
+ *   MDB_CURSOR_FULL, MDB_PAGE_FULL    -> -ENOSPC
+ *   MDB_READERS_FULL, MDB_MAP_RESIZED -> -EAGAIN
+ *   MDB_INVALID, MDB_VERSION_MISMATCH -> -EPROTO  (not an LMDB file of ours)
+ *   MDB_CORRUPTED, MDB_PAGE_NOTFOUND,
+ *   MDB_PANIC, MDB_BAD_*              -> -EIO
+ *   positive errno e                  -> -e
+ *
+ * The caller that logs an error keeps LMDB's own text: log mdb_strerror of
+ * the original code, return store_err of it.
+ */
+#ifndef UNIQ_STORE_H
+#define UNIQ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <lmdb.h>
+
+/* Maps an LMDB return code to 0 or a negative errno (table above). */
+int store_err(int mdb_rc);
+
+struct store_opts {
+	size_t map_size;	/* bytes of address space reserved */
+	unsigned max_dbs;	/* named databases */
+	bool sync;		/* false: MDB_NOSYNC (survives a process
+				   crash, not a power loss) */
+	bool create;		/* false: the file must exist */
+};
+
+/*
+ * Opens (and with o->create, creates) the single-file environment at path
+ * (its lock file is path + "-lock"), mode 0600, with MDB_NOTLS so read
+ * transactions are not tied to threads, and clears reader slots left by
+ * dead processes. On success *envp is open; on failure it is NULL and
+ * nothing is left open. Returns 0, -ENOENT (missing and !create), or an
+ * error of store_err.
+ */
+int store_open(const char *path, const struct store_opts *o, MDB_env **envp);
+
+/* Commits txn, or aborts it when rc is already an error; returns the
+ * first error (as store_err). The transaction is finished either way. */
+int store_finish(MDB_txn *txn, int rc);
+
+/* Big-endian 32/64-bit keys, so LMDB's byte order is numeric order. */
+void store_put_be32(unsigned char *b, unsigned v);
+void store_put_be64(unsigned char *b, unsigned long long v);
+unsigned store_get_be32(const unsigned char *b);
+unsigned long long store_get_be64(const unsigned char *b);
+
+#endif
