@@ -1,0 +1,528 @@
+/*
+ * ledger.c: the global ledger of issued values; see ledger.h for what it
+ * holds and the invariants each write keeps.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "ledger/ledger.h"
+#include "common/banned.h"
+
+#define LEDGER_MAGIC "uniqd-ledger"
+#define LEDGER_FORMAT 1u
+#define LEDGER_DEFAULT_MAP ((size_t)1 << 30)
+
+/* The stored form of a grant; the key holds the pool id and `first`. */
+struct ledger_grant_rec {
+	uint64_t count;
+	uint64_t seq0;
+	uint64_t time_ms;
+	uint32_t shard;
+	uint32_t reserved;
+};
+
+static MDB_val mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)(uintptr_t)p };
+
+	return v;
+}
+
+/* Creates the format records of a new ledger, or checks them. */
+static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
+{
+	MDB_val k = mval("magic", 5), v;
+	uint32_t fmt = LEDGER_FORMAT, one = 1;
+	uint64_t now = clock_now_ms();
+	int rc;
+
+	rc = mdb_get(txn, lg->meta, &k, &v);
+	if (rc == MDB_NOTFOUND && fresh) {
+		MDB_val m = mval(LEDGER_MAGIC, strlen(LEDGER_MAGIC));
+		MDB_val fk = mval("format", 6), fv = mval(&fmt, sizeof(fmt));
+		MDB_val nk = mval("next_pool_id", 12), nv = mval(&one, 4);
+		MDB_val ck = mval("created_ms", 10), cv = mval(&now, 8);
+
+		if ((rc = mdb_put(txn, lg->meta, &k, &m, 0)) ||
+		    (rc = mdb_put(txn, lg->meta, &fk, &fv, 0)) ||
+		    (rc = mdb_put(txn, lg->meta, &nk, &nv, 0)) ||
+		    (rc = mdb_put(txn, lg->meta, &ck, &cv, 0)))
+			return store_err(rc);
+		return 0;
+	}
+	if (rc)
+		return rc == MDB_NOTFOUND ? -EPROTO : store_err(rc);
+	if (v.mv_size != strlen(LEDGER_MAGIC) ||
+	    memcmp(v.mv_data, LEDGER_MAGIC, v.mv_size))
+		return -EPROTO;
+	k = mval("format", 6);
+	rc = mdb_get(txn, lg->meta, &k, &v);
+	if (rc || v.mv_size != sizeof(fmt))
+		return -EPROTO;
+	memcpy(&fmt, v.mv_data, sizeof(fmt));
+	if (fmt != LEDGER_FORMAT) {
+		log_error("ledger format %u, this build reads format %u", fmt,
+			  LEDGER_FORMAT);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int ledger_open(struct ledger *lg, const char *path,
+		const struct ledger_opts *o)
+{
+	struct store_opts so = {
+		.map_size = o->map_size ? o->map_size : LEDGER_DEFAULT_MAP,
+		.max_dbs = 16,
+		.sync = o->sync,
+		.create = o->create,
+	};
+	MDB_txn *txn = NULL;
+	MDB_dbi meta;
+	bool fresh;
+	int rc;
+
+	memset(lg, 0, sizeof(*lg));
+	rc = store_open(path, &so, &lg->env);
+	if (rc)
+		return rc;
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		goto out;
+	/* A brand-new file has no named databases at all; an existing file
+	 * without our "meta" is someone else's and is refused below. */
+	rc = mdb_dbi_open(txn, "meta", 0, &meta);
+	fresh = rc == MDB_NOTFOUND && o->create;
+	if (rc == MDB_NOTFOUND && fresh) {
+		MDB_dbi main_db;
+		MDB_stat st;
+
+		/* Only a truly empty environment may be initialized. */
+		rc = mdb_dbi_open(txn, NULL, 0, &main_db);
+		if (rc == 0)
+			rc = mdb_stat(txn, main_db, &st);
+		if (rc == 0 && st.ms_entries != 0) {
+			rc = -EPROTO;
+			goto out;
+		}
+		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta);
+	}
+	if (rc) {
+		rc = rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE ?
+			-EPROTO : store_err(rc);
+		goto out;
+	}
+	lg->meta = meta;
+	if ((rc = check_format(lg, txn, fresh)))
+		goto out;
+	if ((rc = store_err(mdb_dbi_open(txn, "pools", MDB_CREATE,
+					 &lg->pools))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "grants", MDB_CREATE,
+					 &lg->grants))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "shards", MDB_CREATE,
+					 &lg->shards))))
+		goto out;
+	rc = store_finish(txn, 0);
+	txn = NULL;
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (rc == -EPROTO)
+		log_error("%s is not a uniqd ledger (or a newer format); "
+			  "refusing to touch it", path);
+	if (rc) {
+		mdb_env_close(lg->env);
+		lg->env = NULL;
+	}
+	return rc;
+}
+
+void ledger_release(struct ledger *lg)
+{
+	if (lg->env)
+		mdb_env_close(lg->env);
+	lg->env = NULL;
+}
+
+static int get_pool(struct ledger *lg, MDB_txn *txn, const char *name,
+		    struct ledger_pool *out)
+{
+	MDB_val k = mval(name, strlen(name)), v;
+	int rc = mdb_get(txn, lg->pools, &k, &v);
+
+	if (rc)
+		return store_err(rc);
+	if (v.mv_size != sizeof(*out))
+		return -EIO;
+	memcpy(out, v.mv_data, sizeof(*out));
+	return 0;
+}
+
+static int put_pool(struct ledger *lg, MDB_txn *txn, const char *name,
+		    const struct ledger_pool *p)
+{
+	MDB_val k = mval(name, strlen(name)), v = mval(p, sizeof(*p));
+
+	return store_err(mdb_put(txn, lg->pools, &k, &v, 0));
+}
+
+int ledger_pool_get(struct ledger *lg, const char *name,
+		    struct ledger_pool *out)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = get_pool(lg, txn, name, out);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
+		       struct ledger_pool *out, char *err, size_t errlen)
+{
+	struct ledger_pool p;
+	MDB_val k, v;
+	MDB_txn *txn;
+	uint32_t next;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = get_pool(lg, txn, d->name, &p);
+	if (rc == 0) {
+		if (p.kind != (uint32_t)d->kind || p.min != d->min ||
+		    p.capacity != d->capacity ||
+		    p.decimals != (d->kind == POOL_FLOAT ? d->decimals : 0)) {
+			snprintf(err, errlen,
+				 "pool \"%s\" was created as %s with min %lld, "
+				 "%llu values and %u decimals; the "
+				 "configuration now says %s with min %lld, "
+				 "%llu values and %u decimals. Changing a "
+				 "pool's range could repeat values: give the "
+				 "new range a new pool name",
+				 d->name, config_kind_name(p.kind),
+				 (long long)p.min,
+				 (unsigned long long)p.capacity, p.decimals,
+				 config_kind_name(d->kind), (long long)d->min,
+				 (unsigned long long)d->capacity,
+				 d->kind == POOL_FLOAT ? d->decimals : 0);
+			rc = -EINVAL;
+		}
+		goto out;
+	}
+	if (rc != -ENOENT)
+		goto out;
+
+	k = mval("next_pool_id", 12);
+	rc = store_err(mdb_get(txn, lg->meta, &k, &v));
+	if (rc)
+		goto out;
+	if (v.mv_size != sizeof(next)) {
+		rc = -EIO;
+		goto out;
+	}
+	memcpy(&next, v.mv_data, sizeof(next));
+	memset(&p, 0, sizeof(p));
+	p.id = next++;
+	p.kind = (uint32_t)d->kind;
+	p.min = d->min;
+	p.capacity = d->capacity;
+	p.decimals = d->kind == POOL_FLOAT ? d->decimals : 0;
+	p.counter = 0;
+	p.created_ms = clock_now_ms();
+	rc = perm_random_key(p.key);
+	if (rc)
+		goto out;
+	v = mval(&next, sizeof(next));
+	rc = store_err(mdb_put(txn, lg->meta, &k, &v, 0));
+	if (rc)
+		goto out;
+	rc = put_pool(lg, txn, d->name, &p);
+	if (rc)
+		goto out;
+	rc = store_finish(txn, 0);
+	txn = NULL;
+	if (rc == 0)
+		log_info("pool \"%s\" created in the ledger (%s, %llu values)",
+			 d->name, config_kind_name(d->kind),
+			 (unsigned long long)d->capacity);
+out:
+	if (txn)
+		mdb_txn_abort(txn); /* read only, or failed: nothing written */
+	if (rc == 0)
+		*out = p;
+	return rc;
+}
+
+static void grant_key(unsigned char key[12], uint32_t pool_id,
+		      uint64_t first)
+{
+	store_put_be32(key, pool_id);
+	store_put_be64(key + 4, first);
+}
+
+static void grant_from(struct ledger_grant *g, const MDB_val *k,
+		       const MDB_val *v)
+{
+	struct ledger_grant_rec r;
+
+	memcpy(&r, v->mv_data, sizeof(r));
+	g->first = store_get_be64((const unsigned char *)k->mv_data + 4);
+	g->count = r.count;
+	g->seq0 = r.seq0;
+	g->time_ms = r.time_ms;
+	g->shard = r.shard;
+}
+
+/*
+ * Positions cur on the last grant of pool_id whose first <= index
+ * (index UINT64_MAX: the pool's last grant). Returns 0 with *g filled,
+ * -ENOENT if there is none, or an error.
+ */
+static int grant_at_or_before(struct ledger *lg, MDB_cursor *cur,
+			      uint32_t pool_id, uint64_t index,
+			      struct ledger_grant *g)
+{
+	unsigned char key[12];
+	MDB_val k, v;
+	int rc;
+
+	grant_key(key, pool_id, index);
+	k = mval(key, sizeof(key));
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == sizeof(key) &&
+	    memcmp(k.mv_data, key, sizeof(key)) == 0)
+		goto found; /* a grant starts exactly at index */
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	else if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	if (rc)
+		return store_err(rc);
+found:
+	if (k.mv_size != sizeof(key) ||
+	    v.mv_size != sizeof(struct ledger_grant_rec))
+		return -EIO;
+	if (store_get_be32(k.mv_data) != pool_id)
+		return -ENOENT;
+	grant_from(g, &k, &v);
+	return 0;
+}
+
+int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
+		 uint64_t want, struct ledger_grant *g)
+{
+	unsigned char key[12], skey[8];
+	struct ledger_grant_rec rec;
+	struct ledger_grant last;
+	struct ledger_pool p;
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint64_t n, next_seq = 0;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = get_pool(lg, txn, name, &p);
+	if (rc)
+		goto out;
+	n = p.capacity - p.counter;
+	if (n > want)
+		n = want;
+	if (n == 0)
+		goto out; /* used up: nothing to write */
+
+	/* Check against the ledger: the pool's grants must end exactly at
+	 * the counter, or the next indices might already be out. */
+	rc = store_err(mdb_cursor_open(txn, lg->grants, &cur));
+	if (rc)
+		goto out;
+	rc = grant_at_or_before(lg, cur, p.id, UINT64_MAX, &last);
+	if (rc == -ENOENT) {
+		last.first = last.count = 0;
+		rc = 0;
+	}
+	if (rc)
+		goto out;
+	if (last.first + last.count != p.counter) {
+		log_error("ledger: pool \"%s\" counter %llu but its grants "
+			  "end at %llu; refusing to issue more", name,
+			  (unsigned long long)p.counter,
+			  (unsigned long long)(last.first + last.count));
+		rc = -EIO;
+		goto out;
+	}
+
+	store_put_be32(skey, p.id);
+	store_put_be32(skey + 4, shard);
+	k = mval(skey, sizeof(skey));
+	rc = mdb_get(txn, lg->shards, &k, &v);
+	if (rc == 0 && v.mv_size == sizeof(next_seq))
+		memcpy(&next_seq, v.mv_data, sizeof(next_seq));
+	else if (rc != MDB_NOTFOUND) {
+		rc = rc ? store_err(rc) : -EIO;
+		goto out;
+	}
+	g->first = p.counter;
+	g->count = n;
+	g->seq0 = next_seq;
+	g->time_ms = clock_now_ms();
+	g->shard = shard;
+
+	next_seq += n;
+	v = mval(&next_seq, sizeof(next_seq));
+	rc = store_err(mdb_put(txn, lg->shards, &k, &v, 0));
+	if (rc)
+		goto out;
+	memset(&rec, 0, sizeof(rec));
+	rec.count = n;
+	rec.seq0 = g->seq0;
+	rec.time_ms = g->time_ms;
+	rec.shard = shard;
+	grant_key(key, p.id, g->first);
+	k = mval(key, sizeof(key));
+	v = mval(&rec, sizeof(rec));
+	rc = store_err(mdb_put(txn, lg->grants, &k, &v, MDB_NOOVERWRITE));
+	if (rc)
+		goto out;
+	p.counter += n;
+	rc = put_pool(lg, txn, name, &p);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (rc == 0 && g->count == 0) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	rc = store_finish(txn, rc);
+	if (rc)
+		memset(g, 0, sizeof(*g));
+	return rc;
+}
+
+int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,
+		      struct ledger_grant *g)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = store_err(mdb_cursor_open(txn, lg->grants, &cur));
+	if (rc)
+		goto out;
+	rc = grant_at_or_before(lg, cur, pool_id, index, g);
+	if (rc == 0 && index - g->first >= g->count)
+		rc = -ENOENT;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int ledger_grants_load(struct ledger *lg, const char *name,
+		       struct ledger_pool *pool, struct ledger_grant **grants,
+		       size_t *ngrants)
+{
+	struct ledger_grant *arr = NULL, *tmp;
+	size_t n = 0, cap = 0;
+	unsigned char key[12];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	*grants = NULL;
+	*ngrants = 0;
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = get_pool(lg, txn, name, pool);
+	if (rc)
+		goto out;
+	rc = store_err(mdb_cursor_open(txn, lg->grants, &cur));
+	if (rc)
+		goto out;
+	grant_key(key, pool->id, 0);
+	k = mval(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(key) ||
+		    v.mv_size != sizeof(struct ledger_grant_rec)) {
+			rc = -EIO;
+			goto out;
+		}
+		if (store_get_be32(k.mv_data) != pool->id)
+			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(arr, cap * sizeof(*arr));
+			if (!tmp) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			arr = tmp;
+		}
+		grant_from(&arr[n++], &k, &v);
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc) {
+		free(arr);
+		return rc;
+	}
+	*grants = arr;
+	*ngrants = n;
+	return 0;
+}
+
+int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)
+{
+	unsigned char key[8];
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = store_err(mdb_cursor_open(txn, lg->shards, &cur));
+	if (rc)
+		goto out;
+	store_put_be32(key, pool_id);
+	store_put_be32(key + 4, 0);
+	k = mval(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(key) ||
+		    store_get_be32(k.mv_data) != pool_id)
+			break;
+		*n = store_get_be32((const unsigned char *)k.mv_data + 4) + 1;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc;
+}

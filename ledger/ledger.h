@@ -1,0 +1,138 @@
+/*
+ * ledger.h: the global record of everything issued, in one LMDB
+ * environment (<data_dir>/ledger.mdb).
+ *
+ * What it holds, per random pool: the pool's parameters, its secret
+ * permutation key and its counter (how many permutation indices have been
+ * issued), and the grants: each grant says that the permutation indices
+ * [first, first + count) were issued at time_ms to shard `shard`, where
+ * they sit at sequence numbers [seq0, seq0 + count). Since the permutation
+ * is a bijection that the ledger's key makes reproducible, the grants
+ * record every value ever issued, when and by which shard, exactly, in a
+ * few bytes per refill instead of per value (a per-value B-tree costs a
+ * page write per value at refill-sized batches; see the closing note of
+ * issue 2). Lookup of a value v: i = perm_invert(v), then the grant
+ * holding i.
+ *
+ * Invariants, kept by ledger_grant() in one write transaction:
+ *   - a pool's grants are disjoint and contiguous: they tile [0, counter);
+ *   - counter <= capacity and never decreases;
+ *   - each shard's sequence numbers are handed out once, increasing.
+ * So a permutation index, hence a value, is granted at most once, ever,
+ * by any process using this ledger (LMDB serializes writers across
+ * processes, so uniqctl and uniqd may grant at the same time).
+ *
+ * Concurrency: a struct ledger may be used by any number of threads at
+ * once; LMDB serializes the write transactions. No function keeps a
+ * transaction open after it returns.
+ *
+ * The file is native-endian (records are C structs); keys are big-endian.
+ */
+#ifndef UNIQ_LEDGER_H
+#define UNIQ_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "common/config.h"
+#include "common/perm.h"
+
+#define LEDGER_FILE "ledger.mdb"
+
+struct ledger {
+	MDB_env *env;
+	MDB_dbi meta;	/* "magic", "format", "next_pool_id", "created_ms" */
+	MDB_dbi pools;	/* name -> struct ledger_pool */
+	MDB_dbi grants;	/* (pool id, first) -> struct ledger_grant_rec */
+	MDB_dbi shards;	/* (pool id, shard) -> next sequence number */
+};
+
+/* A pool as the ledger knows it. */
+struct ledger_pool {
+	uint32_t id;
+	uint32_t kind;		/* enum pool_kind */
+	int64_t min;
+	uint64_t capacity;
+	uint32_t decimals;
+	uint32_t reserved;
+	uint8_t key[PERM_KEY_LEN];
+	uint64_t counter;	/* permutation indices issued: [0, counter) */
+	uint64_t created_ms;
+};
+
+struct ledger_grant {
+	uint64_t first;		/* first permutation index */
+	uint64_t count;
+	uint64_t seq0;		/* sequence number of `first` in the shard */
+	uint64_t time_ms;
+	uint32_t shard;
+};
+
+struct ledger_opts {
+	bool sync;		/* fsync each commit (the default) */
+	bool create;		/* create the ledger if it does not exist */
+	size_t map_size;	/* 0: 1 GiB */
+};
+
+/*
+ * Opens <path> (a file), creating it with a fresh format record when
+ * o->create is set and it does not exist. A file that exists but is not a
+ * uniqd ledger (no magic, another format) is refused with -EPROTO and left
+ * untouched. On failure nothing is left open. Returns 0 or a negative
+ * errno (see store.h).
+ */
+int ledger_open(struct ledger *lg, const char *path,
+		const struct ledger_opts *o);
+
+/* Closes the environment. No other call may be running. */
+void ledger_release(struct ledger *lg);
+
+/*
+ * Makes sure pool d exists in the ledger: creates it with a key from the
+ * kernel's random source and counter 0 the first time, or checks that the
+ * parameters stored then (kind, min, capacity, decimals) are the ones in d
+ * now. Changing them would change what counter values mean and could
+ * repeat values, so a mismatch is refused with -EINVAL and a sentence in
+ * err. Fills *out on success. Returns 0 or a negative errno.
+ */
+int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
+		       struct ledger_pool *out, char *err, size_t errlen);
+
+/* Reads pool `name` into *out. Returns 0, -ENOENT, or an error. */
+int ledger_pool_get(struct ledger *lg, const char *name,
+		    struct ledger_pool *out);
+
+/*
+ * Issues up to `want` more permutation indices of pool `name` to shard
+ * `shard`, committed (and synced) before it returns: the next indices
+ * from the pool's counter, and the shard's next sequence numbers. *g
+ * tells which. g->count is less than want near the end of the pool and 0
+ * when the pool is used up (return value 0 then too). Returns 0, or a
+ * negative errno with nothing issued (-EIO if the grants and the counter
+ * disagree, which means a damaged ledger).
+ */
+int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
+		 uint64_t want, struct ledger_grant *g);
+
+/* Finds the grant of pool pool_id holding permutation index `index`.
+ * Returns 0, -ENOENT (never issued), or an error. */
+int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,
+		      struct ledger_grant *g);
+
+/*
+ * Reads, in one consistent snapshot, pool `name` and all its grants in
+ * order of `first`, into a malloc'd array that the caller frees. Returns 0
+ * or a negative errno (*grants NULL then). For uniqctl verify.
+ */
+int ledger_grants_load(struct ledger *lg, const char *name,
+		       struct ledger_pool *pool, struct ledger_grant **grants,
+		       size_t *ngrants);
+
+/* The highest shard number that pool pool_id ever had a grant for, plus
+ * one (0 if none), so that verify can walk shards no longer configured. */
+int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n);
+
+#endif
