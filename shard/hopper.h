@@ -1,0 +1,75 @@
+/*
+ * hopper.h: values already taken out of a shard (committed), waiting in
+ * memory for requests.
+ *
+ * DESIGN
+ *
+ * Threads: request threads (the HTTP workers) pop; exactly one refill
+ * thread per shard pushes (and, at shutdown, after the HTTP server has
+ * stopped, the main thread drains). All of it under h->lock, a leaf lock:
+ * no other lock is taken while it is held, and the wake callback runs
+ * after it is released.
+ *
+ * Why a hopper: taking values out of a shard is an LMDB write transaction
+ * with an fsync, so it happens in batches on the refill thread, never on
+ * a request. A request only copies values out of this ring under a mutex
+ * (uncontended when each HTTP thread prefers its own shard).
+ *
+ * Guarantees:
+ *   - every entry is popped at most once (the ring's head moves under
+ *     the lock before it is released), so no value is served twice;
+ *   - a pop of n is all or nothing;
+ *   - when a pop leaves fewer than `low` entries, the wake callback is
+ *     called once (not again until the next push), so the refill thread
+ *     is asked for more without a syscall per request.
+ * Values in the hopper have left the shard: a crash burns them. On a clean
+ * shutdown hopper_drain() hands them back so they can return to the shard
+ * at their own sequence numbers.
+ */
+#ifndef UNIQ_HOPPER_H
+#define UNIQ_HOPPER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shard/shard.h"
+
+struct hopper {
+	pthread_mutex_t lock;
+	struct shard_item *ring;
+	size_t cap;		/* slots in the ring */
+	size_t head;		/* oldest entry */
+	size_t len;		/* entries held */
+	size_t low;		/* ask for more below this */
+	bool asked;		/* wake called since the last push */
+	void (*wake)(void *arg);
+	void *wake_arg;
+};
+
+/* Sets up an empty hopper of cap slots that calls wake(arg) when it runs
+ * below low. Returns 0, or -ENOMEM/-errno with nothing to release. */
+int hopper_init(struct hopper *h, size_t cap, size_t low,
+		void (*wake)(void *arg), void *arg);
+
+/* Frees the ring. No other call may be running. */
+void hopper_release(struct hopper *h);
+
+/* Pops n values (indices only) into vals, oldest first. Returns 0, or
+ * -EAGAIN with nothing popped when fewer than n are held. */
+int hopper_pop(struct hopper *h, size_t n, uint64_t *vals);
+
+/* Free slots (only the pushing thread's view grows between calls). */
+size_t hopper_room(struct hopper *h);
+
+/* Entries held. */
+size_t hopper_level(struct hopper *h);
+
+/* Appends n entries; n must be <= hopper_room(). */
+void hopper_push(struct hopper *h, const struct shard_item *items, size_t n);
+
+/* Removes up to max entries, oldest first, into out; returns how many. */
+size_t hopper_drain(struct hopper *h, struct shard_item *out, size_t max);
+
+#endif
