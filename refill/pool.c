@@ -1,0 +1,391 @@
+/*
+ * pool.c: random pools at run time; see pool.h for the way of a value and
+ * refill.h for the threads.
+ *
+ * Sizes, from a pool's shard_size S:
+ *   hopper capacity  min(S, 16384): what a crash can burn per shard, and
+ *                    the largest count one request can draw;
+ *   low water        S / 2: below it the refill thread tops the shard up
+ *                    to S;
+ *   grant batch      min(S, 65536) values per ledger transaction.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "refill/pool.h"
+#include "common/banned.h"
+
+#define HOPPER_MAX 16384
+#define GRANT_MAX 65536
+
+static int make_dir(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+int pool_set_check_dir(const char *dir, char *err, size_t errlen)
+{
+	char path[1200];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int others = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, LEDGER_FILE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) == 0)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return 0; /* does not exist yet: will be created */
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, "uniqd.lock") &&
+		    strcmp(de->d_name, "shards"))
+			others++;
+	closedir(d);
+	if (others) {
+		snprintf(err, errlen,
+			 "%s holds files but no %s: it is not a uniqd data "
+			 "directory, and uniqd will not write into it",
+			 dir, LEDGER_FILE);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static void pool_release(struct pool *p)
+{
+	unsigned i;
+
+	if (!p->shards)
+		return;
+	for (i = 0; i < p->nopen; i++) {
+		hopper_release(&p->shards[i].hopper);
+		shard_release(&p->shards[i].shard);
+	}
+	free(p->shards);
+	p->shards = NULL;
+}
+
+static int pool_open(struct pool *p, struct pool_set *ps,
+		     const struct pool_def *d, const struct pool_set_opts *o,
+		     char *err, size_t errlen)
+{
+	struct shard_opts so = { .sync = ps->cfg->sync, .create = o->create,
+				 .shard_size = d->shard_size };
+	struct ledger_pool rec;
+	char path[1200];
+	uint32_t known;
+	unsigned i;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->def = d;
+	p->ledger = &ps->ledger;
+	p->hopper_cap = d->shard_size < HOPPER_MAX ? d->shard_size : HOPPER_MAX;
+	p->low_water = d->shard_size / 2;
+	p->grant_batch = d->shard_size < GRANT_MAX ? d->shard_size : GRANT_MAX;
+
+	if (o->create)
+		rc = ledger_pool_ensure(&ps->ledger, d, &rec, err, errlen);
+	else
+		rc = ledger_pool_get(&ps->ledger, d->name, &rec);
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "pool \"%s\" is not in the ledger yet "
+			 "(start uniqd or run uniqctl init first)", d->name);
+	if (rc)
+		return rc;
+	if (rec.kind != (uint32_t)d->kind || rec.min != d->min ||
+	    rec.capacity != d->capacity) {
+		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
+			 "parameters than in the configuration", d->name);
+		return -EINVAL;
+	}
+	p->id = rec.id;
+	perm_init(&p->perm, rec.capacity, rec.key);
+	atomic_store(&p->used_up, rec.counter == rec.capacity);
+
+	rc = ledger_shard_count(&ps->ledger, p->id, &known);
+	if (rc)
+		return rc;
+	p->nserving = d->shards;
+	p->nopen = known > d->shards ? known : d->shards;
+	p->shards = calloc(p->nopen, sizeof(*p->shards));
+	if (!p->shards)
+		return -ENOMEM;
+	for (i = 0; i < p->nopen; i++) {
+		struct pool_shard *s = &p->shards[i];
+		uint64_t n = 0;
+
+		rc = shard_path(path, sizeof(path), ps->cfg->data_dir, d->name,
+				i);
+		if (rc)
+			goto out;
+		rc = shard_open(&s->shard, path, d->name, i, &so);
+		if (rc == -ENOENT && !o->create) {
+			/* Never created, so it holds nothing. */
+			rc = 0;
+			continue;
+		}
+		if (rc) {
+			snprintf(err, errlen, "cannot open %s: %s", path,
+				 log_strerror(rc));
+			goto out;
+		}
+		rc = shard_count(&s->shard, &n);
+		if (rc)
+			goto out;
+		atomic_store(&s->level, n);
+	}
+	rc = 0;
+out:
+	if (rc)
+		pool_release(p);
+	return rc;
+}
+
+int pool_set_open(struct pool_set *ps, const struct config *cfg,
+		  const struct pool_set_opts *o, char *err, size_t errlen)
+{
+	struct ledger_opts lo = { .sync = cfg->sync, .create = o->create };
+	char path[1200];
+	size_t i, n = 0;
+	int rc;
+
+	memset(ps, 0, sizeof(*ps));
+	ps->cfg = cfg;
+	if (o->create) {
+		rc = pool_set_check_dir(cfg->data_dir, err, errlen);
+		if (rc)
+			return rc;
+		snprintf(path, sizeof(path), "%s/shards", cfg->data_dir);
+		if ((rc = make_dir(cfg->data_dir)) || (rc = make_dir(path))) {
+			snprintf(err, errlen, "cannot create %s: %s", path,
+				 log_strerror(rc));
+			return rc;
+		}
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
+		     LEDGER_FILE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = ledger_open(&ps->ledger, path, &lo);
+	if (rc) {
+		snprintf(err, errlen, "cannot open the ledger %s: %s", path,
+			 rc == -EPROTO ? "not a uniqd ledger" :
+			 rc == -ENOENT ? "no such file (run uniqctl init or "
+					 "start uniqd first)" : log_strerror(rc));
+		return rc;
+	}
+	for (i = 0; i < cfg->npools; i++)
+		if (config_kind_is_random(cfg->pools[i].kind))
+			n++;
+	ps->pools = calloc(n ? n : 1, sizeof(*ps->pools));
+	if (!ps->pools) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < cfg->npools; i++) {
+		if (!config_kind_is_random(cfg->pools[i].kind))
+			continue;
+		rc = pool_open(&ps->pools[ps->npools], ps, &cfg->pools[i], o,
+			       err, errlen);
+		if (rc)
+			goto out;
+		ps->npools++;
+	}
+	rc = 0;
+out:
+	if (rc)
+		pool_set_release(ps);
+	return rc;
+}
+
+void pool_set_release(struct pool_set *ps)
+{
+	size_t i;
+
+	for (i = 0; i < ps->npools; i++)
+		pool_release(&ps->pools[i]);
+	free(ps->pools);
+	ps->pools = NULL;
+	ps->npools = 0;
+	ledger_release(&ps->ledger);
+}
+
+struct pool *pool_set_find(struct pool_set *ps, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps->npools; i++)
+		if (!strcmp(ps->pools[i].def->name, name))
+			return &ps->pools[i];
+	return NULL;
+}
+
+int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
+	      unsigned hint)
+{
+	unsigned j, i;
+
+	for (j = 0; j < p->nserving; j++) {
+		i = (hint + j) % p->nserving;
+		if (hopper_pop(&p->shards[i].hopper, n, vals) == 0) {
+			*shard = i;
+			return 0;
+		}
+	}
+	/*
+	 * Nothing in the hoppers. It is "used up" only if the ledger can
+	 * grant nothing more, no refill is between its grant and its append,
+	 * and every environment is empty. A refill thread publishes in the
+	 * order push -> level -> inflight, so having read those, one more
+	 * look at the hoppers sees anything they pushed.
+	 */
+	if (!atomic_load(&p->used_up) || atomic_load(&p->inflight))
+		return -EAGAIN;
+	for (i = 0; i < p->nserving; i++)
+		if (atomic_load(&p->shards[i].level))
+			return -EAGAIN;
+	for (i = 0; i < p->nserving; i++)
+		if (hopper_pop(&p->shards[i].hopper, n, vals) == 0) {
+			*shard = i;
+			return 0;
+		}
+	return -ENODATA;
+}
+
+int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
+		     uint64_t *scratch, uint64_t *added)
+{
+	struct pool_shard *s = &p->shards[i];
+	struct ledger_grant g;
+	uint64_t j, n = 0;
+	int rc;
+
+	*added = 0;
+	if (want > p->grant_batch)
+		want = p->grant_batch;
+	atomic_fetch_add(&p->inflight, 1);
+	rc = ledger_grant(p->ledger, p->def->name, i, want, &g);
+	if (rc)
+		goto out;
+	if (g.count == 0) {
+		atomic_store(&p->used_up, true);
+		goto out;
+	}
+	for (j = 0; j < g.count; j++)
+		scratch[j] = perm_apply(&p->perm, g.first + j);
+	/* The grant is committed: from here a failure burns these values. */
+	rc = shard_append(&s->shard, g.seq0, scratch, g.count);
+	if (rc) {
+		log_error("%s: %llu granted values burned: %s", s->shard.name,
+			  (unsigned long long)g.count, log_strerror(rc));
+		goto out;
+	}
+	rc = shard_count(&s->shard, &n);
+	if (rc)
+		goto out;
+	atomic_store(&s->level, n);
+	*added = g.count;
+out:
+	atomic_fetch_sub(&p->inflight, 1);
+	return rc;
+}
+
+int pool_take_step(struct pool *p, unsigned i, size_t max,
+		   struct shard_item *items, size_t *moved)
+{
+	struct pool_shard *s = &p->shards[i];
+	uint64_t n = 0;
+	size_t got = 0;
+	int rc;
+
+	*moved = 0;
+	rc = shard_take(&s->shard, max, items, &got);
+	if (rc)
+		return rc;
+	hopper_push(&s->hopper, items, got);
+	rc = shard_count(&s->shard, &n);
+	if (rc)
+		return rc;
+	atomic_store(&s->level, n);
+	*moved = got;
+	return 0;
+}
+
+int pool_put_back(struct pool *p)
+{
+	struct shard_item *items;
+	unsigned i;
+	int rc = 0, r;
+
+	if (!p->hopper_cap)
+		return 0;
+	items = malloc(p->hopper_cap * sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (i = 0; i < p->nserving; i++) {
+		struct pool_shard *s = &p->shards[i];
+		size_t n;
+
+		if (!s->hopper.ring)
+			continue;
+		n = hopper_drain(&s->hopper, items, p->hopper_cap);
+		r = shard_put_back(&s->shard, items, n);
+		if (r) {
+			log_error("%s: %zu unsent values burned: %s",
+				  s->shard.name, n, log_strerror(r));
+			if (!rc)
+				rc = r;
+		}
+	}
+	free(items);
+	return rc;
+}
+
+uint64_t pool_shard_ready(struct pool *p, unsigned i)
+{
+	struct pool_shard *s = &p->shards[i];
+	uint64_t n = atomic_load(&s->level);
+
+	if (s->hopper.ring)
+		n += hopper_level(&s->hopper);
+	return n;
+}
+
+int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
+{
+	struct ledger_grant g;
+	uint64_t v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->index = perm_invert(&p->perm, k);
+	rc = ledger_grant_find(p->ledger, p->id, out->index, &g);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	out->issued = true;
+	out->issued_ms = g.time_ms;
+	out->shard = g.shard;
+	if (g.shard >= p->nopen || !p->shards[g.shard].shard.env)
+		return 0;
+	rc = shard_get(&p->shards[g.shard].shard,
+		       g.seq0 + (out->index - g.first), &v);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	out->in_shard = v == k;
+	return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * pool.h: the random pools at run time, and everything open on a data
+ * directory (struct pool_set): the ledger, and each pool's permutation,
+ * shard environments and hoppers.
+ *
+ * The way of a value: pool_refill_step() takes the next permutation
+ * indices from the ledger (ledger_grant, committed), computes their values
+ * and appends them to a shard (committed); the shard's refill thread moves
+ * batches from the shard into its hopper (shard_take, committed); a request
+ * pops from a hopper (pool_draw) and sends. Each step commits before the
+ * next begins, so a crash between two can only burn values.
+ *
+ * Threads: pool_draw() is called by HTTP threads; pool_refill_step() and
+ * pool_take_step() by the pool's refill threads (refill.h) or by uniqctl;
+ * pool_lookup() by anyone. The shared fields that change (used_up, level)
+ * are atomics written by the refill threads; see refill.h for the DESIGN.
+ */
+#ifndef UNIQ_POOL_H
+#define UNIQ_POOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/perm.h"
+#include "ledger/ledger.h"
+#include "shard/hopper.h"
+#include "shard/shard.h"
+
+struct pool_shard {
+	struct shard shard;
+	struct hopper hopper;		/* only for serving shards */
+	_Atomic uint64_t level;		/* entries in the environment, as the
+					   refill thread last saw them */
+};
+
+struct pool {
+	const struct pool_def *def;
+	struct ledger *ledger;
+	uint32_t id;			/* in the ledger */
+	struct perm perm;
+	struct pool_shard *shards;
+	unsigned nserving;		/* shards requests draw from (config) */
+	unsigned nopen;			/* plus shards the ledger still knows of */
+	_Atomic bool used_up;		/* the ledger has granted every index */
+	_Atomic unsigned inflight;	/* refill steps between grant and append */
+	/* Sizes derived from def->shard_size (see pool.c). */
+	size_t hopper_cap;
+	uint64_t low_water;		/* refill a shard below this */
+	uint64_t grant_batch;		/* values per ledger grant */
+};
+
+struct pool_set {
+	const struct config *cfg;
+	struct ledger ledger;
+	struct pool *pools;		/* the random pools of cfg, in order */
+	size_t npools;
+};
+
+struct pool_set_opts {
+	bool create;			/* create missing files (server, init) */
+};
+
+/*
+ * Checks that dir is a uniqd data directory, missing, or empty: pointing
+ * uniqd at some other directory full of files must not scatter files in
+ * it. Returns 0, or -EPROTO with a sentence in err.
+ */
+int pool_set_check_dir(const char *dir, char *err, size_t errlen);
+
+/*
+ * Opens <data_dir>/ledger.mdb and the shards of every random pool of cfg,
+ * making sure each pool exists in the ledger with the parameters of cfg
+ * (see ledger_pool_ensure). cfg must outlive ps. On failure err says why,
+ * nothing is left open, and a negative errno is returned.
+ */
+int pool_set_open(struct pool_set *ps, const struct config *cfg,
+		  const struct pool_set_opts *o, char *err, size_t errlen);
+
+/* Closes everything. Hoppers must have been put back (pool_put_back) or
+ * are burned. No other call may be running. */
+void pool_set_release(struct pool_set *ps);
+
+/* The pool called name, or NULL. */
+struct pool *pool_set_find(struct pool_set *ps, const char *name);
+
+/*
+ * Pops n values into vals from one serving shard's hopper, starting with
+ * shard hint % nserving, and says which shard in *shard. Returns 0,
+ * -EAGAIN when no hopper holds n values right now (refilling), or
+ * -ENODATA when fewer than n will ever come again (used up).
+ */
+int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
+	      unsigned hint);
+
+/*
+ * One refill of shard i: grants up to `want` more indices in the ledger
+ * (committed), then appends their values to the shard (committed).
+ * scratch must hold grant_batch values. *added says how many (0: the pool
+ * is used up, and p->used_up is set). Returns 0 or a negative errno.
+ */
+int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
+		     uint64_t *scratch, uint64_t *added);
+
+/*
+ * Moves up to max entries from shard i's environment to its hopper
+ * (taken, committed, then pushed). items must hold max entries. *moved
+ * says how many. Returns 0 or a negative errno.
+ */
+int pool_take_step(struct pool *p, unsigned i, size_t max,
+		   struct shard_item *items, size_t *moved);
+
+/* Puts every hopper's unsent values back into their shards (clean
+ * shutdown, after the HTTP server has stopped). Returns 0 or the first
+ * error; values that could not go back are burned, never repeated. */
+int pool_put_back(struct pool *p);
+
+/* Values ready in shard i: in its environment and in its hopper. */
+uint64_t pool_shard_ready(struct pool *p, unsigned i);
+
+/* What the ledger and the shards know about one value. */
+struct pool_lookup {
+	bool issued;		/* granted by the ledger */
+	uint64_t issued_ms;
+	unsigned shard;		/* index into p->shards */
+	bool in_shard;		/* still in its shard: not served yet */
+	uint64_t index;		/* permutation index */
+};
+
+/* Looks up value index k (< capacity). Returns 0 or a negative errno. */
+int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out);
+
+#endif
