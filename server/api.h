@@ -1,0 +1,25 @@
+/*
+ * api.h: the routes of uniqd, their parameters and their answers (see
+ * ../shared/API.md). Handlers parse and range-check every parameter
+ * before touching any state, so a bad request changes nothing.
+ */
+#ifndef UNIQ_API_H
+#define UNIQ_API_H
+
+#include "common/config.h"
+#include "refill/pool.h"
+#include "refill/refill.h"
+#include "server/http.h"
+
+#define API_COUNT_MAX 10000
+
+struct api {
+	const struct config *cfg;
+	struct pool_set *pools;
+	struct refill *refill;
+};
+
+/* The http_handler of the server; arg is a struct api. */
+void api_handle(struct http_req *req, void *arg);
+
+#endif

@@ -1,0 +1,371 @@
+/*
+ * http.c: libmicrohttpd glue; see http.h.
+ *
+ * DESIGN
+ *
+ * libmicrohttpd runs a pool of `threads` threads, each with its own epoll
+ * set and its own connections; a request is handled start to end on the
+ * thread that owns its connection, so per-request state needs no lock.
+ * The access handler is called several times per request:
+ *   1. first call, headers read: we only attach a context and return. (In
+ *      libmicrohttpd 0.9 queuing a response on this first call answers
+ *      "Connection: close"; answering on a later call keeps the
+ *      connection alive, as ../shared/peers/mhd_hello.c does.) Bodiless
+ *      methods share one static context, so GET costs no allocation.
+ *   2. zero or more calls with body bytes, appended to the context up to
+ *      max_body (then 413 at once, and the connection is closed);
+ *   3. last call: the handler runs and queues the response.
+ * The context is freed by the "request completed" callback.
+ * http_stop() is MHD_stop_daemon(), which stops the listener, closes the
+ * connections and joins the threads; handlers already running finish.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "server/http.h"
+#include "common/banned.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	http_handler handler;
+	void *arg;
+	size_t max_body;
+	uint16_t port;
+};
+
+/* The context of a request with a body. */
+struct req_ctx {
+	struct buf body;
+	bool too_large;
+};
+
+/* The context shared by all requests without a body. */
+static struct req_ctx no_body_ctx;
+
+static _Atomic unsigned next_thread;
+static _Thread_local unsigned thread_no = 0;
+
+static unsigned this_thread(void)
+{
+	if (thread_no == 0)
+		thread_no = atomic_fetch_add(&next_thread, 1) + 1;
+	return thread_no - 1;
+}
+
+static bool method_has_body(const char *m)
+{
+	return strcmp(m, MHD_HTTP_METHOD_GET) && strcmp(m, MHD_HTTP_METHOD_HEAD);
+}
+
+int http_reply(struct http_req *r, unsigned status, const char *ctype,
+	       const char *body, size_t len, bool own,
+	       const char *const *headers)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+
+	if (r->status) {
+		if (own)
+			free((void *)(uintptr_t)body);
+		return -EALREADY;
+	}
+	resp = MHD_create_response_from_buffer(
+		len, (void *)(uintptr_t)body,
+		own ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+	if (!resp) {
+		if (own)
+			free((void *)(uintptr_t)body);
+		return -ENOMEM;
+	}
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					ctype);
+	for (; headers && headers[0] && headers[1]; headers += 2)
+		MHD_add_response_header(resp, headers[0], headers[1]);
+	ok = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	if (ok != MHD_YES)
+		return -EIO;
+	r->status = status;
+	return 0;
+}
+
+int http_reply_json(struct http_req *r, unsigned status, const char *json,
+		    size_t len)
+{
+	return http_reply(r, status, "application/json", json, len, false,
+			  NULL);
+}
+
+int http_error(struct http_req *r, unsigned status,
+	       const char *const *headers, const char *code,
+	       const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	char msg[512];
+	va_list ap;
+	size_t len;
+	char *body;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	buf_adds(&b, "{\"error\":");
+	buf_add_json_str(&b, code);
+	buf_adds(&b, ",\"message\":");
+	buf_add_json_str(&b, msg);
+	buf_addc(&b, '}');
+	body = buf_detach(&b, &len);
+	if (!body)
+		return -ENOMEM;
+	return http_reply(r, status, "application/json", body, len, true,
+			  headers);
+}
+
+const char *http_query(struct http_req *r, const char *key)
+{
+	const char *v = MHD_lookup_connection_value(r->conn,
+						    MHD_GET_ARGUMENT_KIND, key);
+
+	if (!v && MHD_lookup_connection_value_n(r->conn,
+						MHD_GET_ARGUMENT_KIND, key,
+						strlen(key), NULL,
+						NULL) == MHD_YES)
+		return ""; /* "?key" without a value */
+	return v;
+}
+
+const char *http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct query_check {
+	const char *const *allowed;
+	const char *seen[16];
+	size_t nseen;
+	int rc;
+	const char *bad;
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query_check *qc = cls;
+	const char *const *a;
+	size_t i;
+
+	(void)kind;
+	(void)value;
+	for (a = qc->allowed; *a; a++)
+		if (!strcmp(*a, key))
+			break;
+	if (!*a) {
+		qc->rc = -ENOENT;
+		qc->bad = key;
+		return MHD_NO;
+	}
+	for (i = 0; i < qc->nseen; i++)
+		if (qc->seen[i] == *a) {
+			qc->rc = -EEXIST;
+			qc->bad = key;
+			return MHD_NO;
+		}
+	if (qc->nseen < sizeof(qc->seen) / sizeof(qc->seen[0]))
+		qc->seen[qc->nseen++] = *a;
+	return MHD_YES;
+}
+
+int http_query_check(struct http_req *r, const char *const *allowed,
+		     char *bad, size_t badlen)
+{
+	struct query_check qc = { .allowed = allowed };
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, check_arg,
+				  &qc);
+	if (qc.rc && bad && badlen)
+		snprintf(bad, badlen, "%s", qc.bad ? qc.bad : "");
+	return qc.rc;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct req_ctx *ctx = *con_cls;
+	struct http_req req;
+
+	(void)version;
+	if (!ctx) {
+		/* First call: headers only. See DESIGN. */
+		if (!method_has_body(method)) {
+			*con_cls = &no_body_ctx;
+			return MHD_YES;
+		}
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return MHD_NO;
+		buf_init(&ctx->body);
+		*con_cls = ctx;
+		return MHD_YES;
+	}
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = method;
+	req.path = url;
+	req.thread = this_thread();
+	if (*upload_size) {
+		if (ctx == &no_body_ctx || ctx->too_large) {
+			*upload_size = 0; /* a GET body: ignored */
+			return MHD_YES;
+		}
+		if (ctx->body.len + *upload_size > s->max_body) {
+			ctx->too_large = true;
+			buf_release(&ctx->body);
+			*upload_size = 0;
+			req.body = "";
+			http_error(&req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+				   "body_too_large",
+				   "the request body is over %zu bytes",
+				   s->max_body);
+			return MHD_YES;
+		}
+		buf_add(&ctx->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (ctx != &no_body_ctx && ctx->too_large)
+		return MHD_YES; /* 413 already queued */
+	if (ctx != &no_body_ctx && buf_finish(&ctx->body))
+		return MHD_NO;
+	req.body = ctx != &no_body_ctx && ctx->body.p ? ctx->body.p : "";
+	req.body_len = ctx != &no_body_ctx ? ctx->body.len : 0;
+	s->handler(&req, s->arg);
+	if (!req.status)
+		http_error(&req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+			   "internal", "the server could not answer");
+	return req.status ? MHD_YES : MHD_NO;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct req_ctx *ctx = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (ctx && ctx != &no_body_ctx) {
+		buf_release(&ctx->body);
+		free(ctx);
+	}
+	*con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_warn("http: %s", line);
+}
+
+/* Fills ss from host and port; returns its length or a negative errno. */
+static int make_addr(const char *host, uint16_t port,
+		     struct sockaddr_storage *ss, bool *v6)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!strcmp(host, "localhost"))
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*v6 = false;
+		return (int)sizeof(*in4);
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*v6 = true;
+		return (int)sizeof(*in6);
+	}
+	return -EINVAL;
+}
+
+int http_start(const struct http_opts *o, http_handler h, void *arg,
+	       struct http_server **out)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	struct http_server *s;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_USE_ERROR_LOG;
+	bool v6 = false;
+	int rc;
+
+	*out = NULL;
+	rc = make_addr(o->host, o->port, &ss, &v6);
+	if (rc < 0)
+		return rc;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->handler = h;
+	s->arg = arg;
+	s->max_body = o->max_body;
+	errno = 0;
+	s->daemon = MHD_start_daemon(
+		flags, o->port, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		rc = errno ? -errno : -EIO;
+		free(s);
+		return rc;
+	}
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : o->port;
+	*out = s;
+	return 0;
+}
+
+uint16_t http_port(struct http_server *s)
+{
+	return s->port;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}

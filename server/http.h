@@ -1,0 +1,94 @@
+/*
+ * http.h: the HTTP server: a libmicrohttpd thread pool on epoll with
+ * HTTP/1.1 keep-alive, that hands each complete request to one handler
+ * and gives it helpers to answer.
+ *
+ * The handler runs on one of the pool's threads and must queue exactly
+ * one response with http_reply*() or http_error() before it returns (if
+ * it does not, the client gets a 500). Everything a struct http_req points
+ * to lives until the handler returns.
+ */
+#ifndef UNIQ_HTTP_H
+#define UNIQ_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Connection;
+
+struct http_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;	/* percent-decoded, without the query */
+	const char *body;	/* NUL-terminated; "" when none */
+	size_t body_len;
+	unsigned thread;	/* small number of the serving thread */
+	unsigned status;	/* of the response queued, 0 before */
+};
+
+typedef void (*http_handler)(struct http_req *req, void *arg);
+
+struct http_opts {
+	const char *host;	/* numeric IPv4/IPv6 address or "localhost" */
+	uint16_t port;		/* 0: any free port (see http_port) */
+	unsigned threads;	/* worker threads, >= 1 */
+	size_t max_body;	/* larger bodies get 413 */
+	unsigned idle_timeout;	/* seconds an idle connection is kept */
+	unsigned max_conns;
+};
+
+struct http_server;
+
+/* Starts listening and serving. Returns 0 with *out set, or a negative
+ * errno (-EADDRINUSE, -EINVAL for a bad host...) with nothing running. */
+int http_start(const struct http_opts *o, http_handler h, void *arg,
+	       struct http_server **out);
+
+/* The port actually bound. */
+uint16_t http_port(struct http_server *s);
+
+/* Stops accepting, lets the requests being handled finish, closes every
+ * connection, joins the threads and frees s. Safe with s NULL. */
+void http_stop(struct http_server *s);
+
+/*
+ * The value of query parameter key, or NULL. A parameter given without
+ * "=value" reads as "".
+ */
+const char *http_query(struct http_req *r, const char *key);
+
+/*
+ * Checks that every query parameter is one of the NULL-terminated
+ * `allowed` and appears at most once. Returns 0, -ENOENT (unknown) or
+ * -EEXIST (repeated), with the offending key copied to bad.
+ */
+int http_query_check(struct http_req *r, const char *const *allowed,
+		     char *bad, size_t badlen);
+
+/* A request header's value, or NULL. */
+const char *http_header(struct http_req *r, const char *name);
+
+/*
+ * Queues a response. body is copied (or, with own, taken and freed with
+ * free() later). headers is NULL or a NULL-terminated list of name, value
+ * pairs. Returns 0 or -ENOMEM/-EIO.
+ */
+int http_reply(struct http_req *r, unsigned status, const char *ctype,
+	       const char *body, size_t len, bool own,
+	       const char *const *headers);
+
+/* A JSON response (Content-Type: application/json), copied. */
+int http_reply_json(struct http_req *r, unsigned status, const char *json,
+		    size_t len);
+
+/*
+ * An error in the contract's shape: {"error": code, "message": ...}, with
+ * the message formatted printf-style and JSON-escaped. headers as in
+ * http_reply.
+ */
+int http_error(struct http_req *r, unsigned status,
+	       const char *const *headers, const char *code,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

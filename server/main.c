@@ -1,0 +1,304 @@
+/*
+ * main.c: the uniqd server: reads the configuration, opens the data
+ * directory, starts the refill threads and the HTTP server, and stops them
+ * cleanly on SIGTERM or SIGINT.
+ *
+ * DESIGN (threads of the process)
+ *   main thread   start-up, then sigwait(); on a signal, the shutdown below
+ *   HTTP threads  libmicrohttpd's pool (server/http.c); pop from hoppers
+ *   refill threads one per serving shard (refill/refill.h)
+ * Shutdown order, each step complete before the next:
+ *   1. http_stop: no new connections; requests in flight finish; no
+ *      thread pops from a hopper any more;
+ *   2. refill_stop: refill threads stop at a commit boundary;
+ *   3. pool_put_back: unsent values go back to their shards (committed);
+ *   4. close every LMDB environment.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "refill/pool.h"
+#include "refill/refill.h"
+#include "server/api.h"
+#include "server/http.h"
+#include "common/banned.h"
+
+#define MAX_BODY (64 * 1024)
+
+static const char usage[] =
+"usage: uniqd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
+"             [--threads N] [--quiet]\n"
+"\n"
+"Serves values that are never handed out twice (see README.md).\n"
+"\n"
+"  --config FILE      JSON configuration (default: built-in: pools \"int\"\n"
+"                     [0, 2^53-1] and \"float\" [0, 1e6) with 6 decimals)\n"
+"  --listen ADDR:PORT address to listen on (default 127.0.0.1:8000; port 0\n"
+"                     picks a free port). Any address other than loopback\n"
+"                     needs an admin token (UNIQD_ADMIN_TOKEN or the\n"
+"                     config's \"admin_token\")\n"
+"  --data-dir DIR     where the ledger and shards live (default ./uniqd-data)\n"
+"  --threads N        HTTP worker threads (default: one per CPU)\n"
+"  --quiet            log warnings and errors only\n"
+"  --help, --version\n"
+"\n"
+"Routes: GET /random[?type=int|float][&count=N], GET /pools,\n"
+"GET /pools/NAME, POST /pools/NAME/next[?count=N],\n"
+"GET /pools/NAME/values/VALUE, GET /healthz.\n"
+"\n"
+"Stop with SIGTERM or SIGINT: requests in flight finish and unsent values\n"
+"go back to their shards. After kill -9, values taken into memory are\n"
+"burned (never issued again).\n";
+
+struct args {
+	const char *config;
+	const char *listen;
+	const char *data_dir;
+	const char *threads;
+	bool quiet;
+};
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, "c:l:d:t:qhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->config = optarg; break;
+		case 'l': a->listen = optarg; break;
+		case 'd': a->data_dir = optarg; break;
+		case 't': a->threads = optarg; break;
+		case 'q': a->quiet = true; break;
+		case 'h': fputs(usage, stdout); exit(0);
+		case 'V': puts("uniqd " UNIQD_VERSION); exit(0);
+		default: fputs(usage, stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "uniqd: unexpected argument \"%s\"\n%s",
+			argv[optind], usage);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Applies the file and the command line over the defaults. */
+static int load_config(const struct args *a, struct config *cfg)
+{
+	char err[512];
+	const char *tok;
+	uint64_t n;
+	int rc;
+
+	rc = config_default(cfg);
+	if (rc)
+		return rc;
+	if (a->config && (rc = config_load_file(cfg, a->config, err,
+						sizeof(err)))) {
+		log_error("%s: %s", a->config, err);
+		return rc;
+	}
+	if (a->listen && parse_listen(a->listen, cfg->listen_host,
+				      sizeof(cfg->listen_host), &cfg->port)) {
+		log_error("--listen must be ADDR:PORT, such as 127.0.0.1:8000");
+		return -EINVAL;
+	}
+	if (a->data_dir) {
+		if (!*a->data_dir || strlen(a->data_dir) >= sizeof(cfg->data_dir)) {
+			log_error("--data-dir must be a non-empty path");
+			return -EINVAL;
+		}
+		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s",
+			 a->data_dir);
+	}
+	if (a->threads) {
+		if (parse_u64(a->threads, 1, 256, &n)) {
+			log_error("--threads must be from 1 to 256");
+			return -EINVAL;
+		}
+		cfg->threads = (unsigned)n;
+	}
+	if (cfg->threads == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->threads = cpus > 0 && cpus < 256 ? (unsigned)cpus : 2;
+	}
+	tok = getenv("UNIQD_ADMIN_TOKEN");
+	if (tok && *tok) {
+		free(cfg->admin_token);
+		cfg->admin_token = strdup(tok);
+		if (!cfg->admin_token)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool is_loopback(const char *host)
+{
+	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+	       !strcmp(host, "::1");
+}
+
+/*
+ * Takes <data_dir>/uniqd.lock so that two servers never serve one data
+ * directory (uniqctl does not take it: it may run beside the server).
+ * Returns the locked fd, or a negative errno.
+ */
+static int lock_data_dir(const char *dir)
+{
+	char path[1200], pid[32];
+	int fd, n;
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		log_error("cannot create %s: %s", dir, log_strerror(errno));
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "%s/uniqd.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("cannot open %s: %s", path, log_strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int e = errno;
+
+		n = (int)read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		log_error("%s is in use by another uniqd (pid %s); refusing "
+			  "to serve it twice", dir, n > 0 ? pid : "?");
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot write the pid to %s", path);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	struct pool_set_opts po = { .create = true };
+	struct pool_set pools;
+	bool pools_open = false;
+	struct http_server *http = NULL;
+	struct refill *refill = NULL;
+	struct http_opts ho;
+	struct config cfg;
+	struct api api;
+	struct args a;
+	sigset_t sigs;
+	char err[512];
+	size_t i;
+	int rc, sig, lock_fd = -1;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (parse_args(argc, argv, &a))
+		return 2;
+	log_setup("uniqd", a.quiet ? LOG_WARN : LOG_INFO);
+	rc = load_config(&a, &cfg);
+	if (rc)
+		goto out;
+	if (!is_loopback(cfg.listen_host) && !cfg.admin_token) {
+		log_error("refusing to listen on %s without an admin token "
+			  "(set UNIQD_ADMIN_TOKEN or \"admin_token\")",
+			  cfg.listen_host);
+		rc = -EPERM;
+		goto out;
+	}
+
+	/* Signals are taken by sigwait() on this thread only: block them
+	 * before any thread starts so that every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = pool_set_check_dir(cfg.data_dir, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		goto out;
+	}
+	lock_fd = lock_data_dir(cfg.data_dir);
+	if (lock_fd < 0) {
+		rc = lock_fd;
+		goto out;
+	}
+	rc = pool_set_open(&pools, &cfg, &po, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		goto out;
+	}
+	pools_open = true;
+	rc = refill_create(&pools, &refill);
+	if (rc) {
+		log_error("cannot start the refill threads: %s",
+			  log_strerror(rc));
+		goto out;
+	}
+	api.cfg = &cfg;
+	api.pools = &pools;
+	api.refill = refill;
+	ho.host = cfg.listen_host;
+	ho.port = cfg.port;
+	ho.threads = cfg.threads;
+	ho.max_body = MAX_BODY;
+	ho.idle_timeout = 60;
+	ho.max_conns = 10000;
+	rc = http_start(&ho, api_handle, &api, &http);
+	if (rc) {
+		log_error("cannot listen on %s:%u: %s", cfg.listen_host,
+			  cfg.port, log_strerror(rc));
+		goto out;
+	}
+	log_info("listening on %s:%u (%u threads, data in %s, %zu pools)",
+		 cfg.listen_host, http_port(http), cfg.threads, cfg.data_dir,
+		 pools.npools);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) == 0)
+			break;
+	}
+	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	rc = 0;
+out:
+	http_stop(http);
+	refill_stop(refill);
+	if (pools_open) {
+		for (i = 0; i < pools.npools; i++)
+			if (refill && pool_put_back(&pools.pools[i]) && !rc)
+				rc = -EIO;
+	}
+	refill_free(refill);
+	if (pools_open)
+		pool_set_release(&pools);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	config_release(&cfg);
+	if (rc == 0)
+		log_info("stopped cleanly");
+	return rc ? 1 : 0;
+}
