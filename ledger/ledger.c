@@ -37,6 +37,7 @@ static MDB_val mval(const void *p, size_t n)
 static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
 {
 	MDB_val k = mval("magic", 5), v;
+	MDB_val ik = mval("instance", 8);
 	uint32_t fmt = LEDGER_FORMAT, one = 1;
 	uint64_t now = clock_now_ms();
 	int rc;
@@ -47,11 +48,17 @@ static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
 		MDB_val fk = mval("format", 6), fv = mval(&fmt, sizeof(fmt));
 		MDB_val nk = mval("next_pool_id", 12), nv = mval(&one, 4);
 		MDB_val ck = mval("created_ms", 10), cv = mval(&now, 8);
+		MDB_val iv = mval(lg->instance, sizeof(lg->instance));
 
+		_Static_assert(LEDGER_INSTANCE_LEN == PERM_KEY_LEN,
+			       "instance ids come from perm_random_key");
+		if ((rc = perm_random_key(lg->instance)))
+			return rc;
 		if ((rc = mdb_put(txn, lg->meta, &k, &m, 0)) ||
 		    (rc = mdb_put(txn, lg->meta, &fk, &fv, 0)) ||
 		    (rc = mdb_put(txn, lg->meta, &nk, &nv, 0)) ||
-		    (rc = mdb_put(txn, lg->meta, &ck, &cv, 0)))
+		    (rc = mdb_put(txn, lg->meta, &ck, &cv, 0)) ||
+		    (rc = mdb_put(txn, lg->meta, &ik, &iv, 0)))
 			return store_err(rc);
 		return 0;
 	}
@@ -70,6 +77,10 @@ static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
 			  LEDGER_FORMAT);
 		return -EPROTO;
 	}
+	rc = mdb_get(txn, lg->meta, &ik, &v);
+	if (rc || v.mv_size != sizeof(lg->instance))
+		return -EPROTO;
+	memcpy(lg->instance, v.mv_data, sizeof(lg->instance));
 	return 0;
 }
 

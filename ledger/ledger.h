@@ -41,6 +41,7 @@
 #include "common/perm.h"
 
 #define LEDGER_FILE "ledger.mdb"
+#define LEDGER_INSTANCE_LEN 16
 
 struct ledger {
 	MDB_env *env;
@@ -48,6 +49,10 @@ struct ledger {
 	MDB_dbi pools;	/* name -> struct ledger_pool */
 	MDB_dbi grants;	/* (pool id, first) -> struct ledger_grant_rec */
 	MDB_dbi shards;	/* (pool id, shard) -> next sequence number */
+	/* Random bytes drawn when the ledger was created; every shard made
+	 * for this ledger carries them, so a shard file from another data
+	 * directory is never served. */
+	uint8_t instance[LEDGER_INSTANCE_LEN];
 };
 
 /* A pool as the ledger knows it. */
@@ -81,7 +86,7 @@ struct ledger_opts {
  * Opens <path> (a file), creating it with a fresh format record when
  * o->create is set and it does not exist. A file that exists but is not a
  * uniqd ledger (no magic, another format) is refused with -EPROTO and left
- * untouched. On failure nothing is left open. Returns 0 or a negative
+ * untouched. On failure nothing is left open. Fills lg->instance. Returns 0 or a negative
  * errno (see store.h).
  */
 int ledger_open(struct ledger *lg, const char *path,

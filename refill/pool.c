@@ -16,7 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/value.h"
 #include "refill/pool.h"
 #include "common/banned.h"
 
@@ -130,7 +133,8 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 				i);
 		if (rc)
 			goto out;
-		rc = shard_open(&s->shard, path, d->name, i, &so);
+		rc = shard_open(&s->shard, path, d->name, i,
+				ps->ledger.instance, &so);
 		if (rc == -ENOENT && !o->create) {
 			/* Never created, so it holds nothing. */
 			rc = 0;
@@ -388,4 +392,28 @@ int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 		return rc;
 	out->in_shard = v == k;
 	return 0;
+}
+
+int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b)
+{
+	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
+	struct pool_lookup lk;
+	int rc;
+
+	rc = pool_lookup(p, k, &lk);
+	if (rc)
+		return rc;
+	buf_adds(b, "{\"pool\":");
+	buf_add_json_str(b, p->def->name);
+	buf_adds(b, ",\"value\":");
+	buf_add(b, text, value_format(p->def, k, text));
+	buf_printf(b, ",\"issued\":%s", lk.issued ? "true" : "false");
+	if (lk.issued) {
+		clock_rfc3339(lk.issued_ms, when, sizeof(when));
+		buf_printf(b, ",\"issued_at\":\"%s\",\"shard\":\"%s_shard_%u\""
+			   ",\"served\":%s", when, p->def->name, lk.shard,
+			   lk.in_shard ? "false" : "true");
+	}
+	buf_addc(b, '}');
+	return buf_finish(b);
 }

@@ -132,4 +132,15 @@ struct pool_lookup {
 /* Looks up value index k (< capacity). Returns 0 or a negative errno. */
 int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out);
 
+struct buf;
+
+/*
+ * Appends the audit of value index k as JSON, the shape of
+ * GET /pools/{name}/values/{value}: {"pool", "value", "issued"} and when
+ * issued "issued_at" (RFC 3339 UTC), "shard", and "served" (true once the
+ * value has left its shard: sent, or burned by a crash). Returns 0 or a
+ * negative errno (nothing useful appended then).
+ */
+int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b);
+
 #endif

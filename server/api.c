@@ -352,9 +352,7 @@ static void route_value(struct api *a, struct http_req *r,
 			const struct route_args *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct pool_lookup lk;
 	struct buf b = BUF_INIT;
-	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
 	struct pool *p;
 	uint64_t k;
 	int rc;
@@ -382,24 +380,13 @@ static void route_value(struct api *a, struct http_req *r,
 			   p->def->kind == POOL_FLOAT ? "its decimals" : "");
 		return;
 	}
-	rc = pool_lookup(p, k, &lk);
+	rc = pool_lookup_json(p, k, &b);
 	if (rc) {
+		buf_release(&b);
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
 		return;
 	}
-	buf_adds(&b, "{\"pool\":");
-	buf_add_json_str(&b, p->def->name);
-	buf_adds(&b, ",\"value\":");
-	buf_add(&b, text, value_format(p->def, k, text));
-	buf_printf(&b, ",\"issued\":%s", lk.issued ? "true" : "false");
-	if (lk.issued) {
-		clock_rfc3339(lk.issued_ms, when, sizeof(when));
-		buf_printf(&b, ",\"issued_at\":\"%s\",\"shard\":\"%s_shard_%u\""
-			   ",\"served\":%s", when, p->def->name, lk.shard,
-			   lk.in_shard ? "false" : "true");
-	}
-	buf_addc(&b, '}');
 	reply_buf(r, &b, 0);
 }
 

@@ -33,10 +33,11 @@ int shard_path(char *path, size_t len, const char *data_dir,
 }
 
 /* Writes the identity of a new shard, or checks the one it has. */
-static int check_identity(struct shard *s, MDB_txn *txn, const char *pool)
+static int check_identity(struct shard *s, MDB_txn *txn, const char *pool,
+			  const uint8_t *instance)
 {
 	MDB_val mk = mval("magic", 5), pk = mval("pool", 4);
-	MDB_val ik = mval("index", 5), v;
+	MDB_val ik = mval("index", 5), lk = mval("ledger", 6), v;
 	int rc;
 
 	rc = mdb_get(txn, s->meta, &mk, &v);
@@ -44,10 +45,12 @@ static int check_identity(struct shard *s, MDB_txn *txn, const char *pool)
 		MDB_val m = mval(SHARD_MAGIC, strlen(SHARD_MAGIC));
 		MDB_val p = mval(pool, strlen(pool));
 		MDB_val i = mval(&s->index, sizeof(s->index));
+		MDB_val l = mval(instance, SHARD_INSTANCE_LEN);
 
 		if ((rc = mdb_put(txn, s->meta, &mk, &m, 0)) ||
 		    (rc = mdb_put(txn, s->meta, &pk, &p, 0)) ||
-		    (rc = mdb_put(txn, s->meta, &ik, &i, 0)))
+		    (rc = mdb_put(txn, s->meta, &ik, &i, 0)) ||
+		    (rc = mdb_put(txn, s->meta, &lk, &l, 0)))
 			return store_err(rc);
 		return 0;
 	}
@@ -62,11 +65,15 @@ static int check_identity(struct shard *s, MDB_txn *txn, const char *pool)
 	if (mdb_get(txn, s->meta, &ik, &v) || v.mv_size != sizeof(s->index) ||
 	    memcmp(v.mv_data, &s->index, sizeof(s->index)))
 		return -EPROTO;
+	if (mdb_get(txn, s->meta, &lk, &v) || v.mv_size != SHARD_INSTANCE_LEN ||
+	    memcmp(v.mv_data, instance, SHARD_INSTANCE_LEN))
+		return -EPROTO;
 	return 0;
 }
 
 int shard_open(struct shard *s, const char *path, const char *pool,
-	       uint32_t index, const struct shard_opts *o)
+	       uint32_t index, const uint8_t instance[SHARD_INSTANCE_LEN],
+	       const struct shard_opts *o)
 {
 	struct store_opts so = {
 		/* Room for twice the target (a uniqctl init beside the server
@@ -109,7 +116,7 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 			-EPROTO : store_err(rc);
 		goto out;
 	}
-	rc = check_identity(s, txn, pool);
+	rc = check_identity(s, txn, pool, instance);
 	if (rc)
 		goto out;
 	rc = store_err(mdb_dbi_open(txn, "values", cflag | MDB_INTEGERKEY,
@@ -122,8 +129,9 @@ out:
 	if (txn)
 		mdb_txn_abort(txn);
 	if (rc == -EPROTO)
-		log_error("%s is not shard %u of pool \"%s\"; refusing to "
-			  "touch it", path, index, pool);
+		log_error("%s is not shard %u of pool \"%s\" of this data "
+			  "directory's ledger; refusing to touch it", path,
+			  index, pool);
 	if (rc) {
 		mdb_env_close(s->env);
 		s->env = NULL;

@@ -30,6 +30,7 @@
 #include <lmdb.h>
 
 #define SHARD_NAME_MAX 64
+#define SHARD_INSTANCE_LEN 16
 
 struct shard_item {
 	uint64_t seq;
@@ -57,12 +58,14 @@ int shard_path(char *path, size_t len, const char *data_dir,
 
 /*
  * Opens the shard `index` of pool `pool` at path, creating it if o->create
- * is set and it does not exist. A file made for another pool or index is
- * refused with -EPROTO. On failure nothing is left open. Returns 0 or a
- * negative errno.
+ * is set and it does not exist. instance is the ledger's instance id
+ * (ledger.h), written into a new shard and checked in an existing one: a
+ * file made for another pool, index or ledger is refused with -EPROTO.
+ * On failure nothing is left open. Returns 0 or a negative errno.
  */
 int shard_open(struct shard *s, const char *path, const char *pool,
-	       uint32_t index, const struct shard_opts *o);
+	       uint32_t index, const uint8_t instance[SHARD_INSTANCE_LEN],
+	       const struct shard_opts *o);
 
 /* Closes the environment. No other call on s may be running. */
 void shard_release(struct shard *s);

@@ -1,0 +1,401 @@
+/*
+ * uniqctl.c: the admin CLI: fill the shards before start-up (the seed's
+ * initialize_shards), look a value up, prove that no value is held twice,
+ * show the pools. It opens the same data directory as uniqd and may run
+ * beside it: LMDB serializes writers across processes, and every value
+ * it adds is granted by the ledger first, so the promise holds across
+ * both.
+ *
+ * DESIGN (init): one job per serving shard; min(jobs, 2 * CPUs) worker
+ * threads take jobs from an atomic index and run pool_refill_step until
+ * their shard holds shard_size values. Workers only publish progress
+ * through an atomic counter that the main thread draws.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/value.h"
+#include "refill/pool.h"
+#include "tools/progress.h"
+#include "tools/verify.h"
+#include "common/banned.h"
+
+static const char usage[] =
+"usage: uniqctl [--config FILE] [--data-dir DIR] COMMAND [ARGS]\n"
+"\n"
+"Administers a uniqd data directory (default ./uniqd-data, or the\n"
+"config's \"data_dir\"); safe to run while uniqd serves it.\n"
+"\n"
+"Commands:\n"
+"  init [--pool NAME]   fill every shard of the random pools (or of one\n"
+"                       pool) up to its shard_size before start-up, with\n"
+"                       a progress bar (the seed's initialize_shards)\n"
+"  lookup POOL VALUE    whether VALUE was issued, when, by which shard,\n"
+"                       and whether it has been served (JSON, as\n"
+"                       GET /pools/POOL/values/VALUE)\n"
+"  verify [--pool NAME] walk the ledger and every shard and prove that no\n"
+"                       value is held twice and none is in a shard\n"
+"                       without the ledger having issued it there\n"
+"  status               pools with capacity, issued, remaining, ready\n"
+"\n"
+"Exit status: 0 success; 1 verify found a problem, or an error; 2 usage.\n";
+
+struct ctx {
+	struct config cfg;
+	struct pool_set ps;
+	bool open;
+};
+
+static int open_data(struct ctx *c, const char *config, const char *data_dir,
+		     bool create)
+{
+	struct pool_set_opts o = { .create = create };
+	char err[512];
+	int rc;
+
+	rc = config_default(&c->cfg);
+	if (rc)
+		return rc;
+	if (config && (rc = config_load_file(&c->cfg, config, err,
+					     sizeof(err)))) {
+		fprintf(stderr, "uniqctl: %s: %s\n", config, err);
+		return rc;
+	}
+	if (data_dir)
+		snprintf(c->cfg.data_dir, sizeof(c->cfg.data_dir), "%s",
+			 data_dir);
+	rc = pool_set_open(&c->ps, &c->cfg, &o, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "uniqctl: %s\n", err);
+		return rc;
+	}
+	c->open = true;
+	return 0;
+}
+
+static void close_data(struct ctx *c)
+{
+	if (c->open)
+		pool_set_release(&c->ps);
+	config_release(&c->cfg);
+}
+
+/* Parses "--pool NAME" if it is all that argv holds. */
+static int pool_opt(int argc, char **argv, const char **pool)
+{
+	*pool = NULL;
+	if (argc == 0)
+		return 0;
+	if (argc == 2 && !strcmp(argv[0], "--pool")) {
+		*pool = argv[1];
+		return 0;
+	}
+	fputs(usage, stderr);
+	return -EINVAL;
+}
+
+/* ---- init -------------------------------------------------------- */
+
+struct init_job {
+	struct pool *pool;
+	unsigned shard;
+};
+
+struct init_run {
+	struct init_job *jobs;
+	size_t njobs;
+	_Atomic size_t next;
+	_Atomic uint64_t done;
+	_Atomic int rc;
+	_Atomic unsigned running;
+};
+
+static void *init_worker(void *arg)
+{
+	struct init_run *run = arg;
+	uint64_t *scratch = NULL;
+	size_t j;
+
+	while ((j = atomic_fetch_add(&run->next, 1)) < run->njobs) {
+		struct pool *p = run->jobs[j].pool;
+		unsigned i = run->jobs[j].shard;
+		uint64_t level, added;
+		int rc;
+
+		free(scratch);
+		scratch = malloc(p->grant_batch * sizeof(*scratch));
+		if (!scratch) {
+			atomic_store(&run->rc, -ENOMEM);
+			break;
+		}
+		for (;;) {
+			rc = shard_count(&p->shards[i].shard, &level);
+			if (rc || level >= p->def->shard_size)
+				break;
+			rc = pool_refill_step(p, i, p->def->shard_size - level,
+					      scratch, &added);
+			if (rc || added == 0)
+				break;
+			atomic_fetch_add(&run->done, added);
+		}
+		if (rc) {
+			fprintf(stderr, "\nuniqctl: %s: %s\n",
+				p->shards[i].shard.name, log_strerror(rc));
+			atomic_store(&run->rc, rc);
+		}
+	}
+	free(scratch);
+	atomic_fetch_sub(&run->running, 1);
+	return NULL;
+}
+
+static int cmd_init(struct ctx *c, const char *only)
+{
+	struct init_run run;
+	struct progress bar;
+	pthread_t *tids = NULL;
+	size_t i, nthreads, started = 0;
+	uint64_t total = 0, level;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned j;
+	int rc = 0;
+
+	memset(&run, 0, sizeof(run));
+	for (i = 0; i < c->ps.npools; i++)
+		run.njobs += c->ps.pools[i].nserving;
+	run.jobs = calloc(run.njobs ? run.njobs : 1, sizeof(*run.jobs));
+	if (!run.jobs)
+		return -ENOMEM;
+	run.njobs = 0;
+	for (i = 0; i < c->ps.npools; i++) {
+		struct pool *p = &c->ps.pools[i];
+		struct ledger_pool rec;
+		uint64_t want = 0;
+
+		if (only && strcmp(only, p->def->name))
+			continue;
+		for (j = 0; j < p->nserving; j++) {
+			rc = shard_count(&p->shards[j].shard, &level);
+			if (rc)
+				goto out;
+			if (level < p->def->shard_size)
+				want += p->def->shard_size - level;
+			run.jobs[run.njobs].pool = p;
+			run.jobs[run.njobs++].shard = j;
+		}
+		rc = ledger_pool_get(p->ledger, p->def->name, &rec);
+		if (rc)
+			goto out;
+		total += want < rec.capacity - rec.counter ?
+			 want : rec.capacity - rec.counter;
+	}
+	if (only && run.njobs == 0) {
+		fprintf(stderr, "uniqctl: no random pool named \"%s\"\n", only);
+		rc = -ENOENT;
+		goto out;
+	}
+	nthreads = (size_t)(cpus > 0 ? cpus * 2 : 2);
+	if (nthreads > run.njobs)
+		nthreads = run.njobs;
+	tids = calloc(nthreads ? nthreads : 1, sizeof(*tids));
+	if (!tids) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	progress_init(&bar, "init", total, progress_is_tty());
+	atomic_store(&run.running, (unsigned)nthreads);
+	for (started = 0; started < nthreads; started++) {
+		rc = -pthread_create(&tids[started], NULL, init_worker, &run);
+		if (rc) {
+			atomic_fetch_sub(&run.running,
+					 (unsigned)(nthreads - started));
+			break;
+		}
+	}
+	while (atomic_load(&run.running) > 0) {
+		struct timespec ts = { 0, 50 * 1000000L };
+
+		progress_update(&bar, atomic_load(&run.done));
+		nanosleep(&ts, NULL);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	progress_finish(&bar, atomic_load(&run.done));
+	if (!rc)
+		rc = atomic_load(&run.rc);
+out:
+	free(tids);
+	free(run.jobs);
+	return rc;
+}
+
+/* ---- lookup, verify, status -------------------------------------- */
+
+static int cmd_lookup(struct ctx *c, const char *name, const char *text)
+{
+	struct pool *p = pool_set_find(&c->ps, name);
+	struct buf b = BUF_INIT;
+	uint64_t k;
+	int rc;
+
+	if (!p) {
+		fprintf(stderr, "uniqctl: no random pool named \"%s\"\n", name);
+		return -ENOENT;
+	}
+	rc = value_parse(p->def, text, &k);
+	if (rc) {
+		fprintf(stderr, "uniqctl: \"%s\" is not a value of pool \"%s\""
+			"%s\n", text, name,
+			rc == -ERANGE ? " (outside its range)" : "");
+		return -EINVAL;
+	}
+	rc = pool_lookup_json(p, k, &b);
+	if (rc == 0)
+		printf("%s\n", b.p);
+	else
+		fprintf(stderr, "uniqctl: %s\n", log_strerror(rc));
+	buf_release(&b);
+	return rc;
+}
+
+static int cmd_verify(struct ctx *c, const char *only)
+{
+	struct verify_report r;
+	uint64_t problems = 0;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->ps.npools; i++) {
+		struct pool *p = &c->ps.pools[i];
+
+		if (only && strcmp(only, p->def->name))
+			continue;
+		rc = verify_pool(p, stdout, &r);
+		if (rc) {
+			fprintf(stderr, "uniqctl: verify %s: %s\n",
+				p->def->name, log_strerror(rc));
+			return rc;
+		}
+		printf("pool %s: %llu grants, %llu values issued, %llu ready "
+		       "in %u shards, %llu problems\n", p->def->name,
+		       (unsigned long long)r.grants,
+		       (unsigned long long)r.issued,
+		       (unsigned long long)r.in_shards, p->nopen,
+		       (unsigned long long)r.problems);
+		problems += r.problems;
+	}
+	printf("verify: %s\n", problems ? "PROBLEMS FOUND" :
+	       "ok: no value is held twice");
+	return problems ? 1 : 0;
+}
+
+static int cmd_status(struct ctx *c)
+{
+	size_t i;
+	unsigned j;
+	int rc;
+
+	for (i = 0; i < c->ps.npools; i++) {
+		struct pool *p = &c->ps.pools[i];
+		struct ledger_pool rec;
+		uint64_t level;
+
+		rc = ledger_pool_get(p->ledger, p->def->name, &rec);
+		if (rc)
+			return rc;
+		printf("%s (%s): capacity %llu, issued %llu, remaining %llu\n",
+		       p->def->name, config_kind_name(p->def->kind),
+		       (unsigned long long)rec.capacity,
+		       (unsigned long long)rec.counter,
+		       (unsigned long long)(rec.capacity - rec.counter));
+		for (j = 0; j < p->nopen; j++) {
+			if (!p->shards[j].shard.env)
+				continue;
+			rc = shard_count(&p->shards[j].shard, &level);
+			if (rc)
+				return rc;
+			printf("  %s: %llu ready%s\n", p->shards[j].shard.name,
+			       (unsigned long long)level,
+			       j < p->nserving ? "" : " (not served)");
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL, *data_dir = NULL, *cmd, *pool = NULL;
+	struct ctx c;
+	int opt, rc;
+
+	memset(&c, 0, sizeof(c));
+	log_setup("uniqctl", LOG_WARN);
+	/* '+': stop at the command; its own arguments follow. */
+	while ((opt = getopt_long(argc, argv, "+c:d:hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': config = optarg; break;
+		case 'd': data_dir = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': puts("uniqctl " UNIQD_VERSION); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[optind++];
+	argc -= optind;
+	argv += optind;
+	if (!strcmp(cmd, "init") || !strcmp(cmd, "verify")) {
+		if (pool_opt(argc, argv, &pool))
+			return 2;
+	} else if (!strcmp(cmd, "lookup")) {
+		if (argc != 2) {
+			fputs(usage, stderr);
+			return 2;
+		}
+	} else if (!strcmp(cmd, "status")) {
+		if (argc != 0) {
+			fputs(usage, stderr);
+			return 2;
+		}
+	} else {
+		fprintf(stderr, "uniqctl: unknown command \"%s\"\n%s", cmd,
+			usage);
+		return 2;
+	}
+
+	rc = open_data(&c, config, data_dir, !strcmp(cmd, "init"));
+	if (rc == 0) {
+		if (!strcmp(cmd, "init"))
+			rc = cmd_init(&c, pool);
+		else if (!strcmp(cmd, "lookup"))
+			rc = cmd_lookup(&c, argv[0], argv[1]);
+		else if (!strcmp(cmd, "verify"))
+			rc = cmd_verify(&c, pool);
+		else
+			rc = cmd_status(&c);
+	}
+	close_data(&c);
+	if (rc == -EINVAL && !strcmp(cmd, "lookup"))
+		return 2;
+	return rc ? 1 : 0;
+}
