@@ -186,6 +186,8 @@ static int lock_data_dir(const char *dir)
 		int e = errno;
 
 		n = (int)read(fd, pid, sizeof(pid) - 1);
+		while (n > 0 && (pid[n - 1] == '\n' || pid[n - 1] == ' '))
+			n--;
 		pid[n > 0 ? n : 0] = '\0';
 		log_error("%s is in use by another uniqd (pid %s); refusing "
 			  "to serve it twice", dir, n > 0 ? pid : "?");

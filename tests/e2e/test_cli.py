@@ -1,0 +1,164 @@
+"""uniqctl end to end: init (the seed's initialize_shards) with its progress
+output, status, lookup, and verify, including that verify catches a value
+held twice or slipped into a shard behind the ledger's back."""
+import json
+import os
+import unittest
+
+from harness import ServerTest, UNIQ_CORRUPT, UNIQCTL, run, uniqctl
+
+CFG = {"pools": [{"name": "int", "kind": "int", "min": 1, "max": 10**6,
+                  "shards": 2, "shard_size": 1000},
+                 {"name": "float", "kind": "float", "min": 0, "max": 1,
+                  "decimals": 5, "shards": 1, "shard_size": 500}]}
+
+
+def status_counts(text):
+    """{shard name: ready} and {pool: issued} from `uniqctl status`."""
+    ready, issued = {}, {}
+    for line in text.splitlines():
+        if "_shard_" in line:
+            name, rest = line.strip().split(": ")
+            ready[name] = int(rest.split()[0])
+        elif "issued " in line:
+            issued[line.split(" ")[0]] = int(line.split("issued ")[1].split(",")[0])
+    return ready, issued
+
+
+class CliTest(ServerTest):
+
+    def setUp(self):
+        super().setUp()
+        self.cfg = self.config(CFG)
+
+    def ctl(self, *args, check=None):
+        return uniqctl(self.data, *args, config=self.cfg, check=check)
+
+    def test_init_fills_every_shard(self):
+        p = self.ctl("init", check=0)
+        # not a terminal: plain progress lines, then a summary
+        self.assertIn("init: 100%", p.stderr)
+        self.assertIn("init: 2500 in", p.stderr)
+        ready, issued = status_counts(self.ctl("status", check=0).stdout)
+        self.assertEqual(ready, {"int_shard_0": 1000, "int_shard_1": 1000,
+                                 "float_shard_0": 500})
+        self.assertEqual(issued, {"int": 2000, "float": 500})
+        # a second init has nothing to do
+        self.ctl("init", check=0)
+        self.assertEqual(status_counts(self.ctl("status", check=0).stdout)[1],
+                         {"int": 2000, "float": 500})
+        self.assertIn("ok: no value is held twice",
+                      self.ctl("verify", check=0).stdout)
+
+    def test_init_one_pool(self):
+        self.ctl("init", "--pool", "float", check=0)
+        _, issued = status_counts(self.ctl("status", check=0).stdout)
+        self.assertEqual(issued, {"int": 0, "float": 500})
+        p = self.ctl("init", "--pool", "nope")
+        self.assertNotEqual(p.returncode, 0)
+
+    def test_server_serves_what_init_filled(self):
+        self.ctl("init", check=0)
+        s = self.server(self.cfg)
+        s.wait_ready()
+        v = s.draw()["number"]
+        self.assertTrue(1 <= v <= 10**6)
+        s.stop()
+        out = json.loads(self.ctl("lookup", "int", str(v), check=0).stdout)
+        self.assertEqual((out["issued"], out["served"]), (True, True))
+        self.assertEqual(out["value"], v)
+        self.assertRegex(out["shard"], r"^int_shard_[01]$")
+
+    def test_lookup(self):
+        self.ctl("init", check=0)
+        # every value issued by init is still in a shard: not served
+        seen_issued = 0
+        for v in range(1, 3001):
+            out = json.loads(self.ctl("lookup", "int", str(v), check=0).stdout)
+            if out["issued"]:
+                seen_issued += 1
+                self.assertIs(out["served"], False)
+            if seen_issued >= 3:
+                break
+        self.assertGreaterEqual(seen_issued, 1)
+        out = json.loads(self.ctl("lookup", "float", "0.5", check=0).stdout)
+        self.assertEqual(out["pool"], "float")
+        self.assertIn(out["issued"], (True, False))
+        for bad in [("int", "abc"), ("int", "0"), ("int", "1000001"),
+                    ("float", "1.0"), ("float", "0.123456")]:
+            p = self.ctl("lookup", *bad)
+            self.assertEqual(p.returncode, 2, bad)
+            self.assertIn("not a value of pool", p.stderr)
+        p = self.ctl("lookup", "nope", "1")
+        self.assertEqual(p.returncode, 1)
+
+    def test_usage(self):
+        p = run([UNIQCTL, "--help"], check=0)
+        for word in ("init", "lookup", "verify", "status"):
+            self.assertIn(word, p.stdout)
+        self.assertEqual(run([UNIQCTL]).returncode, 2)
+        self.assertEqual(run([UNIQCTL, "frobnicate"]).returncode, 2)
+        self.assertEqual(run([UNIQCTL, "lookup", "int"]).returncode, 2)
+        self.assertEqual(run([UNIQCTL, "verify", "--pool"]).returncode, 2)
+
+    def test_commands_need_an_existing_data_dir(self):
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no such file", p.stderr)
+        self.assertFalse(os.path.exists(self.data))
+
+    # ---- verify catches what it claims to catch -------------------------
+
+    def shard_entries(self, pool):
+        """(shard, seq, value text) of entries found via lookups: we need a
+        real value and its place. Walk candidate values with lookup."""
+        found = []
+        lo = CFG["pools"][0]["min"]
+        for v in range(lo, lo + 5000):
+            out = json.loads(self.ctl("lookup", pool, str(v), check=0).stdout)
+            if out["issued"]:
+                found.append((out["shard"], v))
+                if len(found) == 2:
+                    break
+        return found
+
+    def test_verify_catches_a_value_held_twice(self):
+        self.ctl("init", check=0)
+        (shard, v), _ = self.shard_entries("int")
+        other = 1 - int(shard.rsplit("_", 1)[1])
+        # put the same value (index v - min) into the other shard too,
+        # at a sequence number far from any granted one
+        run([UNIQ_CORRUPT, self.data, "int", str(other), "9999999",
+             str(v - 1)], check=0)
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("PROBLEMS FOUND", p.stdout)
+        self.assertIn("value %d is in shard %d seq 9999999" % (v, other),
+                      p.stdout)
+        self.assertIn("held twice or misplaced", p.stdout)
+
+    def test_verify_catches_a_value_the_ledger_never_issued(self):
+        self.ctl("init", check=0)
+        for v in range(1, 10**6):
+            out = json.loads(self.ctl("lookup", "int", str(v), check=0).stdout)
+            if not out["issued"]:
+                break
+        run([UNIQ_CORRUPT, self.data, "int", "0", "8888888", str(v - 1)],
+            check=0)
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("value %d is in shard 0 (seq 8888888) but the ledger "
+                      "never issued it" % v, p.stdout)
+
+    def test_verify_runs_beside_the_server(self):
+        s = self.server(self.cfg)
+        s.wait_ready()
+        for _ in range(50):
+            s.draw()
+        p = self.ctl("verify", check=0)
+        self.assertIn("pool int:", p.stdout)
+        self.assertIn("pool float:", p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
