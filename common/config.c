@@ -236,7 +236,7 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 	const cJSON *v;
 	char where[80];
 	size_t i, n;
-	uint64_t u;
+	uint64_t u = 0;
 
 	if (!cJSON_IsObject(o))
 		return fail(err, errlen, "each pool must be an object");
@@ -305,7 +305,7 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 				    "%s: the range holds 2^64 values; at most "
 				    "2^64-1 are supported", where);
 	} else {
-		int64_t lo = 0, hi;
+		int64_t lo = 0, hi = 0;
 
 		if ((v = cJSON_GetObjectItemCaseSensitive(o, "decimals"))) {
 			if (get_u64(v, "decimals", 0, FLOAT_DECIMALS_MAX, &u,
@@ -313,13 +313,22 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 				return -EINVAL;
 			d->decimals = (unsigned)u;
 		}
-		hi = 1000000 * value_pow10(d->decimals);
 		if ((v = cJSON_GetObjectItemCaseSensitive(o, "min")) &&
 		    get_units(v, d->decimals, "min", &lo, err, errlen))
 			return -EINVAL;
-		if ((v = cJSON_GetObjectItemCaseSensitive(o, "max")) &&
-		    get_units(v, d->decimals, "max", &hi, err, errlen))
-			return -EINVAL;
+		if ((v = cJSON_GetObjectItemCaseSensitive(o, "max"))) {
+			if (get_units(v, d->decimals, "max", &hi, err, errlen))
+				return -EINVAL;
+		} else if (d->decimals > 9) {
+			/* The default max, 10^6, would need 7 + decimals digits. */
+			return fail(err, errlen, "%s: values up to the default "
+				    "max 1000000 with %u decimals would need "
+				    "more than 15 significant digits; give a "
+				    "smaller max or fewer decimals", where,
+				    d->decimals);
+		} else {
+			hi = 1000000 * value_pow10(d->decimals);
+		}
 		if (lo >= hi)
 			return fail(err, errlen,
 				    "%s: min must be below max (a float pool "
@@ -389,9 +398,10 @@ int config_parse(struct config *c, const char *json, char *err,
 	static const char *const keys[] = { "listen", "data_dir", "threads",
 					    "sync", "admin_token", "pools",
 					    NULL };
-	cJSON *root = cJSON_Parse(json);
+	/* require_null_terminated: text after the object is an error too. */
+	cJSON *root = cJSON_ParseWithOpts(json, NULL, 1);
 	const cJSON *v;
-	uint64_t u;
+	uint64_t u = 0;
 	int rc = -EINVAL;
 
 	if (!root) {

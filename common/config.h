@@ -52,7 +52,8 @@ struct config {
 	size_t npools;
 };
 
-/* Fills c with the built-in defaults: 127.0.0.1:8000, ./uniqd-data, sync,
+/* Fills c with the built-in defaults: 127.0.0.1:8000, uniqd-data (in the
+ * current directory), sync,
  * and the pools "int" ([0, 2^53-1], 2 shards) and "float" ([0, 1e6) with 6
  * decimals, 2 shards). Returns 0 or -ENOMEM. */
 int config_default(struct config *c);

@@ -1,6 +1,7 @@
 /*
  * parse.c: strict number and address parsing; see parse.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -94,11 +95,21 @@ int parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port)
 		if (memchr(h, ':', hl))
 			return -EINVAL; /* IPv6 needs brackets */
 	}
-	if (hl == 0 || hl >= hostlen)
+	if (hl == 0 || hl >= hostlen || hl >= INET6_ADDRSTRLEN)
 		return -EINVAL;
 	rc = parse_u64(colon + 1, 0, 65535, &p);
 	if (rc)
 		return rc;
+	{
+		unsigned char addr[sizeof(struct in6_addr)];
+		char tmp[INET6_ADDRSTRLEN];
+
+		memcpy(tmp, h, hl);
+		tmp[hl] = '\0';
+		if (strcmp(tmp, "localhost") &&
+		    inet_pton(*s == '[' ? AF_INET6 : AF_INET, tmp, addr) != 1)
+			return -EINVAL;
+	}
 	memcpy(host, h, hl);
 	host[hl] = '\0';
 	*port = (uint16_t)p;

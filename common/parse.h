@@ -23,8 +23,8 @@ int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 int parse_u64_n(const char *s, size_t len, uint64_t min, uint64_t max,
 		uint64_t *out);
 
-/* "ADDR:PORT" with an IPv4 address, "localhost", or "[IPv6]"; PORT 0 asks
- * for any free port. Writes the address (without brackets) to host
+/* "ADDR:PORT" with a numeric IPv4 address, "localhost", or "[IPv6]" (both
+ * checked with inet_pton); PORT 0 asks for any free port. Writes the address (without brackets) to host
  * (hostlen bytes) and the port. */
 int parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);
 

@@ -69,6 +69,7 @@ int value_parse(const struct pool_def *d, const char *text, uint64_t *k)
 	const char *s = text, *dot, *end;
 	uint64_t ipart, fpart = 0;
 	unsigned fdigits = 0, i;
+	size_t ilen;
 	int neg = 0, rc;
 	int64_t v;
 	uint64_t mag;
@@ -83,8 +84,13 @@ int value_parse(const struct pool_def *d, const char *text, uint64_t *k)
 	dot = strchr(s, '.');
 	if (dot && d->kind != POOL_FLOAT)
 		return -EINVAL;
-	rc = parse_u64_n(s, (size_t)((dot ? dot : end) - s), 0, UINT64_MAX,
-			 &ipart);
+	ilen = (size_t)((dot ? dot : end) - s);
+	/* Only the texts value_format() writes: no leading zeros. */
+	if (ilen > 1 && s[0] == '0')
+		return -EINVAL;
+	rc = parse_u64_n(s, ilen, 0, UINT64_MAX, &ipart);
+	if (rc == -EINVAL && ilen > 20 && strspn(s, "0123456789") >= ilen)
+		rc = -ERANGE; /* all digits, just too many */
 	if (rc)
 		return rc;
 	if (dot) {
@@ -115,6 +121,8 @@ int value_parse(const struct pool_def *d, const char *text, uint64_t *k)
 		mag = ipart;
 	}
 	if (neg) {
+		if (mag == 0)
+			return -EINVAL; /* "-0" is never written */
 		if (mag > (uint64_t)INT64_MAX + 1)
 			return -ERANGE;
 		v = (int64_t)((uint64_t)0 - mag);

@@ -29,9 +29,10 @@ size_t value_format(const struct pool_def *d, uint64_t k, char *buf);
 
 /*
  * Parses text as a value of pool d and writes its index to *k. Int pools
- * take an optional '-' and digits; float pools also take a '.' and up to
- * d->decimals digits after it (fewer are padded with zeros: "1.5" is
- * "1.500000"). Returns 0, -EINVAL for text that is not a number of the
+ * take an optional '-' and digits without leading zeros ("-0" and "007"
+ * are refused: value_format never writes them); float pools also take a
+ * '.' and up to d->decimals digits after it (fewer are padded with zeros:
+ * "1.5" is "1.500000"; more are allowed only as zeros). Returns 0, -EINVAL for text that is not a number of the
  * pool's shape, or -ERANGE for a number outside the pool's range.
  */
 int value_parse(const struct pool_def *d, const char *text, uint64_t *k);
