@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of uniqd against the reference servers in
+# ../shared/peers, in one run on one machine (see ../shared/peers/README.md:
+# only ratios taken in the same run mean anything on a shared machine).
+#
+#   stress/bench.sh [random] [--seconds N] [--rounds N] [--with-seed]
+#       GET /random keep-alive throughput and p99, `wrk -t1 -c64`, uniqd vs
+#       mhd_hello (the libmicrohttpd ceiling), alternating rounds; with
+#       --with-seed also seed_v3 (FastAPI + aiosqlite, seed 000 v3).
+#   stress/bench.sh init [--values N]
+#       `uniqctl init` of N values (default 10,000,000) into two shards and
+#       the ledger; values/s and the ledger's size.
+#   stress/bench.sh stress [--requests N]
+#       uniqd-stress, N requests (default 1,000,000) over 8 keep-alive
+#       threads, mixed int and float: duplicates and errors must be 0.
+#
+# Builds a release build in build-bench/ first. Starts every server on
+# 127.0.0.1 and stops exactly the processes it started, by pid.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+peers=${PEERS_DIR:-$here/../shared/peers}
+mode=random seconds=10 rounds=3 with_seed=0 values=10000000 requests=1000000
+while (($#)); do
+  case $1 in
+    random|init|stress) mode=$1 ;;
+    --seconds) seconds=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
+    --with-seed) with_seed=1 ;;
+    --values) values=$2; shift ;;
+    --requests) requests=$2; shift ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+build=$here/build-bench
+[ -d "$build" ] || meson setup "$build" "$here" --buildtype=release >/dev/null
+ninja -C "$build" >/dev/null
+
+work=$(mktemp -d /tmp/uniqd-bench-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url
+  for _ in $(seq 1 600); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 never answered" >&2; exit 1
+}
+
+start_uniqd() { # config -> sets uport
+  uport=$(free_port)
+  "$build/server/uniqd" --config "$1" --data-dir "$work/data" \
+    --listen "127.0.0.1:$uport" --quiet 2>"$work/uniqd.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$uport/healthz"
+}
+
+# wrk: prints "RPS P99MS"
+run_wrk() { # url
+  wrk -t1 -c64 -d"${seconds}s" --latency "$1" | awk '
+    /Requests\/sec/ { rps = $2 }
+    $1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
+                  else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+                  else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
+                  p99 = v }
+    END { printf "%.0f %.2f\n", rps, p99 }'
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+case $mode in
+random)
+  cat > "$work/config.json" <<JSON
+{"threads": 2, "pools": [
+  {"name": "int", "kind": "int", "shards": 2, "shard_size": 2000000},
+  {"name": "float", "kind": "float", "shards": 2, "shard_size": 2000000}]}
+JSON
+  "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" init 2>/dev/null
+  start_uniqd "$work/config.json"
+  mport=$(free_port)
+  PEERS_TMP=$work/peers bash "$peers/start" mhd_hello "$mport" 2 >/dev/null 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$mport/"
+  if ((with_seed)); then
+    sport=$(free_port)
+    PEERS_TMP=$work/peers bash "$peers/start" seed_v3 "$sport" >/dev/null 2>&1 &
+    pids+=($!)
+    wait_http "http://127.0.0.1:$sport/random"
+  fi
+  echo "GET /random, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
+  : > "$work/u"; : > "$work/m"; : > "$work/s"
+  for r in $(seq 1 "$rounds"); do
+    read -r mr mp < <(run_wrk "http://127.0.0.1:$mport/random")
+    read -r ur up < <(run_wrk "http://127.0.0.1:$uport/random")
+    echo "$mr $mp" >> "$work/m"; echo "$ur $up" >> "$work/u"
+    printf '  round %d: mhd_hello %8d req/s p99 %6.2f ms | uniqd %8d req/s p99 %6.2f ms | ratio %.2f\n' \
+      "$r" "$mr" "$mp" "$ur" "$up" "$(echo "$ur $mr" | awk '{print $1/$2}')"
+    if ((with_seed)); then
+      read -r sr sp < <(run_wrk "http://127.0.0.1:$sport/random")
+      echo "$sr $sp" >> "$work/s"
+      printf '           seed_v3   %8d req/s p99 %6.2f ms\n' "$sr" "$sp"
+    fi
+  done
+  u=$(cut -d' ' -f1 "$work/u" | median); up=$(cut -d' ' -f2 "$work/u" | median)
+  m=$(cut -d' ' -f1 "$work/m" | median)
+  echo "median: uniqd $u req/s (p99 $up ms), mhd_hello $m req/s"
+  echo "RATIO uniqd/mhd_hello = $(echo "$u $m" | awk '{printf "%.2f", $1/$2}')"
+  if ((with_seed)); then
+    s=$(cut -d' ' -f1 "$work/s" | median)
+    echo "RATIO uniqd/seed_v3 = $(echo "$u $s" | awk '{printf "%.1f", $1/$2}') (seed_v3 $s req/s)"
+  fi
+  curl -s "http://127.0.0.1:$uport/pools" | python3 -c '
+import json, sys
+for p in json.load(sys.stdin)["pools"]:
+    print("  pool %s: issued %d, ready %d, refills %d" % (p["name"], p["issued"], p["ready"], p["refills"]))'
+  ;;
+init)
+  half=$((values / 2))
+  echo "{\"pools\": [{\"name\": \"int\", \"kind\": \"int\", \"shards\": 2, \"shard_size\": $half}]}" > "$work/config.json"
+  start=$(date +%s.%N)
+  "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" init
+  end=$(date +%s.%N)
+  echo "$values $start $end" | awk '{printf "INIT %d values in %.2f s = %.0f values/s\n", $1, $3-$2, $1/($3-$2)}'
+  ls -l "$work/data/ledger.mdb" "$work/data/shards/"*.mdb | awk '{print "  " $5 " bytes " $9}'
+  ;;
+stress)
+  cat > "$work/config.json" <<JSON
+{"pools": [{"name": "int", "kind": "int", "shards": 2, "shard_size": 200000},
+           {"name": "float", "kind": "float", "shards": 2, "shard_size": 200000}]}
+JSON
+  start_uniqd "$work/config.json"
+  sleep 1
+  "$build/stress/uniqd-stress" --url "http://127.0.0.1:$uport" --requests "$requests" \
+    --threads 8 --type mixed --log-dir "$work"
+  echo "uniqctl verify:"
+  "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" verify
+  ;;
+esac

@@ -1,0 +1,109 @@
+"""uniqd-stress against the real server: seed 000's two client tests as
+presets, a mixed run whose log is checked line by line against the
+summary, and that it reports connection errors rather than hanging."""
+import glob
+import os
+import re
+import unittest
+
+from harness import SLOW, ServerTest, UNIQD_STRESS, run
+
+RESULT = re.compile(r"^RESULT requests=(\d+) ok=(\d+) errors=(\d+) "
+                    r"duplicates=(\d+) rps=([\d.]+) p50_ms=([\d.]+) "
+                    r"p90_ms=([\d.]+) p99_ms=([\d.]+) max_ms=([\d.]+) "
+                    r"log=(.+)$", re.M)
+
+
+class StressTest(ServerTest):
+
+    def stress(self, *args, check=0):
+        p = run([UNIQD_STRESS, "--url", "http://127.0.0.1:%d" % self.s.port,
+                 "--log-dir", self.tmp] + list(args), check=check,
+                timeout=300)
+        m = RESULT.search(p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        keys = ("requests", "ok", "errors", "duplicates")
+        res = dict(zip(keys, map(int, m.groups()[:4])))
+        res["log"] = m.group(10)
+        res["stdout"] = p.stdout
+        return res
+
+    def read_log(self, path):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0].split("\t")[:6],
+                         ["id", "time", "status", "value", "shard",
+                          "latency_us"])
+        rows = [line.split("\t") for line in lines[1:]]
+        for r in rows:
+            self.assertGreaterEqual(len(r), 6, r)
+            self.assertRegex(r[1], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        return rows
+
+    def setUp(self):
+        super().setUp()
+        self.s = self.server()
+        self.s.wait_ready()
+
+    def test_seed_presets(self):
+        for preset, n in (("seed-concurrent", 100), ("seed-stress", 1600)):
+            res = self.stress("--preset", preset)
+            self.assertEqual((res["requests"], res["ok"], res["errors"],
+                              res["duplicates"]), (n, n, 0, 0), res["stdout"])
+            self.assertRegex(os.path.basename(res["log"]),
+                             r"^stress_\d{8}-\d{6}(-\d+)?\.log$")
+            rows = self.read_log(res["log"])
+            self.assertEqual(sorted(int(r[0]) for r in rows),
+                             list(range(1, n + 1)))
+        self.assertRegex(res["stdout"], r"duplicates found: +0\n")
+
+    def test_mixed_run_log_matches_summary(self):
+        res = self.stress("--requests", "20000", "--threads", "8",
+                          "--type", "mixed")
+        self.assertEqual((res["ok"], res["duplicates"]), (20000, 0),
+                         res["stdout"])
+        rows = self.read_log(res["log"])
+        self.assertEqual(len(rows), 20000)
+        by_type = {"int": [], "float": []}
+        for r in rows:
+            self.assertEqual(r[2], "200")
+            kind = r[4].split("_shard_")[0]
+            by_type[kind].append(r[3])
+            if kind == "float":
+                self.assertRegex(r[3], r"^\d+\.\d{6}$")
+            else:
+                self.assertRegex(r[3], r"^\d+$")
+        self.assertTrue(by_type["int"] and by_type["float"])
+        for kind, vals in by_type.items():
+            self.assertEqual(len(vals), len(set(vals)), kind)
+        # and the server agrees: each value was issued and has been served
+        for kind, vals in by_type.items():
+            for v in vals[:20]:
+                st, _, body = self.s.get("/pools/%s/values/%s" % (kind, v))
+                self.assertEqual((st, body["issued"], body["served"]),
+                                 (200, True, True))
+
+    def test_dead_server_is_an_error_not_a_hang(self):
+        port = self.s.port
+        self.s.stop()
+        p = run([UNIQD_STRESS, "--url", "http://127.0.0.1:%d" % port,
+                 "--requests", "50", "--threads", "2", "--timeout", "2",
+                 "--log-dir", self.tmp], timeout=60)
+        self.assertEqual(p.returncode, 3, p.stdout + p.stderr)
+        m = RESULT.search(p.stdout)
+        self.assertEqual(int(m.group(3)), 50)
+        log = glob.glob(os.path.join(self.tmp, "stress_*.log"))
+        self.assertEqual(len(log), 1)
+        with open(log[0]) as f:
+            self.assertIn("ECONNREFUSED", f.read())
+
+    def test_usage_errors(self):
+        for args in (["--requests", "0"], ["--type", "bogus"],
+                     ["--threads", "x"], ["--url", "ftp://x"],
+                     ["--preset", "nope"]):
+            self.assertEqual(run([UNIQD_STRESS] + args).returncode, 2, args)
+        self.assertEqual(run([UNIQD_STRESS, "--help"]).returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
