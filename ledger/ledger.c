@@ -196,6 +196,14 @@ int ledger_pool_get(struct ledger *lg, const char *name,
 	return rc;
 }
 
+bool ledger_pool_matches(const struct ledger_pool *p,
+			 const struct pool_def *d)
+{
+	return p->kind == (uint32_t)d->kind && p->min == d->min &&
+	       p->capacity == d->capacity &&
+	       p->decimals == (d->kind == POOL_FLOAT ? d->decimals : 0);
+}
+
 int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 		       struct ledger_pool *out, char *err, size_t errlen)
 {
@@ -210,9 +218,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 		return rc;
 	rc = get_pool(lg, txn, d->name, &p);
 	if (rc == 0) {
-		if (p.kind != (uint32_t)d->kind || p.min != d->min ||
-		    p.capacity != d->capacity ||
-		    p.decimals != (d->kind == POOL_FLOAT ? d->decimals : 0)) {
+		if (!ledger_pool_matches(&p, d)) {
 			snprintf(err, errlen,
 				 "pool \"%s\" was created as %s with min %lld, "
 				 "%llu values and %u decimals; the "

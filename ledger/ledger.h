@@ -106,6 +106,11 @@ void ledger_release(struct ledger *lg);
 int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 		       struct ledger_pool *out, char *err, size_t errlen);
 
+/* True if the parameters the ledger holds for a pool (kind, min,
+ * capacity, decimals) are those of d: the one test of "same pool". */
+bool ledger_pool_matches(const struct ledger_pool *p,
+			 const struct pool_def *d);
+
 /* Reads pool `name` into *out. Returns 0, -ENOENT, or an error. */
 int ledger_pool_get(struct ledger *lg, const char *name,
 		    struct ledger_pool *out);

@@ -7,7 +7,9 @@
  *                    the largest count one request can draw;
  *   low water        S / 2: below it the refill thread tops the shard up
  *                    to S;
- *   grant batch      min(S, 65536) values per ledger transaction.
+ *   grant batch      min(S, 16384) values per ledger transaction and per
+ *                    append, so that an append holds the shard's write
+ *                    lock (which takes also need) only briefly.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,7 +26,7 @@
 #include "common/banned.h"
 
 #define HOPPER_MAX 16384
-#define GRANT_MAX 65536
+#define GRANT_MAX 16384
 
 static int make_dir(const char *path)
 {
@@ -107,8 +109,7 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 			 "(start uniqd or run uniqctl init first)", d->name);
 	if (rc)
 		return rc;
-	if (rec.kind != (uint32_t)d->kind || rec.min != d->min ||
-	    rec.capacity != d->capacity) {
+	if (!ledger_pool_matches(&rec, d)) {
 		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
 			 "parameters than in the configuration", d->name);
 		return -EINVAL;
@@ -255,16 +256,19 @@ int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
 	 * look at the hoppers sees anything they pushed.
 	 */
 	if (!atomic_load(&p->used_up) || atomic_load(&p->inflight))
-		return -EAGAIN;
+		goto refilling;
 	for (i = 0; i < p->nserving; i++)
 		if (atomic_load(&p->shards[i].level))
-			return -EAGAIN;
+			goto refilling;
 	for (i = 0; i < p->nserving; i++)
 		if (hopper_pop(&p->shards[i].hopper, n, vals) == 0) {
 			*shard = i;
 			return 0;
 		}
 	return -ENODATA;
+refilling:
+	atomic_fetch_add(&p->empty_draws, 1);
+	return -EAGAIN;
 }
 
 int pool_refill_step(struct pool *p, unsigned i, uint64_t want,

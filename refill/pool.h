@@ -46,6 +46,7 @@ struct pool {
 	unsigned nopen;			/* plus shards the ledger still knows of */
 	_Atomic bool used_up;		/* the ledger has granted every index */
 	_Atomic unsigned inflight;	/* refill steps between grant and append */
+	_Atomic uint64_t empty_draws;	/* draws that found every hopper empty */
 	/* Sizes derived from def->shard_size (see pool.c). */
 	size_t hopper_cap;
 	uint64_t low_water;		/* refill a shard below this */

@@ -1,32 +1,44 @@
 /*
- * refill.c: the refill threads; see the DESIGN block in refill.h.
+ * refill.c: the takers and fillers; see the DESIGN block in refill.h.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "refill/refill.h"
 #include "common/banned.h"
 
 #define IDLE_WAIT_MS 200
 #define ERROR_BACKOFF_MS 1000
+#define FILLER_NICE 10
+
+enum role { TAKER, FILLER };
 
 struct worker {
+	enum role role;
 	struct pool *pool;
 	unsigned shard;
+	struct worker *peer;	/* the filler of a taker's shard */
 	pthread_t tid;
 	bool started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool wake;		/* under lock */
 	bool stop;		/* under lock */
-	bool filling;		/* below low water once: fill up to shard_size */
-	uint64_t *scratch;	/* grant_batch values */
-	struct shard_item *items; /* hopper_cap entries */
+	bool demand;		/* under lock; taker: a pop failed or the
+				   hopper ran low, since the last take */
+	bool filling;		/* filler: below low water once, fill up */
+	uint64_t *scratch;	/* filler: grant_batch values */
+	struct shard_item *items; /* taker: hopper_cap entries */
+	uint64_t empty_seen;	/* taker: pool->empty_draws last logged */
+	uint64_t empty_log_ns;	/* taker: when it was logged */
 	_Atomic uint64_t grants, values, takes, errors;
 };
 
@@ -35,7 +47,7 @@ struct refill {
 	size_t n;
 };
 
-/* The hopper's wake callback: called without the hopper lock held. */
+/* Wakes w. */
 static void worker_wake(void *arg)
 {
 	struct worker *w = arg;
@@ -44,6 +56,33 @@ static void worker_wake(void *arg)
 	w->wake = true;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* The hopper's wake callback, called without the hopper lock held: a pop
+ * failed or the hopper ran below half. Unlike a wake from the filler,
+ * this asks the taker to top the hopper up even by a little (a draw of
+ * the hopper's whole capacity needs it full). */
+static void taker_demand(void *arg)
+{
+	struct worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->wake = true;
+	w->demand = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static bool taker_has_demand(struct worker *w, bool clear)
+{
+	bool d;
+
+	pthread_mutex_lock(&w->lock);
+	d = w->demand;
+	if (clear)
+		w->demand = false;
+	pthread_mutex_unlock(&w->lock);
+	return d;
 }
 
 /* Sleeps up to ms unless woken; returns true when asked to stop. */
@@ -80,57 +119,71 @@ static bool worker_stopping(struct worker *w)
 	return stop;
 }
 
-/*
- * One pass of the loop in refill.h. Returns 1 if it did some work (so
- * the loop goes round again at once), 0 if there was nothing to do, or a
- * negative errno.
- */
-static int worker_pass(struct worker *w)
+/* Taker: one batch into the hopper if it is below half, or on demand.
+ * Returns 1 if it moved something, 0 if not, or a negative errno. */
+static int taker_pass(struct worker *w)
 {
 	struct pool *p = w->pool;
 	struct pool_shard *s = &p->shards[w->shard];
-	size_t room, moved = 0;
-	uint64_t level, added = 0;
-	int rc, did = 0;
+	size_t room = hopper_room(&s->hopper), moved = 0;
+	uint64_t empty;
+	int rc;
 
-	room = hopper_room(&s->hopper);
-	if (room >= p->hopper_cap / 2 && room > 0) {
-		rc = pool_take_step(p, w->shard, room, w->items, &moved);
-		if (rc)
-			return rc;
-		if (moved) {
-			atomic_fetch_add(&w->takes, 1);
-			did = 1;
-		}
+	empty = atomic_load(&p->empty_draws);
+	if (empty != w->empty_seen && w->shard == 0 &&
+	    clock_mono_ns() - w->empty_log_ns >= 1000000000u) {
+		w->empty_log_ns = clock_mono_ns();
+		log_warn("pool \"%s\": %llu requests found every hopper empty "
+			 "and got 503 refilling", p->def->name,
+			 (unsigned long long)(empty - w->empty_seen));
+		w->empty_seen = empty;
 	}
-	if (!did) {
-		/* Pick up what another process appended meanwhile. */
-		rc = shard_count(&s->shard, &level);
-		if (rc)
-			return rc;
-		atomic_store(&s->level, level);
+	if (room == 0 || (room < p->hopper_cap / 2 &&
+			  !taker_has_demand(w, false)))
+		return 0;
+	rc = pool_take_step(p, w->shard, room, w->items, &moved);
+	if (rc)
+		return rc;
+	if (moved) {
+		atomic_fetch_add(&w->takes, 1);
+		taker_has_demand(w, true); /* met; a pop still short asks again */
 	}
-	level = atomic_load(&s->level);
+	if (atomic_load(&s->level) < p->low_water)
+		worker_wake(w->peer);
+	return moved ? 1 : 0;
+}
+
+/* Filler: one grant and append if the shard is being filled. Same
+ * returns as taker_pass. */
+static int filler_pass(struct worker *w)
+{
+	struct pool *p = w->pool;
+	struct pool_shard *s = &p->shards[w->shard];
+	uint64_t level, added = 0;
+	int rc;
+
+	/* Recount: uniqctl may have appended, the taker may have taken. */
+	rc = shard_count(&s->shard, &level);
+	if (rc)
+		return rc;
+	atomic_store(&s->level, level);
 	if (level < p->low_water || level == 0)
 		w->filling = true;
-	if (level >= p->def->shard_size)
+	if (level >= p->def->shard_size || atomic_load(&p->used_up))
 		w->filling = false;
-	if (w->filling) {
-		if (atomic_load(&p->used_up)) {
-			w->filling = false;
-			return did;
-		}
-		rc = pool_refill_step(p, w->shard, p->def->shard_size - level,
-				      w->scratch, &added);
-		if (rc)
-			return rc;
-		if (added) {
-			atomic_fetch_add(&w->grants, 1);
-			atomic_fetch_add(&w->values, added);
-			did = 1;
-		}
-	}
-	return did;
+	if (!w->filling)
+		return 0;
+	rc = pool_refill_step(p, w->shard, p->def->shard_size - level,
+			      w->scratch, &added);
+	if (rc)
+		return rc;
+	if (!added)
+		return 0;
+	atomic_fetch_add(&w->grants, 1);
+	atomic_fetch_add(&w->values, added);
+	/* The hopper may be waiting for these. */
+	worker_wake(w->peer);
+	return 1;
 }
 
 static void *worker_main(void *arg)
@@ -138,13 +191,20 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	int rc;
 
+	/* Linux gives each thread its own nice value: the filler yields to
+	 * request threads; a failure only costs latency, not correctness. */
+	if (w->role == FILLER &&
+	    setpriority(PRIO_PROCESS, (id_t)gettid(), FILLER_NICE))
+		log_debug("filler: cannot lower its priority: %s",
+			  log_strerror(errno));
 	while (!worker_stopping(w)) {
-		rc = worker_pass(w);
+		rc = w->role == TAKER ? taker_pass(w) : filler_pass(w);
 		if (rc > 0)
 			continue;
 		if (rc < 0) {
 			atomic_fetch_add(&w->errors, 1);
-			log_error("refill %s: %s; retrying in 1 s",
+			log_error("%s %s: %s; retrying in 1 s",
+				  w->role == TAKER ? "taker" : "filler",
 				  w->pool->shards[w->shard].shard.name,
 				  log_strerror(rc));
 		}
@@ -162,20 +222,21 @@ static void worker_release(struct worker *w)
 	free(w->items);
 }
 
-static int worker_init(struct worker *w, struct pool *p, unsigned shard)
+static int worker_init(struct worker *w, enum role role, struct pool *p,
+		       unsigned shard)
 {
 	pthread_condattr_t ca;
 	int rc;
 
+	w->role = role;
 	w->pool = p;
 	w->shard = shard;
-	w->scratch = malloc(p->grant_batch * sizeof(*w->scratch));
-	w->items = malloc(p->hopper_cap * sizeof(*w->items));
-	if (!w->scratch || !w->items) {
-		free(w->scratch);
-		free(w->items);
+	if (role == FILLER)
+		w->scratch = malloc(p->grant_batch * sizeof(*w->scratch));
+	else
+		w->items = malloc(p->hopper_cap * sizeof(*w->items));
+	if (!w->scratch && !w->items)
 		return -ENOMEM;
-	}
 	rc = pthread_mutex_init(&w->lock, NULL);
 	if (rc)
 		goto fail_mutex;
@@ -194,19 +255,21 @@ fail_cond:
 fail_mutex:
 	free(w->scratch);
 	free(w->items);
+	w->scratch = NULL;
+	w->items = NULL;
 	return -rc;
 }
 
 int refill_create(struct pool_set *ps, struct refill **out)
 {
 	struct refill *r;
-	size_t i, n = 0, k = 0, inited = 0;
+	size_t i, n = 0, k = 0;
 	unsigned j;
 	int rc;
 
 	*out = NULL;
 	for (i = 0; i < ps->npools; i++)
-		n += ps->pools[i].nserving;
+		n += 2 * ps->pools[i].nserving;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
@@ -218,19 +281,25 @@ int refill_create(struct pool_set *ps, struct refill **out)
 	for (i = 0; i < ps->npools; i++) {
 		struct pool *p = &ps->pools[i];
 
-		for (j = 0; j < p->nserving; j++, k++) {
-			rc = worker_init(&r->w[k], p, j);
+		for (j = 0; j < p->nserving; j++) {
+			struct worker *taker = &r->w[k], *filler = &r->w[k + 1];
+
+			rc = worker_init(taker, TAKER, p, j);
 			if (rc)
 				goto fail;
-			inited++;
+			r->n = ++k;
+			rc = worker_init(filler, FILLER, p, j);
+			if (rc)
+				goto fail;
+			r->n = ++k;
+			taker->peer = filler;
+			filler->peer = taker;
 			rc = hopper_init(&p->shards[j].hopper, p->hopper_cap,
-					 p->hopper_cap / 2, worker_wake,
-					 &r->w[k]);
+					 p->hopper_cap / 2, taker_demand, taker);
 			if (rc)
 				goto fail;
 		}
 	}
-	r->n = n;
 	for (k = 0; k < n; k++) {
 		rc = -pthread_create(&r->w[k].tid, NULL, worker_main, &r->w[k]);
 		if (rc)
@@ -240,7 +309,6 @@ int refill_create(struct pool_set *ps, struct refill **out)
 	*out = r;
 	return 0;
 fail:
-	r->n = inited;
 	refill_stop(r);
 	refill_free(r);
 	return rc;

@@ -1,43 +1,46 @@
 /*
- * refill.h: the refill threads, one per serving shard, that keep hoppers
- * and shards stocked.
+ * refill.h: the refill threads that keep hoppers and shards stocked: for
+ * each serving shard, a taker and a filler.
  *
  * DESIGN
  *
  * Threads and what they own:
  *   - HTTP threads only pop from hoppers (pool_draw). They never touch
  *     LMDB on the serving path and never wait for a disk flush.
- *   - Refill thread (pool P, shard i) is the only thread of the process
- *     that takes from shard i's environment and pushes into its hopper,
- *     and the only one that appends to it (uniqctl, in another process,
- *     may append too; LMDB serializes the two). It owns its scratch
- *     buffers.
- *   - The main thread starts and stops the refill threads; after stop it
- *     drains the hoppers back into the shards (pool_put_back).
+ *   - The taker of shard i (normal priority) is the only thread that
+ *     moves values from the shard's environment into its hopper: when the
+ *     hopper runs below half, or a pop found too few values in it (a draw
+ *     of the hopper's whole capacity needs it full), it takes what fits
+ *     (committed) and pushes it. This is the latency-critical duty, so it
+ *     does nothing else.
+ *   - The filler of shard i (nice +10, so that it yields the CPU to
+ *     request threads on a busy machine) is the only thread of the process
+ *     that appends to the environment: below low water it grants from the
+ *     ledger (committed), computes the values, and appends them
+ *     (committed), in chunks of at most 16384 values so that it holds the
+ *     environment's write lock only briefly, until the shard holds
+ *     shard_size again. uniqctl, in another process, may append too;
+ *     LMDB serializes the two.
+ *   - The main thread starts and stops them; after stop it drains the
+ *     hoppers back into the shards (pool_put_back).
  *
- * The loop of a refill thread, highest priority first:
- *   1. hopper below half: take a batch from the environment (committed)
- *      and push it;
- *   2. environment below low water (and from then on until it holds
- *      shard_size again) and the pool not used up: grant from the ledger
- *      (committed), compute the values, append them (committed);
- *   3. otherwise sleep on its condition variable until a hopper asks
- *      (hopper wake callback), stop is requested, or 200 ms pass (to see
- *      appends made by uniqctl).
+ * Wake-ups: a hopper running low calls the taker's wake (hopper.h); a take
+ * that leaves the environment below low water wakes the filler. Either
+ * thread also looks every 200 ms (to see what uniqctl did meanwhile).
  *
  * Locks: w->lock guards w->wake and w->stop only. Lock order: a hopper's
  * lock is a leaf, never held while taking w->lock (the hopper calls wake
  * after unlocking). No mutex is ever held across an LMDB transaction, so
- * an fsync on the refill thread never blocks a request.
+ * an fsync never blocks a request.
  *
- * Shared state published by the refill thread: hopper contents (under the
- * hopper lock), shard level and pool inflight/used_up (atomics), in the
- * order push -> level -> inflight that pool_draw relies on to tell
- * "refilling" from "used up".
+ * Shared state: hopper contents (under the hopper lock), shard level and
+ * pool inflight/used_up (atomics), published in the order push -> level
+ * -> inflight that pool_draw relies on to tell "refilling" from "used up".
  *
  * Errors (disk full, a damaged file): logged, then the thread backs off
- * for a second and tries again; requests get 503 "refilling" meanwhile.
- * A failure after a grant burns that grant's values, never repeats them.
+ * for a second and tries again; requests get 503 "refilling" meanwhile,
+ * and the taker logs how many once a second while that lasts. A failure
+ * after a grant burns that grant's values, never repeats them.
  */
 #ifndef UNIQ_REFILL_H
 #define UNIQ_REFILL_H
@@ -47,8 +50,8 @@
 struct refill;
 
 /*
- * Sets up the hoppers of every pool of ps and starts one refill thread per
- * serving shard, wired so that a hopper running low wakes its thread.
+ * Sets up the hoppers of every pool of ps and starts a taker and a filler
+ * per serving shard, wired so that a hopper running low wakes its taker.
  * Returns 0 with *out set, or a negative errno with no thread running and
  * nothing to free.
  */
