@@ -239,6 +239,7 @@ struct pool *pool_set_find(struct pool_set *ps, const char *name)
 int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
 	      unsigned hint)
 {
+	uint64_t before;
 	unsigned j, i;
 
 	for (j = 0; j < p->nserving; j++) {
@@ -249,14 +250,20 @@ int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
 		}
 	}
 	/*
-	 * Nothing in the hoppers. It is "used up" only if the ledger can
-	 * grant nothing more, no refill is between its grant and its append,
-	 * and every environment is empty. A refill thread publishes in the
-	 * order push -> level -> inflight, so having read those, one more
-	 * look at the hoppers sees anything they pushed.
+	 * Nothing in the hoppers. "Used up" (-ENODATA) is the answer only if
+	 * the ledger can grant nothing more and no value is on its way: every
+	 * environment empty and no take or refill step moving values. Steps
+	 * publish in the order busy++ -> (push, level) -> steps++ -> busy--,
+	 * so reading busy and steps before and after the levels and a second
+	 * look at the hoppers proves no step ran in between: a step that
+	 * ended before the first read is in the levels and hoppers read
+	 * after it, one still running at either read shows in busy, and one
+	 * that ended in between moved steps. (A step that starts after the
+	 * second look finds the pool used up and the environments empty.)
 	 */
-	if (!atomic_load(&p->used_up) || atomic_load(&p->inflight))
+	if (!atomic_load(&p->used_up) || atomic_load(&p->busy))
 		goto refilling;
+	before = atomic_load(&p->steps);
 	for (i = 0; i < p->nserving; i++)
 		if (atomic_load(&p->shards[i].level))
 			goto refilling;
@@ -265,10 +272,24 @@ int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
 			*shard = i;
 			return 0;
 		}
+	if (atomic_load(&p->busy) || atomic_load(&p->steps) != before)
+		goto refilling;
 	return -ENODATA;
 refilling:
 	atomic_fetch_add(&p->empty_draws, 1);
 	return -EAGAIN;
+}
+
+/* Brackets a step that moves values (see pool_draw). */
+static void step_begin(struct pool *p)
+{
+	atomic_fetch_add(&p->busy, 1);
+}
+
+static void step_end(struct pool *p)
+{
+	atomic_fetch_add(&p->steps, 1);
+	atomic_fetch_sub(&p->busy, 1);
 }
 
 int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
@@ -282,7 +303,7 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 	*added = 0;
 	if (want > p->grant_batch)
 		want = p->grant_batch;
-	atomic_fetch_add(&p->inflight, 1);
+	step_begin(p);
 	rc = ledger_grant(p->ledger, p->def->name, i, want, &g);
 	if (rc)
 		goto out;
@@ -305,7 +326,7 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 	atomic_store(&s->level, n);
 	*added = g.count;
 out:
-	atomic_fetch_sub(&p->inflight, 1);
+	step_end(p);
 	return rc;
 }
 
@@ -318,16 +339,19 @@ int pool_take_step(struct pool *p, unsigned i, size_t max,
 	int rc;
 
 	*moved = 0;
+	step_begin(p);
 	rc = shard_take(&s->shard, max, items, &got);
 	if (rc)
-		return rc;
+		goto out;
 	hopper_push(&s->hopper, items, got);
+	*moved = got;
 	rc = shard_count(&s->shard, &n);
 	if (rc)
-		return rc;
+		goto out;
 	atomic_store(&s->level, n);
-	*moved = got;
-	return 0;
+out:
+	step_end(p);
+	return rc;
 }
 
 int pool_put_back(struct pool *p)

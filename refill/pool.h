@@ -12,8 +12,10 @@
  *
  * Threads: pool_draw() is called by HTTP threads; pool_refill_step() and
  * pool_take_step() by the pool's refill threads (refill.h) or by uniqctl;
- * pool_lookup() by anyone. The shared fields that change (used_up, level)
- * are atomics written by the refill threads; see refill.h for the DESIGN.
+ * pool_lookup() by anyone. The shared fields that change (used_up, level,
+ * busy, steps) are atomics written by the refill threads; see refill.h
+ * for the DESIGN and pool_draw() for how a request tells "refilling" from
+ * "used up" without a lock.
  */
 #ifndef UNIQ_POOL_H
 #define UNIQ_POOL_H
@@ -45,7 +47,8 @@ struct pool {
 	unsigned nserving;		/* shards requests draw from (config) */
 	unsigned nopen;			/* plus shards the ledger still knows of */
 	_Atomic bool used_up;		/* the ledger has granted every index */
-	_Atomic unsigned inflight;	/* refill steps between grant and append */
+	_Atomic unsigned busy;		/* take and refill steps under way */
+	_Atomic uint64_t steps;		/* take and refill steps completed */
 	_Atomic uint64_t empty_draws;	/* draws that found every hopper empty */
 	/* Sizes derived from def->shard_size (see pool.c). */
 	size_t hopper_cap;

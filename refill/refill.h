@@ -34,8 +34,9 @@
  * an fsync never blocks a request.
  *
  * Shared state: hopper contents (under the hopper lock), shard level and
- * pool inflight/used_up (atomics), published in the order push -> level
- * -> inflight that pool_draw relies on to tell "refilling" from "used up".
+ * pool used_up/busy/steps (atomics). Every take and refill step is
+ * bracketed by busy and steps (pool.c) so that pool_draw can tell
+ * "refilling" from "used up" without a lock.
  *
  * Errors (disk full, a damaged file): logged, then the thread backs off
  * for a second and tries again; requests get 503 "refilling" meanwhile,
