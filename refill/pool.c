@@ -253,12 +253,13 @@ int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
 	 * Nothing in the hoppers. "Used up" (-ENODATA) is the answer only if
 	 * the ledger can grant nothing more and no value is on its way: every
 	 * environment empty and no take or refill step moving values. Steps
-	 * publish in the order busy++ -> (push, level) -> steps++ -> busy--,
-	 * so reading busy and steps before and after the levels and a second
-	 * look at the hoppers proves no step ran in between: a step that
-	 * ended before the first read is in the levels and hoppers read
-	 * after it, one still running at either read shows in busy, and one
-	 * that ended in between moved steps. (A step that starts after the
+	 * publish in the order busy++ -> (push, level) -> steps++ -> busy--
+	 * (steps only if they moved values), so reading busy and steps
+	 * before and after the levels and a second look at the hoppers
+	 * proves no value moved in between: a step that ended before the
+	 * first read is in the levels and hoppers read after it, one still
+	 * running at either read shows in busy, and one that ended in
+	 * between and moved values moved steps. (A step that starts after the
 	 * second look finds the pool used up and the environments empty.)
 	 */
 	if (!atomic_load(&p->used_up) || atomic_load(&p->busy))
@@ -286,9 +287,10 @@ static void step_begin(struct pool *p)
 	atomic_fetch_add(&p->busy, 1);
 }
 
-static void step_end(struct pool *p)
+static void step_end(struct pool *p, bool moved)
 {
-	atomic_fetch_add(&p->steps, 1);
+	if (moved)
+		atomic_fetch_add(&p->steps, 1);
 	atomic_fetch_sub(&p->busy, 1);
 }
 
@@ -326,7 +328,7 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 	atomic_store(&s->level, n);
 	*added = g.count;
 out:
-	step_end(p);
+	step_end(p, *added > 0);
 	return rc;
 }
 
@@ -350,7 +352,7 @@ int pool_take_step(struct pool *p, unsigned i, size_t max,
 		goto out;
 	atomic_store(&s->level, n);
 out:
-	step_end(p);
+	step_end(p, *moved > 0);
 	return rc;
 }
 

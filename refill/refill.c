@@ -141,6 +141,12 @@ static int taker_pass(struct worker *w)
 	if (room == 0 || (room < p->hopper_cap / 2 &&
 			  !taker_has_demand(w, false)))
 		return 0;
+	/* Nothing to take (the filler recounts and wakes us when it
+	 * appends): do not even open a transaction. Near the end of a pool
+	 * every failed draw asks for more, and a pointless take would make
+	 * that very draw answer "refilling" instead of "used up". */
+	if (atomic_load(&s->level) == 0)
+		return 0;
 	rc = pool_take_step(p, w->shard, room, w->items, &moved);
 	if (rc)
 		return rc;
@@ -260,6 +266,30 @@ fail_mutex:
 	return -rc;
 }
 
+/*
+ * Before the threads start (and before the server listens), stocks the
+ * hopper of one shard: a grant if the shard holds less than a hopper's
+ * worth, then a take. So the first requests find values instead of 503.
+ * Failures are left to the threads to retry.
+ */
+static void prime(struct worker *taker, struct worker *filler)
+{
+	struct pool *p = taker->pool;
+	struct pool_shard *s = &p->shards[taker->shard];
+	uint64_t level = atomic_load(&s->level), added;
+	size_t moved;
+	int rc = 0;
+
+	if (level < p->hopper_cap && !atomic_load(&p->used_up))
+		rc = pool_refill_step(p, filler->shard, p->hopper_cap - level,
+				      filler->scratch, &added);
+	if (rc == 0)
+		rc = pool_take_step(p, taker->shard, p->hopper_cap,
+				    taker->items, &moved);
+	if (rc)
+		log_warn("%s: priming: %s", s->shard.name, log_strerror(rc));
+}
+
 int refill_create(struct pool_set *ps, struct refill **out)
 {
 	struct refill *r;
@@ -300,6 +330,8 @@ int refill_create(struct pool_set *ps, struct refill **out)
 				goto fail;
 		}
 	}
+	for (k = 0; k < n; k += 2)
+		prime(&r->w[k], &r->w[k + 1]);
 	for (k = 0; k < n; k++) {
 		rc = -pthread_create(&r->w[k].tid, NULL, worker_main, &r->w[k]);
 		if (rc)

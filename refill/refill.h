@@ -51,8 +51,10 @@
 struct refill;
 
 /*
- * Sets up the hoppers of every pool of ps and starts a taker and a filler
- * per serving shard, wired so that a hopper running low wakes its taker.
+ * Sets up the hoppers of every pool of ps, stocks each one (a grant if its
+ * shard is nearly empty, then a take) so that the first requests find
+ * values, and starts a taker and a filler per serving shard, wired so
+ * that a hopper running low wakes its taker.
  * Returns 0 with *out set, or a negative errno with no thread running and
  * nothing to free.
  */

@@ -45,8 +45,9 @@ def write_config(path, obj):
 class Server:
     """One uniqd process. Use start(), then request()/client(), then stop()."""
 
-    def __init__(self, data_dir, config=None, args=(), env=None):
+    def __init__(self, data_dir, config=None, args=(), env=None, log_dir=None):
         self.data_dir = data_dir
+        self.log_dir = log_dir
         self.config = config
         self.args = list(args)
         self.env = dict(os.environ)
@@ -64,8 +65,9 @@ class Server:
         return cmd + self.args
 
     def start(self, timeout=20):
-        self.log_path = tempfile.mktemp(prefix="uniqd-log-", suffix=".txt")
-        self._log = open(self.log_path, "w")
+        fd, self.log_path = tempfile.mkstemp(prefix="uniqd-log-",
+                                             suffix=".txt", dir=self.log_dir)
+        self._log = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(self.command(), stdout=self._log,
                                      stderr=subprocess.STDOUT, env=self.env)
         deadline = time.time() + timeout * SLOW
@@ -251,7 +253,8 @@ class ServerTest(unittest.TestCase):
         if isinstance(config, dict):
             config = write_config(os.path.join(self.tmp, "config-%d.json" %
                                                len(self._servers)), config)
-        s = Server(data_dir or self.data, config=config, args=args, env=env)
+        s = Server(data_dir or self.data, config=config, args=args, env=env,
+                   log_dir=self.tmp)
         self._servers.append(s)
         if start:
             s.start()
