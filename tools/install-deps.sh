@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing uniqd needs on Debian 12, as
+# root: the compiler, meson, and Debian's libmicrohttpd, LMDB and cJSON
+# (found by pkg-config), python3 for the end-to-end tests, curl and wrk
+# for the benchmark script. Skips apt-get when everything is there.
+set -euo pipefail
+pkgs=(gcc libc6-dev pkg-config meson ninja-build
+      libmicrohttpd-dev liblmdb-dev libcjson-dev
+      python3 curl wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
