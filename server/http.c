@@ -16,8 +16,16 @@
  *      max_body (then 413 at once, and the connection is closed);
  *   3. last call: the handler runs and queues the response.
  * The context is freed by the "request completed" callback.
- * http_stop() is MHD_stop_daemon(), which stops the listener, closes the
- * connections and joins the threads; handlers already running finish.
+ *
+ * Suspend and resume: a handler that must wait (for a group commit) calls
+ * http_suspend, which moves the request to a heap context if it had the
+ * shared one, and suspends the connection; the thread goes on with other
+ * connections. Another thread calls http_resume (MHD_resume_connection is
+ * thread safe), and libmicrohttpd calls the access handler again on the
+ * connection's own thread, which calls the handler with r->resumed.
+ * s->inflight counts requests from their first call to their completion,
+ * so that shutdown can wait for suspended ones (http_drain) before
+ * MHD_stop_daemon, which must not find any.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -42,12 +52,17 @@ struct http_server {
 	void *arg;
 	size_t max_body;
 	uint16_t port;
+	_Atomic unsigned inflight;
 };
 
-/* The context of a request with a body. */
+/* The context of a request with a body, or that was suspended. */
 struct req_ctx {
 	struct buf body;
 	bool too_large;
+	bool suspended;		/* waiting for http_resume */
+	struct MHD_Connection *conn;
+	void *state;
+	void (*state_free)(void *state);
 };
 
 /* The context shared by all requests without a body. */
@@ -61,6 +76,34 @@ static unsigned this_thread(void)
 	if (thread_no == 0)
 		thread_no = atomic_fetch_add(&next_thread, 1) + 1;
 	return thread_no - 1;
+}
+
+struct http_wait *http_suspend(struct http_req *r, void *state,
+			       void (*state_free)(void *state))
+{
+	struct req_ctx *ctx = r->ctx;
+
+	if (ctx == &no_body_ctx) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (!ctx)
+			return NULL;
+		buf_init(&ctx->body);
+		r->ctx = ctx; /* on_request stores it in *con_cls */
+	}
+	ctx->conn = r->conn;
+	ctx->state = state;
+	ctx->state_free = state_free;
+	ctx->suspended = true;
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	return (struct http_wait *)ctx;
+}
+
+void http_resume(struct http_wait *w)
+{
+	struct req_ctx *ctx = (struct req_ctx *)w;
+
+	MHD_resume_connection(ctx->conn);
 }
 
 static bool method_has_body(const char *m)
@@ -212,14 +255,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (!ctx) {
 		/* First call: headers only. See DESIGN. */
 		if (!method_has_body(method)) {
-			*con_cls = &no_body_ctx;
-			return MHD_YES;
+			ctx = &no_body_ctx;
+		} else {
+			ctx = calloc(1, sizeof(*ctx));
+			if (!ctx)
+				return MHD_NO;
+			buf_init(&ctx->body);
 		}
-		ctx = calloc(1, sizeof(*ctx));
-		if (!ctx)
-			return MHD_NO;
-		buf_init(&ctx->body);
 		*con_cls = ctx;
+		atomic_fetch_add(&s->inflight, 1); /* on_completed takes it off */
 		return MHD_YES;
 	}
 	memset(&req, 0, sizeof(req));
@@ -227,6 +271,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.method = method;
 	req.path = url;
 	req.thread = this_thread();
+	req.ctx = ctx;
+	if (ctx != &no_body_ctx && ctx->suspended) {
+		/* Called again after http_resume. */
+		ctx->suspended = false;
+		req.resumed = true;
+		req.state = ctx->state;
+		req.body = ctx->body.p ? ctx->body.p : "";
+		req.body_len = ctx->body.len;
+		s->handler(&req, s->arg);
+		goto answered;
+	}
 	if (*upload_size) {
 		if (ctx == &no_body_ctx || ctx->too_large) {
 			*upload_size = 0; /* a GET body: ignored */
@@ -254,6 +309,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.body = ctx != &no_body_ctx && ctx->body.p ? ctx->body.p : "";
 	req.body_len = ctx != &no_body_ctx ? ctx->body.len : 0;
 	s->handler(&req, s->arg);
+answered:
+	if (req.ctx != ctx)
+		*con_cls = req.ctx; /* moved to the heap by http_suspend */
+	if (req.suspended && !req.status)
+		return MHD_YES;
 	if (!req.status)
 		http_error(&req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			   "internal", "the server could not answer");
@@ -263,16 +323,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn,
 			 void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct http_server *s = cls;
 	struct req_ctx *ctx = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
-	if (ctx && ctx != &no_body_ctx) {
+	if (!ctx)
+		return;
+	if (ctx != &no_body_ctx) {
+		if (ctx->state_free)
+			ctx->state_free(ctx->state);
 		buf_release(&ctx->body);
 		free(ctx);
 	}
 	*con_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -320,7 +385,7 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 	const union MHD_DaemonInfo *info;
 	struct http_server *s;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ERROR_LOG;
+			 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	bool v6 = false;
 	int rc;
 
@@ -344,7 +409,7 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_END);
 	if (!s->daemon) {
 		rc = errno ? -errno : -EIO;
@@ -360,6 +425,31 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 uint16_t http_port(struct http_server *s)
 {
 	return s->port;
+}
+
+void http_quiesce(struct http_server *s)
+{
+	MHD_socket fd;
+
+	if (!s)
+		return;
+	fd = MHD_quiesce_daemon(s->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+unsigned http_drain(struct http_server *s, unsigned ms)
+{
+	struct timespec ts = { 0, 5 * 1000000L };
+	unsigned waited = 0, left;
+
+	if (!s)
+		return 0;
+	while ((left = atomic_load(&s->inflight)) && waited < ms) {
+		nanosleep(&ts, NULL);
+		waited += 5;
+	}
+	return left;
 }
 
 void http_stop(struct http_server *s)

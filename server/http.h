@@ -25,7 +25,17 @@ struct http_req {
 	size_t body_len;
 	unsigned thread;	/* small number of the serving thread */
 	unsigned status;	/* of the response queued, 0 before */
+	/* A request the handler suspended (http_suspend) comes back with
+	 * resumed set and the state it left. */
+	bool resumed;
+	void *state;
+	/* http.c's own. */
+	void *ctx;
+	bool suspended;
 };
+
+/* A suspended request, to be resumed from any thread. */
+struct http_wait;
 
 typedef void (*http_handler)(struct http_req *req, void *arg);
 
@@ -48,8 +58,17 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 /* The port actually bound. */
 uint16_t http_port(struct http_server *s);
 
-/* Stops accepting, lets the requests being handled finish, closes every
- * connection, joins the threads and frees s. Safe with s NULL. */
+/* Stops accepting connections; requests on open connections are still
+ * served (and suspended ones resumed) until http_stop. */
+void http_quiesce(struct http_server *s);
+
+/* Waits up to ms milliseconds for the requests under way (suspended ones
+ * included) to finish. Returns how many are left. */
+unsigned http_drain(struct http_server *s, unsigned ms);
+
+/* Stops accepting, closes every connection, joins the threads and frees
+ * s. Requests suspended and not yet resumed must not exist any more (see
+ * http_drain). Safe with s NULL. */
 void http_stop(struct http_server *s);
 
 /*
@@ -65,6 +84,21 @@ const char *http_query(struct http_req *r, const char *key);
  */
 int http_query_check(struct http_req *r, const char *const *allowed,
 		     char *bad, size_t badlen);
+
+/*
+ * Suspends the request without answering: the handler returns, the
+ * connection waits without holding a thread, and once http_resume(w) is
+ * called (from any thread) the handler is called again for the same
+ * request with r->resumed true and r->state == state; it must answer
+ * then. state_free(state), if not NULL, is called when the request is
+ * over. Returns the handle, or NULL (out of memory: answer now instead).
+ * Call http_resume only after the handler has called http_suspend.
+ */
+struct http_wait *http_suspend(struct http_req *r, void *state,
+			       void (*state_free)(void *state));
+
+/* Resumes a suspended request. Any thread, exactly once per suspend. */
+void http_resume(struct http_wait *w);
 
 /* A request header's value, or NULL. */
 const char *http_header(struct http_req *r, const char *name);

@@ -1,0 +1,264 @@
+/*
+ * committer.c: group commit into the ledger; see the DESIGN block in
+ * committer.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "ledger/committer.h"
+#include "common/banned.h"
+
+#define MAX_TICKS 8
+#define BATCH_MAX 4096
+
+struct tick {
+	commit_tick_fn fn;
+	commit_tick_done_fn done;
+	void *arg;
+	unsigned ms;
+	uint64_t next_ms;
+	bool ran;		/* in the current batch */
+};
+
+struct committer {
+	struct ledger *lg;
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct commit_op *head;	/* under lock: newest first */
+	bool stop;		/* under lock */
+	struct tick ticks[MAX_TICKS];
+	unsigned nticks;
+	_Atomic uint64_t batches, ops;
+};
+
+/* True for the errors after which a transaction cannot be trusted. */
+static bool storage_error(int rc)
+{
+	return rc == -EIO || rc == -ENOSPC || rc == -ENOMEM ||
+	       rc == -EPROTO || rc == -EAGAIN || rc == -EINVAL;
+}
+
+static int run_ticks(struct committer *c, MDB_txn *txn, uint64_t now)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->nticks; i++) {
+		struct tick *t = &c->ticks[i];
+
+		if (now < t->next_ms)
+			continue;
+		t->next_ms = now + t->ms;
+		t->ran = true;
+		rc = t->fn(t->arg, txn, now);
+		if (rc) {
+			log_error("committer: periodic work failed: %s",
+				  log_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Applies, commits, and reports one batch (a FIFO list, possibly empty). */
+static void run_batch(struct committer *c, struct commit_op *list)
+{
+	struct commit_op *op, *next;
+	MDB_txn *txn;
+	uint64_t n = 0;
+	unsigned i;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(c->lg->env, NULL, 0, &txn));
+	if (rc == 0) {
+		for (op = list; op && rc == 0; op = op->next, n++) {
+			op->rc = op->apply(op, txn);
+			if (storage_error(op->rc))
+				rc = op->rc;
+		}
+		if (rc == 0)
+			rc = run_ticks(c, txn, clock_now_ms());
+		rc = store_finish(txn, rc);
+	}
+	if (rc)
+		log_error("committer: a batch of %llu operations failed: %s",
+			  (unsigned long long)n, log_strerror(rc));
+	else
+		atomic_fetch_add(&c->batches, 1);
+	atomic_fetch_add(&c->ops, n);
+	for (op = list; op; op = next) {
+		next = op->next; /* done() may free op */
+		op->done(op, rc ? rc : op->rc);
+	}
+	for (i = 0; i < c->nticks; i++) {
+		if (c->ticks[i].ran && c->ticks[i].done)
+			c->ticks[i].done(c->ticks[i].arg, rc);
+		c->ticks[i].ran = false;
+	}
+}
+
+/* Takes up to BATCH_MAX queued operations, oldest first. Under lock. */
+static struct commit_op *take_batch(struct committer *c)
+{
+	struct commit_op *list = NULL, *op, *keep = NULL, **tail;
+	size_t n = 0;
+
+	/* The queue is newest first: reverse it. */
+	while ((op = c->head)) {
+		c->head = op->next;
+		op->next = list;
+		list = op;
+	}
+	/* Keep at most BATCH_MAX, put the rest back (oldest first). */
+	for (tail = &list; *tail && n < BATCH_MAX; tail = &(*tail)->next)
+		n++;
+	keep = *tail;
+	*tail = NULL;
+	while (keep) { /* back onto the queue, newest first */
+		op = keep;
+		keep = op->next;
+		op->next = c->head;
+		c->head = op;
+	}
+	return list;
+}
+
+static uint64_t next_tick_ms(struct committer *c)
+{
+	uint64_t next = UINT64_MAX;
+	unsigned i;
+
+	for (i = 0; i < c->nticks; i++)
+		if (c->ticks[i].next_ms < next)
+			next = c->ticks[i].next_ms;
+	return next;
+}
+
+static void *committer_main(void *arg)
+{
+	struct committer *c = arg;
+	struct commit_op *list;
+	bool stop;
+
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		while (!c->head && !c->stop) {
+			uint64_t due = next_tick_ms(c), now = clock_now_ms();
+			struct timespec ts;
+
+			if (due <= now)
+				break;
+			if (due == UINT64_MAX)
+				due = now + 1000;
+			ts.tv_sec = (time_t)(due / 1000);
+			ts.tv_nsec = (long)(due % 1000) * 1000000L;
+			if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) ==
+			    ETIMEDOUT)
+				break;
+		}
+		list = take_batch(c);
+		stop = c->stop && !c->head;
+		pthread_mutex_unlock(&c->lock);
+		if (list || next_tick_ms(c) <= clock_now_ms())
+			run_batch(c, list);
+		if (stop && !list)
+			break;
+	}
+	return NULL;
+}
+
+int committer_start(struct ledger *lg, struct committer **out)
+{
+	struct committer *c;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->lg = lg;
+	rc = pthread_mutex_init(&c->lock, NULL);
+	if (rc)
+		goto fail_mutex;
+	rc = pthread_cond_init(&c->cond, NULL); /* CLOCK_REALTIME deadlines */
+	if (rc)
+		goto fail_cond;
+	rc = pthread_create(&c->tid, NULL, committer_main, c);
+	if (rc)
+		goto fail_thread;
+	*out = c;
+	return 0;
+fail_thread:
+	pthread_cond_destroy(&c->cond);
+fail_cond:
+	pthread_mutex_destroy(&c->lock);
+fail_mutex:
+	free(c);
+	return -rc;
+}
+
+int committer_add_tick(struct committer *c, unsigned ms, commit_tick_fn tick,
+		       commit_tick_done_fn done, void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->nticks == MAX_TICKS) {
+		rc = -ENOSPC;
+	} else {
+		c->ticks[c->nticks].fn = tick;
+		c->ticks[c->nticks].done = done;
+		c->ticks[c->nticks].arg = arg;
+		c->ticks[c->nticks].ms = ms;
+		c->ticks[c->nticks].next_ms = clock_now_ms() + ms;
+		c->nticks++;
+		pthread_cond_signal(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void committer_submit(struct committer *c, struct commit_op *op)
+{
+	bool stopped;
+
+	pthread_mutex_lock(&c->lock);
+	stopped = c->stop;
+	if (!stopped) {
+		op->next = c->head;
+		c->head = op;
+		pthread_cond_signal(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (stopped)
+		op->done(op, -ESHUTDOWN);
+}
+
+void committer_stop(struct committer *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->tid, NULL);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+void committer_stats(struct committer *c, uint64_t *batches, uint64_t *ops)
+{
+	*batches = c ? atomic_load(&c->batches) : 0;
+	*ops = c ? atomic_load(&c->ops) : 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * committer.h: group commit into the ledger. Operations submitted from any
+ * thread are applied by one committer thread, many to a write transaction,
+ * so that a burst of requests shares one fsync instead of paying one each,
+ * and each is told its outcome only once it is durable.
+ *
+ * DESIGN
+ *
+ * Threads: any thread submits (committer_submit); the committer thread
+ * alone applies operations, commits, and calls their done callbacks. So
+ * the state that operations keep in memory beside the ledger (sequence
+ * days, lease free lists) has exactly one writer, the committer thread,
+ * and needs no lock of its own.
+ *
+ * Queue: a singly linked list under c->lock, taken whole by the committer
+ * (then reversed, so operations apply in submission order: FIFO). The
+ * lock is held only to link or unlink, never across a transaction.
+ *
+ * A batch: one write transaction in which the operations apply in order.
+ * An operation that fails (a conflict, a full pool) must fail before it
+ * writes anything: then it alone fails and the batch goes on. (Nested
+ * transactions would roll a failed operation back for us, but LMDB
+ * allocates a 2 MiB page list for each, which costs more than the
+ * operation.) A storage error (-EIO, -ENOSPC, -ENOMEM...) is different:
+ * LMDB may have written part of it, so the batch stops there, is
+ * aborted, and every operation of it gets that error. Then the due
+ * periodic ticks run, then one commit (the fsync), then every
+ * done(op, rc) in order: rc is the operation's own result, or the
+ * batch's error (and then nothing of the batch happened). Operations
+ * must therefore keep their in-memory effects undoable until done() says
+ * the batch is durable.
+ *
+ * Guarantees: every submitted operation gets exactly one done() call,
+ * also after committer_stop (with -ESHUTDOWN if it came too late);
+ * operations apply in submission order.
+ */
+#ifndef UNIQ_COMMITTER_H
+#define UNIQ_COMMITTER_H
+
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "ledger/ledger.h"
+
+struct commit_op {
+	/* Runs on the committer thread inside the batch's write
+	 * transaction. Returns 0, or a negative errno: a failure of the
+	 * operation itself must come before any write (the batch goes on);
+	 * a storage error stops and aborts the batch (see DESIGN). */
+	int (*apply)(struct commit_op *op, MDB_txn *txn);
+	/* Runs on the committer thread once the batch is committed (rc is
+	 * apply's result) or failed (rc is the commit's error and nothing of
+	 * the batch was written). Must not block. */
+	void (*done)(struct commit_op *op, int rc);
+	/* The committer's own: queue link and apply result. */
+	struct commit_op *next;
+	int rc;
+};
+
+/* Periodic work run inside a batch (lease expiry, purges): returns 0 or
+ * a negative errno, which aborts the batch like a storage error. */
+typedef int (*commit_tick_fn)(void *arg, MDB_txn *txn, uint64_t now_ms);
+
+/* Told, on the committer thread, whether the batch in which the tick ran
+ * was committed (rc 0) or not: like an operation's done(). */
+typedef void (*commit_tick_done_fn)(void *arg, int rc);
+
+struct committer;
+
+/* Starts the committer thread of ledger lg. Returns 0 with *out set, or a
+ * negative errno. */
+int committer_start(struct ledger *lg, struct committer **out);
+
+/* Runs tick(arg, txn, now) in a batch about every `ms` milliseconds (at
+ * most 8 ticks), then done(arg, rc) (done may be NULL) once the batch is
+ * committed or failed. Call before any submit. Returns 0 or -ENOSPC. */
+int committer_add_tick(struct committer *c, unsigned ms, commit_tick_fn tick,
+		       commit_tick_done_fn done, void *arg);
+
+/* Queues op (its apply and done set). Any thread. After committer_stop
+ * has begun, op->done(op, -ESHUTDOWN) is called at once, on the caller's
+ * thread. */
+void committer_submit(struct committer *c, struct commit_op *op);
+
+/* Applies and commits everything queued, stops the thread, frees c. Safe
+ * with c NULL. */
+void committer_stop(struct committer *c);
+
+/* Batches committed and operations applied so far (for /metrics). */
+void committer_stats(struct committer *c, uint64_t *batches, uint64_t *ops);
+
+#endif
