@@ -11,7 +11,9 @@
  *       {"name": "int", "kind": "int", "min": 0, "max": 9007199254740991,
  *        "shards": 2, "shard_size": 1000000},
  *       {"name": "float", "kind": "float", "min": 0, "max": 1000000,
- *        "decimals": 6}
+ *        "decimals": 6},
+ *       {"name": "orders", "kind": "sequence", "tz": "Europe/Paris",
+ *        "digits": 5}
  *     ]
  *   }
  *
@@ -30,10 +32,14 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "common/tz.h"
 #include "common/value.h"
 #include "common/banned.h"
 
 #define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
+
+_Static_assert(TZ_NAME_MAX == TZ_NAME_LEN_MAX,
+	       "pool_def.tz holds what tz_name_ok accepts");
 #define CONFIG_FILE_MAX (1 << 20)
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -58,6 +64,10 @@ const char *config_kind_name(enum pool_kind kind)
 		return "int";
 	case POOL_FLOAT:
 		return "float";
+	case POOL_SEQUENCE:
+		return "sequence";
+	case POOL_LEASE:
+		return "lease";
 	}
 	return "?";
 }
@@ -90,6 +100,27 @@ static void default_float(struct pool_def *d)
 	d->shard_size = 1000000;
 }
 
+static void default_sequence(struct pool_def *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "orders");
+	d->kind = POOL_SEQUENCE;
+	d->digits = 5;
+	d->min = 0;
+	d->capacity = 99999;
+	snprintf(d->tz, sizeof(d->tz), "UTC");
+}
+
+static void default_lease(struct pool_def *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "users");
+	d->kind = POOL_LEASE;
+	d->min = 10000;
+	d->capacity = 10000;
+	d->ttl = 600;
+}
+
 int config_default(struct config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -98,12 +129,14 @@ int config_default(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "uniqd-data");
 	c->threads = 0;
 	c->sync = true;
-	c->pools = calloc(2, sizeof(*c->pools));
+	c->pools = calloc(4, sizeof(*c->pools));
 	if (!c->pools)
 		return -ENOMEM;
 	default_int(&c->pools[0]);
 	default_float(&c->pools[1]);
-	c->npools = 2;
+	default_sequence(&c->pools[2]);
+	default_lease(&c->pools[3]);
+	c->npools = 4;
 	return 0;
 }
 
@@ -225,12 +258,106 @@ static int get_units(const cJSON *v, unsigned decimals, const char *what,
 	return 0;
 }
 
+static int parse_sequence(const cJSON *o, struct pool_def *d,
+			  const char *where, char *err, size_t errlen)
+{
+	const cJSON *v;
+	uint64_t u = 0;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "digits"))) {
+		if (get_u64(v, "digits", 1, SEQ_DIGITS_MAX, &u, err, errlen))
+			return -EINVAL;
+		d->digits = (unsigned)u;
+		d->capacity = (uint64_t)value_pow10(d->digits) - 1;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "tz"))) {
+		/* Only the shape here; the zone itself is loaded (and an
+		 * unknown one refused) when the pool is opened. */
+		if (!cJSON_IsString(v) || tz_name_ok(v->valuestring))
+			return fail(err, errlen, "%s: \"tz\" must be an IANA "
+				    "time zone name such as \"Europe/Paris\"",
+				    where);
+		snprintf(d->tz, sizeof(d->tz), "%s", v->valuestring);
+	}
+	return 0;
+}
+
+static int parse_lease(const cJSON *o, struct pool_def *d,
+		       const char *where, char *err, size_t errlen)
+{
+	const cJSON *v;
+	uint64_t u = 0;
+	int64_t start = d->min;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "start")) &&
+	    get_i64(v, "start", &start, err, errlen))
+		return -EINVAL;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "count"))) {
+		if (get_u64(v, "count", 1, LEASE_COUNT_MAX, &u, err, errlen))
+			return -EINVAL;
+		d->capacity = u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "ttl"))) {
+		if (get_u64(v, "ttl", 0, LEASE_TTL_MAX, &u, err, errlen))
+			return -EINVAL;
+		d->ttl = (unsigned)u;
+	}
+	if (start < -MAX_SAFE_INT ||
+	    start > MAX_SAFE_INT - (int64_t)d->capacity + 1)
+		return fail(err, errlen, "%s: the numbers [start, start + "
+			    "count) must stay within +-(2^53-1)", where);
+	d->min = start;
+	return 0;
+}
+
+int config_apply_env(struct config *c, char *err, size_t errlen)
+{
+	const char *start = getenv("RANGE_START");
+	const char *count = getenv("RANGE_AMOUNT");
+	struct pool_def *d = NULL, copy;
+	int64_t st;
+	uint64_t n;
+	size_t i;
+
+	for (i = 0; i < c->npools; i++)
+		if (!strcmp(c->pools[i].name, "users") &&
+		    c->pools[i].kind == POOL_LEASE)
+			d = &c->pools[i];
+	if (!d || (!start && !count))
+		return 0;
+	copy = *d;
+	if (start && parse_i64(start, -MAX_SAFE_INT, MAX_SAFE_INT, &st))
+		return fail(err, errlen, "RANGE_START must be an integer");
+	if (start)
+		copy.min = st;
+	if (count && parse_u64(count, 1, LEASE_COUNT_MAX, &n))
+		return fail(err, errlen, "RANGE_AMOUNT must be from 1 to %u",
+			    LEASE_COUNT_MAX);
+	if (count)
+		copy.capacity = n;
+	if (copy.min > MAX_SAFE_INT - (int64_t)copy.capacity + 1)
+		return fail(err, errlen, "RANGE_START + RANGE_AMOUNT is too "
+			    "large");
+	*d = copy;
+	return 0;
+}
+
 static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 		      size_t errlen)
 {
 	static const char *const keys[] = { "name", "kind", "min", "max",
 					    "decimals", "shards",
-					    "shard_size", NULL };
+					    "shard_size", "tz", "digits",
+					    "start", "count", "ttl", NULL };
+	/* The keys each kind takes, besides name and kind. */
+	static const char *const kind_keys[][6] = {
+		[POOL_INT] = { "min", "max", "shards", "shard_size" },
+		[POOL_FLOAT] = { "min", "max", "decimals", "shards",
+				 "shard_size" },
+		[POOL_SEQUENCE] = { "tz", "digits" },
+		[POOL_LEASE] = { "start", "count", "ttl" },
+	};
+	const cJSON *it;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
 	const cJSON *v;
@@ -265,11 +392,34 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 		default_int(d);
 	else if (!strcmp(kind->valuestring, "float"))
 		default_float(d);
+	else if (!strcmp(kind->valuestring, "sequence"))
+		default_sequence(d);
+	else if (!strcmp(kind->valuestring, "lease"))
+		default_lease(d);
 	else
 		return fail(err, errlen,
-			    "%s: unknown kind \"%s\" (this build knows int "
-			    "and float)", where, kind->valuestring);
+			    "%s: unknown kind \"%s\" (this build knows int, "
+			    "float, sequence and lease)", where,
+			    kind->valuestring);
 	snprintf(d->name, sizeof(d->name), "%s", name->valuestring);
+	cJSON_ArrayForEach(it, o) {
+		const char *const *k = kind_keys[d->kind];
+		size_t j;
+
+		if (!strcmp(it->string, "name") || !strcmp(it->string, "kind"))
+			continue;
+		for (j = 0; j < 6 && k[j]; j++)
+			if (!strcmp(k[j], it->string))
+				break;
+		if (j == 6 || !k[j])
+			return fail(err, errlen, "%s: \"%s\" is not a key of "
+				    "%s pools", where, it->string,
+				    config_kind_name(d->kind));
+	}
+	if (d->kind == POOL_SEQUENCE)
+		return parse_sequence(o, d, where, err, errlen);
+	if (d->kind == POOL_LEASE)
+		return parse_lease(o, d, where, err, errlen);
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "shards"))) {
 		if (get_u64(v, "shards", 1, POOL_SHARDS_MAX, &u, err, errlen))

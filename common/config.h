@@ -18,6 +18,8 @@
 enum pool_kind {
 	POOL_INT = 0,
 	POOL_FLOAT = 1,
+	POOL_SEQUENCE = 2,
+	POOL_LEASE = 3,
 };
 
 #define POOL_NAME_MAX 32
@@ -25,20 +27,30 @@ enum pool_kind {
 #define POOL_SHARD_SIZE_MAX 100000000u
 #define FLOAT_DECIMALS_MAX 15
 #define FLOAT_UNITS_LIMIT 1000000000000000LL /* 10^15: 15 significant digits */
+#define SEQ_DIGITS_MAX 12
+#define TZ_NAME_MAX 64	/* tz.h's TZ_NAME_LEN_MAX: checked in config.c */
+#define LEASE_COUNT_MAX 10000000u	/* the free stack: 4 bytes a number */
+#define LEASE_TTL_MAX (366u * 24 * 3600)
 
 struct pool_def {
 	char name[POOL_NAME_MAX + 1];
 	enum pool_kind kind;
 	/*
-	 * The pool's values are min + k for k in [0, capacity): integers for
-	 * int pools, and for float pools units of 10^-decimals (the value
-	 * printed is (min + k) / 10^decimals with exactly `decimals` digits).
+	 * Random pools: the values are min + k for k in [0, capacity):
+	 * integers for int pools, and for float pools units of
+	 * 10^-decimals (the value printed is (min + k) / 10^decimals with
+	 * exactly `decimals` digits). Sequence pools: capacity is the ids of
+	 * one day (10^digits - 1), min is 0. Lease pools: the numbers are
+	 * [min, min + capacity) (the config's "start" and "count").
 	 */
 	int64_t min;
 	uint64_t capacity;
 	unsigned decimals;	/* float pools only */
-	unsigned shards;	/* LMDB shard environments */
-	uint64_t shard_size;	/* values each shard keeps ready */
+	unsigned shards;	/* random pools: LMDB shard environments */
+	uint64_t shard_size;	/* random pools: values each shard keeps ready */
+	unsigned digits;	/* sequence pools: of the daily counter */
+	char tz[TZ_NAME_MAX + 1]; /* sequence pools: IANA time zone */
+	unsigned ttl;		/* lease pools: default seconds; 0 = never */
 };
 
 struct config {
@@ -53,9 +65,10 @@ struct config {
 };
 
 /* Fills c with the built-in defaults: 127.0.0.1:8000, uniqd-data (in the
- * current directory), sync,
- * and the pools "int" ([0, 2^53-1], 2 shards) and "float" ([0, 1e6) with 6
- * decimals, 2 shards). Returns 0 or -ENOMEM. */
+ * current directory), sync, and the pools "int" ([0, 2^53-1], 2 shards),
+ * "float" ([0, 1e6) with 6 decimals, 2 shards), "orders" (a sequence,
+ * UTC, 5 digits) and "users" (leases of [10000, 20000), ttl 600 s).
+ * Returns 0 or -ENOMEM. */
 int config_default(struct config *c);
 
 /*
@@ -73,13 +86,20 @@ int config_parse(struct config *c, const char *json, char *err,
 int config_load_file(struct config *c, const char *path, char *err,
 		     size_t errlen);
 
+/*
+ * Seed 001's environment: RANGE_START and RANGE_AMOUNT, when set, give
+ * the start and count of the default lease pool "users" (if c has it).
+ * Returns 0, or -EINVAL with a sentence in err.
+ */
+int config_apply_env(struct config *c, char *err, size_t errlen);
+
 /* Frees what c holds (pools, token). */
 void config_release(struct config *c);
 
 /* The pool called name, or NULL. */
 const struct pool_def *config_pool(const struct config *c, const char *name);
 
-/* "int" or "float". */
+/* "int", "float", "sequence" or "lease". */
 const char *config_kind_name(enum pool_kind kind);
 
 /* True for kinds drawn from a permutation into shards (int, float). */

@@ -136,7 +136,18 @@ int ledger_open(struct ledger *lg, const char *path,
 	    (rc = store_err(mdb_dbi_open(txn, "grants", MDB_CREATE,
 					 &lg->grants))) ||
 	    (rc = store_err(mdb_dbi_open(txn, "shards", MDB_CREATE,
-					 &lg->shards))))
+					 &lg->shards))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "seq", MDB_CREATE, &lg->seq))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "seqids", MDB_CREATE,
+					 &lg->seqids))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "idem", MDB_CREATE,
+					 &lg->idem))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "idem_time", MDB_CREATE,
+					 &lg->idem_time))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "leases", MDB_CREATE,
+					 &lg->leases))) ||
+	    (rc = store_err(mdb_dbi_open(txn, "lease_exp", MDB_CREATE,
+					 &lg->lease_exp))))
 		goto out;
 	rc = store_finish(txn, 0);
 	txn = NULL;
@@ -275,6 +286,30 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 out:
 	if (txn)
 		mdb_txn_abort(txn); /* read only, or failed: nothing written */
+	if (rc == 0)
+		*out = p;
+	return rc;
+}
+
+int ledger_pool_redefine(struct ledger *lg, const struct pool_def *d,
+			 struct ledger_pool *out)
+{
+	struct ledger_pool p;
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = get_pool(lg, txn, d->name, &p);
+	if (rc == 0) {
+		p.kind = (uint32_t)d->kind;
+		p.min = d->min;
+		p.capacity = d->capacity;
+		p.decimals = 0;
+		rc = put_pool(lg, txn, d->name, &p);
+	}
+	rc = store_finish(txn, rc);
 	if (rc == 0)
 		*out = p;
 	return rc;

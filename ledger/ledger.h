@@ -49,6 +49,12 @@ struct ledger {
 	MDB_dbi pools;	/* name -> struct ledger_pool */
 	MDB_dbi grants;	/* (pool id, first) -> struct ledger_grant_rec */
 	MDB_dbi shards;	/* (pool id, shard) -> next sequence number */
+	MDB_dbi seq;	/* sequence pool id -> struct seq_state (seq.h) */
+	MDB_dbi seqids;	/* (pool id, day, n) -> time issued (ms) */
+	MDB_dbi idem;	/* (pool id, Idempotency-Key) -> struct idem_rec */
+	MDB_dbi idem_time; /* (time ms, pool id, key) -> nothing: for purges */
+	MDB_dbi leases;	/* (pool id, number) -> struct lease_rec (lease.h) */
+	MDB_dbi lease_exp; /* (pool id, expiry ms, number) -> nothing */
 	/* Random bytes drawn when the ledger was created; every shard made
 	 * for this ledger carries them, so a shard file from another data
 	 * directory is never served. */
@@ -110,6 +116,14 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
  * capacity, decimals) are those of d: the one test of "same pool". */
 bool ledger_pool_matches(const struct ledger_pool *p,
 			 const struct pool_def *d);
+
+/*
+ * For kinds whose values a new range cannot repeat (lease pools): stores
+ * d's range over the one the ledger has, keeping the pool's id, key and
+ * counter, and fills *out. Returns 0 or a negative errno.
+ */
+int ledger_pool_redefine(struct ledger *lg, const struct pool_def *d,
+			 struct ledger_pool *out);
 
 /* Reads pool `name` into *out. Returns 0, -ENOENT, or an error. */
 int ledger_pool_get(struct ledger *lg, const char *name,

@@ -194,18 +194,36 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
 		if (config_kind_is_random(cfg->pools[i].kind))
 			n++;
 	ps->pools = calloc(n ? n : 1, sizeof(*ps->pools));
-	if (!ps->pools) {
+	ps->seqs = calloc(cfg->npools - n ? cfg->npools - n : 1,
+			  sizeof(*ps->seqs));
+	ps->leases = calloc(cfg->npools - n ? cfg->npools - n : 1,
+			    sizeof(*ps->leases));
+	if (!ps->pools || !ps->seqs || !ps->leases) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < cfg->npools; i++) {
-		if (!config_kind_is_random(cfg->pools[i].kind))
-			continue;
-		rc = pool_open(&ps->pools[ps->npools], ps, &cfg->pools[i], o,
-			       err, errlen);
-		if (rc)
-			goto out;
-		ps->npools++;
+		const struct pool_def *d = &cfg->pools[i];
+
+		if (config_kind_is_random(d->kind)) {
+			rc = pool_open(&ps->pools[ps->npools], ps, d, o, err,
+				       errlen);
+			if (rc)
+				goto out;
+			ps->npools++;
+		} else if (d->kind == POOL_SEQUENCE) {
+			rc = seq_pool_open(&ps->seqs[ps->nseqs], &ps->ledger,
+					   d, o->create, err, errlen);
+			if (rc)
+				goto out;
+			ps->nseqs++;
+		} else if (d->kind == POOL_LEASE && o->create) {
+			rc = lease_pool_open(&ps->leases[ps->nleases],
+					     &ps->ledger, d, err, errlen);
+			if (rc)
+				goto out;
+			ps->nleases++;
+		}
 	}
 	rc = 0;
 out:
@@ -220,9 +238,19 @@ void pool_set_release(struct pool_set *ps)
 
 	for (i = 0; i < ps->npools; i++)
 		pool_release(&ps->pools[i]);
+	for (i = 0; i < ps->nseqs; i++)
+		seq_pool_release(&ps->seqs[i]);
+	for (i = 0; i < ps->nleases; i++)
+		lease_pool_release(&ps->leases[i]);
 	free(ps->pools);
+	free(ps->seqs);
+	free(ps->leases);
+	ps->leases = NULL;
+	ps->nleases = 0;
 	ps->pools = NULL;
+	ps->seqs = NULL;
 	ps->npools = 0;
+	ps->nseqs = 0;
 	ledger_release(&ps->ledger);
 }
 
@@ -234,6 +262,33 @@ struct pool *pool_set_find(struct pool_set *ps, const char *name)
 		if (!strcmp(ps->pools[i].def->name, name))
 			return &ps->pools[i];
 	return NULL;
+}
+
+struct seq_pool *pool_set_find_seq(struct pool_set *ps, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nseqs; i++)
+		if (!strcmp(ps->seqs[i].def->name, name))
+			return &ps->seqs[i];
+	return NULL;
+}
+
+struct lease_pool *pool_set_find_lease(struct pool_set *ps, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ps->nleases; i++)
+		if (!strcmp(ps->leases[i].def->name, name))
+			return &ps->leases[i];
+	return NULL;
+}
+
+int pool_set_kind(struct pool_set *ps, const char *name)
+{
+	const struct pool_def *d = config_pool(ps->cfg, name);
+
+	return d ? (int)d->kind : -1;
 }
 
 int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,

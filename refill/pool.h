@@ -27,7 +27,9 @@
 
 #include "common/config.h"
 #include "common/perm.h"
+#include "ledger/lease.h"
 #include "ledger/ledger.h"
+#include "ledger/seq.h"
 #include "shard/hopper.h"
 #include "shard/shard.h"
 
@@ -61,6 +63,10 @@ struct pool_set {
 	struct ledger ledger;
 	struct pool *pools;		/* the random pools of cfg, in order */
 	size_t npools;
+	struct seq_pool *seqs;		/* the sequence pools, in order */
+	size_t nseqs;
+	struct lease_pool *leases;	/* the lease pools, in order */
+	size_t nleases;
 };
 
 struct pool_set_opts {
@@ -75,9 +81,10 @@ struct pool_set_opts {
 int pool_set_check_dir(const char *dir, char *err, size_t errlen);
 
 /*
- * Opens <data_dir>/ledger.mdb and the shards of every random pool of cfg,
- * making sure each pool exists in the ledger with the parameters of cfg
- * (see ledger_pool_ensure). cfg must outlive ps. On failure err says why,
+ * Opens <data_dir>/ledger.mdb, the shards of every random pool of cfg, the
+ * sequence pools and (with o->create: their free lists are the server's)
+ * the lease pools, making sure each pool exists in the ledger with the
+ * parameters of cfg (see ledger_pool_ensure). cfg must outlive ps. On failure err says why,
  * nothing is left open, and a negative errno is returned.
  */
 int pool_set_open(struct pool_set *ps, const struct config *cfg,
@@ -87,8 +94,17 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
  * are burned. No other call may be running. */
 void pool_set_release(struct pool_set *ps);
 
-/* The pool called name, or NULL. */
+/* The random pool called name, or NULL. */
 struct pool *pool_set_find(struct pool_set *ps, const char *name);
+
+/* The sequence pool called name, or NULL. */
+struct seq_pool *pool_set_find_seq(struct pool_set *ps, const char *name);
+
+/* The lease pool called name, or NULL. */
+struct lease_pool *pool_set_find_lease(struct pool_set *ps, const char *name);
+
+/* The pool of any kind called name: its kind, or -1 if there is none. */
+int pool_set_kind(struct pool_set *ps, const char *name);
 
 /*
  * Pops n values into vals from one serving shard's hopper, starting with

@@ -6,10 +6,12 @@
  * and /random is the hot path.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "common/buf.h"
@@ -37,6 +39,7 @@ struct route {
 	const char *method;
 	const char *pattern;	/* segments; "*" matches any one */
 	route_fn fn;
+	bool changes;		/* a GET that changes state: no HEAD */
 };
 
 static const char *const RETRY_1[] = { "Retry-After", "1", NULL };
@@ -114,6 +117,893 @@ static void answer_draw_error(struct http_req *r, struct pool *p, int rc,
 		http_error(r, 503, RETRY_1, "refilling",
 			   "pool \"%s\" is being refilled; retry shortly",
 			   p->def->name);
+}
+
+static void reply_buf(struct http_req *r, struct buf *b, int rc)
+{
+	size_t len;
+	char *body;
+
+	if (rc == 0)
+		rc = buf_finish(b);
+	if (rc) {
+		buf_release(b);
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		return;
+	}
+	body = buf_detach(b, &len);
+	http_reply(r, 200, "application/json", body, len, true, NULL);
+}
+
+/* ---- sequence pools: POST /orders, POST /pools/{name}/next ------- */
+
+/* A sequence request waiting for its group commit. */
+struct seq_call {
+	struct seq_req req;	/* first: its op is the committer's */
+	struct http_wait *wait;
+	int rc;
+	bool orders_shape;	/* answer {"id": ...} (seed 003) */
+};
+
+/* The committer's done callback: record the outcome, wake the request. */
+static void seq_call_done(struct commit_op *op, int rc)
+{
+	struct seq_call *c = (struct seq_call *)op;
+	struct seq_pool *sp = c->req.pool;
+
+	c->rc = rc;
+	if (rc == 0 && !c->req.replayed) {
+		/* Only the committer thread writes these. */
+		atomic_store(&sp->shown_day, c->req.day);
+		atomic_store(&sp->shown_n, c->req.first + c->req.count - 1);
+	}
+	http_resume(c->wait);
+}
+
+/* The Idempotency-Key header, checked: 1 to 255 visible ASCII
+ * characters. Returns 0 (*key NULL when absent) or answers 400 and
+ * returns -EINVAL. */
+static int idem_header(struct http_req *r, const char **key)
+{
+	const char *k = http_header(r, "Idempotency-Key");
+	size_t i, n;
+
+	*key = k;
+	if (!k)
+		return 0;
+	n = strlen(k);
+	for (i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			break;
+	if (n == 0 || n > SEQ_IDEM_KEY_MAX || i < n) {
+		http_error(r, 400, NULL, "bad_parameter",
+			   "Idempotency-Key must be 1 to %d visible ASCII "
+			   "characters", SEQ_IDEM_KEY_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Submits a sequence request and suspends r until it is committed. */
+static void seq_submit(struct api *a, struct http_req *r, struct seq_pool *sp,
+		       uint64_t count, bool orders_shape)
+{
+	struct seq_call *c;
+	const char *key;
+
+	if (idem_header(r, &key))
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	seq_req_init(&c->req, sp, count, key, key ? strlen(key) : 0);
+	c->req.op.done = seq_call_done;
+	c->orders_shape = orders_shape;
+	c->wait = http_suspend(r, c, free);
+	if (!c->wait) {
+		free(c);
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	committer_submit(a->committer, &c->req.op);
+}
+
+/* Answers a committed (or failed) sequence request. */
+static void seq_answer(struct http_req *r, struct seq_call *c)
+{
+	struct seq_pool *sp = c->req.pool;
+	char id[SEQ_ID_MAX + 1], retry[24];
+	const char *hdr[] = { "Retry-After", retry, NULL };
+	struct buf b = BUF_INIT;
+	size_t len;
+	uint64_t i;
+	char *body;
+
+	switch (c->rc) {
+	case 0:
+		break;
+	case -ENODATA:
+		snprintf(retry, sizeof(retry), "%llu",
+			 (unsigned long long)c->req.retry_after);
+		http_error(r, 503, hdr, "exhausted",
+			   "pool \"%s\" has issued every id of the day (%llu); "
+			   "ids start again tomorrow", sp->def->name,
+			   (unsigned long long)sp->max);
+		return;
+	case -EEXIST:
+		http_error(r, 409, NULL, "conflict",
+			   "this Idempotency-Key was first used with another "
+			   "count");
+		return;
+	case -ESHUTDOWN:
+		http_error(r, 503, RETRY_1, "shutting_down",
+			   "the server is stopping; retry shortly");
+		return;
+	default:
+		http_error(r, 503, RETRY_1, "unavailable",
+			   "the id could not be recorded: %s",
+			   log_strerror(c->rc));
+		return;
+	}
+	if (c->orders_shape) {
+		buf_adds(&b, "{\"id\":\"");
+		buf_add(&b, id, seq_format(sp, c->req.day, c->req.first, id));
+		buf_adds(&b, "\"}");
+	} else {
+		buf_adds(&b, "{\"values\":[");
+		for (i = 0; i < c->req.count; i++) {
+			if (i)
+				buf_addc(&b, ',');
+			buf_addc(&b, '"');
+			buf_add(&b, id, seq_format(sp, c->req.day,
+						   c->req.first + i, id));
+			buf_addc(&b, '"');
+		}
+		buf_adds(&b, "],\"pool\":");
+		buf_add_json_str(&b, sp->def->name);
+		buf_addc(&b, '}');
+	}
+	body = buf_detach(&b, &len);
+	if (!body) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	http_reply(r, 200, "application/json", body, len, true,
+		   c->req.replayed ? (const char *const[]){ "Idempotent-Replay",
+							    "true", NULL } :
+				     NULL);
+}
+
+/* The pool POST /orders uses: "orders" if it is a sequence, else the
+ * first sequence pool. */
+static struct seq_pool *orders_pool(struct api *a)
+{
+	struct seq_pool *sp = pool_set_find_seq(a->pools, "orders");
+
+	if (!sp && a->pools->nseqs)
+		sp = &a->pools->seqs[0];
+	return sp;
+}
+
+static void route_orders_post(struct api *a, struct http_req *r,
+			      const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct seq_pool *sp;
+
+	(void)ra;
+	if (r->resumed) {
+		seq_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed))
+		return;
+	sp = orders_pool(a);
+	if (!sp) {
+		http_error(r, 404, NULL, "unknown_pool",
+			   "no sequence pool is configured");
+		return;
+	}
+	seq_submit(a, r, sp, 1, true);
+}
+
+/* Seed 003's page: an Order button that shows the id it got. */
+static void route_orders_page(struct api *a, struct http_req *r,
+			      const struct route_args *ra)
+{
+	static const char page[] =
+"<!doctype html>\n"
+"<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+"<title>Orders</title>\n"
+"<style>body{font:16px system-ui,sans-serif;margin:2rem auto;max-width:30rem;"
+"padding:0 1rem}button{font-size:1.2rem;padding:.6rem 1.4rem}"
+"#id{font:1.6rem ui-monospace,monospace;margin-top:1rem;min-height:2rem}"
+"#err{color:#b00}ol{font-family:ui-monospace,monospace}</style>\n"
+"</head><body>\n"
+"<h1>Orders</h1>\n"
+"<button id=\"order\" type=\"button\">Order</button>\n"
+"<div id=\"id\" aria-live=\"polite\"></div><div id=\"err\"></div>\n"
+"<ol id=\"past\" reversed></ol>\n"
+"<script>\n"
+"const btn = document.getElementById('order');\n"
+"btn.addEventListener('click', async () => {\n"
+"  btn.disabled = true;\n"
+"  document.getElementById('err').textContent = '';\n"
+"  try {\n"
+"    const r = await fetch('/orders', {method: 'POST', headers:\n"
+"      {'Idempotency-Key': crypto.randomUUID ? crypto.randomUUID() :\n"
+"       String(Date.now()) + Math.random()}});\n"
+"    const j = await r.json();\n"
+"    if (!r.ok) throw new Error(j.message || r.status);\n"
+"    document.getElementById('id').textContent = j.id;\n"
+"    const li = document.createElement('li');\n"
+"    li.textContent = j.id;\n"
+"    document.getElementById('past').prepend(li);\n"
+"  } catch (e) {\n"
+"    document.getElementById('err').textContent = 'No order id: ' + e.message;\n"
+"  } finally { btn.disabled = false; }\n"
+"});\n"
+"</script>\n"
+"</body></html>\n";
+
+	(void)a;
+	(void)ra;
+	http_reply(r, 200, "text/html; charset=utf-8", page, sizeof(page) - 1,
+		   false, NULL);
+}
+
+static void route_seq_next(struct api *a, struct http_req *r,
+			   struct seq_pool *sp)
+{
+	uint64_t n;
+
+	if (!get_count(r, sp->max < API_COUNT_MAX ? sp->max : API_COUNT_MAX,
+		       &n))
+		return;
+	seq_submit(a, r, sp, n, false);
+}
+
+static int describe_seq(struct seq_pool *sp, struct buf *b)
+{
+	uint32_t day, today;
+	uint64_t n;
+	char when[16];
+	int rc;
+
+	rc = seq_state(sp, &day, &n);
+	if (rc == 0)
+		rc = seq_today(sp, clock_now_ms(), &today);
+	if (rc)
+		return rc;
+	if (today > day) {	/* nothing issued yet today */
+		day = today;
+		n = 0;
+	}
+	snprintf(when, sizeof(when), "%08u", day);
+	buf_adds(b, "{\"name\":");
+	buf_add_json_str(b, sp->def->name);
+	buf_adds(b, ",\"kind\":\"sequence\",\"tz\":");
+	buf_add_json_str(b, sp->def->tz);
+	buf_printf(b, ",\"digits\":%u,\"day\":\"%s\",\"capacity\":%llu,"
+		   "\"issued\":%llu,\"remaining\":%llu}", sp->def->digits, when,
+		   (unsigned long long)sp->max, (unsigned long long)n,
+		   (unsigned long long)(sp->max - n));
+	return 0;
+}
+
+static void seq_value(struct http_req *r, struct seq_pool *sp,
+		      const char *text)
+{
+	struct buf b = BUF_INIT;
+	char when[CLOCK_RFC3339_LEN];
+	uint64_t n, ms = 0;
+	uint32_t day;
+	bool issued;
+	int rc;
+
+	if (seq_parse(sp, text, &day, &n)) {
+		http_error(r, 400, NULL, "bad_value",
+			   "\"%.40s\" is not an id of pool \"%s\" "
+			   "(YYYYMMDD-%0*d)", text, sp->def->name,
+			   (int)sp->def->digits, 0);
+		return;
+	}
+	rc = seq_lookup(sp, day, n, &issued, &ms);
+	if (rc) {
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		return;
+	}
+	buf_adds(&b, "{\"pool\":");
+	buf_add_json_str(&b, sp->def->name);
+	buf_adds(&b, ",\"value\":");
+	buf_add_json_str(&b, text);
+	buf_printf(&b, ",\"issued\":%s", issued ? "true" : "false");
+	if (issued) {
+		clock_rfc3339(ms, when, sizeof(when));
+		buf_printf(&b, ",\"issued_at\":\"%s\"", when);
+	}
+	buf_addc(&b, '}');
+	reply_buf(r, &b, 0);
+}
+
+/* ---- admin routes -------------------------------------------------- */
+
+/* Compares in time that depends only on the lengths, not on where the
+ * strings differ, so that a token cannot be guessed byte by byte. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i;
+	unsigned char diff = (unsigned char)(la != lb);
+
+	for (i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return diff == 0;
+}
+
+/* True if r may use an admin route; otherwise answers 401. */
+static bool admin_ok(struct api *a, struct http_req *r)
+{
+	static const char *const hdr[] = { "WWW-Authenticate", "Bearer", NULL };
+	const char *token = a->cfg->admin_token;
+	const char *auth;
+
+	if (!token)
+		return true;
+	auth = http_header(r, "Authorization");
+	if (auth && !strncmp(auth, "Bearer ", 7) && same_secret(auth + 7, token))
+		return true;
+	http_error(r, 401, hdr, "unauthorized",
+		   "this route needs Authorization: Bearer <admin token>");
+	return false;
+}
+
+/* ---- lease pools -------------------------------------------------- */
+
+enum lease_shape { SHAPE_NATIVE, SHAPE_SEED };
+
+/* A lease request waiting for its group commit. */
+struct lease_call {
+	struct lease_req req;	/* first: its op is the committer's */
+	struct http_wait *wait;
+	int rc;
+	enum lease_shape shape;
+};
+
+static void lease_call_done(struct commit_op *op, int rc)
+{
+	struct lease_call *c = (struct lease_call *)op;
+
+	c->rc = rc;
+	lease_req_finish(&c->req, rc); /* the free stack: committer thread */
+	http_resume(c->wait);
+}
+
+/* The pool seed 001's routes use: "users" if it is a lease pool, else the
+ * first one. */
+static struct lease_pool *default_lease_pool(struct api *a,
+					     struct http_req *r)
+{
+	struct lease_pool *lp = pool_set_find_lease(a->pools, "users");
+
+	if (!lp && a->pools->nleases)
+		lp = &a->pools->leases[0];
+	if (!lp)
+		http_error(r, 404, NULL, "unknown_pool",
+			   "no lease pool is configured");
+	return lp;
+}
+
+static struct lease_pool *find_lease_pool(struct api *a, struct http_req *r,
+					  const char *name)
+{
+	struct lease_pool *lp = pool_set_find_lease(a->pools, name);
+
+	if (!lp) {
+		if (pool_set_kind(a->pools, name) >= 0)
+			http_error(r, 400, NULL, "wrong_kind",
+				   "pool \"%s\" is not a lease pool", name);
+		else
+			http_error(r, 404, NULL, "unknown_pool",
+				   "there is no pool named \"%.40s\"", name);
+	}
+	return lp;
+}
+
+static bool holder_ok(const char *h)
+{
+	size_t n = strlen(h), i;
+
+	if (n > LEASE_HOLDER_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (h[i] < 0x20 || h[i] > 0x7e)
+			return false;
+	return true;
+}
+
+/*
+ * Reads the optional JSON body of a borrow or renew: {"holder": "vu-17",
+ * "ttl": 600}. Fills req; answers 400 and returns false on anything else.
+ */
+static bool lease_body(struct http_req *r, struct lease_req *req)
+{
+	cJSON *root, *it;
+	bool ok = false;
+
+	if (r->body_len == 0)
+		return true;
+	root = cJSON_ParseWithOpts(r->body, NULL, 1);
+	if (!root || !cJSON_IsObject(root)) {
+		http_error(r, 400, NULL, "bad_json",
+			   "the body must be a JSON object such as "
+			   "{\"holder\": \"vu-17\", \"ttl\": 600}");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		if (!strcmp(it->string, "holder")) {
+			if (!cJSON_IsString(it) || !holder_ok(it->valuestring)) {
+				http_error(r, 400, NULL, "bad_parameter",
+					   "holder must be a string of at most "
+					   "%d printable ASCII characters",
+					   LEASE_HOLDER_MAX);
+				goto out;
+			}
+			snprintf(req->holder, sizeof(req->holder), "%s",
+				 it->valuestring);
+			req->check_holder = true;
+		} else if (!strcmp(it->string, "ttl")) {
+			if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
+			    it->valuedouble > LEASE_TTL_MAX ||
+			    it->valuedouble != (double)(int64_t)it->valuedouble) {
+				http_error(r, 400, NULL, "bad_parameter",
+					   "ttl must be an integer of seconds "
+					   "from 0 (never expires) to %u",
+					   LEASE_TTL_MAX);
+				goto out;
+			}
+			req->ttl = (int64_t)it->valuedouble;
+		} else {
+			http_error(r, 400, NULL, "unknown_parameter",
+				   "unknown key \"%.40s\" in the body",
+				   it->string);
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	cJSON_Delete(root);
+	return ok;
+}
+
+/* Submits a lease request and suspends r until it is committed. c is
+ * freed with the request. */
+static void lease_submit(struct api *a, struct http_req *r,
+			 struct lease_call *c)
+{
+	c->req.op.done = lease_call_done;
+	c->wait = http_suspend(r, c, free);
+	if (!c->wait) {
+		free(c);
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	committer_submit(a->committer, &c->req.op);
+}
+
+static struct lease_call *lease_call_new(struct http_req *r,
+					 struct lease_pool *lp,
+					 enum lease_verb verb,
+					 enum lease_shape shape)
+{
+	struct lease_call *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return NULL;
+	}
+	lease_req_init(&c->req, lp, verb);
+	c->shape = shape;
+	return c;
+}
+
+static void lease_json(struct buf *b, const struct lease_pool *lp,
+		       const struct lease_info *li)
+{
+	char when[CLOCK_RFC3339_LEN];
+
+	buf_adds(b, "{\"pool\":");
+	buf_add_json_str(b, lp->def->name);
+	buf_adds(b, ",\"number\":");
+	buf_add_i64(b, li->number);
+	buf_adds(b, ",\"holder\":");
+	buf_add_json_str(b, li->holder);
+	clock_rfc3339(li->borrowed_ms, when, sizeof(when));
+	buf_printf(b, ",\"borrowed_at\":\"%s\",\"expires_at\":", when);
+	if (li->expires_ms) {
+		clock_rfc3339(li->expires_ms, when, sizeof(when));
+		buf_printf(b, "\"%s\"}", when);
+	} else {
+		buf_adds(b, "null}");
+	}
+}
+
+/* Answers a committed (or failed) lease request. */
+static void lease_answer(struct http_req *r, struct lease_call *c)
+{
+	struct lease_pool *lp = c->req.pool;
+	struct buf b = BUF_INIT;
+	long long num = (long long)c->req.number;
+	unsigned status = 200;
+
+	switch (c->rc) {
+	case 0:
+		break;
+	case -EBUSY:
+		http_error(r, 503, RETRY_1, "all_out",
+			   "every number of pool \"%s\" is out; retry when one "
+			   "comes back", lp->def->name);
+		return;
+	case -ENOENT:
+	case -ERANGE:
+		http_error(r, 409, NULL, "not_out",
+			   "Number %lld is not checked out", num);
+		return;
+	case -EPERM:
+		http_error(r, 409, NULL, "other_holder",
+			   "Number %lld is held by someone else", num);
+		return;
+	case -ESHUTDOWN:
+		http_error(r, 503, RETRY_1, "shutting_down",
+			   "the server is stopping; retry shortly");
+		return;
+	default:
+		http_error(r, 503, RETRY_1, "unavailable",
+			   "the lease could not be recorded: %s",
+			   log_strerror(c->rc));
+		return;
+	}
+	switch (c->req.verb) {
+	case LEASE_BORROW:
+		if (c->shape == SHAPE_SEED) {
+			buf_printf(&b, "{\"checked_out_number\":\"%lld\"}",
+				   (long long)c->req.lease.number);
+		} else {
+			lease_json(&b, lp, &c->req.lease);
+			status = 201;
+		}
+		break;
+	case LEASE_RETURN:
+		if (c->shape == SHAPE_SEED) {
+			buf_printf(&b, "{\"message\":\"Number %lld returned "
+				   "successfully\"}", num);
+		} else {
+			buf_adds(&b, "{\"pool\":");
+			buf_add_json_str(&b, lp->def->name);
+			buf_printf(&b, ",\"number\":%lld,\"returned\":true}",
+				   num);
+		}
+		break;
+	case LEASE_RENEW:
+		lease_json(&b, lp, &c->req.lease);
+		break;
+	case LEASE_RESET:
+		if (c->shape == SHAPE_SEED) {
+			buf_adds(&b, "{\"reset\":\"true\"}");
+		} else {
+			buf_adds(&b, "{\"pool\":");
+			buf_add_json_str(&b, lp->def->name);
+			buf_printf(&b, ",\"returned\":%llu}",
+				   (unsigned long long)c->req.count);
+		}
+		break;
+	}
+	if (buf_finish(&b)) {
+		buf_release(&b);
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	{
+		size_t len;
+		char *body = buf_detach(&b, &len);
+
+		http_reply(r, status, "application/json", body, len, true,
+			   NULL);
+	}
+}
+
+/* POST /pools/{name}/leases: borrow. */
+static void route_borrow(struct api *a, struct http_req *r,
+			 const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+	struct lease_call *c;
+
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
+		return;
+	if (!(c = lease_call_new(r, lp, LEASE_BORROW, SHAPE_NATIVE)))
+		return;
+	if (!lease_body(r, &c->req)) {
+		free(c);
+		return;
+	}
+	c->req.check_holder = false;
+	lease_submit(a, r, c);
+}
+
+/* GET /check: seed 001's borrow. */
+static void route_check(struct api *a, struct http_req *r,
+			const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+	struct lease_call *c;
+
+	(void)ra;
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
+		return;
+	if ((c = lease_call_new(r, lp, LEASE_BORROW, SHAPE_SEED)))
+		lease_submit(a, r, c);
+}
+
+/* Parses a lease number from a path segment: 400 if it is not a number,
+ * 404 if it is outside the pool. */
+static bool path_number(struct http_req *r, struct lease_pool *lp,
+			const char *text, int64_t *n)
+{
+	int rc = parse_i64(text, INT64_MIN, INT64_MAX, n);
+
+	if (rc == -EINVAL || (text[0] == '0' && text[1]) ||
+	    !strcmp(text, "-0")) {
+		http_error(r, 400, NULL, "bad_value",
+			   "\"%.40s\" is not a number", text);
+		return false;
+	}
+	if (rc || *n < lp->def->min ||
+	    (uint64_t)(*n - lp->def->min) >= lp->def->capacity) {
+		http_error(r, 404, NULL, "not_found",
+			   "%.40s is not a number of pool \"%s\"", text,
+			   lp->def->name);
+		return false;
+	}
+	return true;
+}
+
+/* DELETE /pools/{name}/leases/{number}[?holder=H]: return. */
+static void route_return(struct api *a, struct http_req *r,
+			 const struct route_args *ra)
+{
+	static const char *const allowed[] = { "holder", NULL };
+	struct lease_pool *lp;
+	struct lease_call *c;
+	const char *holder;
+	int64_t n;
+
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
+		return;
+	if (!path_number(r, lp, ra->seg[3], &n))
+		return;
+	holder = http_query(r, "holder");
+	if (holder && !holder_ok(holder)) {
+		http_error(r, 400, NULL, "bad_parameter",
+			   "holder must be at most %d printable ASCII "
+			   "characters", LEASE_HOLDER_MAX);
+		return;
+	}
+	if (!(c = lease_call_new(r, lp, LEASE_RETURN, SHAPE_NATIVE)))
+		return;
+	c->req.number = n;
+	if (holder) {
+		snprintf(c->req.holder, sizeof(c->req.holder), "%s", holder);
+		c->req.check_holder = true;
+	}
+	lease_submit(a, r, c);
+}
+
+/* POST /pools/{name}/leases/{number}/renew: a new expiry. */
+static void route_renew(struct api *a, struct http_req *r,
+			const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+	struct lease_call *c;
+	int64_t n;
+
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
+		return;
+	if (!path_number(r, lp, ra->seg[3], &n))
+		return;
+	if (!(c = lease_call_new(r, lp, LEASE_RENEW, SHAPE_NATIVE)))
+		return;
+	c->req.number = n;
+	if (!lease_body(r, &c->req)) {
+		free(c);
+		return;
+	}
+	lease_submit(a, r, c);
+}
+
+/* POST /return with {"number": 16713} or {"number": "16713"}: seed 001. */
+static void route_seed_return(struct api *a, struct http_req *r,
+			      const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+	struct lease_call *c;
+	cJSON *root = NULL, *num;
+	int64_t n = 0;
+	bool ok = false;
+
+	(void)ra;
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
+		return;
+	root = cJSON_ParseWithOpts(r->body, NULL, 1);
+	num = cJSON_IsObject(root) ?
+		cJSON_GetObjectItemCaseSensitive(root, "number") : NULL;
+	if (cJSON_IsNumber(num) && num->valuedouble >= -9007199254740991.0 &&
+	    num->valuedouble <= 9007199254740991.0 &&
+	    num->valuedouble == (double)(int64_t)num->valuedouble) {
+		n = (int64_t)num->valuedouble;
+		ok = true;
+	} else if (cJSON_IsString(num) &&
+		   !parse_i64(num->valuestring, INT64_MIN, INT64_MAX, &n)) {
+		ok = true;
+	}
+	cJSON_Delete(root);
+	if (!ok) {
+		http_error(r, 400, NULL, "bad_parameter",
+			   "the body must be {\"number\": N}, with N a number "
+			   "or a string of digits");
+		return;
+	}
+	if (!(c = lease_call_new(r, lp, LEASE_RETURN, SHAPE_SEED)))
+		return;
+	c->req.number = n;
+	lease_submit(a, r, c);
+}
+
+/* POST /pools/{name}/reset (admin), GET /reset (seed 001, admin). */
+static void reset_pool(struct api *a, struct http_req *r,
+		       struct lease_pool *lp, enum lease_shape shape)
+{
+	struct lease_call *c;
+
+	if ((c = lease_call_new(r, lp, LEASE_RESET, shape)))
+		lease_submit(a, r, c);
+}
+
+static void route_reset(struct api *a, struct http_req *r,
+			const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !admin_ok(a, r) ||
+	    !(lp = find_lease_pool(a, r, ra->seg[1])))
+		return;
+	reset_pool(a, r, lp, SHAPE_NATIVE);
+}
+
+static void route_seed_reset(struct api *a, struct http_req *r,
+			     const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+
+	(void)ra;
+	if (r->resumed) {
+		lease_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !admin_ok(a, r) ||
+	    !(lp = default_lease_pool(a, r)))
+		return;
+	reset_pool(a, r, lp, SHAPE_SEED);
+}
+
+/* GET /pools/{name}/leases and GET /checked (seed 001). */
+static void list_leases(struct http_req *r, struct lease_pool *lp,
+			enum lease_shape shape)
+{
+	struct lease_info *all = NULL;
+	struct buf b = BUF_INIT;
+	size_t n = 0, i;
+	int rc;
+
+	rc = lease_list(lp, &all, &n);
+	if (rc) {
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		return;
+	}
+	if (shape == SHAPE_SEED) {
+		buf_adds(&b, "{\"checked_out_numbers\":[");
+		for (i = 0; i < n; i++)
+			buf_printf(&b, "%s\"%lld\"", i ? "," : "",
+				   (long long)all[i].number);
+		buf_adds(&b, "]}");
+	} else {
+		buf_adds(&b, "{\"pool\":");
+		buf_add_json_str(&b, lp->def->name);
+		buf_printf(&b, ",\"out\":%zu,\"free\":%llu,\"leases\":[", n,
+			   (unsigned long long)(lp->def->capacity - n));
+		for (i = 0; i < n; i++) {
+			if (i)
+				buf_addc(&b, ',');
+			lease_json(&b, lp, &all[i]);
+		}
+		buf_adds(&b, "]}");
+	}
+	free(all);
+	reply_buf(r, &b, 0);
+}
+
+static void route_leases(struct api *a, struct http_req *r,
+			 const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+
+	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
+		return;
+	list_leases(r, lp, SHAPE_NATIVE);
+}
+
+static void route_checked(struct api *a, struct http_req *r,
+			  const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct lease_pool *lp;
+
+	(void)ra;
+	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
+		return;
+	list_leases(r, lp, SHAPE_SEED);
+}
+
+static int describe_lease(struct lease_pool *lp, struct buf *b)
+{
+	uint64_t out = atomic_load(&lp->out);
+
+	buf_adds(b, "{\"name\":");
+	buf_add_json_str(b, lp->def->name);
+	buf_printf(b, ",\"kind\":\"lease\",\"start\":%lld,\"count\":%llu,"
+		   "\"ttl\":%u,\"capacity\":%llu,\"issued\":%llu,"
+		   "\"remaining\":%llu}", (long long)lp->def->min,
+		   (unsigned long long)lp->def->capacity, lp->def->ttl,
+		   (unsigned long long)lp->def->capacity,
+		   (unsigned long long)out,
+		   (unsigned long long)(lp->def->capacity - out));
+	return 0;
 }
 
 /* ---- GET /random ------------------------------------------------- */
@@ -197,6 +1087,7 @@ static void route_next(struct api *a, struct http_req *r,
 		       const struct route_args *ra)
 {
 	static const char *const allowed[] = { "count", NULL };
+	struct seq_pool *sp;
 	struct pool *p;
 	struct buf b = BUF_INIT;
 	uint64_t n, i, *vals;
@@ -205,7 +1096,23 @@ static void route_next(struct api *a, struct http_req *r,
 	size_t len;
 	int rc;
 
-	if (bad_query(r, allowed) || !(p = find_pool(a, r, ra->seg[1])))
+	if (r->resumed) {
+		seq_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed))
+		return;
+	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+		route_seq_next(a, r, sp);
+		return;
+	}
+	if (pool_set_find_lease(a->pools, ra->seg[1])) {
+		http_error(r, 400, NULL, "wrong_kind",
+			   "pool \"%s\" lends numbers: borrow one with "
+			   "POST /pools/%s/leases", ra->seg[1], ra->seg[1]);
+		return;
+	}
+	if (!(p = find_pool(a, r, ra->seg[1])))
 		return;
 	if (!get_count(r, pool_max_count(p), &n))
 		return;
@@ -296,23 +1203,6 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 	return 0;
 }
 
-static void reply_buf(struct http_req *r, struct buf *b, int rc)
-{
-	size_t len;
-	char *body;
-
-	if (rc == 0)
-		rc = buf_finish(b);
-	if (rc) {
-		buf_release(b);
-		http_error(r, 500, NULL, "internal",
-			   "could not read the ledger: %s", log_strerror(rc));
-		return;
-	}
-	body = buf_detach(b, &len);
-	http_reply(r, 200, "application/json", body, len, true, NULL);
-}
-
 static void route_pools(struct api *a, struct http_req *r,
 			const struct route_args *ra)
 {
@@ -330,6 +1220,16 @@ static void route_pools(struct api *a, struct http_req *r,
 			buf_addc(&b, ',');
 		rc = describe_pool(a, &a->pools->pools[i], &b);
 	}
+	for (i = 0; i < a->pools->nseqs && rc == 0; i++) {
+		if (i || a->pools->npools)
+			buf_addc(&b, ',');
+		rc = describe_seq(&a->pools->seqs[i], &b);
+	}
+	for (i = 0; i < a->pools->nleases && rc == 0; i++) {
+		if (i || a->pools->npools || a->pools->nseqs)
+			buf_addc(&b, ',');
+		rc = describe_lease(&a->pools->leases[i], &b);
+	}
 	buf_adds(&b, "]}");
 	reply_buf(r, &b, rc);
 }
@@ -339,9 +1239,21 @@ static void route_pool(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
+	struct lease_pool *lp;
+	struct seq_pool *sp;
 	struct pool *p;
 
-	if (bad_query(r, allowed) || !(p = find_pool(a, r, ra->seg[1])))
+	if (bad_query(r, allowed))
+		return;
+	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+		reply_buf(r, &b, describe_seq(sp, &b));
+		return;
+	}
+	if ((lp = pool_set_find_lease(a->pools, ra->seg[1]))) {
+		reply_buf(r, &b, describe_lease(lp, &b));
+		return;
+	}
+	if (!(p = find_pool(a, r, ra->seg[1])))
 		return;
 	reply_buf(r, &b, describe_pool(a, p, &b));
 }
@@ -353,11 +1265,24 @@ static void route_value(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
+	struct seq_pool *sp;
 	struct pool *p;
 	uint64_t k;
 	int rc;
 
-	if (bad_query(r, allowed) || !(p = find_pool(a, r, ra->seg[1])))
+	if (bad_query(r, allowed))
+		return;
+	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+		seq_value(r, sp, ra->seg[3]);
+		return;
+	}
+	if (pool_set_find_lease(a->pools, ra->seg[1])) {
+		http_error(r, 400, NULL, "wrong_kind",
+			   "pool \"%s\" lends numbers: see GET /pools/%s/leases",
+			   ra->seg[1], ra->seg[1]);
+		return;
+	}
+	if (!(p = find_pool(a, r, ra->seg[1])))
 		return;
 	rc = value_parse(p->def, ra->seg[3], &k);
 	if (rc == -ERANGE) {
@@ -404,13 +1329,26 @@ static void route_healthz(struct api *a, struct http_req *r,
 
 /* ---- dispatch ---------------------------------------------------- */
 
+/* HEAD is served as GET without a body, except by the GETs that change
+ * state (seed-compatible routes): a HEAD must never burn a value. */
 static const struct route routes[] = {
-	{ "GET", "/random", route_random },
-	{ "GET", "/pools", route_pools },
-	{ "GET", "/pools/*", route_pool },
-	{ "POST", "/pools/*/next", route_next },
-	{ "GET", "/pools/*/values/*", route_value },
-	{ "GET", "/healthz", route_healthz },
+	{ "GET", "/random", route_random, true },
+	{ "GET", "/pools", route_pools, false },
+	{ "GET", "/pools/*", route_pool, false },
+	{ "POST", "/pools/*/next", route_next, true },
+	{ "GET", "/pools/*/values/*", route_value, false },
+	{ "GET", "/healthz", route_healthz, false },
+	{ "POST", "/orders", route_orders_post, true },
+	{ "GET", "/orders", route_orders_page, false },
+	{ "POST", "/pools/*/leases", route_borrow, true },
+	{ "GET", "/pools/*/leases", route_leases, false },
+	{ "DELETE", "/pools/*/leases/*", route_return, true },
+	{ "POST", "/pools/*/leases/*/renew", route_renew, true },
+	{ "POST", "/pools/*/reset", route_reset, true },
+	{ "GET", "/check", route_check, true },
+	{ "GET", "/checked", route_checked, false },
+	{ "POST", "/return", route_seed_return, true },
+	{ "GET", "/reset", route_seed_reset, true },
 };
 
 /* Splits path into segments; returns -EINVAL for one too long, too many
@@ -481,11 +1419,9 @@ void api_handle(struct http_req *r, void *arg)
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!pattern_match(routes[i].pattern, &ra))
 			continue;
-		/* HEAD is GET without the body, except where a GET hands out
-		 * a value: a HEAD must not burn one. */
 		if (!strcmp(routes[i].method, method) ||
 		    (head && !strcmp(routes[i].method, "GET") &&
-		     routes[i].fn != route_random)) {
+		     !routes[i].changes)) {
 			routes[i].fn(a, r, &ra);
 			return;
 		}

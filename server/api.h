@@ -7,6 +7,7 @@
 #define UNIQ_API_H
 
 #include "common/config.h"
+#include "ledger/committer.h"
 #include "refill/pool.h"
 #include "refill/refill.h"
 #include "server/http.h"
@@ -17,6 +18,7 @@ struct api {
 	const struct config *cfg;
 	struct pool_set *pools;
 	struct refill *refill;
+	struct committer *committer;	/* sequence ids (and leases) */
 };
 
 /* The http_handler of the server; arg is a struct api. */

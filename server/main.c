@@ -4,15 +4,23 @@
  * cleanly on SIGTERM or SIGINT.
  *
  * DESIGN (threads of the process)
- *   main thread   start-up, then sigwait(); on a signal, the shutdown below
- *   HTTP threads  libmicrohttpd's pool (server/http.c); pop from hoppers
- *   refill threads one per serving shard (refill/refill.h)
+ *   main thread    start-up, then sigwait(); on a signal, the shutdown below
+ *   HTTP threads   libmicrohttpd's pool (server/http.c); pop from hoppers,
+ *                  submit sequence requests and suspend them
+ *   refill threads a taker and a filler per serving shard (refill/refill.h)
+ *   committer      group commit of sequence ids (ledger/committer.h); it
+ *                  resumes the requests it has committed
  * Shutdown order, each step complete before the next:
- *   1. http_stop: no new connections; requests in flight finish; no
- *      thread pops from a hopper any more;
- *   2. refill_stop: refill threads stop at a commit boundary;
- *   3. pool_put_back: unsent values go back to their shards (committed);
- *   4. close every LMDB environment.
+ *   1. http_quiesce: no new connections;
+ *   2. http_drain: up to 2 s for requests under way, suspended ones
+ *      included (the committer still runs and resumes them);
+ *   3. committer_stop: what is queued is committed and answered; later
+ *      submissions are answered 503 at once; a short drain again;
+ *   4. http_stop: connections closed, no thread pops from a hopper any
+ *      more;
+ *   5. refill_stop: refill threads stop at a commit boundary;
+ *   6. pool_put_back: unsent values go back to their shards (committed);
+ *   7. close every LMDB environment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +37,9 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "ledger/committer.h"
+#include "ledger/lease.h"
+#include "ledger/seq.h"
 #include "refill/pool.h"
 #include "refill/refill.h"
 #include "server/api.h"
@@ -56,7 +67,9 @@ static const char usage[] =
 "\n"
 "Routes: GET /random[?type=int|float][&count=N], GET /pools,\n"
 "GET /pools/NAME, POST /pools/NAME/next[?count=N],\n"
-"GET /pools/NAME/values/VALUE, GET /healthz.\n"
+"GET /pools/NAME/values/VALUE, POST /orders (the next order id of the\n"
+"sequence pool \"orders\"; honours Idempotency-Key), GET /orders (a page\n"
+"with an Order button), GET /healthz.\n"
 "\n"
 "Stop with SIGTERM or SIGINT: requests in flight finish and unsent values\n"
 "go back to their shards. After kill -9, values taken into memory are\n"
@@ -146,6 +159,12 @@ static int load_config(const struct args *a, struct config *cfg)
 
 		cfg->threads = cpus > 0 && cpus < 256 ? (unsigned)cpus : 2;
 	}
+	/* Seed 001's RANGE_START and RANGE_AMOUNT, for the pool "users". */
+	rc = config_apply_env(cfg, err, sizeof(err));
+	if (rc) {
+		log_error("%s", err);
+		return rc;
+	}
 	tok = getenv("UNIQD_ADMIN_TOKEN");
 	if (tok && *tok) {
 		free(cfg->admin_token);
@@ -206,6 +225,7 @@ int main(int argc, char **argv)
 	struct pool_set pools;
 	bool pools_open = false;
 	struct http_server *http = NULL;
+	struct committer *committer = NULL;
 	struct refill *refill = NULL;
 	struct http_opts ho;
 	struct config cfg;
@@ -261,9 +281,21 @@ int main(int argc, char **argv)
 			  log_strerror(rc));
 		goto out;
 	}
+	rc = committer_start(&pools.ledger, &committer);
+	if (rc == 0)
+		rc = committer_add_tick(committer, 60 * 1000, seq_purge_tick,
+					NULL, &pools.ledger);
+	for (i = 0; rc == 0 && i < pools.nleases; i++)
+		rc = committer_add_tick(committer, 1000, lease_expire_tick,
+					lease_expire_done, &pools.leases[i]);
+	if (rc) {
+		log_error("cannot start the committer: %s", log_strerror(rc));
+		goto out;
+	}
 	api.cfg = &cfg;
 	api.pools = &pools;
 	api.refill = refill;
+	api.committer = committer;
 	ho.host = cfg.listen_host;
 	ho.port = cfg.port;
 	ho.threads = cfg.threads;
@@ -287,6 +319,20 @@ int main(int argc, char **argv)
 	log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rc = 0;
 out:
+	if (http) {
+		http_quiesce(http);
+		http_drain(http, 2000);
+	}
+	if (committer) {
+		uint64_t batches, ops;
+
+		committer_stats(committer, &batches, &ops);
+		log_info("committer: %llu operations in %llu commits",
+			 (unsigned long long)ops, (unsigned long long)batches);
+	}
+	committer_stop(committer);
+	if (http && http_drain(http, 500))
+		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	refill_stop(refill);
 	if (pools_open) {

@@ -33,10 +33,20 @@ static void test_defaults(void)
 	CHECK(c.sync == true);
 	CHECK(c.admin_token == NULL);
 	CHECK(c.data_dir[0] != '\0');
-	CHECK_EQ_U64(c.npools, 2);
+	CHECK_EQ_U64(c.npools, 4);
 	i = config_pool(&c, "int");
 	f = config_pool(&c, "float");
 	CHECK(i != NULL && f != NULL);
+	{
+		const struct pool_def *o = config_pool(&c, "orders");
+
+		const struct pool_def *u = config_pool(&c, "users");
+
+		CHECK(o && o->kind == POOL_SEQUENCE && o->digits == 5 &&
+		      o->capacity == 99999 && !strcmp(o->tz, "UTC"));
+		CHECK(u && u->kind == POOL_LEASE && u->min == 10000 &&
+		      u->capacity == 10000 && u->ttl == 600);
+	}
 	CHECK(config_pool(&c, "nope") == NULL);
 	CHECK(config_pool(&c, "") == NULL);
 	if (i) {
@@ -502,7 +512,7 @@ static void test_accepted(void)
 			  sizeof(err));
 	CHECK(rc == 0);
 	CHECK_EQ_U64(c.threads, 256);
-	CHECK_EQ_U64(c.npools, 2);
+	CHECK_EQ_U64(c.npools, 4);
 	CHECK(config_pool(&c, "int") && config_pool(&c, "float"));
 	CHECK_STR(c.listen_host, "127.0.0.1");
 	CHECK_EQ_U64(c.port, 8000);
@@ -517,7 +527,7 @@ static void test_accepted(void)
 			  "\"int\"}, {\"name\": \"x\", \"kind\": \"int\"}]}",
 			  err, sizeof(err));
 	CHECK(rc == -EINVAL);
-	CHECK_EQ_U64(c.npools, 2);
+	CHECK_EQ_U64(c.npools, 4);
 	CHECK(config_pool(&c, "int") && !config_pool(&c, "x"));
 	/* err may be NULL. */
 	CHECK(config_parse(&c, "{\"sync\": 1}", NULL, 0) == -EINVAL);
@@ -605,9 +615,98 @@ static void test_load_file(void)
 	CHECK(rmdir(dir) == 0);
 }
 
+/* Sequence pools: tz and digits, and the keys of the other kinds. */
+static void test_sequence(void)
+{
+	const struct pool_def *d;
+
+	d = pool_accepted("{\"name\": \"o\", \"kind\": \"sequence\"}");
+	CHECK(d && d->kind == POOL_SEQUENCE && d->digits == 5 &&
+	      d->capacity == 99999 && !strcmp(d->tz, "UTC"));
+	d = pool_accepted("{\"name\": \"o\", \"kind\": \"sequence\", "
+			  "\"digits\": 12, \"tz\": \"America/Argentina/"
+			  "Buenos_Aires\"}");
+	CHECK(d && d->digits == 12 && d->capacity == 999999999999ull &&
+	      !strcmp(d->tz, "America/Argentina/Buenos_Aires"));
+	d = pool_accepted("{\"name\": \"o\", \"kind\": \"sequence\", "
+			  "\"digits\": 1, \"tz\": \"Etc/GMT+5\"}");
+	CHECK(d && d->capacity == 9);
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"digits\": 0}", "digits");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"digits\": 13}", "digits");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"tz\": \"\"}", "tz");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"tz\": \"../../etc/passwd\"}", "tz");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"tz\": 5}", "tz");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"tz\": \"Europe/Paris Berlin\"}", "tz");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"min\": 1}", "min");
+	pool_refused("{\"name\": \"o\", \"kind\": \"sequence\", "
+		     "\"shards\": 2}", "shards");
+	pool_refused("{\"name\": \"i\", \"kind\": \"int\", "
+		     "\"digits\": 5}", "digits");
+	pool_refused("{\"name\": \"f\", \"kind\": \"float\", "
+		     "\"tz\": \"UTC\"}", "tz");
+}
+
+/* Lease pools: start, count, ttl, and seed 001's environment. */
+static void test_lease(void)
+{
+	const struct pool_def *d;
+	struct config c;
+	char err[256];
+
+	d = pool_accepted("{\"name\": \"u\", \"kind\": \"lease\"}");
+	CHECK(d && d->kind == POOL_LEASE && d->min == 10000 &&
+	      d->capacity == 10000 && d->ttl == 600);
+	d = pool_accepted("{\"name\": \"u\", \"kind\": \"lease\", "
+			  "\"start\": -5, \"count\": 10, \"ttl\": 0}");
+	CHECK(d && d->min == -5 && d->capacity == 10 && d->ttl == 0);
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"count\": 0}", "count");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"count\": 10000001}", "count");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"ttl\": -1}", "ttl");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"ttl\": 31622401}", "ttl");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"start\": 9007199254740000, \"count\": 10000}",
+		     "start");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"min\": 1}", "min");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"digits\": 1}", "digits");
+	/* RANGE_START and RANGE_AMOUNT apply to the pool "users" */
+	CHECK(config_default(&c) == 0);
+	setenv("RANGE_START", "500", 1);
+	setenv("RANGE_AMOUNT", "20", 1);
+	CHECK(config_apply_env(&c, err, sizeof(err)) == 0);
+	d = config_pool(&c, "users");
+	CHECK(d && d->min == 500 && d->capacity == 20);
+	setenv("RANGE_AMOUNT", "0", 1);
+	CHECK(config_apply_env(&c, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "RANGE_AMOUNT") != NULL);
+	setenv("RANGE_AMOUNT", "20", 1);
+	setenv("RANGE_START", "x", 1);
+	CHECK(config_apply_env(&c, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "RANGE_START") != NULL);
+	d = config_pool(&c, "users");
+	CHECK(d && d->min == 500 && d->capacity == 20); /* unchanged */
+	unsetenv("RANGE_START");
+	unsetenv("RANGE_AMOUNT");
+	config_release(&c);
+}
+
 int main(void)
 {
 	test_defaults();
+	test_sequence();
+	test_lease();
 	test_full();
 	test_errors_top();
 	test_errors_pool();

@@ -1,0 +1,520 @@
+/*
+ * lease.c: lease pools; see the DESIGN block in lease.h.
+ *
+ * Stored in the ledger:
+ *   leases:    (pool id, number) -> struct lease_rec, for each number out
+ *   lease_exp: (pool id, expiry ms, number) -> "", for leases that expire,
+ *              so that the tick reads only what is due
+ * Numbers are keyed as themselves (not as offsets from the start), so a
+ * changed start or count leaves the leases inside the new range as they
+ * are. The free stack holds offsets (number - start).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "ledger/lease.h"
+#include "common/banned.h"
+
+#define EXPIRE_MAX 10000
+
+struct lease_rec {
+	uint64_t borrowed_ms;
+	uint64_t expires_ms;	/* 0: never */
+	char holder[LEASE_HOLDER_MAX + 1];
+	char reserved[7];
+};
+
+static MDB_val mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)(uintptr_t)p };
+
+	return v;
+}
+
+/* Numbers in keys: flipping the sign bit makes big-endian order numeric. */
+static uint64_t num_bits(int64_t n)
+{
+	return (uint64_t)n ^ (1ull << 63);
+}
+
+static int64_t num_of(const unsigned char *b)
+{
+	return (int64_t)(store_get_be64(b) ^ (1ull << 63));
+}
+
+static void lease_key(unsigned char k[12], uint32_t pool, int64_t number)
+{
+	store_put_be32(k, pool);
+	store_put_be64(k + 4, num_bits(number));
+}
+
+static void exp_key(unsigned char k[20], uint32_t pool, uint64_t ms,
+		    int64_t number)
+{
+	store_put_be32(k, pool);
+	store_put_be64(k + 4, ms);
+	store_put_be64(k + 12, num_bits(number));
+}
+
+/* Deletes the lease of number (record and expiry index) in txn. */
+static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+		     const struct lease_rec *rec)
+{
+	unsigned char k[12], e[20];
+	MDB_val kv;
+	int rc;
+
+	lease_key(k, lp->id, number);
+	kv = mval(k, sizeof(k));
+	rc = mdb_del(txn, lp->ledger->leases, &kv, NULL);
+	if (rc == 0 && rec->expires_ms) {
+		exp_key(e, lp->id, rec->expires_ms, number);
+		kv = mval(e, sizeof(e));
+		rc = mdb_del(txn, lp->ledger->lease_exp, &kv, NULL);
+	}
+	return store_err(rc);
+}
+
+static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+		     const struct lease_rec *rec)
+{
+	unsigned char k[12], e[20];
+	MDB_val kv, vv;
+	int rc;
+
+	lease_key(k, lp->id, number);
+	kv = mval(k, sizeof(k));
+	vv = mval(rec, sizeof(*rec));
+	rc = mdb_put(txn, lp->ledger->leases, &kv, &vv, 0);
+	if (rc == 0 && rec->expires_ms) {
+		exp_key(e, lp->id, rec->expires_ms, number);
+		kv = mval(e, sizeof(e));
+		vv = mval("", 0);
+		rc = mdb_put(txn, lp->ledger->lease_exp, &kv, &vv, 0);
+	}
+	return store_err(rc);
+}
+
+static int lease_get(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+		     struct lease_rec *rec)
+{
+	unsigned char k[12];
+	MDB_val kv = mval(k, sizeof(k)), vv;
+	int rc;
+
+	lease_key(k, lp->id, number);
+	rc = mdb_get(txn, lp->ledger->leases, &kv, &vv);
+	if (rc)
+		return store_err(rc);
+	if (vv.mv_size != sizeof(*rec))
+		return -EIO;
+	memcpy(rec, vv.mv_data, sizeof(*rec));
+	return 0;
+}
+
+static void to_info(int64_t number, const struct lease_rec *rec,
+		    struct lease_info *out)
+{
+	out->number = number;
+	memcpy(out->holder, rec->holder, sizeof(out->holder));
+	out->holder[LEASE_HOLDER_MAX] = '\0';
+	out->borrowed_ms = rec->borrowed_ms;
+	out->expires_ms = rec->expires_ms;
+}
+
+/* The leases of pool lp in txn, in number order, into a malloc'd array. */
+static int lease_read_all(struct lease_pool *lp, MDB_txn *txn,
+			  struct lease_info **out, size_t *n)
+{
+	struct lease_info *arr = NULL, *tmp;
+	unsigned char k[12];
+	MDB_cursor *cur = NULL;
+	MDB_val kv, vv;
+	size_t cap = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	rc = store_err(mdb_cursor_open(txn, lp->ledger->leases, &cur));
+	if (rc)
+		return rc;
+	store_put_be32(k, lp->id);
+	store_put_be64(k + 4, 0);
+	kv = mval(k, sizeof(k));
+	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
+		struct lease_rec rec;
+
+		if (kv.mv_size != 12 || store_get_be32(kv.mv_data) != lp->id)
+			break;
+		if (vv.mv_size != sizeof(rec)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(arr, cap * sizeof(*arr));
+			if (!tmp) {
+				rc = ENOMEM;
+				break;
+			}
+			arr = tmp;
+		}
+		memcpy(&rec, vv.mv_data, sizeof(rec));
+		to_info(num_of((const unsigned char *)kv.mv_data + 4), &rec,
+			&arr[(*n)++]);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND && rc != 0) {
+		free(arr);
+		*n = 0;
+		return store_err(rc);
+	}
+	*out = arr;
+	return 0;
+}
+
+int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
+		    const struct pool_def *d, char *err, size_t errlen)
+{
+	struct lease_info *all = NULL;
+	struct ledger_pool rec;
+	uint8_t *taken = NULL;
+	MDB_txn *txn = NULL;
+	size_t n = 0, j;
+	uint64_t i, out = 0;
+	int rc;
+
+	memset(lp, 0, sizeof(*lp));
+	lp->def = d;
+	lp->ledger = lg;
+	rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
+	if (rc == -EINVAL && ledger_pool_get(lg, d->name, &rec) == 0 &&
+	    rec.kind == POOL_LEASE) {
+		/* A new range repeats nothing for leases: adopt it; the
+		 * leases now outside it end below. */
+		log_warn("pool \"%s\": range changed from [%lld, %lld) to "
+			 "[%lld, %lld)", d->name, (long long)rec.min,
+			 (long long)(rec.min + (int64_t)rec.capacity),
+			 (long long)d->min,
+			 (long long)(d->min + (int64_t)d->capacity));
+		rc = ledger_pool_redefine(lg, d, &rec);
+	}
+	if (rc)
+		return rc;
+	lp->id = rec.id;
+	lp->free = malloc(d->capacity * sizeof(*lp->free));
+	taken = calloc(d->capacity / 8 + 1, 1);
+	if (!lp->free || !taken) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc == 0)
+		rc = lease_read_all(lp, txn, &all, &n);
+	for (j = 0; rc == 0 && j < n; j++) {
+		int64_t off = all[j].number - d->min;
+		struct lease_rec r;
+
+		if (off >= 0 && (uint64_t)off < d->capacity) {
+			taken[off / 8] |= (uint8_t)(1u << (off % 8));
+			out++;
+			continue;
+		}
+		log_warn("pool \"%s\": the lease of %lld ends: outside the "
+			 "new range", d->name, (long long)all[j].number);
+		memset(&r, 0, sizeof(r));
+		r.expires_ms = all[j].expires_ms;
+		rc = lease_del(lp, txn, all[j].number, &r);
+	}
+	if (txn)
+		rc = store_finish(txn, rc);
+	if (rc)
+		goto out;
+	/* Highest first, so that pops lend the lowest free number. */
+	for (i = d->capacity; i-- > 0;)
+		if (!(taken[i / 8] & (1u << (i % 8))))
+			lp->free[lp->nfree++] = (uint32_t)i;
+	atomic_store(&lp->out, out);
+out:
+	if (rc) {
+		snprintf(err, errlen, "pool \"%s\": cannot read its leases: %s",
+			 d->name, log_strerror(rc));
+		free(lp->free);
+		lp->free = NULL;
+	}
+	free(taken);
+	free(all);
+	return rc;
+}
+
+void lease_pool_release(struct lease_pool *lp)
+{
+	free(lp->free);
+	free(lp->expired);
+	lp->free = NULL;
+	lp->expired = NULL;
+}
+
+/* Pushes an offset back on the free stack (committer thread). */
+static void push_free(struct lease_pool *lp, uint32_t off)
+{
+	if (lp->nfree < lp->def->capacity)
+		lp->free[lp->nfree++] = off;
+	else
+		log_error("pool \"%s\": the free stack is full; %lld dropped",
+			  lp->def->name, (long long)(lp->def->min + off));
+}
+
+static uint64_t expiry(const struct lease_req *r, uint64_t now)
+{
+	int64_t ttl = r->ttl >= 0 ? r->ttl : (int64_t)r->pool->def->ttl;
+
+	return ttl ? now + (uint64_t)ttl * 1000 : 0;
+}
+
+static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
+{
+	struct lease_pool *lp = r->pool;
+	struct lease_rec rec;
+	uint32_t off;
+
+	if (lp->nfree == 0)
+		return -EBUSY;
+	off = lp->free[--lp->nfree];
+	r->popped = true;
+	r->off = off;
+	memset(&rec, 0, sizeof(rec));
+	rec.borrowed_ms = now;
+	rec.expires_ms = expiry(r, now);
+	memcpy(rec.holder, r->holder, sizeof(rec.holder));
+	to_info(lp->def->min + off, &rec, &r->lease);
+	/* Nothing but storage can fail from here: done() undoes the pop. */
+	return lease_put(lp, txn, r->lease.number, &rec);
+}
+
+/* The checks shared by return and renew: in range, out, holder. */
+static int find_out(struct lease_req *r, MDB_txn *txn, struct lease_rec *rec)
+{
+	struct lease_pool *lp = r->pool;
+	int64_t off = r->number - lp->def->min;
+	int rc;
+
+	if (off < 0 || (uint64_t)off >= lp->def->capacity)
+		return -ERANGE;
+	r->off = (uint32_t)off;
+	rc = lease_get(lp, txn, r->number, rec);
+	if (rc)
+		return rc;
+	if (r->check_holder && strcmp(rec->holder, r->holder))
+		return -EPERM;
+	to_info(r->number, rec, &r->lease);
+	return 0;
+}
+
+static int apply_return(struct lease_req *r, MDB_txn *txn)
+{
+	struct lease_rec rec;
+	int rc = find_out(r, txn, &rec);
+
+	if (rc)
+		return rc;
+	return lease_del(r->pool, txn, r->number, &rec);
+}
+
+static int apply_renew(struct lease_req *r, MDB_txn *txn, uint64_t now)
+{
+	struct lease_rec rec;
+	int rc = find_out(r, txn, &rec);
+
+	if (rc)
+		return rc;
+	rc = lease_del(r->pool, txn, r->number, &rec);
+	if (rc)
+		return rc;
+	rec.expires_ms = expiry(r, now);
+	to_info(r->number, &rec, &r->lease);
+	return lease_put(r->pool, txn, r->number, &rec);
+}
+
+static int apply_reset(struct lease_req *r, MDB_txn *txn)
+{
+	struct lease_pool *lp = r->pool;
+	struct lease_info *all;
+	size_t n, i;
+	int rc;
+
+	rc = lease_read_all(lp, txn, &all, &n);
+	if (rc)
+		return rc;
+	r->reset_list = malloc((n ? n : 1) * sizeof(*r->reset_list));
+	if (!r->reset_list) {
+		free(all);
+		return -ENOMEM; /* before any write */
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		struct lease_rec rec;
+
+		memset(&rec, 0, sizeof(rec));
+		rec.expires_ms = all[i].expires_ms;
+		rc = lease_del(lp, txn, all[i].number, &rec);
+		r->reset_list[i] = (uint32_t)(all[i].number - lp->def->min);
+	}
+	r->reset_n = rc ? 0 : n;
+	r->count = n;
+	free(all);
+	return rc;
+}
+
+static int lease_apply(struct commit_op *op, MDB_txn *txn)
+{
+	struct lease_req *r = (struct lease_req *)op;
+	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms();
+
+	switch (r->verb) {
+	case LEASE_BORROW:
+		return apply_borrow(r, txn, now);
+	case LEASE_RETURN:
+		return apply_return(r, txn);
+	case LEASE_RENEW:
+		return apply_renew(r, txn, now);
+	case LEASE_RESET:
+		return apply_reset(r, txn);
+	}
+	return -EINVAL;
+}
+
+void lease_req_init(struct lease_req *r, struct lease_pool *lp,
+		    enum lease_verb verb)
+{
+	memset(r, 0, sizeof(*r));
+	r->op.apply = lease_apply;
+	r->pool = lp;
+	r->verb = verb;
+	r->ttl = -1;
+}
+
+void lease_req_finish(struct lease_req *r, int rc)
+{
+	struct lease_pool *lp = r->pool;
+	size_t i;
+
+	switch (r->verb) {
+	case LEASE_BORROW:
+		if (rc && r->popped)
+			push_free(lp, r->off);
+		else if (rc == 0)
+			atomic_fetch_add(&lp->out, 1);
+		break;
+	case LEASE_RETURN:
+		if (rc == 0) {
+			push_free(lp, r->off);
+			atomic_fetch_sub(&lp->out, 1);
+		}
+		break;
+	case LEASE_RENEW:
+		break;
+	case LEASE_RESET:
+		for (i = 0; rc == 0 && i < r->reset_n; i++)
+			push_free(lp, r->reset_list[i]);
+		if (rc == 0)
+			atomic_fetch_sub(&lp->out, r->reset_n);
+		free(r->reset_list);
+		r->reset_list = NULL;
+		break;
+	}
+	r->popped = false;
+}
+
+int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lp->ledger->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = lease_read_all(lp, txn, out, n);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
+{
+	struct lease_pool *lp = arg;
+	unsigned char k[20];
+	MDB_cursor *cur = NULL;
+	MDB_val kv, vv;
+	int64_t *due = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	lp->nexpired = 0;
+	rc = store_err(mdb_cursor_open(txn, lp->ledger->lease_exp, &cur));
+	if (rc)
+		return rc;
+	due = malloc(EXPIRE_MAX * sizeof(*due));
+	if (!due) {
+		mdb_cursor_close(cur);
+		return -ENOMEM;
+	}
+	exp_key(k, lp->id, 0, INT64_MIN);
+	kv = mval(k, sizeof(k));
+	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE);
+	     rc == 0 && n < EXPIRE_MAX;
+	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
+		if (kv.mv_size != 20 || store_get_be32(kv.mv_data) != lp->id ||
+		    store_get_be64((const unsigned char *)kv.mv_data + 4) >
+			    now_ms)
+			break;
+		due[n++] = num_of((const unsigned char *)kv.mv_data + 12);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(due);
+		return store_err(rc);
+	}
+	if (n > lp->expired_cap) {
+		uint32_t *e = realloc(lp->expired, n * sizeof(*e));
+
+		if (!e) {
+			free(due);
+			return -ENOMEM;
+		}
+		lp->expired = e;
+		lp->expired_cap = n;
+	}
+	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+		struct lease_rec rec;
+
+		rc = lease_get(lp, txn, due[i], &rec);
+		if (rc == 0)
+			rc = lease_del(lp, txn, due[i], &rec);
+		if (rc == 0)
+			lp->expired[lp->nexpired++] =
+				(uint32_t)(due[i] - lp->def->min);
+	}
+	free(due);
+	return rc;
+}
+
+void lease_expire_done(void *arg, int rc)
+{
+	struct lease_pool *lp = arg;
+	size_t i;
+
+	if (rc == 0) {
+		for (i = 0; i < lp->nexpired; i++)
+			push_free(lp, lp->expired[i]);
+		atomic_fetch_sub(&lp->out, lp->nexpired);
+		if (lp->nexpired)
+			log_info("pool \"%s\": %zu leases expired",
+				 lp->def->name, lp->nexpired);
+	}
+	lp->nexpired = 0;
+}

@@ -1,0 +1,123 @@
+/*
+ * lease.h: lease pools: numbers of [start, start + count) that a client
+ * borrows and later returns (seed 001's BorrowANumber), so that load-test
+ * users never share a username.
+ *
+ * Every change (borrow, return, renew, expiry, reset) is an operation of
+ * the ledger's group committer (committer.h), durable before it is
+ * answered: a lease answered to a client survives kill -9, and many
+ * concurrent borrows share one fsync.
+ *
+ * DESIGN
+ *
+ * The ledger holds the truth: a record per number out (holder, when
+ * borrowed, when it expires) and an index by expiry. The free numbers are
+ * a stack in memory, rebuilt from the ledger at open, and touched only by
+ * the committer thread (in apply, done, and the expiry tick), so it needs
+ * no lock:
+ *   - a borrow pops in apply (so two borrows of one batch get different
+ *     numbers) and pushes back in done if the batch failed;
+ *   - a return, an expiry or a reset pushes in done, once the deletion is
+ *     durable, so a number is never lent while its old lease could still
+ *     come back after a crash.
+ * A number is therefore never out to two holders: it is either in the
+ * stack or has a committed (or committing) record, never both.
+ * Other threads read the records with read transactions (lease_list),
+ * and the counters shown by /pools are atomics.
+ *
+ * Expiry: a lease not renewed within its ttl ends; the committer's tick
+ * (every second) deletes what is due and frees the numbers. ttl 0 never
+ * expires.
+ */
+#ifndef UNIQ_LEASE_H
+#define UNIQ_LEASE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "ledger/committer.h"
+#include "ledger/ledger.h"
+
+#define LEASE_HOLDER_MAX 64
+
+struct lease_pool {
+	const struct pool_def *def;
+	struct ledger *ledger;
+	uint32_t id;
+	/* Committer thread only (see DESIGN). */
+	uint32_t *free;		/* offsets from start, a stack */
+	size_t nfree;
+	uint32_t *expired;	/* the last tick's, freed once committed */
+	size_t nexpired, expired_cap;
+	/* For readers. */
+	_Atomic uint64_t out;	/* numbers out */
+};
+
+/* One lease as stored and listed. */
+struct lease_info {
+	int64_t number;
+	char holder[LEASE_HOLDER_MAX + 1];
+	uint64_t borrowed_ms;
+	uint64_t expires_ms;	/* 0: never */
+};
+
+/*
+ * Opens lease pool d: creates it in the ledger (or adopts a changed range:
+ * leases outside the new range end, and are logged) and rebuilds the free
+ * stack from the leases out. Returns 0, or a negative errno with a
+ * sentence in err and nothing to release.
+ */
+int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
+		    const struct pool_def *d, char *err, size_t errlen);
+
+void lease_pool_release(struct lease_pool *lp);
+
+enum lease_verb { LEASE_BORROW, LEASE_RETURN, LEASE_RENEW, LEASE_RESET };
+
+/* One request to a lease pool. */
+struct lease_req {
+	struct commit_op op;	/* op.done is the caller's */
+	struct lease_pool *pool;
+	enum lease_verb verb;
+	int64_t number;		/* return, renew */
+	bool check_holder;	/* return, renew: holder must match */
+	char holder[LEASE_HOLDER_MAX + 1];
+	int64_t ttl;		/* borrow, renew: seconds; -1: the pool's */
+	uint64_t now_ms;	/* the clock; 0: the real one */
+	/* Results, valid in done() when rc is 0: */
+	struct lease_info lease; /* borrow, renew (and return: what ended) */
+	uint64_t count;		/* reset: how many were returned */
+	/* private */
+	bool popped;		/* borrow: r->off came off the free stack */
+	uint32_t off;
+	uint32_t *reset_list;
+	size_t reset_n;
+};
+
+/*
+ * Sets up r; the caller sets the verb's fields, r->op.done, and submits
+ * &r->op to the committer. apply returns 0, -EBUSY (borrow: every number
+ * is out), -ENOENT (return/renew: the number is not out), -EPERM (another
+ * holder has it), -ERANGE (not a number of the pool), or a storage error.
+ */
+void lease_req_init(struct lease_req *r, struct lease_pool *lp,
+		    enum lease_verb verb);
+
+/* Must be called from done() for every request, whatever rc: it puts
+ * numbers back on the free stack (and frees a reset's list). Committer
+ * thread only. */
+void lease_req_finish(struct lease_req *r, int rc);
+
+/* The leases out, in number order, into a malloc'd array (caller frees).
+ * Any thread. Returns 0 or a negative errno. */
+int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n);
+
+/* The committer tick that ends expired leases (arg: the pool), and its
+ * done callback. */
+int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms);
+void lease_expire_done(void *arg, int rc);
+
+#endif

@@ -1,0 +1,390 @@
+/*
+ * seq.c: sequence pools and their group-committed ids; see seq.h.
+ *
+ * Stored in the ledger:
+ *   seq:       pool id -> struct seq_state (the last day used, its counter)
+ *   seqids:    (pool id, day, n) -> time issued, one record per id, so an
+ *              audit can say whether and when an id was issued
+ *   idem:      (pool id, key) -> struct idem_rec (what the key got)
+ *   idem_time: (time, pool id, key) -> "", oldest first, for the purge
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "common/store.h"
+#include "common/tz.h"
+#include "common/value.h"
+#include "ledger/seq.h"
+#include "common/banned.h"
+
+#define PURGE_MAX 10000
+
+struct seq_state {
+	uint32_t day;
+	uint32_t reserved;
+	uint64_t n;
+};
+
+struct idem_rec {
+	uint64_t time_ms;
+	uint32_t day;
+	uint32_t reserved;
+	uint64_t first;
+	uint64_t count;
+};
+
+static MDB_val mval(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)(uintptr_t)p };
+
+	return v;
+}
+
+int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
+		  const struct pool_def *d, bool create, char *err,
+		  size_t errlen)
+{
+	struct ledger_pool rec;
+	uint32_t day = 0;
+	uint64_t n = 0;
+	int rc;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->def = d;
+	sp->ledger = lg;
+	sp->max = d->capacity;
+	rc = tz_load(d->tz, &sp->tz);
+	if (rc) {
+		snprintf(err, errlen, "pool \"%s\": time zone \"%s\": %s",
+			 d->name, d->tz, rc == -ENOENT ? "unknown zone" :
+			 log_strerror(rc));
+		return rc;
+	}
+	if (create)
+		rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
+	else
+		rc = ledger_pool_get(lg, d->name, &rec);
+	if (rc == 0 && !ledger_pool_matches(&rec, d)) {
+		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
+			 "parameters than in the configuration", d->name);
+		rc = -EINVAL;
+	}
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "pool \"%s\" is not in the ledger yet",
+			 d->name);
+	if (rc == 0) {
+		sp->id = rec.id;
+		rc = seq_state(sp, &day, &n);
+	}
+	if (rc) {
+		tz_free(sp->tz);
+		sp->tz = NULL;
+		return rc;
+	}
+	atomic_store(&sp->shown_day, day);
+	atomic_store(&sp->shown_n, n);
+	return 0;
+}
+
+void seq_pool_release(struct seq_pool *sp)
+{
+	tz_free(sp->tz);
+	sp->tz = NULL;
+}
+
+int seq_today(const struct seq_pool *sp, uint64_t ms, uint32_t *day)
+{
+	return tz_day(sp->tz, (int64_t)ms, day);
+}
+
+static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
+{
+	unsigned char key[4];
+	MDB_val k, v;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	store_put_be32(key, sp->id);
+	k = mval(key, sizeof(key));
+	rc = mdb_get(txn, sp->ledger->seq, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return store_err(rc);
+	if (v.mv_size != sizeof(*st))
+		return -EIO;
+	memcpy(st, v.mv_data, sizeof(*st));
+	return 0;
+}
+
+int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n)
+{
+	struct seq_state st;
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = get_state(sp, txn, &st);
+	mdb_txn_abort(txn);
+	if (rc == 0) {
+		*day = st.day;
+		*n = st.n;
+	}
+	return rc;
+}
+
+/* Seconds from now_ms until the local day after `day` begins (at least
+ * 1: it is a Retry-After). */
+static uint64_t secs_until_after(struct seq_pool *sp, uint64_t now_ms,
+				 uint32_t day)
+{
+	int64_t start;
+
+	if (tz_day_start(sp->tz, tz_next_day(day), &start) ||
+	    start <= (int64_t)(now_ms / 1000))
+		return 1;
+	return (uint64_t)(start - (int64_t)(now_ms / 1000));
+}
+
+static void idem_key(unsigned char *buf, uint32_t pool, const char *key,
+		     size_t keylen)
+{
+	store_put_be32(buf, pool);
+	memcpy(buf + 4, key, keylen);
+}
+
+/* The Idempotency-Key's earlier answer, if recent: 1 (filled in), 0 (none
+ * or expired), or a negative errno. */
+static int idem_find(struct seq_req *r, MDB_txn *txn, uint64_t now)
+{
+	unsigned char kb[4 + SEQ_IDEM_KEY_MAX];
+	struct idem_rec rec;
+	MDB_val k, v;
+	int rc;
+
+	idem_key(kb, r->pool->id, r->key, r->keylen);
+	k = mval(kb, 4 + r->keylen);
+	rc = mdb_get(txn, r->pool->ledger->idem, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return store_err(rc);
+	if (v.mv_size != sizeof(rec))
+		return -EIO;
+	memcpy(&rec, v.mv_data, sizeof(rec));
+	if (now >= rec.time_ms && now - rec.time_ms > SEQ_IDEM_KEEP_MS)
+		return 0; /* expired: a new request */
+	if (rec.count != r->count)
+		return -EEXIST;
+	r->day = rec.day;
+	r->first = rec.first;
+	r->replayed = true;
+	return 1;
+}
+
+static int idem_put(struct seq_req *r, MDB_txn *txn, uint64_t now)
+{
+	unsigned char kb[4 + SEQ_IDEM_KEY_MAX], tb[12 + SEQ_IDEM_KEY_MAX];
+	struct idem_rec rec;
+	MDB_val k, v;
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.time_ms = now;
+	rec.day = r->day;
+	rec.first = r->first;
+	rec.count = r->count;
+	idem_key(kb, r->pool->id, r->key, r->keylen);
+	k = mval(kb, 4 + r->keylen);
+	v = mval(&rec, sizeof(rec));
+	rc = mdb_put(txn, r->pool->ledger->idem, &k, &v, 0);
+	if (rc)
+		return store_err(rc);
+	store_put_be64(tb, now);
+	memcpy(tb + 8, kb, 4 + r->keylen);
+	k = mval(tb, 12 + r->keylen);
+	v = mval("", 0);
+	return store_err(mdb_put(txn, r->pool->ledger->idem_time, &k, &v, 0));
+}
+
+static int seq_apply(struct commit_op *op, MDB_txn *txn)
+{
+	struct seq_req *r = (struct seq_req *)op;
+	struct seq_pool *sp = r->pool;
+	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms(), i, time_ms;
+	unsigned char key[16], skey[4];
+	struct seq_state st;
+	uint32_t today;
+	MDB_val k, v;
+	int rc;
+
+	if (r->count == 0 || r->count > sp->max)
+		return -E2BIG;
+	if (r->keylen) {
+		rc = idem_find(r, txn, now);
+		if (rc)
+			return rc < 0 ? rc : 0;
+	}
+	rc = seq_today(sp, now, &today);
+	if (rc)
+		return rc;
+	rc = get_state(sp, txn, &st);
+	if (rc)
+		return rc;
+	if (today > st.day) {	/* a new day: the counter starts again */
+		st.day = today;
+		st.n = 0;
+	}			/* else the same day, or the clock went back */
+	if (st.n + r->count > sp->max) {
+		r->retry_after = secs_until_after(sp, now, st.day);
+		return -ENODATA;
+	}
+	r->day = st.day;
+	r->first = st.n + 1;
+	st.n += r->count;
+	store_put_be32(skey, sp->id);
+	k = mval(skey, sizeof(skey));
+	v = mval(&st, sizeof(st));
+	rc = store_err(mdb_put(txn, sp->ledger->seq, &k, &v, 0));
+	time_ms = now;
+	for (i = 0; i < r->count && rc == 0; i++) {
+		store_put_be32(key, sp->id);
+		store_put_be32(key + 4, r->day);
+		store_put_be64(key + 8, r->first + i);
+		k = mval(key, sizeof(key));
+		v = mval(&time_ms, sizeof(time_ms));
+		rc = store_err(mdb_put(txn, sp->ledger->seqids, &k, &v,
+				       MDB_NOOVERWRITE));
+	}
+	if (rc == 0 && r->keylen)
+		rc = idem_put(r, txn, now);
+	if (rc == -EEXIST) {
+		log_error("pool \"%s\": id %u-%llu was already issued; the "
+			  "ledger's counter is behind its records",
+			  sp->def->name, r->day,
+			  (unsigned long long)(r->first + i - 1));
+		rc = -EIO;
+	}
+	return rc;
+}
+
+void seq_req_init(struct seq_req *r, struct seq_pool *sp, uint64_t count,
+		  const char *key, size_t keylen)
+{
+	memset(r, 0, sizeof(*r));
+	r->op.apply = seq_apply;
+	r->pool = sp;
+	r->count = count;
+	if (key && keylen <= SEQ_IDEM_KEY_MAX) {
+		memcpy(r->key, key, keylen);
+		r->keylen = keylen;
+	}
+}
+
+size_t seq_format(const struct seq_pool *sp, uint32_t day, uint64_t n,
+		  char *buf)
+{
+	unsigned i, digits = sp->def->digits;
+
+	snprintf(buf, 10, "%08u-", day);
+	for (i = digits; i-- > 0;) {
+		buf[9 + i] = (char)('0' + n % 10);
+		n /= 10;
+	}
+	buf[9 + digits] = '\0';
+	return 9 + digits;
+}
+
+int seq_parse(const struct seq_pool *sp, const char *text, uint32_t *day,
+	      uint64_t *n)
+{
+	unsigned digits = sp->def->digits;
+	uint64_t d, v;
+
+	if (strlen(text) != 9 + digits || text[8] != '-')
+		return -EINVAL;
+	if (parse_u64_n(text, 8, 19000101, 99991231, &d) ||
+	    d % 100 == 0 || d % 100 > 31 || d / 100 % 100 == 0 ||
+	    d / 100 % 100 > 12)
+		return -EINVAL;
+	if (parse_u64_n(text + 9, digits, 1, sp->max, &v))
+		return -EINVAL;
+	*day = (uint32_t)d;
+	*n = v;
+	return 0;
+}
+
+int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
+	       uint64_t *issued_ms)
+{
+	unsigned char key[16];
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	*issued = false;
+	rc = store_err(mdb_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	store_put_be32(key, sp->id);
+	store_put_be32(key + 4, day);
+	store_put_be64(key + 8, n);
+	k = mval(key, sizeof(key));
+	rc = mdb_get(txn, sp->ledger->seqids, &k, &v);
+	if (rc == 0 && v.mv_size == sizeof(*issued_ms)) {
+		*issued = true;
+		memcpy(issued_ms, v.mv_data, sizeof(*issued_ms));
+	}
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int seq_purge_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
+{
+	struct ledger *lg = arg;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v, ik, iv;
+	uint64_t cutoff = now_ms > 2 * SEQ_IDEM_KEEP_MS ?
+			  now_ms - 2 * SEQ_IDEM_KEEP_MS : 0;
+	unsigned done = 0;
+	int rc;
+
+	rc = store_err(mdb_cursor_open(txn, lg->idem_time, &cur));
+	if (rc)
+		return rc;
+	/* After a delete the cursor already points at the next entry, which
+	 * MDB_NEXT then returns (as in shard_take). */
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	     rc == 0 && done < PURGE_MAX;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), done++) {
+		struct idem_rec rec;
+		uint64_t t;
+
+		if (k.mv_size < 12)
+			break;
+		t = store_get_be64(k.mv_data);
+		if (t >= cutoff)
+			break;
+		/* Drop the key's record only if this is its last use. */
+		ik = mval((const unsigned char *)k.mv_data + 8, k.mv_size - 8);
+		if (mdb_get(txn, lg->idem, &ik, &iv) == 0 &&
+		    iv.mv_size == sizeof(rec)) {
+			memcpy(&rec, iv.mv_data, sizeof(rec));
+			if (rec.time_ms == t &&
+			    (rc = mdb_del(txn, lg->idem, &ik, NULL)))
+				break;
+		}
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}

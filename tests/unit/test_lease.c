@@ -1,0 +1,346 @@
+/*
+ * test_lease.c: lease pools through the real group committer on a real
+ * ledger: borrows lend each number once, the pool runs out and recovers,
+ * returns and renewals check the holder, reset returns everything, expired
+ * leases come back (through the committer's tick), the leases out survive
+ * a reopen, a changed range keeps the leases inside it, and 16 threads
+ * borrowing and returning at once never hold one number twice.
+ * (suite "threads": the committer is a thread.)
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "ledger/committer.h"
+#include "ledger/lease.h"
+#include "ledger/ledger.h"
+#include "tests/unit/t.h"
+#include "common/banned.h"
+
+struct waiter {
+	struct lease_req req;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int rc;
+};
+
+static void on_done(struct commit_op *op, int rc)
+{
+	struct waiter *w = (struct waiter *)op;
+
+	lease_req_finish(&w->req, rc);
+	pthread_mutex_lock(&w->lock);
+	w->rc = rc;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static int run_req(struct committer *c, struct waiter *w)
+{
+	w->req.op.done = on_done;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->done = false;
+	committer_submit(c, &w->req.op);
+	pthread_mutex_lock(&w->lock);
+	while (!w->done)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	return w->rc;
+}
+
+static int borrow(struct committer *c, struct lease_pool *lp,
+		  const char *holder, int64_t ttl, uint64_t now_ms,
+		  int64_t *number)
+{
+	struct waiter w;
+	int rc;
+
+	lease_req_init(&w.req, lp, LEASE_BORROW);
+	if (holder)
+		snprintf(w.req.holder, sizeof(w.req.holder), "%s", holder);
+	w.req.ttl = ttl;
+	w.req.now_ms = now_ms;
+	rc = run_req(c, &w);
+	if (rc == 0 && number)
+		*number = w.req.lease.number;
+	return rc;
+}
+
+static int give_back(struct committer *c, struct lease_pool *lp,
+		     int64_t number, const char *holder)
+{
+	struct waiter w;
+
+	lease_req_init(&w.req, lp, LEASE_RETURN);
+	w.req.number = number;
+	if (holder) {
+		snprintf(w.req.holder, sizeof(w.req.holder), "%s", holder);
+		w.req.check_holder = true;
+	}
+	return run_req(c, &w);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+struct env {
+	char dir[256];
+	struct ledger lg;
+	struct committer *c;
+	struct pool_def def;
+	struct lease_pool lp;
+};
+
+static int env_open(struct env *e, int64_t start, uint64_t count,
+		    unsigned ttl)
+{
+	struct ledger_opts lo = { .sync = false, .create = true };
+	char path[512], err[256];
+	int rc;
+
+	memset(&e->def, 0, sizeof(e->def));
+	snprintf(e->def.name, sizeof(e->def.name), "users");
+	e->def.kind = POOL_LEASE;
+	e->def.min = start;
+	e->def.capacity = count;
+	e->def.ttl = ttl;
+	snprintf(path, sizeof(path), "%s/ledger.mdb", e->dir);
+	rc = ledger_open(&e->lg, path, &lo);
+	if (rc)
+		return rc;
+	rc = lease_pool_open(&e->lp, &e->lg, &e->def, err, sizeof(err));
+	CHECKF(rc == 0, "%s", err);
+	if (rc)
+		return rc;
+	rc = committer_start(&e->lg, &e->c);
+	if (rc == 0)
+		rc = committer_add_tick(e->c, 20, lease_expire_tick,
+					lease_expire_done, &e->lp);
+	return rc;
+}
+
+static void env_close(struct env *e)
+{
+	committer_stop(e->c);
+	lease_pool_release(&e->lp);
+	ledger_release(&e->lg);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void test_basics(void)
+{
+	struct env e;
+	struct waiter w;
+	struct lease_info *all;
+	int64_t n, got[20];
+	size_t cnt;
+	unsigned i;
+	char seen[20] = { 0 };
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	CHECK(env_open(&e, 100, 20, 600) == 0);
+	for (i = 0; i < 20; i++) {
+		CHECK(borrow(e.c, &e.lp, "vu", -1, 0, &got[i]) == 0);
+		CHECK(got[i] >= 100 && got[i] < 120);
+		if (got[i] >= 100 && got[i] < 120) {
+			CHECK(!seen[got[i] - 100]);
+			seen[got[i] - 100] = 1;
+		}
+	}
+	CHECK_EQ_U64(got[0], 100);	/* the lowest first */
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 20);
+	CHECK(borrow(e.c, &e.lp, "vu", -1, 0, &n) == -EBUSY);
+	/* return and recover */
+	CHECK(give_back(e.c, &e.lp, 107, NULL) == 0);
+	CHECK(give_back(e.c, &e.lp, 107, NULL) == -ENOENT);
+	CHECK(borrow(e.c, &e.lp, "other", 5, 0, &n) == 0);
+	CHECK_EQ_U64(n, 107);
+	CHECK(give_back(e.c, &e.lp, 107, "vu") == -EPERM);
+	CHECK(give_back(e.c, &e.lp, 99, NULL) == -ERANGE);
+	CHECK(give_back(e.c, &e.lp, 120, NULL) == -ERANGE);
+	/* renew */
+	lease_req_init(&w.req, &e.lp, LEASE_RENEW);
+	w.req.number = 107;
+	w.req.ttl = 0;
+	CHECK(run_req(e.c, &w) == 0);
+	CHECK(w.req.lease.expires_ms == 0 &&
+	      !strcmp(w.req.lease.holder, "other"));
+	lease_req_init(&w.req, &e.lp, LEASE_RENEW);
+	w.req.number = 108;
+	w.req.ttl = 30;
+	snprintf(w.req.holder, sizeof(w.req.holder), "nobody");
+	w.req.check_holder = true;
+	CHECK(run_req(e.c, &w) == -EPERM);
+	/* the list */
+	CHECK(lease_list(&e.lp, &all, &cnt) == 0);
+	CHECK_EQ_U64(cnt, 20);
+	CHECK(cnt == 20 && all[0].number == 100 && all[19].number == 119);
+	CHECK(cnt == 20 && !strcmp(all[7].holder, "other") &&
+	      all[7].expires_ms == 0);
+	CHECK(cnt == 20 && all[0].expires_ms > all[0].borrowed_ms);
+	free(all);
+	/* reset: all back */
+	lease_req_init(&w.req, &e.lp, LEASE_RESET);
+	CHECK(run_req(e.c, &w) == 0);
+	CHECK_EQ_U64(w.req.count, 20);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 0);
+	CHECK(lease_list(&e.lp, &all, &cnt) == 0 && cnt == 0);
+	free(all);
+	for (i = 0; i < 20; i++)
+		CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0);
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_expiry_and_reopen(void)
+{
+	struct env e;
+	struct lease_info *all;
+	int64_t n;
+	size_t cnt = 0;
+	uint64_t past = clock_now_ms() - 3600 * 1000;
+	int i;
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	CHECK(env_open(&e, 0, 10, 600) == 0);
+	/* borrowed an hour ago with a 10 s ttl: due at the next tick */
+	CHECK(borrow(e.c, &e.lp, "old", 10, past, &n) == 0);
+	CHECK(borrow(e.c, &e.lp, "keep", 0, past, &n) == 0);
+	CHECK(borrow(e.c, &e.lp, "new", 600, 0, &n) == 0);
+	for (i = 0; i < 200; i++) {
+		CHECK(lease_list(&e.lp, &all, &cnt) == 0);
+		free(all);
+		if (cnt == 2)
+			break;
+		sleep_ms(10);
+	}
+	CHECK_EQ_U64(cnt, 2);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 2);
+	/* the expired number is lent again (it is the lowest free) */
+	CHECK(borrow(e.c, &e.lp, "again", -1, 0, &n) == 0);
+	CHECK_EQ_U64(n, 0);
+	env_close(&e);
+	/* reopen: the same three leases are out, the rest is free */
+	CHECK(env_open(&e, 0, 10, 600) == 0);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 3);
+	CHECK(lease_list(&e.lp, &all, &cnt) == 0);
+	CHECK(cnt == 3 && !strcmp(all[0].holder, "again") &&
+	      !strcmp(all[1].holder, "keep") && !strcmp(all[2].holder, "new"));
+	free(all);
+	for (i = 0; i < 7; i++)
+		CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0 && n >= 3);
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
+	env_close(&e);
+	/* a changed range: [5, 25) keeps 5..9 out, ends 0..4 */
+	CHECK(env_open(&e, 5, 20, 600) == 0);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 5);
+	CHECK(lease_list(&e.lp, &all, &cnt) == 0);
+	CHECK(cnt == 5 && all[0].number == 5 && all[4].number == 9);
+	free(all);
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0);
+	CHECK_EQ_U64(n, 10);
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#define THREADS 16
+#define ROUNDS 300
+
+static _Atomic int holding[64];
+static _Atomic unsigned clashes, busy;
+
+struct churner {
+	struct env *e;
+	unsigned seed;
+};
+
+static void *churn_main(void *arg)
+{
+	struct churner *ch = arg;
+	char me[16];
+	int64_t n;
+	unsigned i;
+
+	snprintf(me, sizeof(me), "vu-%u", ch->seed);
+	for (i = 0; i < ROUNDS; i++) {
+		int rc = borrow(ch->e->c, &ch->e->lp, me, -1, 0, &n);
+
+		if (rc == -EBUSY) {
+			atomic_fetch_add(&busy, 1);
+			continue;
+		}
+		if (rc || n < 0 || n >= 64) {
+			atomic_fetch_add(&clashes, 1);
+			continue;
+		}
+		/* nobody else may hold n while we do */
+		if (atomic_exchange(&holding[n], 1))
+			atomic_fetch_add(&clashes, 1);
+		if ((i + ch->seed) % 3)
+			sched_yield();
+		atomic_store(&holding[n], 0);
+		if (give_back(ch->e->c, &ch->e->lp, n, me))
+			atomic_fetch_add(&clashes, 1);
+	}
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	static struct churner ch[THREADS];
+	pthread_t tid[THREADS];
+	struct env e;
+	unsigned i;
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	/* fewer numbers than twice the threads: they compete */
+	CHECK(env_open(&e, 0, 20, 600) == 0);
+	for (i = 0; i < THREADS; i++) {
+		ch[i].e = &e;
+		ch[i].seed = i;
+		CHECK(pthread_create(&tid[i], NULL, churn_main, &ch[i]) == 0);
+	}
+	for (i = 0; i < THREADS; i++)
+		pthread_join(tid[i], NULL);
+	CHECK_EQ_U64(atomic_load(&clashes), 0);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 0);
+	CHECK_EQ_U64(e.lp.nfree, 20);
+	fprintf(stderr, "test_lease: %u borrow/return pairs, %u found all out\n",
+		THREADS * ROUNDS - atomic_load(&busy), atomic_load(&busy));
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int main(void)
+{
+	test_basics();
+	test_expiry_and_reopen();
+	test_concurrent();
+	return t_done("lease");
+}
