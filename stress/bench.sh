@@ -13,6 +13,12 @@
 #   stress/bench.sh stress [--requests N]
 #       uniqd-stress, N requests (default 1,000,000) over 8 keep-alive
 #       threads, mixed int and float: duplicates and errors must be 0.
+#   stress/bench.sh orders [--seconds N] [--rounds N]
+#       POST /orders, `wrk -t1 -c100` (seed 003 measured 522 req/s with
+#       `ab -c 100`), every id committed before its answer, vs mhd_hello.
+#   stress/bench.sh leases [--seconds N] [--rounds N]
+#       borrow-and-return pairs, `wrk -t1 -c64`, every change committed
+#       before its answer, vs mhd_hello.
 #
 # Builds a release build in build-bench/ first. Starts every server on
 # 127.0.0.1 and stops exactly the processes it started, by pid.
@@ -22,15 +28,32 @@ peers=${PEERS_DIR:-$here/../shared/peers}
 mode=random seconds=10 rounds=3 with_seed=0 values=10000000 requests=1000000
 while (($#)); do
   case $1 in
-    random|init|stress) mode=$1 ;;
+    random|init|stress|orders|leases) mode=$1 ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --with-seed) with_seed=1 ;;
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
-  esac
+  orders)
+  echo '{"threads": 2, "pools": [{"name": "orders", "kind": "sequence", "digits": 9}]}' > "$work/config.json"
+  start_uniqd "$work/config.json"
+  start_mhd
+  echo "POST /orders, wrk -t1 -c100 -d${seconds}s, $rounds alternating rounds"
+  WRK_CONNS=100 WRK_SCRIPT=$here/stress/wrk-orders.lua side_by_side orders /orders
+  echo "vs seed 003 (522 req/s): $(echo "$u" | awk '{printf "%.0fx", $1/522}')"
+  curl -s "http://127.0.0.1:$uport/pools/orders"; echo
+  ;;
+leases)
+  echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
+  start_uniqd "$work/config.json"
+  start_mhd
+  echo "borrow/return pairs, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
+  WRK_CONNS=64 WRK_SCRIPT=$here/stress/wrk-leases.lua side_by_side leases /pools/users/leases
+  curl -s "http://127.0.0.1:$uport/pools/users"; echo
+  ;;
+esac
   shift
 done
 
@@ -66,15 +89,41 @@ start_uniqd() { # config -> sets uport
   wait_http "http://127.0.0.1:$uport/healthz"
 }
 
-# wrk: prints "RPS P99MS"
+# wrk: prints "RPS P99MS"; WRK_CONNS and WRK_SCRIPT change the load
 run_wrk() { # url
-  wrk -t1 -c64 -d"${seconds}s" --latency "$1" | awk '
+  wrk -t1 -c"${WRK_CONNS:-64}" -d"${seconds}s" --latency \
+    ${WRK_SCRIPT:+-s "$WRK_SCRIPT"} "$1" | awk '
     /Requests\/sec/ { rps = $2 }
     $1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 }
                   else if (v ~ /ms$/) { sub(/ms$/, "", v) }
                   else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 }
                   p99 = v }
-    END { printf "%.0f %.2f\n", rps, p99 }'
+    /^non-2xx:/ { bad = $2 }
+    /Non-2xx or 3xx responses:/ { bad = $5 }
+    END { printf "%.0f %.2f %d\n", rps, p99, bad }'
+}
+
+# Alternating rounds of mhd_hello and uniqd on the same path and load;
+# prints the rounds and the median ratio. Needs uport and mport.
+side_by_side() { # label path
+  : > "$work/u"; : > "$work/m"
+  for r in $(seq 1 "$rounds"); do
+    read -r mr mp _ < <(run_wrk "http://127.0.0.1:$mport$2")
+    read -r ur up ub < <(run_wrk "http://127.0.0.1:$uport$2")
+    echo "$mr $mp" >> "$work/m"; echo "$ur $up $ub" >> "$work/u"
+    printf '  round %d: mhd_hello %8d req/s | uniqd %8d req/s p99 %7.2f ms, non-2xx %d | ratio %.2f\n' \
+      "$r" "$mr" "$ur" "$up" "$ub" "$(echo "$ur $mr" | awk '{print $1/$2}')"
+  done
+  u=$(cut -d' ' -f1 "$work/u" | median); m=$(cut -d' ' -f1 "$work/m" | median)
+  echo "median: uniqd $u req/s, mhd_hello $m req/s"
+  echo "RATIO $1 uniqd/mhd_hello = $(echo "$u $m" | awk '{printf "%.2f", $1/$2}')"
+}
+
+start_mhd() {
+  mport=$(free_port)
+  PEERS_TMP=$work/peers bash "$peers/start" mhd_hello "$mport" 2 >/dev/null 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$mport/"
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -88,10 +137,7 @@ random)
 JSON
   "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" init 2>/dev/null
   start_uniqd "$work/config.json"
-  mport=$(free_port)
-  PEERS_TMP=$work/peers bash "$peers/start" mhd_hello "$mport" 2 >/dev/null 2>&1 &
-  pids+=($!)
-  wait_http "http://127.0.0.1:$mport/"
+  start_mhd
   if ((with_seed)); then
     sport=$(free_port)
     PEERS_TMP=$work/peers bash "$peers/start" seed_v3 "$sport" >/dev/null 2>&1 &
@@ -101,13 +147,13 @@ JSON
   echo "GET /random, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
   : > "$work/u"; : > "$work/m"; : > "$work/s"
   for r in $(seq 1 "$rounds"); do
-    read -r mr mp < <(run_wrk "http://127.0.0.1:$mport/random")
-    read -r ur up < <(run_wrk "http://127.0.0.1:$uport/random")
+    read -r mr mp _ < <(run_wrk "http://127.0.0.1:$mport/random")
+    read -r ur up _ < <(run_wrk "http://127.0.0.1:$uport/random")
     echo "$mr $mp" >> "$work/m"; echo "$ur $up" >> "$work/u"
     printf '  round %d: mhd_hello %8d req/s p99 %6.2f ms | uniqd %8d req/s p99 %6.2f ms | ratio %.2f\n' \
       "$r" "$mr" "$mp" "$ur" "$up" "$(echo "$ur $mr" | awk '{print $1/$2}')"
     if ((with_seed)); then
-      read -r sr sp < <(run_wrk "http://127.0.0.1:$sport/random")
+      read -r sr sp _ < <(run_wrk "http://127.0.0.1:$sport/random")
       echo "$sr $sp" >> "$work/s"
       printf '           seed_v3   %8d req/s p99 %6.2f ms\n' "$sr" "$sp"
     fi
@@ -145,5 +191,22 @@ JSON
     --threads 8 --type mixed --log-dir "$work"
   echo "uniqctl verify:"
   "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" verify
+  ;;
+orders)
+  echo '{"threads": 2, "pools": [{"name": "orders", "kind": "sequence", "digits": 9}]}' > "$work/config.json"
+  start_uniqd "$work/config.json"
+  start_mhd
+  echo "POST /orders, wrk -t1 -c100 -d${seconds}s, $rounds alternating rounds"
+  WRK_CONNS=100 WRK_SCRIPT=$here/stress/wrk-orders.lua side_by_side orders /orders
+  echo "vs seed 003 (522 req/s): $(echo "$u" | awk '{printf "%.0fx", $1/522}')"
+  curl -s "http://127.0.0.1:$uport/pools/orders"; echo
+  ;;
+leases)
+  echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
+  start_uniqd "$work/config.json"
+  start_mhd
+  echo "borrow/return pairs, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
+  WRK_CONNS=64 WRK_SCRIPT=$here/stress/wrk-leases.lua side_by_side leases /pools/users/leases
+  curl -s "http://127.0.0.1:$uport/pools/users"; echo
   ;;
 esac
