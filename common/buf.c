@@ -94,13 +94,59 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/*
+ * The length of the valid UTF-8 sequence at u (2 to 4), or 0 if it is not
+ * one: a stray continuation byte, a truncated sequence, an overlong form,
+ * a surrogate, or a code point past U+10FFFF.
+ */
+static size_t utf8_len(const unsigned char *u)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		n = 2;
+		cp = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 3;
+		cp = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 4;
+		cp = u[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the NUL */
+		cp = cp << 6 | (u[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return n;
+}
+
 void buf_add_json_str(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
 
 	buf_addc(b, '"');
 	for (; *u; u++) {
+		if (*u >= 0x80) {
+			/* JSON is UTF-8: pass valid sequences, replace the
+			 * rest (bytes from a URL, a cut message) by U+FFFD. */
+			n = utf8_len(u);
+			if (n) {
+				buf_add(b, u, n);
+				u += n - 1;
+			} else {
+				buf_add(b, "\\ufffd", 6);
+			}
+			continue;
+		}
 		switch (*u) {
 		case '"':
 			buf_add(b, "\\\"", 2);

@@ -43,8 +43,9 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Appends s as a JSON string literal, quotes included, escaping what JSON
- * requires (quote, backslash, control characters). Bytes >= 0x80 are
- * copied as they are (the input is expected to be UTF-8). */
+ * requires (quote, backslash, control characters). Valid UTF-8 is copied
+ * as it is; any byte that is not part of a valid UTF-8 sequence becomes
+ * U+FFFD (written \ufffd), so the output is always valid JSON text. */
 void buf_add_json_str(struct buf *b, const char *s);
 
 /* Appends a signed/unsigned decimal integer. */

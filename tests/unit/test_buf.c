@@ -167,11 +167,23 @@ static void test_json(void)
 	json_is("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
 		"\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 
-	/* Every byte from 1 to 255: the output has no raw control character
+	/* Not UTF-8: a stray continuation byte, a lone lead byte, a cut
+	 * sequence, an overlong '/', a surrogate, past U+10FFFF, 0xff: each
+	 * bad byte becomes U+FFFD, so the output is always valid JSON. */
+	json_is("a\x80" "b", "\"a\\ufffd" "b\"");
+	json_is("\xc3", "\"\\ufffd\"");
+	json_is("\xe2\x82", "\"\\ufffd\\ufffd\"");
+	json_is("\xc0\xaf", "\"\\ufffd\\ufffd\"");
+	json_is("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+	json_is("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");
+	json_is("\xff\xfe", "\"\\ufffd\\ufffd\"");
+	json_is("\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"");
+
+	/* Every byte from 1 to 127: the output has no raw control character
 	 * and cJSON reads the input back from it. */
-	for (i = 1; i < 256; i++)
+	for (i = 1; i < 128; i++)
 		all[i - 1] = (char)i;
-	all[255] = '\0';
+	all[127] = '\0';
 	buf_add_json_str(&b, all);
 	CHECK(buf_ok(&b));
 	for (i = 0; b.p && i < b.len; i++)
