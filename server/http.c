@@ -43,6 +43,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "server/http.h"
 #include "common/banned.h"
 
@@ -242,6 +243,22 @@ int http_query_check(struct http_req *r, const char *const *allowed,
 	return qc.rc;
 }
 
+/* True if the request announces a body over max bytes. */
+static bool declared_too_large(struct http_req *r, size_t max)
+{
+	const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t n;
+
+	return cl && parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > max;
+}
+
+static enum MHD_Result answer_too_large(struct http_req *r, size_t max)
+{
+	http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
+		   "the request body is over %zu bytes", max);
+	return r->status ? MHD_YES : MHD_NO;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -252,6 +269,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_req req;
 
 	(void)version;
+	memset(&req, 0, sizeof(req));
+	req.conn = conn;
+	req.method = method;
+	req.path = url;
+	req.thread = this_thread();
+	req.body = "";
 	if (!ctx) {
 		/* First call: headers only. See DESIGN. */
 		if (!method_has_body(method)) {
@@ -264,13 +287,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 		*con_cls = ctx;
 		atomic_fetch_add(&s->inflight, 1); /* on_completed takes it off */
+		/* A body announced too large is refused now: libmicrohttpd
+		 * can answer before reading a body, not while reading one
+		 * (then the connection is closed after the answer). */
+		if (declared_too_large(&req, s->max_body)) {
+			req.ctx = ctx;
+			return answer_too_large(&req, s->max_body);
+		}
 		return MHD_YES;
 	}
-	memset(&req, 0, sizeof(req));
-	req.conn = conn;
-	req.method = method;
-	req.path = url;
-	req.thread = this_thread();
 	req.ctx = ctx;
 	if (ctx != &no_body_ctx && ctx->suspended) {
 		/* Called again after http_resume. */
@@ -284,26 +309,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (*upload_size) {
 		if (ctx == &no_body_ctx || ctx->too_large) {
-			*upload_size = 0; /* a GET body: ignored */
+			*upload_size = 0; /* a GET body, or one refused */
 			return MHD_YES;
 		}
 		if (ctx->body.len + *upload_size > s->max_body) {
+			/* Chunked, so not known at the first call: read the
+			 * rest away and answer 413 at the end. */
 			ctx->too_large = true;
 			buf_release(&ctx->body);
-			*upload_size = 0;
-			req.body = "";
-			http_error(&req, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-				   "body_too_large",
-				   "the request body is over %zu bytes",
-				   s->max_body);
-			return MHD_YES;
+		} else {
+			buf_add(&ctx->body, upload, *upload_size);
 		}
-		buf_add(&ctx->body, upload, *upload_size);
 		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (ctx != &no_body_ctx && ctx->too_large)
-		return MHD_YES; /* 413 already queued */
+		return answer_too_large(&req, s->max_body);
 	if (ctx != &no_body_ctx && buf_finish(&ctx->body))
 		return MHD_NO;
 	req.body = ctx != &no_body_ctx && ctx->body.p ? ctx->body.p : "";
