@@ -9,7 +9,10 @@
 #include "common/store.h"
 #include "common/banned.h"
 
-int store_err(int rc)
+/* The last LMDB-specific code this thread mapped, for store_strerror. */
+static _Thread_local int last_mdb_code;
+
+static int map_err(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS:
@@ -36,12 +39,26 @@ int store_err(int rc)
 	}
 }
 
+int store_err(int rc)
+{
+	if (rc < 0)
+		last_mdb_code = rc;
+	return map_err(rc);
+}
+
+const char *store_strerror(int rc)
+{
+	if (rc < 0 && last_mdb_code && map_err(last_mdb_code) == rc)
+		return mdb_strerror(last_mdb_code);
+	return log_strerror(rc);
+}
+
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 {
 	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS;
 	MDB_env *env = NULL;
 	struct stat st;
-	int rc, dead;
+	int rc;
 
 	*envp = NULL;
 	if (!o->create && stat(path, &st) != 0)
@@ -60,17 +77,14 @@ int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 	rc = mdb_env_set_maxreaders(env, 510);
 	if (rc)
 		goto out;
+	if (o->readonly)
+		flags |= MDB_RDONLY;
 	rc = mdb_env_open(env, path, flags, 0600);
 	if (rc)
 		goto out;
-	/* A process killed during a read leaves its slot behind, which would
-	 * keep old pages from being reused; clear such slots now. */
-	rc = mdb_reader_check(env, &dead);
+	rc = store_reader_check(env, path);
 	if (rc)
 		goto out;
-	if (dead)
-		log_info("%s: cleared %d reader slot(s) of dead processes",
-			 path, dead);
 	*envp = env;
 	env = NULL;
 out:
@@ -79,6 +93,19 @@ out:
 	if (env)
 		mdb_env_close(env);
 	return store_err(rc);
+}
+
+int store_reader_check(MDB_env *env, const char *what)
+{
+	int dead = 0, rc;
+
+	rc = mdb_reader_check(env, &dead);
+	if (rc)
+		return store_err(rc);
+	if (dead)
+		log_warn("%s: cleared %d reader slot(s) left by dead processes",
+			 what, dead);
+	return 0;
 }
 
 int store_finish(MDB_txn *txn, int rc)

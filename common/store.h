@@ -15,8 +15,10 @@
  *   MDB_PANIC, MDB_BAD_*              -> -EIO
  *   positive errno e                  -> -e
  *
- * The caller that logs an error keeps LMDB's own text: log mdb_strerror of
- * the original code, return store_err of it.
+ * The caller that logs an error keeps LMDB's own text: store_strerror(rc)
+ * gives mdb_strerror of the LMDB code this thread last mapped to rc
+ * ("MDB_MAP_FULL: Environment mapsize limit reached" rather than "No space
+ * left on device"), or the errno's text.
  */
 #ifndef UNIQ_STORE_H
 #define UNIQ_STORE_H
@@ -29,12 +31,16 @@
 /* Maps an LMDB return code to 0 or a negative errno (table above). */
 int store_err(int mdb_rc);
 
+/* The text to log for rc, a result of store_err (see above). */
+const char *store_strerror(int rc);
+
 struct store_opts {
 	size_t map_size;	/* bytes of address space reserved */
 	unsigned max_dbs;	/* named databases */
 	bool sync;		/* false: MDB_NOSYNC (survives a process
 				   crash, not a power loss) */
 	bool create;		/* false: the file must exist */
+	bool readonly;		/* MDB_RDONLY: only read transactions */
 };
 
 /*
@@ -46,6 +52,15 @@ struct store_opts {
  * error of store_err.
  */
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp);
+
+/*
+ * Clears the reader slots of dead processes (a uniqctl killed during a
+ * read): a dead reader pins an old snapshot, so that LMDB cannot reuse
+ * freed pages and the file grows until its map is full. Cheap; called at
+ * open and then periodically by the threads that write. Returns 0 or a
+ * negative errno.
+ */
+int store_reader_check(MDB_env *env, const char *what);
 
 /* Commits txn, or aborts it when rc is already an error; returns the
  * first error (as store_err). The transaction is finished either way. */

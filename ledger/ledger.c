@@ -3,6 +3,7 @@
  * holds and the invariants each write keeps.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,9 @@
 
 #define LEDGER_MAGIC "uniqd-ledger"
 #define LEDGER_FORMAT 1u
-#define LEDGER_DEFAULT_MAP ((size_t)1 << 30)
+/* Address space only (the file grows as it is written): 64 GiB holds
+ * about a billion grants, sequence ids or leases. */
+#define LEDGER_DEFAULT_MAP ((size_t)64 << 30)
 
 /* The stored form of a grant; the key holds the pool id and `first`. */
 struct ledger_grant_rec {
@@ -91,8 +94,12 @@ int ledger_open(struct ledger *lg, const char *path,
 		.map_size = o->map_size ? o->map_size : LEDGER_DEFAULT_MAP,
 		.max_dbs = 16,
 		.sync = o->sync,
-		.create = o->create,
+		.create = o->create && !o->readonly,
+		/* uniqctl lookup, verify, status: never a writer lock, so
+		 * nothing the server waits for. */
+		.readonly = o->readonly,
 	};
+	unsigned cflag = so.create ? MDB_CREATE : 0;
 	MDB_txn *txn = NULL;
 	MDB_dbi meta;
 	bool fresh;
@@ -102,7 +109,8 @@ int ledger_open(struct ledger *lg, const char *path,
 	rc = store_open(path, &so, &lg->env);
 	if (rc)
 		return rc;
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(mdb_txn_begin(lg->env, NULL,
+				     o->readonly ? MDB_RDONLY : 0, &txn));
 	if (rc)
 		goto out;
 	/* A brand-new file has no named databases at all; an existing file
@@ -117,11 +125,10 @@ int ledger_open(struct ledger *lg, const char *path,
 		rc = mdb_dbi_open(txn, NULL, 0, &main_db);
 		if (rc == 0)
 			rc = mdb_stat(txn, main_db, &st);
-		if (rc == 0 && st.ms_entries != 0) {
-			rc = -EPROTO;
-			goto out;
-		}
-		rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta);
+		if (rc == 0 && st.ms_entries != 0)
+			rc = MDB_INCOMPATIBLE; /* someone else's file */
+		if (rc == 0)
+			rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta);
 	}
 	if (rc) {
 		rc = rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE ?
@@ -131,24 +138,32 @@ int ledger_open(struct ledger *lg, const char *path,
 	lg->meta = meta;
 	if ((rc = check_format(lg, txn, fresh)))
 		goto out;
-	if ((rc = store_err(mdb_dbi_open(txn, "pools", MDB_CREATE,
-					 &lg->pools))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "grants", MDB_CREATE,
-					 &lg->grants))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "shards", MDB_CREATE,
-					 &lg->shards))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "seq", MDB_CREATE, &lg->seq))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "seqids", MDB_CREATE,
-					 &lg->seqids))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "idem", MDB_CREATE,
-					 &lg->idem))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "idem_time", MDB_CREATE,
-					 &lg->idem_time))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "leases", MDB_CREATE,
-					 &lg->leases))) ||
-	    (rc = store_err(mdb_dbi_open(txn, "lease_exp", MDB_CREATE,
-					 &lg->lease_exp))))
-		goto out;
+	{
+		static const struct {
+			const char *name;
+			size_t off;
+		} dbs[] = {
+			{ "pools", offsetof(struct ledger, pools) },
+			{ "grants", offsetof(struct ledger, grants) },
+			{ "shards", offsetof(struct ledger, shards) },
+			{ "seq", offsetof(struct ledger, seq) },
+			{ "seqids", offsetof(struct ledger, seqids) },
+			{ "idem", offsetof(struct ledger, idem) },
+			{ "idem_time", offsetof(struct ledger, idem_time) },
+			{ "leases", offsetof(struct ledger, leases) },
+			{ "lease_exp", offsetof(struct ledger, lease_exp) },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+			rc = store_err(mdb_dbi_open(
+				txn, dbs[i].name, cflag,
+				(MDB_dbi *)((char *)lg + dbs[i].off)));
+			if (rc)
+				goto out;
+		}
+	}
+	/* A read-only transaction commits too: that keeps the handles. */
 	rc = store_finish(txn, 0);
 	txn = NULL;
 out:
@@ -454,11 +469,10 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 out:
 	if (cur)
 		mdb_cursor_close(cur);
-	if (rc == 0 && g->count == 0) {
-		mdb_txn_abort(txn);
-		return 0;
-	}
-	rc = store_finish(txn, rc);
+	if (rc == 0 && g->count == 0)
+		mdb_txn_abort(txn); /* used up: nothing was written */
+	else
+		rc = store_finish(txn, rc);
 	if (rc)
 		memset(g, 0, sizeof(*g));
 	return rc;
@@ -544,6 +558,15 @@ out:
 	*grants = arr;
 	*ngrants = n;
 	return 0;
+}
+
+int ledger_reader_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
+{
+	struct ledger *lg = arg;
+
+	(void)txn;
+	(void)now_ms;
+	return store_reader_check(lg->env, "ledger");
 }
 
 int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)

@@ -85,7 +85,8 @@ struct ledger_grant {
 struct ledger_opts {
 	bool sync;		/* fsync each commit (the default) */
 	bool create;		/* create the ledger if it does not exist */
-	size_t map_size;	/* 0: 1 GiB */
+	bool readonly;		/* read transactions only (no writer lock) */
+	size_t map_size;	/* 0: 64 GiB (address space, not disk) */
 };
 
 /*
@@ -154,6 +155,10 @@ int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,
 int ledger_grants_load(struct ledger *lg, const char *name,
 		       struct ledger_pool *pool, struct ledger_grant **grants,
 		       size_t *ngrants);
+
+/* A committer tick (arg: the struct ledger) that clears the reader slots
+ * of dead processes (see store_reader_check). */
+int ledger_reader_tick(void *arg, MDB_txn *txn, uint64_t now_ms);
 
 /* The highest shard number that pool pool_id ever had a grant for, plus
  * one (0 if none), so that verify can walk shards no longer configured. */

@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/store.h"
 #include "common/value.h"
 #include "refill/pool.h"
 #include "common/banned.h"
@@ -76,6 +77,7 @@ static void pool_release(struct pool *p)
 	for (i = 0; i < p->nopen; i++) {
 		hopper_release(&p->shards[i].hopper);
 		shard_release(&p->shards[i].shard);
+		pthread_mutex_destroy(&p->shards[i].level_lock);
 	}
 	free(p->shards);
 	p->shards = NULL;
@@ -86,6 +88,7 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 		     char *err, size_t errlen)
 {
 	struct shard_opts so = { .sync = ps->cfg->sync, .create = o->create,
+				 .readonly = o->readonly,
 				 .shard_size = d->shard_size };
 	struct ledger_pool rec;
 	char path[1200];
@@ -126,9 +129,10 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 	p->shards = calloc(p->nopen, sizeof(*p->shards));
 	if (!p->shards)
 		return -ENOMEM;
+	for (i = 0; i < p->nopen; i++)
+		pthread_mutex_init(&p->shards[i].level_lock, NULL);
 	for (i = 0; i < p->nopen; i++) {
 		struct pool_shard *s = &p->shards[i];
-		uint64_t n = 0;
 
 		rc = shard_path(path, sizeof(path), ps->cfg->data_dir, d->name,
 				i);
@@ -146,10 +150,9 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 				 log_strerror(rc));
 			goto out;
 		}
-		rc = shard_count(&s->shard, &n);
+		rc = pool_shard_recount(p, i);
 		if (rc)
 			goto out;
-		atomic_store(&s->level, n);
 	}
 	rc = 0;
 out:
@@ -161,7 +164,8 @@ out:
 int pool_set_open(struct pool_set *ps, const struct config *cfg,
 		  const struct pool_set_opts *o, char *err, size_t errlen)
 {
-	struct ledger_opts lo = { .sync = cfg->sync, .create = o->create };
+	struct ledger_opts lo = { .sync = cfg->sync, .create = o->create,
+				  .readonly = o->readonly };
 	char path[1200];
 	size_t i, n = 0;
 	int rc;
@@ -354,34 +358,45 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 {
 	struct pool_shard *s = &p->shards[i];
 	struct ledger_grant g;
-	uint64_t j, n = 0;
-	int rc;
+	uint64_t j;
+	int rc = 0;
 
 	*added = 0;
 	if (want > p->grant_batch)
 		want = p->grant_batch;
 	step_begin(p);
-	rc = ledger_grant(p->ledger, p->def->name, i, want, &g);
-	if (rc)
-		goto out;
-	if (g.count == 0) {
-		atomic_store(&p->used_up, true);
-		goto out;
+	if (s->pending.count) {
+		g = s->pending;	/* a failed append: the same again */
+	} else {
+		rc = ledger_grant(p->ledger, p->def->name, i, want, &g);
+		if (rc)
+			goto out;
+		if (g.count == 0) {
+			atomic_store(&p->used_up, true);
+			goto out;
+		}
 	}
 	for (j = 0; j < g.count; j++)
 		scratch[j] = perm_apply(&p->perm, g.first + j);
-	/* The grant is committed: from here a failure burns these values. */
+	/* The grant is committed: these values are ours until appended. An
+	 * append is one transaction, so a failed one wrote nothing and can
+	 * simply be done again. */
 	rc = shard_append(&s->shard, g.seq0, scratch, g.count);
 	if (rc) {
-		log_error("%s: %llu granted values burned: %s", s->shard.name,
-			  (unsigned long long)g.count, log_strerror(rc));
+		if (!s->pending.count)
+			log_error("%s: appending %llu granted values failed "
+				  "(%s); will append them again",
+				  s->shard.name, (unsigned long long)g.count,
+				  store_strerror(rc));
+		s->pending = g;
 		goto out;
 	}
-	rc = shard_count(&s->shard, &n);
-	if (rc)
-		goto out;
-	atomic_store(&s->level, n);
+	if (s->pending.count)
+		log_info("%s: the pending %llu values are appended",
+			 s->shard.name, (unsigned long long)g.count);
+	memset(&s->pending, 0, sizeof(s->pending));
 	*added = g.count;
+	rc = pool_shard_recount(p, i);
 out:
 	step_end(p, *added > 0);
 	return rc;
@@ -391,7 +406,6 @@ int pool_take_step(struct pool *p, unsigned i, size_t max,
 		   struct shard_item *items, size_t *moved)
 {
 	struct pool_shard *s = &p->shards[i];
-	uint64_t n = 0;
 	size_t got = 0;
 	int rc;
 
@@ -402,10 +416,7 @@ int pool_take_step(struct pool *p, unsigned i, size_t max,
 		goto out;
 	hopper_push(&s->hopper, items, got);
 	*moved = got;
-	rc = shard_count(&s->shard, &n);
-	if (rc)
-		goto out;
-	atomic_store(&s->level, n);
+	rc = pool_shard_recount(p, i);
 out:
 	step_end(p, *moved > 0);
 	return rc;
@@ -439,6 +450,24 @@ int pool_put_back(struct pool *p)
 	}
 	free(items);
 	return rc;
+}
+
+int pool_shard_recount(struct pool *p, unsigned i)
+{
+	struct pool_shard *s = &p->shards[i];
+	uint64_t n, txn;
+	int rc;
+
+	rc = shard_count_txn(&s->shard, &n, &txn);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->level_lock);
+	if (txn >= s->level_txn) {
+		s->level_txn = txn;
+		atomic_store(&s->level, n);
+	}
+	pthread_mutex_unlock(&s->level_lock);
+	return 0;
 }
 
 uint64_t pool_shard_ready(struct pool *p, unsigned i)

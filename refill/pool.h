@@ -20,6 +20,7 @@
 #ifndef UNIQ_POOL_H
 #define UNIQ_POOL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,8 +37,14 @@
 struct pool_shard {
 	struct shard shard;
 	struct hopper hopper;		/* only for serving shards */
-	_Atomic uint64_t level;		/* entries in the environment, as the
-					   refill thread last saw them */
+	_Atomic uint64_t level;		/* entries in the environment, as last
+					   counted (pool_shard_recount) */
+	pthread_mutex_t level_lock;	/* orders the counts: level_txn */
+	uint64_t level_txn;		/* snapshot of the count in level */
+	/* A grant whose append failed, to append again before granting
+	 * anything more (so a failing disk burns one grant, not one per
+	 * retry). Owned by the thread that refills this shard. */
+	struct ledger_grant pending;
 };
 
 struct pool {
@@ -71,6 +78,8 @@ struct pool_set {
 
 struct pool_set_opts {
 	bool create;			/* create missing files (server, init) */
+	bool readonly;			/* only read (uniqctl lookup, verify,
+					   status): no writer locks taken */
 };
 
 /*
@@ -119,7 +128,11 @@ int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
  * One refill of shard i: grants up to `want` more indices in the ledger
  * (committed), then appends their values to the shard (committed).
  * scratch must hold grant_batch values. *added says how many (0: the pool
- * is used up, and p->used_up is set). Returns 0 or a negative errno.
+ * is used up, and p->used_up is set). Returns 0 or a negative errno. If
+ * the append fails, the grant is kept (shard i's `pending`) and the next
+ * call appends it again, with the same values at the same sequence
+ * numbers, before it grants anything else. One thread at a time per
+ * shard.
  */
 int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 		     uint64_t *scratch, uint64_t *added);
@@ -127,7 +140,8 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 /*
  * Moves up to max entries from shard i's environment to its hopper
  * (taken, committed, then pushed). items must hold max entries. *moved
- * says how many. Returns 0 or a negative errno.
+ * says how many. Returns 0 or a negative errno; a failed take moved
+ * nothing (the shard's transaction was aborted).
  */
 int pool_take_step(struct pool *p, unsigned i, size_t max,
 		   struct shard_item *items, size_t *moved);
@@ -136,6 +150,14 @@ int pool_take_step(struct pool *p, unsigned i, size_t max,
  * shutdown, after the HTTP server has stopped). Returns 0 or the first
  * error; values that could not go back are burned, never repeated. */
 int pool_put_back(struct pool *p);
+
+/*
+ * Counts shard i's entries and publishes the count in its level, unless a
+ * count of a later snapshot is already there (two threads count: their
+ * stores must not let an older count overwrite a newer one). Returns 0 or
+ * a negative errno (level unchanged).
+ */
+int pool_shard_recount(struct pool *p, unsigned i);
 
 /* Values ready in shard i: in its environment and in its hopper. */
 uint64_t pool_shard_ready(struct pool *p, unsigned i);

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/store.h"
 #include "refill/refill.h"
 #include "common/banned.h"
 
@@ -39,6 +40,7 @@ struct worker {
 	struct shard_item *items; /* taker: hopper_cap entries */
 	uint64_t empty_seen;	/* taker: pool->empty_draws last logged */
 	uint64_t empty_log_ns;	/* taker: when it was logged */
+	uint64_t check_ns;	/* filler: last dead-reader check */
 	_Atomic uint64_t grants, values, takes, errors;
 };
 
@@ -73,16 +75,24 @@ static void taker_demand(void *arg)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static bool taker_has_demand(struct worker *w, bool clear)
+/* Takes the demand raised so far (and clears it). */
+static bool taker_take_demand(struct worker *w)
 {
 	bool d;
 
 	pthread_mutex_lock(&w->lock);
 	d = w->demand;
-	if (clear)
-		w->demand = false;
+	w->demand = false;
 	pthread_mutex_unlock(&w->lock);
 	return d;
+}
+
+/* Puts back a demand the pass could not meet (the shard was empty). */
+static void taker_keep_demand(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->demand = true;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* Sleeps up to ms unless woken; returns true when asked to stop. */
@@ -125,8 +135,9 @@ static int taker_pass(struct worker *w)
 {
 	struct pool *p = w->pool;
 	struct pool_shard *s = &p->shards[w->shard];
-	size_t room = hopper_room(&s->hopper), moved = 0;
+	size_t room, moved = 0;
 	uint64_t empty;
+	bool demand;
 	int rc;
 
 	empty = atomic_load(&p->empty_draws);
@@ -138,22 +149,30 @@ static int taker_pass(struct worker *w)
 			 (unsigned long long)(empty - w->empty_seen));
 		w->empty_seen = empty;
 	}
-	if (room == 0 || (room < p->hopper_cap / 2 &&
-			  !taker_has_demand(w, false)))
+	/* Take the demand before looking at the hopper: one raised after
+	 * this point (by a pop that fails after our push, which re-arms the
+	 * hopper's wake) stays for the next pass instead of being cleared
+	 * by this one. */
+	demand = taker_take_demand(w);
+	room = hopper_room(&s->hopper);
+	if (room == 0 || (room < p->hopper_cap / 2 && !demand))
 		return 0;
 	/* Nothing to take (the filler recounts and wakes us when it
 	 * appends): do not even open a transaction. Near the end of a pool
 	 * every failed draw asks for more, and a pointless take would make
 	 * that very draw answer "refilling" instead of "used up". */
-	if (atomic_load(&s->level) == 0)
+	if (atomic_load(&s->level) == 0) {
+		if (demand)
+			taker_keep_demand(w);
 		return 0;
-	rc = pool_take_step(p, w->shard, room, w->items, &moved);
-	if (rc)
-		return rc;
-	if (moved) {
-		atomic_fetch_add(&w->takes, 1);
-		taker_has_demand(w, true); /* met; a pop still short asks again */
 	}
+	rc = pool_take_step(p, w->shard, room, w->items, &moved);
+	if (rc || !moved) {
+		if (demand)
+			taker_keep_demand(w);
+		return rc;
+	}
+	atomic_fetch_add(&w->takes, 1);
 	if (atomic_load(&s->level) < p->low_water)
 		worker_wake(w->peer);
 	return moved ? 1 : 0;
@@ -168,11 +187,18 @@ static int filler_pass(struct worker *w)
 	uint64_t level, added = 0;
 	int rc;
 
+	/* A uniqctl killed during a read would pin pages (store.h). */
+	if (clock_mono_ns() - w->check_ns >= 1000000000u) {
+		w->check_ns = clock_mono_ns();
+		rc = store_reader_check(s->shard.env, s->shard.name);
+		if (rc)
+			return rc;
+	}
 	/* Recount: uniqctl may have appended, the taker may have taken. */
-	rc = shard_count(&s->shard, &level);
+	rc = pool_shard_recount(p, w->shard);
 	if (rc)
 		return rc;
-	atomic_store(&s->level, level);
+	level = atomic_load(&s->level);
 	if (level < p->low_water || level == 0)
 		w->filling = true;
 	if (level >= p->def->shard_size || atomic_load(&p->used_up))
@@ -212,7 +238,7 @@ static void *worker_main(void *arg)
 			log_error("%s %s: %s; retrying in 1 s",
 				  w->role == TAKER ? "taker" : "filler",
 				  w->pool->shards[w->shard].shard.name,
-				  log_strerror(rc));
+				  store_strerror(rc));
 		}
 		if (worker_wait(w, rc < 0 ? ERROR_BACKOFF_MS : IDLE_WAIT_MS))
 			break;
@@ -232,6 +258,7 @@ static int worker_init(struct worker *w, enum role role, struct pool *p,
 		       unsigned shard)
 {
 	pthread_condattr_t ca;
+	bool mutex = false;
 	int rc;
 
 	w->role = role;
@@ -241,28 +268,28 @@ static int worker_init(struct worker *w, enum role role, struct pool *p,
 		w->scratch = malloc(p->grant_batch * sizeof(*w->scratch));
 	else
 		w->items = malloc(p->hopper_cap * sizeof(*w->items));
-	if (!w->scratch && !w->items)
-		return -ENOMEM;
-	rc = pthread_mutex_init(&w->lock, NULL);
+	rc = !w->scratch && !w->items ? ENOMEM : 0;
+	if (rc == 0)
+		rc = pthread_mutex_init(&w->lock, NULL);
 	if (rc)
-		goto fail_mutex;
+		goto out;
+	mutex = true;
 	rc = pthread_condattr_init(&ca);
 	if (rc)
-		goto fail_cond;
+		goto out;
 	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	if (rc == 0)
 		rc = pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (rc)
-		goto fail_cond;
-	return 0;
-fail_cond:
-	pthread_mutex_destroy(&w->lock);
-fail_mutex:
-	free(w->scratch);
-	free(w->items);
-	w->scratch = NULL;
-	w->items = NULL;
+out:
+	if (rc) {
+		if (mutex)
+			pthread_mutex_destroy(&w->lock);
+		free(w->scratch);
+		free(w->items);
+		w->scratch = NULL;
+		w->items = NULL;
+	}
 	return -rc;
 }
 

@@ -243,6 +243,18 @@ int main(int argc, char **argv)
 	rc = load_config(&a, &cfg);
 	if (rc)
 		goto out;
+	for (i = 0; i < cfg.npools; i++) {
+		const struct pool_def *d = &cfg.pools[i];
+		const int64_t safe = 9007199254740991LL; /* 2^53 - 1 */
+
+		if (d->kind == POOL_INT &&
+		    (d->min < -safe ||
+		     d->min + (int64_t)(d->capacity - 1) > safe))
+			log_warn("pool \"%s\" has values beyond 2^53-1: "
+				 "JavaScript clients (k6) read such numbers "
+				 "as doubles and may see two of them as one",
+				 d->name);
+	}
 	if (!is_loopback(cfg.listen_host) && !cfg.admin_token) {
 		log_error("refusing to listen on %s without an admin token "
 			  "(set UNIQD_ADMIN_TOKEN or \"admin_token\")",
@@ -284,6 +296,9 @@ int main(int argc, char **argv)
 	rc = committer_start(&pools.ledger, &committer);
 	if (rc == 0)
 		rc = committer_add_tick(committer, 60 * 1000, seq_purge_tick,
+					NULL, &pools.ledger);
+	if (rc == 0)
+		rc = committer_add_tick(committer, 1000, ledger_reader_tick,
 					NULL, &pools.ledger);
 	for (i = 0; rc == 0 && i < pools.nleases; i++)
 		rc = committer_add_tick(committer, 1000, lease_expire_tick,
@@ -336,8 +351,9 @@ out:
 	http_stop(http);
 	refill_stop(refill);
 	if (pools_open) {
+		/* Also after a failed start: primed hoppers go back too. */
 		for (i = 0; i < pools.npools; i++)
-			if (refill && pool_put_back(&pools.pools[i]) && !rc)
+			if (pool_put_back(&pools.pools[i]) && !rc)
 				rc = -EIO;
 	}
 	refill_free(refill);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "shard/hopper.h"
 #include "common/banned.h"
 
@@ -99,8 +100,13 @@ void hopper_push(struct hopper *h, const struct shard_item *items, size_t n)
 	size_t i, at;
 
 	pthread_mutex_lock(&h->lock);
-	if (n > h->cap - h->len)
-		n = h->cap - h->len; /* caller bug; never overwrite */
+	if (n > h->cap - h->len) {
+		/* A caller bug: never overwrite. The values have left their
+		 * shard, so the ones dropped are burned: say so. */
+		log_error("hopper: %zu values pushed into %zu free slots; the "
+			  "rest are burned", n, h->cap - h->len);
+		n = h->cap - h->len;
+	}
 	at = (h->head + h->len) % h->cap;
 	for (i = 0; i < n; i++) {
 		h->ring[at] = items[i];

@@ -76,17 +76,20 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 	       const struct shard_opts *o)
 {
 	struct store_opts so = {
-		/* Room for twice the target (a uniqctl init beside the server
-		 * can overshoot it) at about 32 bytes an entry, plus slack. */
-		.map_size = ((size_t)64 << 20) + (size_t)o->shard_size * 128,
+		/* Address space only: the file grows as it is written. Far
+		 * more than the target needs, so that neither a uniqd and a
+		 * uniqctl with other shard sizes nor pages pinned for a while
+		 * by a slow reader can fill it. */
+		.map_size = ((size_t)16 << 30) + (size_t)o->shard_size * 128,
 		.max_dbs = 4,
 		.sync = o->sync,
-		.create = o->create,
+		.create = o->create && !o->readonly,
+		.readonly = o->readonly,	/* see ledger_open */
 	};
 	MDB_txn *txn = NULL;
 	MDB_dbi main_db;
 	MDB_stat st;
-	unsigned cflag = o->create ? MDB_CREATE : 0;
+	unsigned cflag = o->create && !o->readonly ? MDB_CREATE : 0;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -97,7 +100,8 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 	rc = store_open(path, &so, &s->env);
 	if (rc)
 		return rc;
-	rc = store_err(mdb_txn_begin(s->env, NULL, 0, &txn));
+	rc = store_err(mdb_txn_begin(s->env, NULL,
+				     o->readonly ? MDB_RDONLY : 0, &txn));
 	if (rc)
 		goto out;
 	rc = mdb_dbi_open(txn, "meta", 0, &s->meta);
@@ -153,7 +157,7 @@ int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
 	MDB_txn *txn;
 	MDB_val k, v;
 	unsigned flags = MDB_NOOVERWRITE;
-	uint64_t seq;
+	uint64_t seq, last = 0;
 	size_t i;
 	int rc;
 
@@ -169,7 +173,9 @@ int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
 	 * append, which LMDB does without searching the tree. Another
 	 * process may have appended a later grant first; then insert. */
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == MDB_NOTFOUND || (rc == 0 && *(uint64_t *)k.mv_data < seq0))
+	if (rc == 0)
+		memcpy(&last, k.mv_data, sizeof(last));
+	if (rc == MDB_NOTFOUND || (rc == 0 && last < seq0))
 		flags = MDB_APPEND;
 	else if (rc) {
 		rc = store_err(rc);
@@ -256,7 +262,7 @@ int shard_put_back(struct shard *s, const struct shard_item *items,
 	return store_finish(txn, rc);
 }
 
-int shard_count(struct shard *s, uint64_t *n)
+int shard_count_txn(struct shard *s, uint64_t *n, uint64_t *txnid)
 {
 	MDB_txn *txn;
 	MDB_stat st;
@@ -266,10 +272,17 @@ int shard_count(struct shard *s, uint64_t *n)
 	if (rc)
 		return rc;
 	rc = store_err(mdb_stat(txn, s->values, &st));
+	if (txnid)
+		*txnid = mdb_txn_id(txn);
 	mdb_txn_abort(txn);
 	if (rc == 0)
 		*n = st.ms_entries;
 	return rc;
+}
+
+int shard_count(struct shard *s, uint64_t *n)
+{
+	return shard_count_txn(s, n, NULL);
 }
 
 int shard_get(struct shard *s, uint64_t seq, uint64_t *value)

@@ -48,6 +48,7 @@ struct shard {
 struct shard_opts {
 	bool sync;
 	bool create;
+	bool readonly;		/* read transactions only */
 	uint64_t shard_size;	/* sizes the map */
 };
 
@@ -87,8 +88,11 @@ int shard_take(struct shard *s, size_t max, struct shard_item *out,
 int shard_put_back(struct shard *s, const struct shard_item *items,
 		   size_t n);
 
-/* How many entries the shard holds. */
+/* How many entries the shard holds; with txnid, also the id of the
+ * snapshot counted (ids grow with every commit), so that counts taken by
+ * different threads can be put in order. */
 int shard_count(struct shard *s, uint64_t *n);
+int shard_count_txn(struct shard *s, uint64_t *n, uint64_t *txnid);
 
 /* The value at sequence number seq. Returns 0, -ENOENT, or an error. */
 int shard_get(struct shard *s, uint64_t seq, uint64_t *value);

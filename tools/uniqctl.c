@@ -59,7 +59,7 @@ struct ctx {
 static int open_data(struct ctx *c, const char *config, const char *data_dir,
 		     bool create)
 {
-	struct pool_set_opts o = { .create = create };
+	struct pool_set_opts o = { .create = create, .readonly = !create };
 	char err[512];
 	int rc;
 

@@ -1400,6 +1400,76 @@ out:
 	rm_rf(dir);
 }
 
+/*
+ * A shard that refuses appends (a full disk, a failing file): the filler
+ * must not burn a new grant on every retry. The grant is kept and appended
+ * again, the same values at the same sequence numbers, once the shard
+ * takes writes again.
+ */
+static void test_failed_append_is_retried(void)
+{
+	static const char json[] =
+		"{\"pools\": [{\"name\": \"ap\", \"kind\": \"int\", "
+		"\"min\": 0, \"max\": 999999, \"shards\": 1, "
+		"\"shard_size\": 100}]}";
+	struct shard_opts ro = { .readonly = true, .shard_size = 100 };
+	struct shard_opts rw = { .create = false, .shard_size = 100 };
+	struct pool_set_opts o = { .create = true };
+	struct ledger_pool rec;
+	struct shard_reader rd;
+	struct shard_item it;
+	struct pool_set ps;
+	struct config cfg;
+	struct pool *p;
+	char dir[256], path[512], err[256];
+	uint64_t scratch[100], added = 1, counter, n = 0, i;
+	int rc;
+
+	make_tmpdir(dir, sizeof(dir));
+	if (load_config(&cfg, json, dir))
+		return;
+	rc = pool_set_open(&ps, &cfg, &o, err, sizeof(err));
+	CHECKF(rc == 0, "%s", err);
+	if (rc)
+		goto out_cfg;
+	p = pool_set_find(&ps, "ap");
+	/* reopen the shard read-only: appends now fail */
+	shard_path(path, sizeof(path), dir, "ap", 0);
+	shard_release(&p->shards[0].shard);
+	CHECK(shard_open(&p->shards[0].shard, path, "ap", 0,
+			 ps.ledger.instance, &ro) == 0);
+	for (i = 0; i < 5; i++) {
+		rc = pool_refill_step(p, 0, 100, scratch, &added);
+		CHECK(rc != 0 && added == 0);
+	}
+	CHECK(ledger_pool_get(&ps.ledger, "ap", &rec) == 0);
+	counter = rec.counter;
+	CHECKF(counter == 100, "5 failed appends granted %llu values",
+	       (unsigned long long)counter);
+	CHECK_EQ_U64(p->shards[0].pending.count, 100);
+	/* writable again: the kept grant goes in, nothing new is granted */
+	shard_release(&p->shards[0].shard);
+	CHECK(shard_open(&p->shards[0].shard, path, "ap", 0,
+			 ps.ledger.instance, &rw) == 0);
+	CHECK(pool_refill_step(p, 0, 100, scratch, &added) == 0);
+	CHECK_EQ_U64(added, 100);
+	CHECK_EQ_U64(p->shards[0].pending.count, 0);
+	CHECK(ledger_pool_get(&ps.ledger, "ap", &rec) == 0);
+	CHECK_EQ_U64(rec.counter, counter);
+	/* and they are exactly the granted values, where the grant put them */
+	CHECK(shard_reader_begin(&p->shards[0].shard, &rd) == 0);
+	while (shard_reader_next(&rd, &it) == 0) {
+		CHECK(it.seq == n && it.value == perm_apply(&p->perm, n));
+		n++;
+	}
+	shard_reader_end(&rd);
+	CHECK_EQ_U64(n, 100);
+	pool_set_release(&ps);
+out_cfg:
+	config_release(&cfg);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	uint64_t t;
@@ -1413,6 +1483,7 @@ int main(void)
 	test_fewer_shards();
 	test_two_processes();
 	test_max_count_draw();
+	test_failed_append_is_retried();
 	fprintf(stderr, "test_pool: %.1f s\n",
 		(double)(clock_mono_ns() - t) / 1e9);
 	return t_done("test_pool");

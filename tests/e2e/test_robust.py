@@ -1,0 +1,135 @@
+"""Robustness end to end: what a review of the core found, kept fixed. A
+uniqctl killed in the middle of a read must not let shards grow until
+they fill; bodies over the limit get a 413 (announced or chunked); a draw
+of the largest count a pool advertises is served even when the hopper is
+left between half and full by other draws; bad UTF-8 in a URL still gives
+valid JSON."""
+import http.client
+import json
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import SLOW, ServerTest, UNIQ_CORRUPT, UNIQD_STRESS, run
+
+
+class RobustTest(ServerTest):
+
+    def test_dead_reader_is_cleared(self):
+        # Shards small enough to churn their pages, big enough to keep up
+        cfg = {"pools": [{"name": "int", "kind": "int", "shards": 1,
+                          "shard_size": 20000}]}
+        s = self.server(cfg)
+        s.wait_ready(pools=("int",))
+        holder = subprocess.Popen([UNIQ_CORRUPT, "--hold-reader", self.data,
+                                   "int", "0"], stdout=subprocess.PIPE,
+                                  text=True)
+        self.assertEqual(holder.stdout.readline().strip(), "holding")
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        p = run([UNIQD_STRESS, "--url", "http://127.0.0.1:%d" % s.port,
+                 "--requests", "100000", "--threads", "4", "--quiet",
+                 "--log-dir", self.tmp], timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        deadline = time.time() + 5 * SLOW
+        while time.time() < deadline and "reader slot" not in s.log():
+            time.sleep(0.1)
+        self.assertRegex(s.log(), r"int_shard_0: cleared 1 reader slot\(s\) "
+                                  r"left by dead processes")
+        size = os.path.getsize(os.path.join(self.data, "shards",
+                                            "int_shard_0.mdb"))
+        self.assertLess(size, 16 << 20, "the shard grew to %d bytes" % size)
+
+    def test_413(self):
+        s = self.server()
+        big = b"x" * (64 * 1024 + 1)
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        c.request("POST", "/pools/users/leases", body=big)
+        r = c.getresponse()
+        body = json.loads(r.read())
+        self.assertEqual((r.status, body["error"]), (413, "body_too_large"))
+        c.close()
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        c.request("POST", "/pools/users/leases",
+                  body=iter([b"{" + b" " * 40000, b" " * 40000 + b"}"]),
+                  encode_chunked=True)
+        r = c.getresponse()
+        body = json.loads(r.read())
+        self.assertEqual((r.status, body["error"]), (413, "body_too_large"))
+        c.close()
+        # nothing was borrowed, and the server goes on
+        self.assertEqual(s.get("/pools/users/leases")[2]["out"], 0)
+        st, _, body = s.request("POST", "/pools/users/leases",
+                                body={"holder": "x" * 10})
+        self.assertEqual(st, 201)
+
+    def test_largest_count_is_served(self):
+        # Small draws from two threads race the largest draw, so that pops
+        # fail just as the taker pushes; then the largest draw alone must
+        # be served (a lost wake-up once left it refused for good).
+        cfg = {"pools": [{"name": "int", "kind": "int", "shards": 1,
+                          "shard_size": 1000}]}
+        s = self.server(cfg)
+        s.wait_ready(pools=("int",), minimum=1000)
+        self.assertEqual(s.get("/pools/int")[2]["max_count"], 1000)
+        stop = threading.Event()
+
+        def small(seed):
+            rnd = random.Random(seed)
+            conn = s.client()
+            try:
+                while not stop.is_set():
+                    s.get("/random?count=%d" % rnd.choice([1, 7, 33, 150]),
+                          conn=conn)
+            finally:
+                conn.close()
+
+        conn = s.client()
+        try:
+            for i in range(12):
+                stop.clear()
+                ts = [threading.Thread(target=small, args=(i * 2 + j,))
+                      for j in range(2)]
+                for t in ts:
+                    t.start()
+                deadline = time.time() + 1.0 * SLOW
+                while time.time() < deadline:
+                    s.get("/random?count=1000", conn=conn)
+                stop.set()
+                for t in ts:
+                    t.join()
+                deadline = time.time() + 5 * SLOW
+                while True:
+                    st, _, body = s.get("/random?count=1000", conn=conn)
+                    if st == 200:
+                        self.assertEqual(len(body["numbers"]), 1000)
+                        break
+                    self.assertEqual(body["error"], "refilling")
+                    self.assertLess(time.time(), deadline,
+                                    "count=1000 refused for 5 s alone "
+                                    "(round %d, ready %d)" %
+                                    (i, s.get("/pools/int")[2]["ready"]))
+                    time.sleep(0.01)
+        finally:
+            conn.close()
+
+    def test_bad_utf8_in_url_gives_valid_json(self):
+        s = self.server()
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        c.request("GET", "/pools/%FF%FEx%C3")
+        r = c.getresponse()
+        raw = r.read()
+        self.assertEqual(r.status, 404)
+        text = raw.decode("utf-8")  # raises if the body is not UTF-8
+        self.assertEqual(json.loads(text)["error"], "unknown_pool")
+        self.assertIn("\ufffd", json.loads(text)["message"])
+        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
