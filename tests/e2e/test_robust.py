@@ -35,7 +35,16 @@ class RobustTest(ServerTest):
         p = run([UNIQD_STRESS, "--url", "http://127.0.0.1:%d" % s.port,
                  "--requests", "100000", "--threads", "4", "--quiet",
                  "--log-dir", self.tmp], timeout=300)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # 0, or 3 if some answers were 503 refilling (a slow sanitizer
+        # build can outrun its refill): nothing else may go wrong
+        self.assertIn(p.returncode, (0, 3), p.stdout + p.stderr)
+        log = re.search(r"log=(\S+)", p.stdout).group(1)
+        with open(log) as f:
+            rows = [line.split("\t") for line in f.read().splitlines()[1:]]
+        bad = [r for r in rows if r[2] != "200" and
+               not (r[2] == "503" and r[6] == "refilling")]
+        self.assertEqual(bad[:5], [])
+        self.assertGreater(sum(r[2] == "200" for r in rows), 50000)
         deadline = time.time() + 5 * SLOW
         while time.time() < deadline and "reader slot" not in s.log():
             time.sleep(0.1)
