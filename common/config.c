@@ -68,13 +68,36 @@ const char *config_kind_name(enum pool_kind kind)
 		return "sequence";
 	case POOL_LEASE:
 		return "lease";
+	case POOL_CODE:
+		return "code";
 	}
 	return "?";
 }
 
+uint32_t config_pool_fingerprint(const struct pool_def *d)
+{
+	const char *parts[2] = { d->pattern, d->alphabet };
+	uint32_t h = 2166136261u;
+	size_t i, j;
+
+	if (d->kind == POOL_FLOAT)
+		return d->decimals;
+	if (d->kind != POOL_CODE)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		for (j = 0; parts[i][j]; j++) {
+			h ^= (unsigned char)parts[i][j];
+			h *= 16777619u;
+		}
+		h ^= 0xff; /* a separator no symbol can be */
+		h *= 16777619u;
+	}
+	return h;
+}
+
 bool config_kind_is_random(enum pool_kind kind)
 {
-	return kind == POOL_INT || kind == POOL_FLOAT;
+	return kind == POOL_INT || kind == POOL_FLOAT || kind == POOL_CODE;
 }
 
 static void default_int(struct pool_def *d)
@@ -111,6 +134,71 @@ static void default_sequence(struct pool_def *d)
 	snprintf(d->tz, sizeof(d->tz), "UTC");
 }
 
+#define CODE_DEFAULT_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+/*
+ * Checks a code pool's pattern and alphabet and sets slots and capacity:
+ * 0, or -EINVAL with a sentence in err.
+ */
+static int code_shape(struct pool_def *d, const char *where, char *err,
+		      size_t errlen)
+{
+	unsigned char seen[256] = { 0 };
+	size_t i, n = strlen(d->alphabet);
+	uint64_t cap = 1;
+
+	if (n < 2)
+		return fail(err, errlen, "%s: the alphabet needs at least 2 "
+			    "symbols", where);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)d->alphabet[i];
+
+		if (c < 0x21 || c > 0x7e)
+			return fail(err, errlen, "%s: alphabet symbols must be "
+				    "printable ASCII other than space", where);
+		if (seen[c]++)
+			return fail(err, errlen, "%s: the alphabet repeats "
+				    "\"%c\"", where, c);
+	}
+	d->slots = 0;
+	for (i = 0; d->pattern[i]; i++) {
+		unsigned char c = (unsigned char)d->pattern[i];
+
+		if (c < 0x20 || c > 0x7e)
+			return fail(err, errlen, "%s: the pattern must be "
+				    "printable ASCII", where);
+		if (c == '#')
+			d->slots++;
+	}
+	if (d->slots == 0)
+		return fail(err, errlen, "%s: the pattern has no '#' (a '#' is "
+			    "one symbol of the alphabet)", where);
+	for (i = 0; i < d->slots; i++) {
+		if (cap > UINT64_MAX / n)
+			return fail(err, errlen, "%s: %zu symbols over %u slots "
+				    "make more combinations than 64 bits hold",
+				    where, n, d->slots);
+		cap *= n;
+	}
+	if (cap == UINT64_MAX)
+		return fail(err, errlen, "%s: too many combinations", where);
+	d->capacity = cap;
+	d->min = 0;
+	return 0;
+}
+
+static void default_code(struct pool_def *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "codes");
+	d->kind = POOL_CODE;
+	snprintf(d->pattern, sizeof(d->pattern), "#####-#####");
+	snprintf(d->alphabet, sizeof(d->alphabet), CODE_DEFAULT_ALPHABET);
+	d->shards = 1;
+	d->shard_size = 100000;
+	code_shape(d, "", NULL, 0);
+}
+
 static void default_lease(struct pool_def *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -129,14 +217,15 @@ int config_default(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "uniqd-data");
 	c->threads = 0;
 	c->sync = true;
-	c->pools = calloc(4, sizeof(*c->pools));
+	c->pools = calloc(5, sizeof(*c->pools));
 	if (!c->pools)
 		return -ENOMEM;
 	default_int(&c->pools[0]);
 	default_float(&c->pools[1]);
-	default_sequence(&c->pools[2]);
-	default_lease(&c->pools[3]);
-	c->npools = 4;
+	default_code(&c->pools[2]);
+	default_sequence(&c->pools[3]);
+	default_lease(&c->pools[4]);
+	c->npools = 5;
 	return 0;
 }
 
@@ -282,6 +371,44 @@ static int parse_sequence(const cJSON *o, struct pool_def *d,
 	return 0;
 }
 
+static int parse_code(const cJSON *o, struct pool_def *d,
+		      const char *where, char *err, size_t errlen)
+{
+	const cJSON *v;
+	uint64_t u = 0;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "pattern"))) {
+		if (!cJSON_IsString(v) || !*v->valuestring ||
+		    strlen(v->valuestring) > CODE_PATTERN_MAX)
+			return fail(err, errlen, "%s: \"pattern\" must be a "
+				    "string of 1 to %d characters such as "
+				    "\"#####-#####\"", where, CODE_PATTERN_MAX);
+		snprintf(d->pattern, sizeof(d->pattern), "%s",
+			 v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "alphabet"))) {
+		if (!cJSON_IsString(v) ||
+		    strlen(v->valuestring) > CODE_ALPHABET_MAX)
+			return fail(err, errlen, "%s: \"alphabet\" must be a "
+				    "string of at most %d symbols", where,
+				    CODE_ALPHABET_MAX);
+		snprintf(d->alphabet, sizeof(d->alphabet), "%s",
+			 v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "shards"))) {
+		if (get_u64(v, "shards", 1, POOL_SHARDS_MAX, &u, err, errlen))
+			return -EINVAL;
+		d->shards = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "shard_size"))) {
+		if (get_u64(v, "shard_size", 1, POOL_SHARD_SIZE_MAX, &u, err,
+			    errlen))
+			return -EINVAL;
+		d->shard_size = u;
+	}
+	return code_shape(d, where, err, errlen);
+}
+
 static int parse_lease(const cJSON *o, struct pool_def *d,
 		       const char *where, char *err, size_t errlen)
 {
@@ -348,7 +475,8 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 	static const char *const keys[] = { "name", "kind", "min", "max",
 					    "decimals", "shards",
 					    "shard_size", "tz", "digits",
-					    "start", "count", "ttl", NULL };
+					    "start", "count", "ttl",
+					    "pattern", "alphabet", NULL };
 	/* The keys each kind takes, besides name and kind. */
 	static const char *const kind_keys[][6] = {
 		[POOL_INT] = { "min", "max", "shards", "shard_size" },
@@ -356,6 +484,8 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 				 "shard_size" },
 		[POOL_SEQUENCE] = { "tz", "digits" },
 		[POOL_LEASE] = { "start", "count", "ttl" },
+		[POOL_CODE] = { "pattern", "alphabet", "shards",
+				"shard_size" },
 	};
 	const cJSON *it;
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
@@ -396,10 +526,12 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 		default_sequence(d);
 	else if (!strcmp(kind->valuestring, "lease"))
 		default_lease(d);
+	else if (!strcmp(kind->valuestring, "code"))
+		default_code(d);
 	else
 		return fail(err, errlen,
 			    "%s: unknown kind \"%s\" (this build knows int, "
-			    "float, sequence and lease)", where,
+			    "float, code, sequence and lease)", where,
 			    kind->valuestring);
 	snprintf(d->name, sizeof(d->name), "%s", name->valuestring);
 	cJSON_ArrayForEach(it, o) {
@@ -420,6 +552,8 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 		return parse_sequence(o, d, where, err, errlen);
 	if (d->kind == POOL_LEASE)
 		return parse_lease(o, d, where, err, errlen);
+	if (d->kind == POOL_CODE)
+		return parse_code(o, d, where, err, errlen);
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "shards"))) {
 		if (get_u64(v, "shards", 1, POOL_SHARDS_MAX, &u, err, errlen))

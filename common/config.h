@@ -20,6 +20,7 @@ enum pool_kind {
 	POOL_FLOAT = 1,
 	POOL_SEQUENCE = 2,
 	POOL_LEASE = 3,
+	POOL_CODE = 4,
 };
 
 #define POOL_NAME_MAX 32
@@ -31,6 +32,8 @@ enum pool_kind {
 #define TZ_NAME_MAX 64	/* tz.h's TZ_NAME_LEN_MAX: checked in config.c */
 #define LEASE_COUNT_MAX 10000000u	/* the free stack: 4 bytes a number */
 #define LEASE_TTL_MAX (366u * 24 * 3600)
+#define CODE_PATTERN_MAX 64
+#define CODE_ALPHABET_MAX 94	/* the printable ASCII symbols but space */
 
 struct pool_def {
 	char name[POOL_NAME_MAX + 1];
@@ -41,7 +44,8 @@ struct pool_def {
 	 * 10^-decimals (the value printed is (min + k) / 10^decimals with
 	 * exactly `decimals` digits). Sequence pools: capacity is the ids of
 	 * one day (10^digits - 1), min is 0. Lease pools: the numbers are
-	 * [min, min + capacity) (the config's "start" and "count").
+	 * [min, min + capacity) (the config's "start" and "count"). Code
+	 * pools: capacity is alphabet^slots, min is 0 (see code.h).
 	 */
 	int64_t min;
 	uint64_t capacity;
@@ -51,6 +55,11 @@ struct pool_def {
 	unsigned digits;	/* sequence pools: of the daily counter */
 	char tz[TZ_NAME_MAX + 1]; /* sequence pools: IANA time zone */
 	unsigned ttl;		/* lease pools: default seconds; 0 = never */
+	/* code pools: '#' is a symbol of the alphabet, anything else is
+	 * itself; slots is the number of '#' */
+	char pattern[CODE_PATTERN_MAX + 1];
+	char alphabet[CODE_ALPHABET_MAX + 1];
+	unsigned slots;
 };
 
 struct config {
@@ -66,9 +75,9 @@ struct config {
 
 /* Fills c with the built-in defaults: 127.0.0.1:8000, uniqd-data (in the
  * current directory), sync, and the pools "int" ([0, 2^53-1], 2 shards),
- * "float" ([0, 1e6) with 6 decimals, 2 shards), "orders" (a sequence,
- * UTC, 5 digits) and "users" (leases of [10000, 20000), ttl 600 s).
- * Returns 0 or -ENOMEM. */
+ * "float" ([0, 1e6) with 6 decimals, 2 shards), "codes" (one-time codes
+ * "#####-#####" over A-Z0-9), "orders" (a sequence, UTC, 5 digits) and
+ * "users" (leases of [10000, 20000), ttl 600 s). Returns 0 or -ENOMEM. */
 int config_default(struct config *c);
 
 /*
@@ -99,10 +108,19 @@ void config_release(struct config *c);
 /* The pool called name, or NULL. */
 const struct pool_def *config_pool(const struct config *c, const char *name);
 
-/* "int", "float", "sequence" or "lease". */
+/* "int", "float", "sequence", "lease" or "code". */
 const char *config_kind_name(enum pool_kind kind);
 
-/* True for kinds drawn from a permutation into shards (int, float). */
+/*
+ * What besides kind, min and capacity fixes the meaning of a pool's value
+ * indices, as 32 bits the ledger keeps: a float pool's decimals, a code
+ * pool's pattern and alphabet (FNV-1a of both), 0 for other kinds. A
+ * change to it could make a new value's text equal an old one's.
+ */
+uint32_t config_pool_fingerprint(const struct pool_def *d);
+
+/* True for kinds drawn from a permutation into shards (int, float,
+ * code). */
 bool config_kind_is_random(enum pool_kind kind);
 
 #endif

@@ -8,9 +8,15 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/code.h"
 #include "common/parse.h"
 #include "common/value.h"
 #include "common/banned.h"
+
+static size_t number_format(const struct pool_def *d, uint64_t k,
+			    char *buf);
+static int number_parse(const struct pool_def *d, const char *text,
+			uint64_t *k);
 
 int64_t value_pow10(unsigned n)
 {
@@ -38,6 +44,20 @@ static size_t put_u64(uint64_t u, char *buf)
 
 size_t value_format(const struct pool_def *d, uint64_t k, char *buf)
 {
+	if (d->kind == POOL_CODE)
+		return code_format(d, k, buf);
+	return number_format(d, k, buf);
+}
+
+int value_parse(const struct pool_def *d, const char *text, uint64_t *k)
+{
+	if (d->kind == POOL_CODE)
+		return text && *text ? code_parse(d, text, k) : -EINVAL;
+	return number_parse(d, text, k);
+}
+
+static size_t number_format(const struct pool_def *d, uint64_t k, char *buf)
+{
 	/* min + k cannot overflow: config ensures min + capacity - 1 fits. */
 	int64_t v = (int64_t)((uint64_t)d->min + k);
 	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
@@ -64,7 +84,8 @@ size_t value_format(const struct pool_def *d, uint64_t k, char *buf)
 	return n;
 }
 
-int value_parse(const struct pool_def *d, const char *text, uint64_t *k)
+static int number_parse(const struct pool_def *d, const char *text,
+			uint64_t *k)
 {
 	const char *s = text, *dot, *end;
 	uint64_t ipart, fpart = 0;

@@ -4,7 +4,8 @@
  * A pool value is identified by its index k in [0, capacity) (see
  * struct pool_def). value_format() turns k into the exact text sent to
  * clients; value_parse() turns text from a client back into k, so that
- * lookups agree with what was served byte for byte.
+ * lookups agree with what was served byte for byte. Int and float values
+ * are JSON numbers; codes (code.h) are strings.
  */
 #ifndef UNIQ_VALUE_H
 #define UNIQ_VALUE_H
@@ -14,9 +15,9 @@
 
 #include "common/config.h"
 
-/* Longest text of any value, NUL excluded (a float with 15 digits, a
- * sign and a point, or an int64). */
-#define VALUE_TEXT_MAX 24
+/* Longest text of any value, NUL excluded: a code (its pattern's length)
+ * is the longest; a float or an int64 takes at most 24. */
+#define VALUE_TEXT_MAX CODE_PATTERN_MAX
 
 /*
  * Writes the text of value k of pool d to buf (at least VALUE_TEXT_MAX + 1

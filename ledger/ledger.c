@@ -142,6 +142,7 @@ int ledger_open(struct ledger *lg, const char *path,
 		static const struct {
 			const char *name;
 			size_t off;
+			unsigned flags;
 		} dbs[] = {
 			{ "pools", offsetof(struct ledger, pools) },
 			{ "grants", offsetof(struct ledger, grants) },
@@ -152,12 +153,17 @@ int ledger_open(struct ledger *lg, const char *path,
 			{ "idem_time", offsetof(struct ledger, idem_time) },
 			{ "leases", offsetof(struct ledger, leases) },
 			{ "lease_exp", offsetof(struct ledger, lease_exp) },
+			{ "skips", offsetof(struct ledger, skips) },
+			{ "coderuns", offsetof(struct ledger, coderuns),
+			  MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP },
+			{ "redeemed", offsetof(struct ledger, redeemed) },
+			{ "jobs", offsetof(struct ledger, jobs) },
 		};
 		size_t i;
 
 		for (i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
 			rc = store_err(mdb_dbi_open(
-				txn, dbs[i].name, cflag,
+				txn, dbs[i].name, cflag | dbs[i].flags,
 				(MDB_dbi *)((char *)lg + dbs[i].off)));
 			if (rc)
 				goto out;
@@ -200,12 +206,18 @@ static int get_pool(struct ledger *lg, MDB_txn *txn, const char *name,
 	return 0;
 }
 
-static int put_pool(struct ledger *lg, MDB_txn *txn, const char *name,
-		    const struct ledger_pool *p)
+static int put_pool_flags(struct ledger *lg, MDB_txn *txn, const char *name,
+			  const struct ledger_pool *p, unsigned flags)
 {
 	MDB_val k = mval(name, strlen(name)), v = mval(p, sizeof(*p));
 
-	return store_err(mdb_put(txn, lg->pools, &k, &v, 0));
+	return mdb_put(txn, lg->pools, &k, &v, flags);
+}
+
+static int put_pool(struct ledger *lg, MDB_txn *txn, const char *name,
+		    const struct ledger_pool *p)
+{
+	return store_err(put_pool_flags(lg, txn, name, p, 0));
 }
 
 int ledger_pool_get(struct ledger *lg, const char *name,
@@ -222,21 +234,54 @@ int ledger_pool_get(struct ledger *lg, const char *name,
 	return rc;
 }
 
+int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			   uint32_t kind, int64_t min, uint64_t capacity,
+			   uint32_t decimals, struct ledger_pool *out)
+{
+	struct ledger_pool p;
+	MDB_val k = mval("next_pool_id", 12), v;
+	uint32_t next;
+	int rc;
+
+	rc = store_err(mdb_get(txn, lg->meta, &k, &v));
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(next))
+		return -EIO;
+	memcpy(&next, v.mv_data, sizeof(next));
+	memset(&p, 0, sizeof(p));
+	p.id = next++;
+	p.kind = kind;
+	p.min = min;
+	p.capacity = capacity;
+	p.decimals = decimals;
+	p.created_ms = clock_now_ms();
+	rc = perm_random_key(p.key);
+	if (rc)
+		return rc;
+	v = mval(&next, sizeof(next));
+	rc = store_err(mdb_put(txn, lg->meta, &k, &v, 0));
+	if (rc == 0)
+		rc = store_err(put_pool_flags(lg, txn, name, &p,
+					      MDB_NOOVERWRITE));
+	if (rc == 0)
+		*out = p;
+	return rc;
+}
+
 bool ledger_pool_matches(const struct ledger_pool *p,
 			 const struct pool_def *d)
 {
 	return p->kind == (uint32_t)d->kind && p->min == d->min &&
 	       p->capacity == d->capacity &&
-	       p->decimals == (d->kind == POOL_FLOAT ? d->decimals : 0);
+	       p->decimals == config_pool_fingerprint(d);
 }
 
 int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 		       struct ledger_pool *out, char *err, size_t errlen)
 {
 	struct ledger_pool p;
-	MDB_val k, v;
 	MDB_txn *txn;
-	uint32_t next;
 	int rc;
 
 	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
@@ -246,18 +291,22 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 	if (rc == 0) {
 		if (!ledger_pool_matches(&p, d)) {
 			snprintf(err, errlen,
-				 "pool \"%s\" was created as %s with min %lld, "
-				 "%llu values and %u decimals; the "
-				 "configuration now says %s with min %lld, "
-				 "%llu values and %u decimals. Changing a "
-				 "pool's range could repeat values: give the "
+				 "pool \"%s\" was created as %s with min %lld "
+				 "and %llu values; the configuration now says "
+				 "%s with min %lld and %llu values%s. Changing "
+				 "a pool's range could repeat values: give the "
 				 "new range a new pool name",
 				 d->name, config_kind_name(p.kind),
 				 (long long)p.min,
-				 (unsigned long long)p.capacity, p.decimals,
+				 (unsigned long long)p.capacity,
 				 config_kind_name(d->kind), (long long)d->min,
 				 (unsigned long long)d->capacity,
-				 d->kind == POOL_FLOAT ? d->decimals : 0);
+				 p.kind == (uint32_t)d->kind &&
+				 p.min == d->min && p.capacity == d->capacity ?
+				 (d->kind == POOL_CODE ?
+				  ", but another pattern and alphabet" :
+				  d->kind == POOL_FLOAT ? ", but other decimals" :
+				  "") : "");
 			rc = -EINVAL;
 		}
 		goto out;
@@ -265,31 +314,9 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 	if (rc != -ENOENT)
 		goto out;
 
-	k = mval("next_pool_id", 12);
-	rc = store_err(mdb_get(txn, lg->meta, &k, &v));
-	if (rc)
-		goto out;
-	if (v.mv_size != sizeof(next)) {
-		rc = -EIO;
-		goto out;
-	}
-	memcpy(&next, v.mv_data, sizeof(next));
-	memset(&p, 0, sizeof(p));
-	p.id = next++;
-	p.kind = (uint32_t)d->kind;
-	p.min = d->min;
-	p.capacity = d->capacity;
-	p.decimals = d->kind == POOL_FLOAT ? d->decimals : 0;
-	p.counter = 0;
-	p.created_ms = clock_now_ms();
-	rc = perm_random_key(p.key);
-	if (rc)
-		goto out;
-	v = mval(&next, sizeof(next));
-	rc = store_err(mdb_put(txn, lg->meta, &k, &v, 0));
-	if (rc)
-		goto out;
-	rc = put_pool(lg, txn, d->name, &p);
+	rc = ledger_pool_create_txn(lg, txn, d->name, d->kind, d->min,
+				    d->capacity, config_pool_fingerprint(d),
+				    &p);
 	if (rc)
 		goto out;
 	rc = store_finish(txn, 0);
@@ -385,23 +412,20 @@ found:
 	return 0;
 }
 
-int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
-		 uint64_t want, struct ledger_grant *g)
+int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+		     uint32_t shard, uint64_t want, struct ledger_grant *g,
+		     struct ledger_pool *pool)
 {
 	unsigned char key[12], skey[8];
 	struct ledger_grant_rec rec;
 	struct ledger_grant last;
 	struct ledger_pool p;
 	MDB_cursor *cur = NULL;
-	MDB_txn *txn;
 	MDB_val k, v;
 	uint64_t n, next_seq = 0;
 	int rc;
 
 	memset(g, 0, sizeof(*g));
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
-	if (rc)
-		return rc;
 	rc = get_pool(lg, txn, name, &p);
 	if (rc)
 		goto out;
@@ -469,6 +493,23 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 out:
 	if (cur)
 		mdb_cursor_close(cur);
+	if (rc)
+		memset(g, 0, sizeof(*g));
+	else if (pool)
+		*pool = p;
+	return rc;
+}
+
+int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
+		 uint64_t want, struct ledger_grant *g)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = ledger_grant_txn(lg, txn, name, shard, want, g, NULL);
 	if (rc == 0 && g->count == 0)
 		mdb_txn_abort(txn); /* used up: nothing was written */
 	else
@@ -476,6 +517,18 @@ out:
 	if (rc)
 		memset(g, 0, sizeof(*g));
 	return rc;
+}
+
+int ledger_pool_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			struct ledger_pool *out)
+{
+	return get_pool(lg, txn, name, out);
+}
+
+int ledger_pool_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			const struct ledger_pool *p)
+{
+	return put_pool(lg, txn, name, p);
 }
 
 int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,

@@ -55,6 +55,10 @@ struct ledger {
 	MDB_dbi idem_time; /* (time ms, pool id, key) -> nothing: for purges */
 	MDB_dbi leases;	/* (pool id, number) -> struct lease_rec (lease.h) */
 	MDB_dbi lease_exp; /* (pool id, expiry ms, number) -> nothing */
+	MDB_dbi skips;	/* code streams: (stream id, position) -> nothing */
+	MDB_dbi coderuns; /* (stream id, first) -> sorted codes (codes.h) */
+	MDB_dbi redeemed; /* (pool id, code) -> time redeemed */
+	MDB_dbi jobs;	/* job id -> struct code_job */
 	/* Random bytes drawn when the ledger was created; every shard made
 	 * for this ledger carries them, so a shard file from another data
 	 * directory is never served. */
@@ -72,6 +76,8 @@ struct ledger_pool {
 	uint8_t key[PERM_KEY_LEN];
 	uint64_t counter;	/* permutation indices issued: [0, counter) */
 	uint64_t created_ms;
+	uint64_t skipped;	/* code streams: indices whose code another
+				   stream had issued (not issued here) */
 };
 
 struct ledger_grant {
@@ -141,6 +147,27 @@ int ledger_pool_get(struct ledger *lg, const char *name,
  */
 int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 		 uint64_t want, struct ledger_grant *g);
+
+/*
+ * ledger_grant inside the caller's write transaction (which it neither
+ * commits nor aborts), also giving the pool record as updated. For
+ * issuing that must commit other records with the grant (code pools).
+ */
+int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+		     uint32_t shard, uint64_t want, struct ledger_grant *g,
+		     struct ledger_pool *pool);
+
+/* Creates pool `name` in txn with a fresh key, counter 0. Returns 0,
+ * -EEXIST, or an error. */
+int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			   uint32_t kind, int64_t min, uint64_t capacity,
+			   uint32_t decimals, struct ledger_pool *out);
+
+/* Reads or writes a pool record in txn. */
+int ledger_pool_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			struct ledger_pool *out);
+int ledger_pool_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			const struct ledger_pool *p);
 
 /* Finds the grant of pool pool_id holding permutation index `index`.
  * Returns 0, -ENOENT (never issued), or an error. */

@@ -77,6 +77,7 @@ static void pool_release(struct pool *p)
 	for (i = 0; i < p->nopen; i++) {
 		hopper_release(&p->shards[i].hopper);
 		shard_release(&p->shards[i].shard);
+		code_batch_release(&p->shards[i].codes);
 		pthread_mutex_destroy(&p->shards[i].level_lock);
 	}
 	free(p->shards);
@@ -151,6 +152,8 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 			goto out;
 		}
 		rc = pool_shard_recount(p, i);
+		if (rc == 0 && d->kind == POOL_CODE && i < p->nserving)
+			rc = code_batch_init(&s->codes, p->grant_batch);
 		if (rc)
 			goto out;
 	}
@@ -353,6 +356,51 @@ static void step_end(struct pool *p, bool moved)
 	atomic_fetch_sub(&p->busy, 1);
 }
 
+/*
+ * pool_refill_step for code pools: the root stream issues through
+ * code_issue (which checks every candidate against the prefix streams and
+ * skips those they had), so a grant may add fewer values than it covers,
+ * at sequence numbers with gaps.
+ */
+static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
+			    uint64_t *added)
+{
+	static const struct code_prefix root = { 0 };
+	struct pool_shard *s = &p->shards[i];
+	struct code_batch *b = &s->codes;
+	size_t j;
+	int rc = 0;
+
+	step_begin(p);
+	if (!s->pending.count) {
+		rc = code_issue(p->ledger, p->def, &root, i, want, b, NULL,
+				NULL);
+		if (rc)
+			goto out;
+		if (b->grant.count == 0) {
+			atomic_store(&p->used_up, true);
+			goto out;
+		}
+		for (j = 0; j < b->n; j++)	/* the sequence numbers */
+			b->tmp[j] = b->grant.seq0 + (b->pos[j] - b->grant.first);
+	}
+	rc = shard_append_seqs(&s->shard, b->tmp, b->codes, b->n);
+	if (rc) {
+		if (!s->pending.count)
+			log_error("%s: appending %zu issued codes failed (%s); "
+				  "will append them again", s->shard.name,
+				  b->n, store_strerror(rc));
+		s->pending = b->grant;
+		goto out;
+	}
+	memset(&s->pending, 0, sizeof(s->pending));
+	*added = b->n;
+	rc = pool_shard_recount(p, i);
+out:
+	step_end(p, *added > 0);
+	return rc;
+}
+
 int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 		     uint64_t *scratch, uint64_t *added)
 {
@@ -364,6 +412,8 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 	*added = 0;
 	if (want > p->grant_batch)
 		want = p->grant_batch;
+	if (p->def->kind == POOL_CODE)
+		return code_refill_step(p, i, want, added);
 	step_begin(p);
 	if (s->pending.count) {
 		g = s->pending;	/* a failed append: the same again */
@@ -508,12 +558,59 @@ int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 	return 0;
 }
 
+/* pool_lookup_json for code pools: any stream may have issued k. */
+static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
+{
+	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
+	struct code_lookup lk;
+	uint64_t v;
+	bool in_shard = false;
+	int rc;
+
+	rc = code_lookup(p->ledger, p->def, k, &lk);
+	if (rc)
+		return rc;
+	buf_adds(b, "{\"pool\":");
+	buf_add_json_str(b, p->def->name);
+	value_format(p->def, k, text);
+	buf_adds(b, ",\"value\":");
+	buf_add_json_str(b, text);
+	buf_printf(b, ",\"issued\":%s", lk.issued ? "true" : "false");
+	if (!lk.issued)
+		goto out;
+	clock_rfc3339(lk.issued_ms, when, sizeof(when));
+	buf_printf(b, ",\"issued_at\":\"%s\"", when);
+	if (CODE_SHARD_IS_JOB(lk.shard)) {
+		buf_printf(b, ",\"job\":\"%u\"", lk.shard & 0x7fffffffu);
+	} else if (lk.shard == CODE_CLI_SHARD) {
+		buf_adds(b, ",\"job\":\"uniqctl\"");
+	} else {
+		if (lk.root && lk.shard < p->nopen &&
+		    p->shards[lk.shard].shard.env &&
+		    shard_get(&p->shards[lk.shard].shard, lk.seq, &v) == 0)
+			in_shard = v == k;
+		buf_printf(b, ",\"shard\":\"%s_shard_%u\"", p->def->name,
+			   lk.shard);
+	}
+	buf_printf(b, ",\"served\":%s", in_shard ? "false" : "true");
+	buf_printf(b, ",\"redeemed\":%s", lk.redeemed ? "true" : "false");
+	if (lk.redeemed) {
+		clock_rfc3339(lk.redeemed_ms, when, sizeof(when));
+		buf_printf(b, ",\"redeemed_at\":\"%s\"", when);
+	}
+out:
+	buf_addc(b, '}');
+	return buf_finish(b);
+}
+
 int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
 	struct pool_lookup lk;
 	int rc;
 
+	if (p->def->kind == POOL_CODE)
+		return code_lookup_json(p, k, b);
 	rc = pool_lookup(p, k, &lk);
 	if (rc)
 		return rc;
@@ -530,4 +627,16 @@ int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 	}
 	buf_addc(b, '}');
 	return buf_finish(b);
+}
+
+int pool_value_json(const struct pool *p, uint64_t k, struct buf *b)
+{
+	char text[VALUE_TEXT_MAX + 1];
+	size_t n = value_format(p->def, k, text);
+
+	if (p->def->kind == POOL_CODE)
+		buf_add_json_str(b, text);
+	else
+		buf_add(b, text, n);
+	return 0;
 }

@@ -28,6 +28,7 @@
 
 #include "common/config.h"
 #include "common/perm.h"
+#include "ledger/codes.h"
 #include "ledger/lease.h"
 #include "ledger/ledger.h"
 #include "ledger/seq.h"
@@ -45,6 +46,9 @@ struct pool_shard {
 	 * anything more (so a failing disk burns one grant, not one per
 	 * retry). Owned by the thread that refills this shard. */
 	struct ledger_grant pending;
+	/* Code pools: room for a grant's codes (and, while pending, the
+	 * codes and sequence numbers to append again). Same owner. */
+	struct code_batch codes;
 };
 
 struct pool {
@@ -180,9 +184,15 @@ struct buf;
  * Appends the audit of value index k as JSON, the shape of
  * GET /pools/{name}/values/{value}: {"pool", "value", "issued"} and when
  * issued "issued_at" (RFC 3339 UTC), "shard", and "served" (true once the
- * value has left its shard: sent, or burned by a crash). Returns 0 or a
+ * value has left its shard: sent, or burned by a crash); for code pools
+ * also "job" (the bulk job or "uniqctl" it went to) and "redeemed" /
+ * "redeemed_at". Returns 0 or a
  * negative errno (nothing useful appended then).
  */
 int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b);
+
+/* Appends value k as JSON: a number for int and float pools, a string for
+ * code pools. */
+int pool_value_json(const struct pool *p, uint64_t k, struct buf *b);
 
 #endif

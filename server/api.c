@@ -6,16 +6,20 @@
  * and /random is the hot path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/code.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/value.h"
@@ -1006,6 +1010,386 @@ static int describe_lease(struct lease_pool *lp, struct buf *b)
 	return 0;
 }
 
+/* ---- code pools: capacity, redeem, jobs --------------------------- */
+
+/* The code pool called name: 404 if there is none, 400 if it is another
+ * kind. */
+static struct pool *find_code_pool(struct api *a, struct http_req *r,
+				   const char *name)
+{
+	struct pool *p = pool_set_find(a->pools, name);
+
+	if (p && p->def->kind == POOL_CODE)
+		return p;
+	if (p || pool_set_kind(a->pools, name) >= 0)
+		http_error(r, 400, NULL, "wrong_kind",
+			   "pool \"%s\" is not a code pool", name);
+	else
+		http_error(r, 404, NULL, "unknown_pool",
+			   "there is no pool named \"%.40s\"", name);
+	return NULL;
+}
+
+/* Parses a prefix of code pool p; answers 400 and returns false on a bad
+ * one. */
+static bool get_prefix(struct http_req *r, const struct pool_def *d,
+		       const char *text, struct code_prefix *out)
+{
+	int rc = code_prefix_parse(d, text, out);
+
+	if (rc == 0)
+		return true;
+	http_error(r, 400, NULL, "bad_prefix",
+		   rc == -E2BIG ? "prefix \"%.64s\" leaves no symbol to draw in "
+				  "pattern %s: it must be shorter" :
+		   rc == -EBADMSG ? "prefix \"%.64s\" does not follow pattern "
+				    "%s (a literal is in the wrong place)" :
+				    "prefix \"%.64s\" has a symbol outside the "
+				    "alphabet of pattern %s",
+		   text, d->pattern);
+	return false;
+}
+
+/* GET /pools/{name}/capacity?prefix=P: seed 002's steps 1 to 3. */
+static void route_capacity(struct api *a, struct http_req *r,
+			   const struct route_args *ra)
+{
+	static const char *const allowed[] = { "prefix", NULL };
+	const char *text = http_query(r, "prefix");
+	struct code_prefix pfx;
+	struct buf b = BUF_INIT;
+	uint64_t comb, issued = 0;
+	struct pool *p;
+	int rc;
+
+	if (bad_query(r, allowed) || !(p = find_code_pool(a, r, ra->seg[1])))
+		return;
+	if (!text)
+		text = "";
+	if (!get_prefix(r, p->def, text, &pfx))
+		return;
+	rc = code_count(&a->pools->ledger, p->def, &pfx, &issued);
+	if (rc) {
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		return;
+	}
+	comb = code_combinations(p->def, pfx.len);
+	buf_adds(&b, "{\"pool\":");
+	buf_add_json_str(&b, p->def->name);
+	buf_adds(&b, ",\"prefix\":");
+	buf_add_json_str(&b, text);
+	buf_adds(&b, ",\"combinations\":");
+	buf_add_u64(&b, comb);
+	buf_adds(&b, ",\"issued\":");
+	buf_add_u64(&b, issued);
+	buf_adds(&b, ",\"remaining\":");
+	buf_add_u64(&b, comb - issued);
+	buf_addc(&b, '}');
+	reply_buf(r, &b, 0);
+}
+
+/* A redeem waiting for its group commit. */
+struct redeem_call {
+	struct code_redeem red;	/* first: its op is the committer's */
+	struct http_wait *wait;
+	int rc;
+	char text[VALUE_TEXT_MAX + 1];
+};
+
+static void redeem_call_done(struct commit_op *op, int rc)
+{
+	struct redeem_call *c = (struct redeem_call *)op;
+
+	c->rc = rc;
+	http_resume(c->wait);
+}
+
+static void redeem_answer(struct http_req *r, struct redeem_call *c)
+{
+	char when[CLOCK_RFC3339_LEN];
+	struct buf b = BUF_INIT;
+
+	if (c->rc == 0 || c->rc == -EALREADY)
+		clock_rfc3339(c->red.redeemed_ms, when, sizeof(when));
+	switch (c->rc) {
+	case 0:
+		buf_adds(&b, "{\"pool\":");
+		buf_add_json_str(&b, c->red.def->name);
+		buf_adds(&b, ",\"code\":");
+		buf_add_json_str(&b, c->text);
+		buf_printf(&b, ",\"redeemed_at\":\"%s\"}", when);
+		reply_buf(r, &b, 0);
+		return;
+	case -EALREADY:
+		http_error(r, 409, NULL, "already_redeemed",
+			   "code %s was redeemed at %s", c->text, when);
+		return;
+	case -ENOENT:
+		http_error(r, 404, NULL, "not_issued",
+			   "code %s was never issued", c->text);
+		return;
+	case -ESHUTDOWN:
+		http_error(r, 503, RETRY_1, "shutting_down",
+			   "the server is stopping; retry shortly");
+		return;
+	default:
+		http_error(r, 503, RETRY_1, "unavailable",
+			   "the redemption could not be recorded: %s",
+			   log_strerror(c->rc));
+	}
+}
+
+/* POST /pools/{name}/values/{code}/redeem: once. */
+static void route_redeem(struct api *a, struct http_req *r,
+			 const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct redeem_call *c;
+	struct pool *p;
+	uint64_t k;
+
+	if (r->resumed) {
+		redeem_answer(r, r->state);
+		return;
+	}
+	if (bad_query(r, allowed) || !(p = find_code_pool(a, r, ra->seg[1])))
+		return;
+	if (value_parse(p->def, ra->seg[3], &k)) {
+		http_error(r, 400, NULL, "bad_value",
+			   "\"%.40s\" is not a code of pool \"%s\" (%s)",
+			   ra->seg[3], p->def->name, p->def->pattern);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	code_redeem_init(&c->red, &a->pools->ledger, p->def, p->id, k);
+	c->red.op.done = redeem_call_done;
+	value_format(p->def, k, c->text);
+	c->wait = http_suspend(r, c, free);
+	if (!c->wait) {
+		free(c);
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	committer_submit(a->committer, &c->red.op);
+}
+
+static void job_json(struct buf *b, const struct code_job *j)
+{
+	char when[CLOCK_RFC3339_LEN];
+
+	buf_printf(b, "{\"job\":\"%llu\",\"pool\":", (unsigned long long)j->id);
+	buf_add_json_str(b, j->pool);
+	buf_adds(b, ",\"prefix\":");
+	buf_add_json_str(b, j->prefix);
+	buf_printf(b, ",\"count\":%llu,\"done\":%llu,\"status\":\"%s\"",
+		   (unsigned long long)j->count, (unsigned long long)j->done,
+		   code_job_status_name(j->status));
+	clock_rfc3339(j->created_ms, when, sizeof(when));
+	buf_printf(b, ",\"created_at\":\"%s\",\"finished_at\":", when);
+	if (j->finished_ms) {
+		clock_rfc3339(j->finished_ms, when, sizeof(when));
+		buf_printf(b, "\"%s\"", when);
+	} else {
+		buf_adds(b, "null");
+	}
+	if (j->status == JOB_DONE || (j->status == JOB_FAILED && j->done))
+		buf_printf(b, ",\"download\":\"/jobs/%llu/codes.csv\"",
+			   (unsigned long long)j->id);
+	else
+		buf_adds(b, ",\"download\":null");
+	if (j->error[0]) {
+		buf_adds(b, ",\"error\":");
+		buf_add_json_str(b, j->error);
+	}
+	buf_addc(b, '}');
+}
+
+#define JOB_COUNT_MAX 1000000000ull
+
+/* POST /pools/{name}/jobs {"count": N, "prefix": "AAA"} (admin). */
+static void route_job_post(struct api *a, struct http_req *r,
+			   const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	const char *prefix = "";
+	struct code_prefix pfx;
+	struct code_job job;
+	struct buf b = BUF_INIT;
+	uint64_t count = 0, issued, pending, comb;
+	cJSON *root = NULL, *it;
+	struct pool *p;
+	char loc[64];
+	int rc;
+
+	if (bad_query(r, allowed) || !admin_ok(a, r) ||
+	    !(p = find_code_pool(a, r, ra->seg[1])))
+		return;
+	root = cJSON_ParseWithOpts(r->body, NULL, 1);
+	if (!cJSON_IsObject(root)) {
+		http_error(r, 400, NULL, "bad_json",
+			   "the body must be a JSON object such as "
+			   "{\"count\": 1000, \"prefix\": \"AAA\"}");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		if (!strcmp(it->string, "count")) {
+			if (!cJSON_IsNumber(it) || it->valuedouble < 1 ||
+			    it->valuedouble > (double)JOB_COUNT_MAX ||
+			    it->valuedouble !=
+				    (double)(uint64_t)it->valuedouble) {
+				http_error(r, 400, NULL, "bad_parameter",
+					   "count must be an integer from 1 to "
+					   "%llu", JOB_COUNT_MAX);
+				goto out;
+			}
+			count = (uint64_t)it->valuedouble;
+		} else if (!strcmp(it->string, "prefix")) {
+			if (!cJSON_IsString(it)) {
+				http_error(r, 400, NULL, "bad_prefix",
+					   "prefix must be a string");
+				goto out;
+			}
+			prefix = it->valuestring;
+		} else {
+			http_error(r, 400, NULL, "unknown_parameter",
+				   "unknown key \"%.40s\" in the body%s",
+				   it->string, !strcmp(it->string, "notify") ?
+				   " (notify URLs are not supported: poll "
+				   "GET /jobs/ID)" : "");
+			goto out;
+		}
+	}
+	if (!count) {
+		http_error(r, 400, NULL, "bad_parameter", "count is missing");
+		goto out;
+	}
+	if (!get_prefix(r, p->def, prefix, &pfx))
+		goto out;
+	rc = code_count(&a->pools->ledger, p->def, &pfx, &issued);
+	if (rc == 0)
+		rc = code_job_pending(&a->pools->ledger, p->def, &pfx,
+				      &pending);
+	if (rc) {
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		goto out;
+	}
+	comb = code_combinations(p->def, pfx.len);
+	if (comb - issued < pending || comb - issued - pending < count) {
+		http_error(r, 409, NULL, "not_enough",
+			   "only %llu codes remain for prefix \"%.64s\" (%llu "
+			   "combinations, %llu issued, %llu promised to jobs "
+			   "under way); nothing was generated",
+			   (unsigned long long)(comb - issued < pending ? 0 :
+						comb - issued - pending),
+			   prefix, (unsigned long long)comb,
+			   (unsigned long long)issued,
+			   (unsigned long long)pending);
+		goto out;
+	}
+	rc = code_job_create(&a->pools->ledger, p->def->name, prefix, count,
+			     &job);
+	if (rc) {
+		http_error(r, 503, RETRY_1, "unavailable",
+			   "the job could not be recorded: %s",
+			   log_strerror(rc));
+		goto out;
+	}
+	jobs_wake(a->jobs, p->def->name);
+	snprintf(loc, sizeof(loc), "/jobs/%llu", (unsigned long long)job.id);
+	buf_printf(&b, "{\"job\":\"%llu\",\"status\":\"queued\"}",
+		   (unsigned long long)job.id);
+	{
+		const char *hdr[] = { "Location", loc, NULL };
+		size_t len;
+		char *body = buf_detach(&b, &len);
+
+		if (body)
+			http_reply(r, 202, "application/json", body, len, true,
+				   hdr);
+	}
+out:
+	cJSON_Delete(root);
+}
+
+/* The job named by path segment 1, or answers 404 / 400. */
+static bool get_job(struct api *a, struct http_req *r, const char *text,
+		    struct code_job *j)
+{
+	uint64_t id;
+	int rc;
+
+	if (parse_u64(text, 1, UINT64_MAX >> 1, &id) ||
+	    (text[0] == '0')) {
+		http_error(r, 404, NULL, "not_found", "no job \"%.40s\"", text);
+		return false;
+	}
+	rc = code_job_get(&a->pools->ledger, id, j);
+	if (rc == -ENOENT)
+		http_error(r, 404, NULL, "not_found", "no job %llu",
+			   (unsigned long long)id);
+	else if (rc)
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+	return rc == 0;
+}
+
+static void route_job_get(struct api *a, struct http_req *r,
+			  const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	struct buf b = BUF_INIT;
+	struct code_job j;
+
+	if (bad_query(r, allowed) || !get_job(a, r, ra->seg[1], &j))
+		return;
+	job_json(&b, &j);
+	reply_buf(r, &b, 0);
+}
+
+/* GET /jobs/{id}/codes.csv (admin): the export, once done. */
+static void route_job_csv(struct api *a, struct http_req *r,
+			  const struct route_args *ra)
+{
+	static const char *const allowed[] = { NULL };
+	char path[1200], disp[96];
+	const char *hdr[] = { "Content-Disposition", disp, NULL };
+	struct code_job j;
+	struct stat st;
+	int fd;
+
+	if (bad_query(r, allowed) || !admin_ok(a, r) ||
+	    !get_job(a, r, ra->seg[1], &j))
+		return;
+	if (j.status != JOB_DONE && !(j.status == JOB_FAILED && j.done)) {
+		http_error(r, 409, NULL, "not_done",
+			   "job %llu is %s (%llu of %llu codes); its file is "
+			   "ready once it is done", (unsigned long long)j.id,
+			   code_job_status_name(j.status),
+			   (unsigned long long)j.done,
+			   (unsigned long long)j.count);
+		return;
+	}
+	jobs_path(a->cfg->data_dir, j.id, false, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		http_error(r, 500, NULL, "internal", "the file of job %llu is "
+			   "missing", (unsigned long long)j.id);
+		return;
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"codes-%llu.csv\"",
+		 (unsigned long long)j.id);
+	http_reply_fd(r, 200, "text/csv; charset=utf-8", fd,
+		      (uint64_t)st.st_size, hdr);
+}
+
 /* ---- GET /random ------------------------------------------------- */
 
 /*
@@ -1030,10 +1414,11 @@ static void route_random(struct api *a, struct http_req *r,
 	if (!type)
 		type = "int";
 	p = pool_set_find(a->pools, type);
-	if (!p) {
+	if (!p || p->def->kind == POOL_CODE) {
 		http_error(r, 400, NULL, "bad_parameter",
 			   "type must be int or float (or the name of another "
-			   "int or float pool), not \"%.40s\"", type);
+			   "int or float pool), not \"%.40s\"%s", type,
+			   p ? "; draw codes with POST /pools/NAME/next" : "");
 		return;
 	}
 	if (!get_count(r, pool_max_count(p), &n))
@@ -1092,7 +1477,7 @@ static void route_next(struct api *a, struct http_req *r,
 	struct buf b = BUF_INIT;
 	uint64_t n, i, *vals;
 	unsigned shard;
-	char text[VALUE_TEXT_MAX + 1], *body;
+	char *body;
 	size_t len;
 	int rc;
 
@@ -1130,7 +1515,7 @@ static void route_next(struct api *a, struct http_req *r,
 	for (i = 0; i < n; i++) {
 		if (i)
 			buf_addc(&b, ',');
-		buf_add(&b, text, value_format(p->def, vals[i], text));
+		pool_value_json(p, vals[i], &b);
 	}
 	buf_adds(&b, "],\"pool\":");
 	buf_add_json_str(&b, p->def->name);
@@ -1164,6 +1549,19 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 	refill_stats(a->refill, p, &st);
 	buf_adds(b, "{\"name\":");
 	buf_add_json_str(b, d->name);
+	if (d->kind == POOL_CODE) {
+		static const struct code_prefix all = { 0 };
+
+		/* Issued by every stream: the root's and the prefixes'. */
+		rc = code_count(&a->pools->ledger, d, &all, &rec.counter);
+		if (rc)
+			return rc;
+		buf_adds(b, ",\"kind\":\"code\",\"pattern\":");
+		buf_add_json_str(b, d->pattern);
+		buf_adds(b, ",\"alphabet\":");
+		buf_add_json_str(b, d->alphabet);
+		goto counts;
+	}
 	buf_printf(b, ",\"kind\":\"%s\",\"min\":", config_kind_name(d->kind));
 	buf_add(b, text, value_format(d, 0, text));
 	buf_adds(b, ",\"max\":");
@@ -1177,6 +1575,7 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 	} else {
 		buf_add(b, text, value_format(d, d->capacity - 1, text));
 	}
+counts:
 	buf_adds(b, ",\"capacity\":");
 	buf_add_u64(b, rec.capacity);
 	buf_adds(b, ",\"issued\":");
@@ -1301,8 +1700,10 @@ static void route_value(struct api *a, struct http_req *r,
 			   ra->seg[3], p->def->name,
 			   p->def->kind == POOL_FLOAT ?
 				   "a decimal number with at most " :
+			   p->def->kind == POOL_CODE ? "a code like " :
 				   "an integer",
-			   p->def->kind == POOL_FLOAT ? "its decimals" : "");
+			   p->def->kind == POOL_FLOAT ? "its decimals" :
+			   p->def->kind == POOL_CODE ? p->def->pattern : "");
 		return;
 	}
 	rc = pool_lookup_json(p, k, &b);
@@ -1349,6 +1750,11 @@ static const struct route routes[] = {
 	{ "GET", "/checked", route_checked, false },
 	{ "POST", "/return", route_seed_return, true },
 	{ "GET", "/reset", route_seed_reset, true },
+	{ "GET", "/pools/*/capacity", route_capacity, false },
+	{ "POST", "/pools/*/values/*/redeem", route_redeem, true },
+	{ "POST", "/pools/*/jobs", route_job_post, true },
+	{ "GET", "/jobs/*", route_job_get, false },
+	{ "GET", "/jobs/*/codes.csv", route_job_csv, false },
 };
 
 /* Splits path into segments; returns -EINVAL for one too long, too many

@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "ledger/committer.h"
+#include "refill/jobs.h"
 #include "refill/pool.h"
 #include "refill/refill.h"
 #include "server/http.h"
@@ -18,7 +19,8 @@ struct api {
 	const struct config *cfg;
 	struct pool_set *pools;
 	struct refill *refill;
-	struct committer *committer;	/* sequence ids (and leases) */
+	struct committer *committer;	/* sequence ids, leases, redeems */
+	struct jobs *jobs;		/* code jobs' workers */
 };
 
 /* The http_handler of the server; arg is a struct api. */

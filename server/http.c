@@ -145,6 +145,34 @@ int http_reply(struct http_req *r, unsigned status, const char *ctype,
 	return 0;
 }
 
+int http_reply_fd(struct http_req *r, unsigned status, const char *ctype,
+		  int fd, uint64_t size, const char *const *headers)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+
+	if (r->status) {
+		close(fd);
+		return -EALREADY;
+	}
+	resp = MHD_create_response_from_fd64(size, fd);
+	if (!resp) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					ctype);
+	for (; headers && headers[0] && headers[1]; headers += 2)
+		MHD_add_response_header(resp, headers[0], headers[1]);
+	ok = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	if (ok != MHD_YES)
+		return -EIO;
+	r->status = status;
+	return 0;
+}
+
 int http_reply_json(struct http_req *r, unsigned status, const char *json,
 		    size_t len)
 {

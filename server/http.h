@@ -112,6 +112,12 @@ int http_reply(struct http_req *r, unsigned status, const char *ctype,
 	       const char *body, size_t len, bool own,
 	       const char *const *headers);
 
+/* Queues the contents of fd (size bytes from its start) as the body; the
+ * response owns fd and closes it. Returns 0 or -ENOMEM/-EIO (fd closed
+ * either way). */
+int http_reply_fd(struct http_req *r, unsigned status, const char *ctype,
+		  int fd, uint64_t size, const char *const *headers);
+
 /* A JSON response (Content-Type: application/json), copied. */
 int http_reply_json(struct http_req *r, unsigned status, const char *json,
 		    size_t len);

@@ -8,8 +8,10 @@
  *   HTTP threads   libmicrohttpd's pool (server/http.c); pop from hoppers,
  *                  submit sequence requests and suspend them
  *   refill threads a taker and a filler per serving shard (refill/refill.h)
- *   committer      group commit of sequence ids (ledger/committer.h); it
- *                  resumes the requests it has committed
+ *   committer      group commit of sequence ids, leases and redemptions
+ *                  (ledger/committer.h); it resumes the requests it has
+ *                  committed
+ *   job workers    one per code pool: bulk code jobs (refill/jobs.h)
  * Shutdown order, each step complete before the next:
  *   1. http_quiesce: no new connections;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
@@ -18,7 +20,8 @@
  *      submissions are answered 503 at once; a short drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more;
- *   5. refill_stop: refill threads stop at a commit boundary;
+ *   5. jobs_stop: code jobs stop at a commit boundary (and go on at the
+ *      next start); refill_stop: refill threads too;
  *   6. pool_put_back: unsent values go back to their shards (committed);
  *   7. close every LMDB environment.
  */
@@ -40,6 +43,7 @@
 #include "ledger/committer.h"
 #include "ledger/lease.h"
 #include "ledger/seq.h"
+#include "refill/jobs.h"
 #include "refill/pool.h"
 #include "refill/refill.h"
 #include "server/api.h"
@@ -227,6 +231,7 @@ int main(int argc, char **argv)
 	struct http_server *http = NULL;
 	struct committer *committer = NULL;
 	struct refill *refill = NULL;
+	struct jobs *jobs = NULL;
 	struct http_opts ho;
 	struct config cfg;
 	struct api api;
@@ -307,10 +312,16 @@ int main(int argc, char **argv)
 		log_error("cannot start the committer: %s", log_strerror(rc));
 		goto out;
 	}
+	rc = jobs_start(&pools, &jobs);
+	if (rc) {
+		log_error("cannot start the job workers: %s", log_strerror(rc));
+		goto out;
+	}
 	api.cfg = &cfg;
 	api.pools = &pools;
 	api.refill = refill;
 	api.committer = committer;
+	api.jobs = jobs;
 	ho.host = cfg.listen_host;
 	ho.port = cfg.port;
 	ho.threads = cfg.threads;
@@ -349,6 +360,7 @@ out:
 	if (http && http_drain(http, 500))
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
+	jobs_stop(jobs);
 	refill_stop(refill);
 	if (pools_open) {
 		/* Also after a failed start: primed hoppers go back too. */

@@ -150,14 +150,15 @@ void shard_release(struct shard *s)
 	s->env = NULL;
 }
 
-int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
-		 size_t n)
+/* Appends vals[i] at seq0 + i, or at seqs[i] when seqs is not NULL. */
+static int append(struct shard *s, uint64_t seq0, const uint64_t *seqs,
+		  const uint64_t *vals, size_t n)
 {
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
 	MDB_val k, v;
 	unsigned flags = MDB_NOOVERWRITE;
-	uint64_t seq, last = 0;
+	uint64_t seq = 0, last = 0;
 	size_t i;
 	int rc;
 
@@ -175,7 +176,7 @@ int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	if (rc == 0)
 		memcpy(&last, k.mv_data, sizeof(last));
-	if (rc == MDB_NOTFOUND || (rc == 0 && last < seq0))
+	if (rc == MDB_NOTFOUND || (rc == 0 && last < (seqs ? seqs[0] : seq0)))
 		flags = MDB_APPEND;
 	else if (rc) {
 		rc = store_err(rc);
@@ -183,7 +184,7 @@ int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
 	}
 	rc = 0;
 	for (i = 0; i < n && rc == 0; i++) {
-		seq = seq0 + i;
+		seq = seqs ? seqs[i] : seq0 + i;
 		k = mval(&seq, sizeof(seq));
 		v = mval(&vals[i], sizeof(vals[i]));
 		rc = store_err(mdb_cursor_put(cur, &k, &v, flags));
@@ -195,6 +196,18 @@ out:
 	if (cur)
 		mdb_cursor_close(cur);
 	return store_finish(txn, rc);
+}
+
+int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
+		 size_t n)
+{
+	return append(s, seq0, NULL, vals, n);
+}
+
+int shard_append_seqs(struct shard *s, const uint64_t *seqs,
+		      const uint64_t *vals, size_t n)
+{
+	return append(s, 0, seqs, vals, n);
 }
 
 int shard_take(struct shard *s, size_t max, struct shard_item *out,

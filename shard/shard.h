@@ -77,6 +77,12 @@ void shard_release(struct shard *s);
 int shard_append(struct shard *s, uint64_t seq0, const uint64_t *vals,
 		 size_t n);
 
+/* Adds vals[i] at sequence number seqs[i] (increasing), committed; the
+ * same rules and results as shard_append. For grants with gaps (code
+ * pools skip positions another stream had). */
+int shard_append_seqs(struct shard *s, const uint64_t *seqs,
+		      const uint64_t *vals, size_t n);
+
 /* Removes up to max entries, lowest sequence numbers first, committed, and
  * copies them to out. *n is how many (0 when the shard is empty). Returns
  * 0 or a negative errno with nothing removed. */

@@ -12,6 +12,7 @@
  * through an atomic counter that the main thread draws.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,7 +25,10 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/value.h"
+#include "common/code.h"
+#include "refill/jobs.h"
 #include "refill/pool.h"
 #include "tools/progress.h"
 #include "tools/verify.h"
@@ -47,6 +51,12 @@ static const char usage[] =
 "                       value is held twice and none is in a shard\n"
 "                       without the ledger having issued it there\n"
 "  status               pools with capacity, issued, remaining, ready\n"
+"  codes generate --pool P --count N [--prefix X] --out FILE\n"
+"                       issue N codes of code pool P (under prefix X) and\n"
+"                       write them to FILE, one a line (written as\n"
+"                       FILE.part, renamed when complete), with a progress\n"
+"                       bar; the same as a bulk job of the server, without\n"
+"                       it or beside it\n"
 "\n"
 "Exit status: 0 success; 1 verify found a problem, or an error; 2 usage.\n";
 
@@ -332,6 +342,156 @@ static int cmd_status(struct ctx *c)
 	return 0;
 }
 
+/* ---- codes generate ---------------------------------------------- */
+
+struct gen_run {
+	struct codes_gen g;
+	_Atomic uint64_t progress;
+	_Atomic bool finished;
+	int rc;
+};
+
+static void *gen_main(void *arg)
+{
+	struct gen_run *run = arg;
+
+	run->rc = codes_generate(&run->g);
+	atomic_store(&run->finished, true);
+	return NULL;
+}
+
+struct gen_args {
+	const char *pool, *prefix, *out;
+	uint64_t count;
+};
+
+static int gen_parse(int argc, char **argv, struct gen_args *a)
+{
+	static const struct option opts[] = {
+		{ "pool", required_argument, NULL, 'p' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "prefix", required_argument, NULL, 'x' },
+		{ "out", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	memset(a, 0, sizeof(*a));
+	a->prefix = "";
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+p:n:x:o:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': a->pool = optarg; break;
+		case 'x': a->prefix = optarg; break;
+		case 'o': a->out = optarg; break;
+		case 'n':
+			if (parse_u64(optarg, 1, 1000000000000ull, &a->count)) {
+				fprintf(stderr, "uniqctl: --count must be a "
+					"positive integer\n");
+				return -EINVAL;
+			}
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind != argc || !a->pool || !a->count || !a->out) {
+		fprintf(stderr, "uniqctl: codes generate needs --pool, --count "
+			"and --out\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
+{
+	struct pool *p = pool_set_find(&c->ps, a->pool);
+	struct progress bar;
+	struct gen_run run;
+	char part[1200];
+	uint64_t issued, pending, comb;
+	pthread_t tid;
+	int fd, rc;
+
+	if (!p || p->def->kind != POOL_CODE) {
+		fprintf(stderr, "uniqctl: no code pool named \"%s\"\n",
+			a->pool);
+		return -ENOENT;
+	}
+	memset(&run, 0, sizeof(run));
+	rc = code_prefix_parse(p->def, a->prefix, &run.g.prefix);
+	if (rc) {
+		fprintf(stderr, "uniqctl: prefix \"%s\" does not fit pattern "
+			"%s: %s\n", a->prefix, p->def->pattern,
+			rc == -E2BIG ? "it leaves no symbol to draw" :
+			rc == -EBADMSG ? "a literal is in the wrong place" :
+			"a symbol is outside the alphabet");
+		return -EINVAL;
+	}
+	rc = code_count(&c->ps.ledger, p->def, &run.g.prefix, &issued);
+	if (rc == 0)
+		rc = code_job_pending(&c->ps.ledger, p->def, &run.g.prefix,
+				      &pending);
+	if (rc)
+		return rc;
+	comb = code_combinations(p->def, run.g.prefix.len);
+	if (comb - issued < pending || comb - issued - pending < a->count) {
+		fprintf(stderr, "uniqctl: only %llu codes remain for prefix "
+			"\"%s\" (%llu combinations, %llu issued, %llu promised "
+			"to jobs); nothing was generated\n",
+			(unsigned long long)(comb - issued < pending ? 0 :
+					     comb - issued - pending),
+			a->prefix, (unsigned long long)comb,
+			(unsigned long long)issued,
+			(unsigned long long)pending);
+		return -ENOSPC;
+	}
+	if (snprintf(part, sizeof(part), "%s.part", a->out) >=
+	    (int)sizeof(part))
+		return -ENAMETOOLONG;
+	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "uniqctl: %s: %s\n", part, log_strerror(rc));
+		return rc;
+	}
+	run.g.lg = &c->ps.ledger;
+	run.g.def = p->def;
+	run.g.shard = CODE_CLI_SHARD;
+	run.g.count = a->count;
+	run.g.fd = fd;
+	run.g.progress = &run.progress;
+	progress_init(&bar, "codes", a->count, progress_is_tty());
+	rc = -pthread_create(&tid, NULL, gen_main, &run);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	while (!atomic_load(&run.finished)) {
+		struct timespec ts = { 0, 50 * 1000000L };
+
+		progress_update(&bar, atomic_load(&run.progress));
+		nanosleep(&ts, NULL);
+	}
+	pthread_join(tid, NULL);
+	progress_finish(&bar, run.g.done);
+	rc = run.rc;
+	if (rc == 0 && fsync(fd))
+		rc = -errno;
+	if (close(fd) && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(part, a->out))
+		rc = -errno;
+	if (rc)
+		fprintf(stderr, "uniqctl: codes generate: %s (%llu codes "
+			"issued and in %s)\n", log_strerror(rc),
+			(unsigned long long)run.g.done, part);
+	else
+		fprintf(stderr, "uniqctl: %llu codes in %s\n",
+			(unsigned long long)run.g.done, a->out);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -342,6 +502,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *data_dir = NULL, *cmd, *pool = NULL;
+	struct gen_args gen;
+	bool create;
 	struct ctx c;
 	int opt, rc;
 
@@ -377,16 +539,25 @@ int main(int argc, char **argv)
 			fputs(usage, stderr);
 			return 2;
 		}
+	} else if (!strcmp(cmd, "codes")) {
+		if (argc < 1 || strcmp(argv[0], "generate") ||
+		    gen_parse(argc, argv, &gen)) {
+			fputs(usage, stderr);
+			return 2;
+		}
 	} else {
 		fprintf(stderr, "uniqctl: unknown command \"%s\"\n%s", cmd,
 			usage);
 		return 2;
 	}
 
-	rc = open_data(&c, config, data_dir, !strcmp(cmd, "init"));
+	create = !strcmp(cmd, "init") || !strcmp(cmd, "codes");
+	rc = open_data(&c, config, data_dir, create);
 	if (rc == 0) {
 		if (!strcmp(cmd, "init"))
 			rc = cmd_init(&c, pool);
+		else if (!strcmp(cmd, "codes"))
+			rc = cmd_codes_generate(&c, &gen);
 		else if (!strcmp(cmd, "lookup"))
 			rc = cmd_lookup(&c, argv[0], argv[1]);
 		else if (!strcmp(cmd, "verify"))

@@ -171,7 +171,8 @@ class ApiTest(ServerTest):
         st, _, body = self.s.get("/pools")
         self.assertEqual(st, 200)
         pools = {p["name"]: p for p in body["pools"]}
-        self.assertEqual(set(pools), {"int", "float", "orders", "users"})
+        self.assertEqual(set(pools), {"int", "float", "codes", "orders",
+                                      "users"})
         self.assertEqual(pools["orders"]["kind"], "sequence")
         i, f = pools["int"], pools["float"]
         self.assertEqual(i["kind"], "int")

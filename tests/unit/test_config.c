@@ -33,7 +33,7 @@ static void test_defaults(void)
 	CHECK(c.sync == true);
 	CHECK(c.admin_token == NULL);
 	CHECK(c.data_dir[0] != '\0');
-	CHECK_EQ_U64(c.npools, 4);
+	CHECK_EQ_U64(c.npools, 5);
 	i = config_pool(&c, "int");
 	f = config_pool(&c, "float");
 	CHECK(i != NULL && f != NULL);
@@ -309,7 +309,7 @@ static void test_errors_pool(void)
 		     "caf\xc3\xa9");
 	pool_refused("{\"name\": \"p\"}", "kind");
 	pool_refused("{\"name\": \"p\", \"kind\": 1}", "kind");
-	pool_refused("{\"name\": \"p\", \"kind\": \"code\"}", "code");
+	pool_refused("{\"name\": \"p\", \"kind\": \"widget\"}", "widget");
 	pool_refused("{\"name\": \"p\", \"kind\": \"INT\"}", "INT");
 	pool_refused("{\"name\": \"p\", \"kind\": \"int\", \"colour\": 1}",
 		     "colour");
@@ -512,7 +512,7 @@ static void test_accepted(void)
 			  sizeof(err));
 	CHECK(rc == 0);
 	CHECK_EQ_U64(c.threads, 256);
-	CHECK_EQ_U64(c.npools, 4);
+	CHECK_EQ_U64(c.npools, 5);
 	CHECK(config_pool(&c, "int") && config_pool(&c, "float"));
 	CHECK_STR(c.listen_host, "127.0.0.1");
 	CHECK_EQ_U64(c.port, 8000);
@@ -527,7 +527,7 @@ static void test_accepted(void)
 			  "\"int\"}, {\"name\": \"x\", \"kind\": \"int\"}]}",
 			  err, sizeof(err));
 	CHECK(rc == -EINVAL);
-	CHECK_EQ_U64(c.npools, 4);
+	CHECK_EQ_U64(c.npools, 5);
 	CHECK(config_pool(&c, "int") && !config_pool(&c, "x"));
 	/* err may be NULL. */
 	CHECK(config_parse(&c, "{\"sync\": 1}", NULL, 0) == -EINVAL);
@@ -702,9 +702,55 @@ static void test_lease(void)
 	config_release(&c);
 }
 
+/* Code pools: pattern, alphabet, and what cannot be. */
+static void test_code(void)
+{
+	const struct pool_def *d;
+	struct config c;
+
+	CHECK(config_default(&c) == 0);
+	d = config_pool(&c, "codes");
+	CHECK(d && d->kind == POOL_CODE && !strcmp(d->pattern, "#####-#####") &&
+	      !strcmp(d->alphabet, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") &&
+	      d->slots == 10 && d->capacity == 3656158440062976ull);
+	config_release(&c);
+	d = pool_accepted("{\"name\": \"v\", \"kind\": \"code\", "
+			  "\"pattern\": \"VIP-###\", \"alphabet\": \"01\"}");
+	CHECK(d && d->slots == 3 && d->capacity == 8);
+	/* 2^63 combinations: 63 binary slots fit, 64 do not */
+	d = pool_accepted("{\"name\": \"v\", \"kind\": \"code\", "
+			  "\"alphabet\": \"01\", \"pattern\": \"#########"
+			  "#######################################"
+			  "###############\"}");
+	CHECK(d && d->slots == 63);
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"alphabet\": \"01\", \"pattern\": \"#########"
+		     "#######################################"
+		     "################\"}", "64 bits");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"alphabet\": \"\"}", "alphabet");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"alphabet\": \"A\"}", "alphabet");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"alphabet\": \"ABCA\"}", "repeats");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"alphabet\": \"AB C\"}", "space");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"pattern\": \"ABC-DEF\"}", "'#'");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"pattern\": \"\"}", "pattern");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"pattern\": 5}", "pattern");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"min\": 1}", "min");
+	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
+		     "\"pattern\": \"##\\t##\"}", "printable");
+}
+
 int main(void)
 {
 	test_defaults();
+	test_code();
 	test_sequence();
 	test_lease();
 	test_full();

@@ -1,0 +1,449 @@
+/*
+ * jobs.c: bulk code jobs and their workers; see the DESIGN block in
+ * jobs.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "common/value.h"
+#include "refill/jobs.h"
+#include "common/banned.h"
+
+/* ---- generation ---------------------------------------------------- */
+
+/* Writes all of len bytes. Returns 0 or a negative errno. */
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The hook that commits a job's progress with the chunk that makes it. */
+static int progress_hook(MDB_txn *txn, const struct code_batch *b, void *arg)
+{
+	struct codes_gen *g = arg;
+	struct code_job j = *g->job;
+
+	j.done += b->n;
+	j.status = JOB_RUNNING;
+	return code_job_put(g->lg, txn, &j);
+}
+
+/* Formats n codes, a line each, into out (n * (pattern + 1) bytes). */
+static size_t format_lines(const struct pool_def *d, const uint64_t *codes,
+			   size_t n, char *out)
+{
+	size_t i, len = strlen(d->pattern), at = 0;
+
+	for (i = 0; i < n; i++) {
+		code_format(d, codes[i], out + at);
+		at += len;
+		out[at++] = '\n';
+	}
+	return at;
+}
+
+int codes_generate(struct codes_gen *g)
+{
+	size_t line = strlen(g->def->pattern) + 1;
+	struct code_batch b;
+	char *out = NULL;
+	uint64_t want;
+	int rc;
+
+	rc = code_batch_init(&b, CODES_CHUNK);
+	if (rc)
+		return rc;
+	out = malloc((size_t)CODES_CHUNK * line);
+	if (!out) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (g->done < g->count) {
+		if (g->stop && atomic_load(g->stop)) {
+			rc = -ECANCELED;
+			goto out;
+		}
+		want = g->count - g->done;
+		if (want > CODES_CHUNK)
+			want = CODES_CHUNK;
+		rc = code_issue(g->lg, g->def, &g->prefix, g->shard, want, &b,
+				g->job ? progress_hook : NULL, g);
+		if (rc)
+			goto out;
+		if (b.grant.count == 0) {
+			rc = -ENOSPC; /* the prefix is used up */
+			goto out;
+		}
+		/* Committed: now the file. A crash before this write is
+		 * repaired from the ledger (codes_repair_file). */
+		rc = write_all(g->fd, out, format_lines(g->def, b.codes, b.n,
+							out));
+		if (rc)
+			goto out;
+		g->done += b.n;
+		if (g->job) {
+			g->job->done = g->done;
+			g->job->status = JOB_RUNNING;
+		}
+		if (g->progress)
+			atomic_store(g->progress, g->done);
+	}
+out:
+	free(out);
+	code_batch_release(&b);
+	return rc;
+}
+
+struct repair {
+	const struct pool_def *def;
+	char *buf;
+	size_t len, cap;
+	int fd;
+	int rc;
+};
+
+static int repair_line(uint64_t code, void *arg)
+{
+	struct repair *r = arg;
+	size_t line = strlen(r->def->pattern) + 1;
+	int rc;
+
+	if (r->len + line > r->cap) {
+		rc = write_all(r->fd, r->buf, r->len);
+		if (rc)
+			return rc;
+		r->len = 0;
+	}
+	r->len += format_lines(r->def, &code, 1, r->buf + r->len);
+	return 0;
+}
+
+int codes_repair_file(struct codes_gen *g)
+{
+	size_t line = strlen(g->def->pattern) + 1;
+	struct repair r = { g->def, NULL, 0, 0, g->fd, 0 };
+	struct stat st;
+	uint64_t lines;
+	int rc;
+
+	if (fstat(g->fd, &st))
+		return -errno;
+	lines = (uint64_t)st.st_size / line;
+	if (lines > g->done)
+		lines = g->done; /* cannot happen: written after commits */
+	if (ftruncate(g->fd, (off_t)(lines * line)))
+		return -errno;
+	if (lseek(g->fd, 0, SEEK_END) < 0)
+		return -errno;
+	if (lines == g->done)
+		return 0;
+	log_info("job file: rebuilding %llu lines from the ledger",
+		 (unsigned long long)(g->done - lines));
+	r.cap = 1 << 20;
+	r.buf = malloc(r.cap);
+	if (!r.buf)
+		return -ENOMEM;
+	rc = code_shard_codes(g->lg, g->def, &g->prefix, g->shard, lines,
+			      g->done - lines, repair_line, &r);
+	if (rc == 0)
+		rc = write_all(g->fd, r.buf, r.len);
+	free(r.buf);
+	return rc;
+}
+
+int jobs_path(const char *data_dir, uint64_t id, bool part, char *buf,
+	      size_t len)
+{
+	int n = snprintf(buf, len, "%s/jobs/%llu.csv%s", data_dir,
+			 (unsigned long long)id, part ? ".part" : "");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- workers ------------------------------------------------------- */
+
+struct worker {
+	struct jobs *jobs;
+	const struct pool_def *def;
+	pthread_t tid;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool wake;		/* under lock */
+	_Atomic bool stop;
+};
+
+struct jobs {
+	struct pool_set *ps;
+	struct worker *w;
+	size_t n;
+	_Atomic uint64_t done, failed;
+};
+
+static int sync_dir(const char *path)
+{
+	char dir[1200];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Ends job j (done or failed) in the ledger. */
+static int finish_job(struct worker *w, struct code_job *j, uint32_t status,
+		      const char *why)
+{
+	j->status = status;
+	j->finished_ms = clock_now_ms();
+	if (why)
+		snprintf(j->error, sizeof(j->error), "%s", why);
+	atomic_fetch_add(status == JOB_DONE ? &w->jobs->done :
+					      &w->jobs->failed, 1);
+	log_info("job %llu (%s, prefix \"%s\"): %s, %llu of %llu codes%s%s",
+		 (unsigned long long)j->id, j->pool, j->prefix,
+		 code_job_status_name(status), (unsigned long long)j->done,
+		 (unsigned long long)j->count, why ? ": " : "", why ? why : "");
+	return code_job_put(&w->jobs->ps->ledger, NULL, j);
+}
+
+/*
+ * Runs job j to its end, or until stopped. Returns 0 (finished: done or
+ * failed), -ECANCELED (stopped; resumed later), or an error (retried
+ * later).
+ */
+static int run_job(struct worker *w, struct code_job *j)
+{
+	const char *data_dir = w->jobs->ps->cfg->data_dir;
+	char part[1200], final[1200], why[160];
+	struct codes_gen g;
+	int fd = -1, rc;
+
+	memset(&g, 0, sizeof(g));
+	g.lg = &w->jobs->ps->ledger;
+	g.def = w->def;
+	if (code_prefix_parse(w->def, j->prefix, &g.prefix))
+		return finish_job(w, j, JOB_FAILED, "bad prefix");
+	g.shard = CODE_JOB_SHARD(j->id);
+	g.count = j->count;
+	g.done = j->done;
+	g.job = j;
+	g.stop = &w->stop;
+	if ((rc = jobs_path(data_dir, j->id, true, part, sizeof(part))) ||
+	    (rc = jobs_path(data_dir, j->id, false, final, sizeof(final))))
+		return rc;
+	fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		log_error("job %llu: %s: %s", (unsigned long long)j->id, part,
+			  log_strerror(rc));
+		return rc;
+	}
+	g.fd = fd;
+	rc = codes_repair_file(&g);
+	if (rc == 0) {
+		if (j->status == JOB_QUEUED) {
+			j->status = JOB_RUNNING;
+			rc = code_job_put(g.lg, NULL, j);
+		}
+	}
+	if (rc == 0)
+		rc = codes_generate(&g);
+	if (rc == -ENOSPC) {
+		snprintf(why, sizeof(why), "prefix \"%s\" ran out of codes "
+			 "after %llu", j->prefix, (unsigned long long)g.done);
+		/* What was issued stays in the file, renamed all the same. */
+		rc = 0;
+		if (fsync(fd) || rename(part, final))
+			rc = -errno;
+		close(fd);
+		fd = -1;
+		if (rc == 0)
+			rc = finish_job(w, j, JOB_FAILED, why);
+		return rc;
+	}
+	if (rc == 0) {
+		if (fsync(fd))
+			rc = -errno;
+		close(fd);
+		fd = -1;
+		if (rc == 0 && rename(part, final))
+			rc = -errno;
+		if (rc == 0)
+			rc = sync_dir(final);
+		if (rc == 0)
+			rc = finish_job(w, j, JOB_DONE, NULL);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static bool wait_wake(struct worker *w, unsigned ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!w->wake && !atomic_load(&w->stop))
+		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	w->wake = false;
+	pthread_mutex_unlock(&w->lock);
+	return atomic_load(&w->stop);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct code_job j;
+	int rc;
+
+	while (!atomic_load(&w->stop)) {
+		rc = code_job_next(&w->jobs->ps->ledger, w->def->name, &j);
+		if (rc == 0) {
+			rc = run_job(w, &j);
+			if (rc == 0 || rc == -ECANCELED)
+				continue;
+			log_error("job %llu: %s; retrying in 1 s",
+				  (unsigned long long)j.id, store_strerror(rc));
+			if (wait_wake(w, 1000))
+				break;
+			continue;
+		}
+		if (rc != -ENOENT)
+			log_error("jobs of \"%s\": %s", w->def->name,
+				  store_strerror(rc));
+		if (wait_wake(w, 1000))
+			break;
+	}
+	return NULL;
+}
+
+int jobs_start(struct pool_set *ps, struct jobs **out)
+{
+	char dir[1200];
+	struct jobs *j;
+	size_t i, n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	snprintf(dir, sizeof(dir), "%s/jobs", ps->cfg->data_dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->ps = ps;
+	for (i = 0; i < ps->npools; i++)
+		if (ps->pools[i].def->kind == POOL_CODE)
+			n++;
+	j->w = calloc(n ? n : 1, sizeof(*j->w));
+	if (!j->w) {
+		free(j);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ps->npools; i++) {
+		struct worker *w;
+
+		if (ps->pools[i].def->kind != POOL_CODE)
+			continue;
+		w = &j->w[j->n];
+		w->jobs = j;
+		w->def = ps->pools[i].def;
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+		j->n++;
+		rc = -pthread_create(&w->tid, NULL, worker_main, w);
+		if (rc)
+			break;
+		w->started = true;
+	}
+	if (rc) {
+		jobs_stop(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}
+
+void jobs_wake(struct jobs *j, const char *pool)
+{
+	size_t i;
+
+	if (!j)
+		return;
+	for (i = 0; i < j->n; i++) {
+		if (strcmp(j->w[i].def->name, pool))
+			continue;
+		pthread_mutex_lock(&j->w[i].lock);
+		j->w[i].wake = true;
+		pthread_cond_signal(&j->w[i].cond);
+		pthread_mutex_unlock(&j->w[i].lock);
+	}
+}
+
+void jobs_stop(struct jobs *j)
+{
+	size_t i;
+
+	if (!j)
+		return;
+	for (i = 0; i < j->n; i++) {
+		atomic_store(&j->w[i].stop, true);
+		pthread_mutex_lock(&j->w[i].lock);
+		pthread_cond_signal(&j->w[i].cond);
+		pthread_mutex_unlock(&j->w[i].lock);
+	}
+	for (i = 0; i < j->n; i++) {
+		if (j->w[i].started)
+			pthread_join(j->w[i].tid, NULL);
+		pthread_cond_destroy(&j->w[i].cond);
+		pthread_mutex_destroy(&j->w[i].lock);
+	}
+	free(j->w);
+	free(j);
+}
+
+void jobs_counts(struct jobs *j, uint64_t *done, uint64_t *failed)
+{
+	*done = j ? atomic_load(&j->done) : 0;
+	*failed = j ? atomic_load(&j->failed) : 0;
+}
