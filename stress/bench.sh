@@ -16,6 +16,11 @@
 #   stress/bench.sh orders [--seconds N] [--rounds N]
 #       POST /orders, `wrk -t1 -c100` (seed 003 measured 522 req/s with
 #       `ab -c 100`), every id committed before its answer, vs mhd_hello.
+#   stress/bench.sh codes [--values N] [--rounds N]
+#       `uniqctl codes generate` of N codes (default 1,000,000) issued,
+#       recorded in the ledger and written to a file, vs
+#       voucher-code-generator (../shared/peers/vcg, in memory) in the
+#       same run: wall time and peak memory of each, and the ratio.
 #   stress/bench.sh leases [--seconds N] [--rounds N]
 #       borrow-and-return pairs, `wrk -t1 -c64`, every change committed
 #       before its answer, vs mhd_hello.
@@ -28,7 +33,7 @@ peers=${PEERS_DIR:-$here/../shared/peers}
 mode=random seconds=10 rounds=3 with_seed=0 values=10000000 requests=1000000
 while (($#)); do
   case $1 in
-    random|init|stress|orders|leases) mode=$1 ;;
+    random|init|stress|orders|leases|codes) mode=$1 ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --with-seed) with_seed=1 ;;
@@ -44,6 +49,30 @@ while (($#)); do
   WRK_CONNS=100 WRK_SCRIPT=$here/stress/wrk-orders.lua side_by_side orders /orders
   echo "vs seed 003 (522 req/s): $(echo "$u" | awk '{printf "%.0fx", $1/522}')"
   curl -s "http://127.0.0.1:$uport/pools/orders"; echo
+  ;;
+codes)
+  n=${values}; [ "$n" = 10000000 ] && n=1000000
+  command -v node >/dev/null || { echo "bench: codes needs node (for vcg)" >&2; exit 1; }
+  cp -r "$peers/vcg" "$work/vcg"
+  (cd "$work/vcg" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
+  echo '{"pools": [{"name": "codes", "kind": "code", "pattern": "#####-#####", "shards": 1, "shard_size": 1000}]}' > "$work/config.json"
+  echo "$n codes of #####-##### over A-Z0-9, $rounds alternating rounds"
+  : > "$work/u"; : > "$work/v"
+  for r in $(seq 1 "$rounds"); do
+    rm -rf "$work/data" "$work/out.txt"
+    /usr/bin/time -f "%e %M" -o "$work/t" "$build/tools/uniqctl" --config "$work/config.json" \
+      --data-dir "$work/data" codes generate --pool codes --count "$n" --out "$work/out.txt" 2>/dev/null
+    read -r us um < "$work/t"
+    [ "$(wc -l < "$work/out.txt")" = "$n" ] || { echo "bench: wrong line count" >&2; exit 1; }
+    [ -z "$(sort "$work/out.txt" | uniq -d | head -1)" ] || { echo "bench: a duplicate!" >&2; exit 1; }
+    (cd "$work/vcg" && /usr/bin/time -f "%e %M" -o "$work/t" node gen.js "$n" "$work/vcg.txt" 2>/dev/null)
+    read -r vs vm < "$work/t"
+    echo "$us" >> "$work/u"; echo "$vs" >> "$work/v"
+    printf '  round %d: uniqctl %6.2f s, peak %4d MB | vcg %6.2f s, peak %4d MB | ratio %.2f\n' \
+      "$r" "$us" $((um / 1024)) "$vs" $((vm / 1024)) "$(echo "$us $vs" | awk '{print $1/$2}')"
+  done
+  u=$(median < "$work/u"); v=$(median < "$work/v")
+  echo "RATIO codes uniqctl/vcg time = $(echo "$u $v" | awk '{printf "%.2f", $1/$2}') (median $u s vs $v s)"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
@@ -200,6 +229,30 @@ orders)
   WRK_CONNS=100 WRK_SCRIPT=$here/stress/wrk-orders.lua side_by_side orders /orders
   echo "vs seed 003 (522 req/s): $(echo "$u" | awk '{printf "%.0fx", $1/522}')"
   curl -s "http://127.0.0.1:$uport/pools/orders"; echo
+  ;;
+codes)
+  n=${values}; [ "$n" = 10000000 ] && n=1000000
+  command -v node >/dev/null || { echo "bench: codes needs node (for vcg)" >&2; exit 1; }
+  cp -r "$peers/vcg" "$work/vcg"
+  (cd "$work/vcg" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
+  echo '{"pools": [{"name": "codes", "kind": "code", "pattern": "#####-#####", "shards": 1, "shard_size": 1000}]}' > "$work/config.json"
+  echo "$n codes of #####-##### over A-Z0-9, $rounds alternating rounds"
+  : > "$work/u"; : > "$work/v"
+  for r in $(seq 1 "$rounds"); do
+    rm -rf "$work/data" "$work/out.txt"
+    /usr/bin/time -f "%e %M" -o "$work/t" "$build/tools/uniqctl" --config "$work/config.json" \
+      --data-dir "$work/data" codes generate --pool codes --count "$n" --out "$work/out.txt" 2>/dev/null
+    read -r us um < "$work/t"
+    [ "$(wc -l < "$work/out.txt")" = "$n" ] || { echo "bench: wrong line count" >&2; exit 1; }
+    [ -z "$(sort "$work/out.txt" | uniq -d | head -1)" ] || { echo "bench: a duplicate!" >&2; exit 1; }
+    (cd "$work/vcg" && /usr/bin/time -f "%e %M" -o "$work/t" node gen.js "$n" "$work/vcg.txt" 2>/dev/null)
+    read -r vs vm < "$work/t"
+    echo "$us" >> "$work/u"; echo "$vs" >> "$work/v"
+    printf '  round %d: uniqctl %6.2f s, peak %4d MB | vcg %6.2f s, peak %4d MB | ratio %.2f\n' \
+      "$r" "$us" $((um / 1024)) "$vs" $((vm / 1024)) "$(echo "$us $vs" | awk '{print $1/$2}')"
+  done
+  u=$(median < "$work/u"); v=$(median < "$work/v")
+  echo "RATIO codes uniqctl/vcg time = $(echo "$u $v" | awk '{printf "%.2f", $1/$2}') (median $u s vs $v s)"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"

@@ -11,7 +11,12 @@
  *
  * opens the shard, starts a read transaction, prints "holding", and waits
  * to be killed: a uniqctl killed in the middle of a read, whose reader
- * slot pins old pages until someone clears it. Never used outside tests.
+ * slot pins old pages until someone clears it.
+ *
+ *   uniq-corrupt --dup-code DATA_DIR
+ *
+ * copies the first code of the first sorted run of code streams into the
+ * last run: a code recorded as issued twice. Never used outside tests.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,6 +66,58 @@ static int hold_reader(int argc, char **argv)
 		pause();
 }
 
+static int dup_code(int argc, char **argv)
+{
+	struct ledger_opts lo = { .sync = true };
+	MDB_cursor *cur = NULL;
+	struct ledger lg;
+	MDB_txn *txn;
+	MDB_val k, v, lastk;
+	unsigned char first_key[12];
+	uint64_t code;
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: uniq-corrupt --dup-code DATA_DIR\n");
+		return 2;
+	}
+	{
+		char path[1200];
+
+		snprintf(path, sizeof(path), "%s/%s", argv[2], LEDGER_FILE);
+		rc = ledger_open(&lg, path, &lo);
+	}
+	if (rc)
+		return 1;
+	rc = mdb_txn_begin(lg.env, NULL, 0, &txn);
+	if (rc == 0)
+		rc = mdb_cursor_open(txn, lg.coderuns, &cur);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (rc == 0) {
+		memcpy(first_key, k.mv_data, sizeof(first_key));
+		memcpy(&code, v.mv_data, sizeof(code));
+		rc = mdb_cursor_get(cur, &lastk, &v, MDB_LAST);
+	}
+	if (rc == 0 && !memcmp(lastk.mv_data, first_key, sizeof(first_key)))
+		rc = MDB_NOTFOUND; /* one run only: nothing to copy into */
+	if (rc == 0) {
+		v.mv_size = sizeof(code);
+		v.mv_data = &code;
+		rc = mdb_cursor_put(cur, &lastk, &v, MDB_NODUPDATA);
+	}
+	if (cur)
+		mdb_cursor_close(cur);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	ledger_release(&lg);
+	if (rc)
+		fprintf(stderr, "dup-code: %s\n", mdb_strerror(rc));
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ledger_opts lo = { .sync = true, .create = false };
@@ -74,6 +131,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--hold-reader"))
 		return hold_reader(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--dup-code"))
+		return dup_code(argc, argv);
 	if (argc != 6 || parse_u64(argv[3], 0, 1000, &shard) ||
 	    parse_u64(argv[4], 0, UINT64_MAX, &seq) ||
 	    parse_u64(argv[5], 0, UINT64_MAX, &value)) {

@@ -291,6 +291,8 @@ static int cmd_verify(struct ctx *c, const char *only)
 		if (only && strcmp(only, p->def->name))
 			continue;
 		rc = verify_pool(p, stdout, &r);
+		if (rc == 0 && p->def->kind == POOL_CODE)
+			rc = verify_code_streams(p, stdout, &r);
 		if (rc) {
 			fprintf(stderr, "uniqctl: verify %s: %s\n",
 				p->def->name, log_strerror(rc));
@@ -299,7 +301,8 @@ static int cmd_verify(struct ctx *c, const char *only)
 		printf("pool %s: %llu grants, %llu values issued, %llu ready "
 		       "in %u shards, %llu problems\n", p->def->name,
 		       (unsigned long long)r.grants,
-		       (unsigned long long)r.issued,
+		       (unsigned long long)(p->def->kind == POOL_CODE ?
+					    r.issued_codes : r.issued),
 		       (unsigned long long)r.in_shards, p->nopen,
 		       (unsigned long long)r.problems);
 		problems += r.problems;

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/store.h"
 #include "common/value.h"
+#include "ledger/codes.h"
 #include "tools/verify.h"
 #include "common/banned.h"
 
@@ -191,5 +193,200 @@ out:
 		shard_reader_end(&rd[i]);
 	free(rd);
 	free(g);
+	return rc;
+}
+
+/* ---- code pools ------------------------------------------------------ */
+
+/* One sorted run in the merge. */
+struct run_cur {
+	MDB_cursor *cur;
+	uint64_t code;		/* current */
+	uint32_t stream;
+	bool live;
+};
+
+static int run_next(struct run_cur *c, MDB_cursor_op op)
+{
+	MDB_val k, v;
+	int rc = mdb_cursor_get(c->cur, &k, &v, op);
+
+	c->live = rc == 0;
+	if (rc == 0)
+		memcpy(&c->code, v.mv_data, sizeof(c->code));
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A binary heap of runs by current code. */
+static void heap_down(struct run_cur **h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct run_cur *t;
+
+		if (l < n && h[l]->code < h[m]->code)
+			m = l;
+		if (l + 1 < n && h[l + 1]->code < h[m]->code)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
+{
+	const char *name = p->def->name;
+	struct ledger *lg = p->ledger;
+	struct code_streams cs = { 0 };
+	struct run_cur *runs = NULL, **heap = NULL;
+	size_t nruns = 0, cap = 0, n, i, si;
+	uint64_t *in_runs = NULL, prev = 0;
+	bool have_prev = false;
+	MDB_txn *txn = NULL;
+	char text[VALUE_TEXT_MAX + 1];
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = code_streams_load(lg, txn, p->def, &cs);
+	if (rc)
+		goto out;
+	in_runs = calloc(cs.n ? cs.n : 1, sizeof(*in_runs));
+	if (!in_runs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* A cursor on every run of every stream. */
+	for (si = 0; si < cs.n; si++) {
+		unsigned char key[12];
+		MDB_cursor *keys = NULL;
+		MDB_val k, v;
+
+		rc = store_err(mdb_cursor_open(txn, lg->coderuns, &keys));
+		if (rc)
+			goto out;
+		store_put_be32(key, cs.v[si].rec.id);
+		store_put_be64(key + 4, 0);
+		k.mv_size = sizeof(key);
+		k.mv_data = key;
+		for (rc = mdb_cursor_get(keys, &k, &v, MDB_SET_RANGE); rc == 0;
+		     rc = mdb_cursor_get(keys, &k, &v, MDB_NEXT_NODUP)) {
+			struct run_cur *c;
+			size_t cnt = 0;
+
+			if (k.mv_size != 12 ||
+			    store_get_be32(k.mv_data) != cs.v[si].rec.id)
+				break;
+			if (nruns == cap) {
+				struct run_cur *t;
+
+				cap = cap ? cap * 2 : 64;
+				t = realloc(runs, cap * sizeof(*runs));
+				if (!t) {
+					rc = ENOMEM;
+					break;
+				}
+				runs = t;
+			}
+			c = &runs[nruns];
+			memset(c, 0, sizeof(*c));
+			c->stream = (uint32_t)si;
+			rc = mdb_cursor_open(txn, lg->coderuns, &c->cur);
+			if (rc)
+				break;
+			nruns++;
+			rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_KEY);
+			if (rc == 0)
+				rc = mdb_cursor_count(c->cur, &cnt);
+			if (rc)
+				break;
+			in_runs[si] += cnt;
+			rc = run_next(c, MDB_FIRST_DUP);
+			if (rc)
+				break;
+		}
+		mdb_cursor_close(keys);
+		if (rc && rc != MDB_NOTFOUND) {
+			rc = rc == ENOMEM ? -ENOMEM : store_err(rc);
+			goto out;
+		}
+		rc = 0;
+	}
+	/* Each stream: its runs hold exactly what it issued. */
+	for (si = 0; si < cs.n; si++) {
+		const struct ledger_pool *rec = &cs.v[si].rec;
+
+		if (in_runs[si] != rec->counter - rec->skipped)
+			problem(r, out, name, "stream \"%s\" issued %llu codes "
+				"(%llu positions, %llu skipped) but its runs "
+				"hold %llu", cs.v[si].name,
+				(unsigned long long)(rec->counter -
+						     rec->skipped),
+				(unsigned long long)rec->counter,
+				(unsigned long long)rec->skipped,
+				(unsigned long long)in_runs[si]);
+		if (si > 0) {	/* the root's grants are checked above */
+			struct ledger_grant *g = NULL;
+			struct ledger_pool srec;
+			size_t ng = 0;
+
+			rc = ledger_grants_load(lg, cs.v[si].name, &srec, &g,
+						&ng);
+			if (rc)
+				goto out;
+			r->grants += ng;
+			rc = check_grants(p, &srec, g, ng, out, r);
+			free(g);
+			if (rc)
+				goto out;
+		}
+	}
+	/* Merge every run: a code twice would come out twice in a row. */
+	heap = malloc((nruns ? nruns : 1) * sizeof(*heap));
+	if (!heap) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, n = 0; i < nruns; i++)
+		if (runs[i].live)
+			heap[n++] = &runs[i];
+	for (i = n / 2; i-- > 0;)
+		heap_down(heap, n, i);
+	while (n) {
+		struct run_cur *c = heap[0];
+
+		if (have_prev && c->code == prev) {
+			value_format(p->def, c->code, text);
+			problem(r, out, name, "code %s was issued twice (again "
+				"by stream \"%s\")", text,
+				cs.v[c->stream].name);
+		}
+		prev = c->code;
+		have_prev = true;
+		r->issued_codes++;
+		rc = run_next(c, MDB_NEXT_DUP);
+		if (rc) {
+			rc = store_err(rc);
+			goto out;
+		}
+		if (!c->live)
+			heap[0] = heap[--n];
+		heap_down(heap, n, 0);
+	}
+	rc = 0;
+out:
+	for (i = 0; i < nruns; i++)
+		if (runs[i].cur)
+			mdb_cursor_close(runs[i].cur);
+	free(runs);
+	free(heap);
+	free(in_runs);
+	code_streams_release(&cs);
+	mdb_txn_abort(txn);
 	return rc;
 }

@@ -17,6 +17,11 @@
  * a clean report proves that every value ready to serve is held exactly
  * once, and was issued exactly once.
  *
+ * Code pools have more: every stream (the root and each prefix's) must
+ * tile its grants, hold in its sorted runs exactly counter - skipped
+ * codes, and no code may be in two runs, of one stream or of two: a k-way
+ * merge of all the pool's runs proves that (verify_code_streams).
+ *
  * Safe to run while uniqd serves the same data directory.
  */
 #ifndef UNIQ_VERIFY_H
@@ -31,6 +36,7 @@ struct verify_report {
 	uint64_t grants;	/* ledger grants of the pool */
 	uint64_t issued;	/* the pool's counter */
 	uint64_t in_shards;	/* entries walked in its shards */
+	uint64_t issued_codes;	/* code pools: codes in all streams' runs */
 	uint64_t problems;	/* violations found (each printed to out) */
 };
 
@@ -38,5 +44,9 @@ struct verify_report {
  * Returns 0 when the walk completed (look at r->problems), or a negative
  * errno when it could not read the ledger or a shard. */
 int verify_pool(struct pool *p, FILE *out, struct verify_report *r);
+
+/* For a code pool: the checks on all its streams above, adding to r.
+ * Returns 0 when the walk completed, or a negative errno. */
+int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r);
 
 #endif

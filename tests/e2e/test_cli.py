@@ -150,6 +150,26 @@ class CliTest(ServerTest):
         self.assertIn("value %d is in shard 0 (seq 8888888) but the ledger "
                       "never issued it" % v, p.stdout)
 
+    def test_verify_catches_a_code_issued_twice(self):
+        cfg = self.config({"pools": [{"name": "codes", "kind": "code",
+                                      "pattern": "###-###", "shards": 1,
+                                      "shard_size": 100}]}, "codes.json")
+        out = self.data + "-gen.txt"
+        uniqctl(self.data, "codes", "generate", "--pool", "codes",
+                "--count", "500", "--prefix", "A", "--out", out,
+                config=cfg, check=0)
+        uniqctl(self.data, "codes", "generate", "--pool", "codes",
+                "--count", "500", "--prefix", "B", "--out", out,
+                config=cfg, check=0)
+        p = uniqctl(self.data, "verify", config=cfg, check=0)
+        self.assertIn("pool codes:", p.stdout)
+        run([UNIQ_CORRUPT, "--dup-code", self.data], check=0)
+        p = uniqctl(self.data, "verify", config=cfg)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertRegex(p.stdout, r"code [A-Z0-9]{3}-[A-Z0-9]{3} was issued "
+                                   r"twice")
+        self.assertRegex(p.stdout, r"its runs hold \d+")
+
     def test_verify_runs_beside_the_server(self):
         s = self.server(self.cfg)
         s.wait_ready()
