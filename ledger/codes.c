@@ -790,6 +790,51 @@ out:
 	return rc;
 }
 
+int code_job_recent(struct ledger *lg, struct code_job *out, size_t max,
+		    size_t *n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	*n = 0;
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = store_err(mdb_cursor_open(txn, lg->jobs, &cur));
+	if (rc)
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && *n < max;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		if (v.mv_size != sizeof(*out)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(&out[(*n)++], v.mv_data, sizeof(*out));
+	}
+	mdb_cursor_close(cur);
+	rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : store_err(rc);
+out:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+static int count_visit(const struct code_job *j, void *arg)
+{
+	uint64_t *counts = arg;
+
+	if (j->status < 4)
+		counts[j->status]++;
+	return 0;
+}
+
+int code_job_counts(struct ledger *lg, uint64_t counts[4])
+{
+	memset(counts, 0, 4 * sizeof(*counts));
+	return job_walk(lg, count_visit, counts);
+}
+
 struct next_walk {
 	const char *pool;
 	struct code_job *out;

@@ -189,6 +189,14 @@ int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
 /* Reads job id: 0, -ENOENT, or an error. */
 int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out);
 
+/* The newest jobs first, at most max of them, into out; *n says how many.
+ * Returns 0 or an error. */
+int code_job_recent(struct ledger *lg, struct code_job *out, size_t max,
+		    size_t *n);
+
+/* Counts the jobs of each status (indexed by enum code_job_status). */
+int code_job_counts(struct ledger *lg, uint64_t counts[4]);
+
 /* Writes a job (status changes), in txn if not NULL, else in its own. */
 int code_job_put(struct ledger *lg, MDB_txn *txn, const struct code_job *j);
 

@@ -12,6 +12,7 @@
 #include "refill/pool.h"
 #include "refill/refill.h"
 #include "server/http.h"
+#include "server/metrics.h"
 
 #define API_COUNT_MAX 10000
 
@@ -21,7 +22,15 @@ struct api {
 	struct refill *refill;
 	struct committer *committer;	/* sequence ids, leases, redeems */
 	struct jobs *jobs;		/* code jobs' workers */
+	struct metrics *metrics;	/* made by api_init */
 };
+
+/* Sets up what api_handle needs besides the fields above (the metrics).
+ * Returns 0 or -ENOMEM. */
+int api_init(struct api *a);
+
+/* Frees what api_init made. */
+void api_release(struct api *a);
 
 /* The http_handler of the server; arg is a struct api. */
 void api_handle(struct http_req *req, void *arg);

@@ -42,6 +42,7 @@
 #include <microhttpd.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "server/http.h"
@@ -61,6 +62,7 @@ struct req_ctx {
 	struct buf body;
 	bool too_large;
 	bool suspended;		/* waiting for http_resume */
+	uint64_t start_ns;	/* first handler call of the request */
 	struct MHD_Connection *conn;
 	void *state;
 	void (*state_free)(void *state);
@@ -89,6 +91,7 @@ struct http_wait *http_suspend(struct http_req *r, void *state,
 		if (!ctx)
 			return NULL;
 		buf_init(&ctx->body);
+		ctx->start_ns = r->start_ns;
 		r->ctx = ctx; /* on_request stores it in *con_cls */
 	}
 	ctx->conn = r->conn;
@@ -303,6 +306,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	req.path = url;
 	req.thread = this_thread();
 	req.body = "";
+	req.start_ns = clock_mono_ns();
 	if (!ctx) {
 		/* First call: headers only. See DESIGN. */
 		if (!method_has_body(method)) {
@@ -312,6 +316,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 			if (!ctx)
 				return MHD_NO;
 			buf_init(&ctx->body);
+			ctx->start_ns = req.start_ns;
 		}
 		*con_cls = ctx;
 		atomic_fetch_add(&s->inflight, 1); /* on_completed takes it off */
@@ -325,6 +330,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	req.ctx = ctx;
+	if (ctx != &no_body_ctx)
+		req.start_ns = ctx->start_ns;
 	if (ctx != &no_body_ctx && ctx->suspended) {
 		/* Called again after http_resume. */
 		ctx->suspended = false;

@@ -25,6 +25,8 @@ struct http_req {
 	size_t body_len;
 	unsigned thread;	/* small number of the serving thread */
 	unsigned status;	/* of the response queued, 0 before */
+	uint64_t start_ns;	/* the request's first handler call
+				   (clock_mono_ns), kept across a suspend */
 	/* A request the handler suspended (http_suspend) comes back with
 	 * resumed set and the state it left. */
 	bool resumed;

@@ -234,7 +234,7 @@ int main(int argc, char **argv)
 	struct jobs *jobs = NULL;
 	struct http_opts ho;
 	struct config cfg;
-	struct api api;
+	struct api api = { 0 };
 	struct args a;
 	sigset_t sigs;
 	char err[512];
@@ -322,6 +322,9 @@ int main(int argc, char **argv)
 	api.refill = refill;
 	api.committer = committer;
 	api.jobs = jobs;
+	rc = api_init(&api);
+	if (rc)
+		goto out;
 	ho.host = cfg.listen_host;
 	ho.port = cfg.port;
 	ho.threads = cfg.threads;
@@ -361,6 +364,7 @@ out:
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	jobs_stop(jobs);
+	api_release(&api);
 	refill_stop(refill);
 	if (pools_open) {
 		/* Also after a failed start: primed hoppers go back too. */

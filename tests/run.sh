@@ -8,7 +8,12 @@
 #   tests/run.sh [plain|asan|tsan ...]   (default: all three)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash tools/install-deps.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
+# playwright-core for the browser tests (no browser download: Debian's
+# Chromium is used).
+(cd tests/browser && npm ci --no-audit --no-fund --silent) ||
+  { echo "0 passed, 1 failed"; exit 1; }
+export UNIQ_REQUIRE_BROWSER=1
 
 runs=("$@")
 ((${#runs[@]})) || runs=(plain asan tsan)
@@ -26,7 +31,7 @@ for run in "${runs[@]}"; do
   dir=build-test-$run
   case $run in
     plain) opts=(); suites=() ;;
-    asan)  opts=(-Db_sanitize=address,undefined -Db_lundef=false); suites=() ;;
+    asan)  opts=(-Db_sanitize=address,undefined -Db_lundef=false); suites=(--no-suite browser) ;;
     tsan)  opts=(-Db_sanitize=thread -Db_lundef=false); suites=(--suite threads) ;;
     *) echo "unknown run $run" >&2; exit 2 ;;
   esac

@@ -2,11 +2,19 @@
 # Installs what building, running and testing uniqd needs on Debian 12, as
 # root: the compiler, meson, and Debian's libmicrohttpd, LMDB and cJSON
 # (found by pkg-config), python3 for the end-to-end tests, curl and wrk
-# for the benchmark script. Skips apt-get when everything is there.
+# for the benchmark script, tzdata for sequence pools' time zones.
+# With --tests also Chromium and Node.js (if missing) for the browser
+# tests, gnuplot for uniqd-stress --plot. Skips apt-get when everything is
+# there.
 set -euo pipefail
 pkgs=(gcc libc6-dev pkg-config meson ninja-build
       libmicrohttpd-dev liblmdb-dev libcjson-dev
-      python3 curl wrk)
+      python3 curl wrk tzdata)
+if [ "${1:-}" = --tests ]; then
+  pkgs+=(chromium gnuplot-nox)
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v npm >/dev/null || pkgs+=(npm)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -135,7 +135,7 @@ class ApiTest(ServerTest):
     # ---- routes, 404, 405 ----------------------------------------------
 
     def test_unknown_routes(self):
-        for path in ["/hello", "/", "/random/x", "/pools/int/bogus",
+        for path in ["/hello", "/random/x", "/pools/int/bogus",
                      "/pools/int/values", "/pools//int", "/" + "a" * 600,
                      "/pools/int/values/1/extra"]:
             self.assert_error(self.s.get(path), 404, "not_found")
