@@ -26,24 +26,17 @@ const char *log_strerror(int err)
 	return s ? s : "unknown error";
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void log_write(const char *level, const char *fmt, va_list ap)
 {
-	static const char *const names[] = { "debug", "info", "warn", "error" };
 	char line[2048], ts[CLOCK_RFC3339_LEN];
-	va_list ap;
 	int n, m;
 
-	if (level < log_min || level >= LOG_OFF)
-		return;
 	if (clock_rfc3339(clock_now_ms(), ts, sizeof(ts)) < 0)
 		ts[0] = '\0';
-	n = snprintf(line, sizeof(line), "%s %s %s: ", ts, log_prog,
-		     names[level]);
+	n = snprintf(line, sizeof(line), "%s %s %s: ", ts, log_prog, level);
 	if (n < 0)
 		return;
-	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
 	if (m < 0)
 		return;
 	n += m;
@@ -53,4 +46,25 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One write per line; a short write to stderr is not worth a retry. */
 	if (write(STDERR_FILENO, line, (size_t)n) < 0)
 		return;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "debug", "info", "warn", "error" };
+	va_list ap;
+
+	if (level < log_min || level >= LOG_OFF)
+		return;
+	va_start(ap, fmt);
+	log_write(names[level], fmt, ap);
+	va_end(ap);
+}
+
+void log_access(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_write("access", fmt, ap);
+	va_end(ap);
 }

@@ -18,6 +18,11 @@ void log_setup(const char *prog, enum log_level min);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Writes one access-log line ("... uniqd access: ..."), whatever the
+ * level set by log_setup: access logging is switched on by its own
+ * option, and a --quiet server that asked for it still wants it. */
+void log_access(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The text of an errno, negative or positive ("Success" for 0); thread
  * safe, unlike strerror(). */
 const char *log_strerror(int err);

@@ -48,6 +48,15 @@ struct route {
 
 static const char *const RETRY_1[] = { "Retry-After", "1", NULL };
 
+/* Counts n values of pool def handed out in r's answer (/metrics). */
+static void count_served(struct api *a, struct http_req *r,
+			 const struct pool_def *d, uint64_t n)
+{
+	if (d >= a->cfg->pools && d < a->cfg->pools + a->cfg->npools)
+		metrics_served(a->metrics, r->thread,
+			       (size_t)(d - a->cfg->pools), n);
+}
+
 /* ---- helpers ------------------------------------------------------ */
 
 /* Answers 400 for an unknown or repeated query parameter; returns true if
@@ -216,7 +225,8 @@ static void seq_submit(struct api *a, struct http_req *r, struct seq_pool *sp,
 }
 
 /* Answers a committed (or failed) sequence request. */
-static void seq_answer(struct http_req *r, struct seq_call *c)
+static void seq_answer(struct api *a, struct http_req *r,
+		       struct seq_call *c)
 {
 	struct seq_pool *sp = c->req.pool;
 	char id[SEQ_ID_MAX + 1], retry[24];
@@ -275,6 +285,8 @@ static void seq_answer(struct http_req *r, struct seq_call *c)
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
+	if (!c->req.replayed)
+		count_served(a, r, sp->def, c->req.count);
 	http_reply(r, 200, "application/json", body, len, true,
 		   c->req.replayed ? (const char *const[]){ "Idempotent-Replay",
 							    "true", NULL } :
@@ -300,7 +312,7 @@ static void route_orders_post(struct api *a, struct http_req *r,
 
 	(void)ra;
 	if (r->resumed) {
-		seq_answer(r, r->state);
+		seq_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed))
@@ -637,7 +649,8 @@ static void lease_json(struct buf *b, const struct lease_pool *lp,
 }
 
 /* Answers a committed (or failed) lease request. */
-static void lease_answer(struct http_req *r, struct lease_call *c)
+static void lease_answer(struct api *a, struct http_req *r,
+			 struct lease_call *c)
 {
 	struct lease_pool *lp = c->req.pool;
 	struct buf b = BUF_INIT;
@@ -673,6 +686,7 @@ static void lease_answer(struct http_req *r, struct lease_call *c)
 	}
 	switch (c->req.verb) {
 	case LEASE_BORROW:
+		count_served(a, r, lp->def, 1);
 		if (c->shape == SHAPE_SEED) {
 			buf_printf(&b, "{\"checked_out_number\":\"%lld\"}",
 				   (long long)c->req.lease.number);
@@ -729,7 +743,7 @@ static void route_borrow(struct api *a, struct http_req *r,
 	struct lease_call *c;
 
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
@@ -754,7 +768,7 @@ static void route_check(struct api *a, struct http_req *r,
 
 	(void)ra;
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
@@ -797,7 +811,7 @@ static void route_return(struct api *a, struct http_req *r,
 	int64_t n;
 
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
@@ -831,7 +845,7 @@ static void route_renew(struct api *a, struct http_req *r,
 	int64_t n;
 
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
@@ -861,7 +875,7 @@ static void route_seed_return(struct api *a, struct http_req *r,
 
 	(void)ra;
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
@@ -908,7 +922,7 @@ static void route_reset(struct api *a, struct http_req *r,
 	struct lease_pool *lp;
 
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !admin_ok(a, r) ||
@@ -925,7 +939,7 @@ static void route_seed_reset(struct api *a, struct http_req *r,
 
 	(void)ra;
 	if (r->resumed) {
-		lease_answer(r, r->state);
+		lease_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed) || !admin_ok(a, r) ||
@@ -1461,6 +1475,7 @@ static void route_random(struct api *a, struct http_req *r,
 		answer_draw_error(r, p, rc, n);
 		goto out;
 	}
+	count_served(a, r, p->def, n);
 	if (n == 1) {
 		char body[160];
 		int len;
@@ -1511,7 +1526,7 @@ static void route_next(struct api *a, struct http_req *r,
 	int rc;
 
 	if (r->resumed) {
-		seq_answer(r, r->state);
+		seq_answer(a, r, r->state);
 		return;
 	}
 	if (bad_query(r, allowed))
@@ -1540,6 +1555,7 @@ static void route_next(struct api *a, struct http_req *r,
 		answer_draw_error(r, p, rc, n);
 		goto out;
 	}
+	count_served(a, r, p->def, n);
 	buf_adds(&b, "{\"values\":[");
 	for (i = 0; i < n; i++) {
 		if (i)
@@ -1970,7 +1986,7 @@ static const char *route_label_ptrs[NROUTES + 1];
 
 int api_init(struct api *a)
 {
-	size_t i;
+	size_t i, n;
 
 	for (i = 0; i < NROUTES; i++) {
 		snprintf(route_labels[i], sizeof(route_labels[i]), "%s %s",
@@ -1980,7 +1996,12 @@ int api_init(struct api *a)
 	snprintf(route_labels[NROUTES], sizeof(route_labels[NROUTES]),
 		 "other");
 	route_label_ptrs[NROUTES] = route_labels[NROUTES];
-	return metrics_new(NROUTES + 1, route_label_ptrs, &a->metrics);
+	n = a->cfg->npools < METRICS_POOLS_MAX ? a->cfg->npools :
+						 METRICS_POOLS_MAX;
+	for (i = 0; i < n; i++)
+		a->pool_names[i] = a->cfg->pools[i].name;
+	return metrics_new(NROUTES + 1, route_label_ptrs, n, a->pool_names,
+			   &a->metrics);
 }
 
 void api_release(struct api *a)
@@ -2041,6 +2062,42 @@ static bool pattern_match(const char *pattern, const struct route_args *ra)
 	return i == ra->n;
 }
 
+/* Counts an answered request, and writes its access-log line if asked:
+ * client, method, the route's pattern (or the path, in paths mode), the
+ * status and the server's time in milliseconds. Never the query, a header
+ * or a body. */
+/* Copies s into out (cut to fit), with every byte that is not printable
+ * ASCII as '?': a path must not be able to forge a log line. */
+static const char *log_safe(const char *s, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+static void request_done(struct api *a, struct http_req *r, size_t route)
+{
+	uint64_t nanos = clock_mono_ns() - r->start_ns;
+	char addr[64], method[16], path[256];
+	const char *what;
+
+	metrics_count(a->metrics, r->thread, (unsigned)route, r->status,
+		      nanos);
+	if (a->access_log == API_ACCESS_OFF)
+		return;
+	if (a->access_log == API_ACCESS_PATHS)
+		what = log_safe(r->path, path, sizeof(path));
+	else
+		what = route < NROUTES ? routes[route].pattern : "-";
+	log_access("%s %s %s %u %.3f ms",
+		   http_client_addr(r, addr, sizeof(addr)),
+		   log_safe(r->method, method, sizeof(method)), what,
+		   r->status, (double)nanos / 1e6);
+}
+
 void api_handle(struct http_req *r, void *arg)
 {
 	struct api *a = arg;
@@ -2062,9 +2119,7 @@ void api_handle(struct http_req *r, void *arg)
 		     !routes[i].changes)) {
 			routes[i].fn(a, r, &ra);
 			if (r->status) /* answered now, not suspended */
-				metrics_count(a->metrics, r->thread,
-					      (unsigned)i, r->status,
-					      clock_mono_ns() - r->start_ns);
+				request_done(a, r, i);
 			return;
 		}
 		if (strstr(allow, routes[i].method))
@@ -2085,6 +2140,5 @@ void api_handle(struct http_req *r, void *arg)
 	http_error(r, 404, NULL, "not_found", "no such route: %.100s",
 		   r->path);
 out:
-	metrics_count(a->metrics, r->thread, (unsigned)NROUTES, r->status,
-		      clock_mono_ns() - r->start_ns);
+	request_done(a, r, NROUTES);
 }

@@ -221,6 +221,25 @@ const char *http_query(struct http_req *r, const char *key)
 	return v;
 }
 
+const char *http_client_addr(struct http_req *r, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+	const void *addr = NULL;
+
+	ci = MHD_get_connection_info(r->conn,
+				     MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci ? ci->client_addr : NULL;
+	if (sa && sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa && sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)(const void *)sa)
+				->sin6_addr;
+	if (!addr || !inet_ntop(sa->sa_family, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 const char *http_header(struct http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);

@@ -102,6 +102,10 @@ struct http_wait *http_suspend(struct http_req *r, void *state,
 /* Resumes a suspended request. Any thread, exactly once per suspend. */
 void http_resume(struct http_wait *w);
 
+/* The client's address as text ("127.0.0.1", "::1"), or "-" if unknown.
+ * Returns buf. */
+const char *http_client_addr(struct http_req *r, char *buf, size_t len);
+
 /* A request header's value, or NULL. */
 const char *http_header(struct http_req *r, const char *name);
 

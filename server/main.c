@@ -54,36 +54,69 @@
 
 static const char usage[] =
 "usage: uniqd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
-"             [--threads N] [--quiet]\n"
+"             [--threads N] [--access-log[=routes|paths]] [--quiet]\n"
 "\n"
-"Serves values that are never handed out twice (see README.md).\n"
+"Serves values that are never handed out twice, from every pool of its\n"
+"configuration, across threads, restarts and kill -9.\n"
 "\n"
-"  --config FILE      JSON configuration (default: built-in: pools \"int\"\n"
-"                     [0, 2^53-1] and \"float\" [0, 1e6) with 6 decimals)\n"
+"Options:\n"
+"  --config FILE      JSON configuration (see README.md). Without one, the\n"
+"                     built-in pools: \"int\" [0, 2^53-1], \"float\"\n"
+"                     [0, 1e6) with 6 decimals, \"codes\" (#####-#####),\n"
+"                     \"orders\" (YYYYMMDD-nnnnn, UTC), \"users\" (leases of\n"
+"                     [10000, 20000), or RANGE_START/RANGE_AMOUNT)\n"
 "  --listen ADDR:PORT address to listen on (default 127.0.0.1:8000; port 0\n"
 "                     picks a free port). Any address other than loopback\n"
-"                     needs an admin token (UNIQD_ADMIN_TOKEN or the\n"
-"                     config's \"admin_token\")\n"
+"                     needs an admin token\n"
 "  --data-dir DIR     where the ledger and shards live (default ./uniqd-data)\n"
-"  --threads N        HTTP worker threads (default: one per CPU)\n"
-"  --quiet            log warnings and errors only\n"
+"  --threads N        HTTP worker threads, 1 to 256 (default: one per CPU)\n"
+"  --access-log[=routes|paths]\n"
+"                     one line per request on stderr: client, method,\n"
+"                     route, status, time. \"routes\" (the default) writes\n"
+"                     the route's pattern (/pools/*/values/*), so no value\n"
+"                     reaches the log; \"paths\" writes the path as asked\n"
+"  --quiet            log warnings and errors only (and the access log,\n"
+"                     if asked)\n"
 "  --help, --version\n"
 "\n"
-"Routes: GET /random[?type=int|float][&count=N], GET /pools,\n"
-"GET /pools/NAME, POST /pools/NAME/next[?count=N],\n"
-"GET /pools/NAME/values/VALUE, POST /orders (the next order id of the\n"
-"sequence pool \"orders\"; honours Idempotency-Key), GET /orders (a page\n"
-"with an Order button), GET /healthz.\n"
+"Environment:\n"
+"  UNIQD_ADMIN_TOKEN  the admin token (Authorization: Bearer TOKEN) for\n"
+"                     the admin routes; overrides the config's\n"
+"                     \"admin_token\". Without one, admin routes are open,\n"
+"                     and uniqd refuses to listen beyond loopback\n"
+"  RANGE_START, RANGE_AMOUNT  the range of the lease pool \"users\"\n"
 "\n"
-"Stop with SIGTERM or SIGINT: requests in flight finish and unsent values\n"
-"go back to their shards. After kill -9, values taken into memory are\n"
-"burned (never issued again).\n";
+"Routes (../shared/API.md has the whole contract):\n"
+"  GET  /random[?type=int|float][&count=N]    a value of pool int or float\n"
+"  GET  /pools, GET /pools/NAME               pools: capacity, issued, fill\n"
+"  POST /pools/NAME/next[?count=N]            N values of any drawn pool\n"
+"  GET  /pools/NAME/values/VALUE              was it issued, and when\n"
+"  GET  /pools/NAME/capacity[?prefix=P]       codes left under a prefix\n"
+"  POST /pools/NAME/values/CODE/redeem        redeem a code once\n"
+"  POST /pools/NAME/jobs {count, prefix}      bulk codes (admin)\n"
+"  GET  /jobs, GET /jobs/ID, GET /jobs/ID/codes.csv   jobs and their file\n"
+"  POST /orders, GET /orders                  next order id; an order page\n"
+"  POST /pools/NAME/leases, GET /pools/NAME/leases    borrow; list\n"
+"  DELETE /pools/NAME/leases/N, POST .../N/renew      return; renew\n"
+"  POST /pools/NAME/reset                     return every lease (admin)\n"
+"  GET  /check, GET /checked, POST /return, GET /reset  seed 001's routes\n"
+"  GET  /healthz, GET /metrics (Prometheus), GET / (the admin page)\n"
+"\n"
+"Errors are JSON: {\"error\": \"code\", \"message\": \"...\"} with the\n"
+"status that fits (400, 401, 404, 405, 409, 413, 503 with Retry-After).\n"
+"\n"
+"Signals: SIGTERM or SIGINT stop cleanly: requests in flight finish and\n"
+"unsent values go back to their shards. After kill -9, values taken into\n"
+"memory are burned (never issued again), never issued twice.\n"
+"\n"
+"See also: uniqctl --help (init, status, lookup, verify, codes generate).\n";
 
 struct args {
 	const char *config;
 	const char *listen;
 	const char *data_dir;
 	const char *threads;
+	enum api_access_log access_log;
 	bool quiet;
 };
 
@@ -95,6 +128,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "access-log", optional_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -109,6 +143,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'd': a->data_dir = optarg; break;
 		case 't': a->threads = optarg; break;
 		case 'q': a->quiet = true; break;
+		case 'a':
+			if (!optarg || !strcmp(optarg, "routes")) {
+				a->access_log = API_ACCESS_ROUTES;
+			} else if (!strcmp(optarg, "paths")) {
+				a->access_log = API_ACCESS_PATHS;
+			} else {
+				fprintf(stderr, "uniqd: --access-log takes "
+					"\"routes\" or \"paths\", not "
+					"\"%s\"\n", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case 'V': puts("uniqd " UNIQD_VERSION); exit(0);
 		default: fputs(usage, stderr); return -EINVAL;
@@ -322,6 +368,7 @@ int main(int argc, char **argv)
 	api.refill = refill;
 	api.committer = committer;
 	api.jobs = jobs;
+	api.access_log = a.access_log;
 	rc = api_init(&api);
 	if (rc)
 		goto out;
@@ -339,7 +386,7 @@ int main(int argc, char **argv)
 	}
 	log_info("listening on %s:%u (%u threads, data in %s, %zu pools)",
 		 cfg.listen_host, http_port(http), cfg.threads, cfg.data_dir,
-		 pools.npools);
+		 cfg.npools);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) == 0)

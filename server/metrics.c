@@ -26,16 +26,19 @@ struct slot {
 	alignas(64) _Atomic uint64_t req[METRICS_ROUTES_MAX][NSTATUS];
 	_Atomic uint64_t bucket[NBUCKET];
 	_Atomic uint64_t sum_us;
+	_Atomic uint64_t served[METRICS_POOLS_MAX];
 };
 
 struct metrics {
 	size_t nroutes;
 	const char *const *routes;
+	size_t npools;
+	const char *const *pools;
 	struct slot *slots;	/* METRICS_SLOTS of them */
 };
 
-int metrics_new(size_t nroutes, const char *const *routes,
-		struct metrics **out)
+int metrics_new(size_t nroutes, const char *const *routes, size_t npools,
+		const char *const *pools, struct metrics **out)
 {
 	struct metrics *m;
 
@@ -53,6 +56,8 @@ int metrics_new(size_t nroutes, const char *const *routes,
 	memset(m->slots, 0, METRICS_SLOTS * sizeof(*m->slots));
 	m->nroutes = nroutes;
 	m->routes = routes;
+	m->npools = npools < METRICS_POOLS_MAX ? npools : METRICS_POOLS_MAX;
+	m->pools = pools;
 	*out = m;
 	return 0;
 }
@@ -93,6 +98,17 @@ void metrics_count(struct metrics *m, unsigned thread, unsigned route,
 	atomic_fetch_add_explicit(&s->sum_us, us, memory_order_relaxed);
 }
 
+void metrics_served(struct metrics *m, unsigned thread, size_t pool,
+		    uint64_t n)
+{
+	struct slot *s = &m->slots[thread < METRICS_SLOTS ? thread :
+				   METRICS_SLOTS - 1];
+
+	if (pool < m->npools)
+		atomic_fetch_add_explicit(&s->served[pool], n,
+					  memory_order_relaxed);
+}
+
 static uint64_t sum_req(struct metrics *m, size_t r, size_t st)
 {
 	uint64_t n = 0;
@@ -109,6 +125,17 @@ void metrics_render(struct metrics *m, struct buf *b)
 	uint64_t cum = 0, sum_us = 0, n;
 	size_t r, st, i, k;
 
+	buf_adds(b, "# HELP uniqd_values_served_total Values handed out in "
+		    "answers since start (ids, codes, numbers lent).\n"
+		    "# TYPE uniqd_values_served_total counter\n");
+	for (k = 0; k < m->npools; k++) {
+		n = 0;
+		for (i = 0; i < METRICS_SLOTS; i++)
+			n += atomic_load_explicit(&m->slots[i].served[k],
+						  memory_order_relaxed);
+		buf_printf(b, "uniqd_values_served_total{pool=\"%s\"} %llu\n",
+			   m->pools[k], (unsigned long long)n);
+	}
 	buf_adds(b, "# HELP uniqd_http_requests_total HTTP requests answered, "
 		    "by route and status.\n"
 		    "# TYPE uniqd_http_requests_total counter\n");

@@ -26,14 +26,18 @@
 
 #define METRICS_SLOTS 64
 #define METRICS_ROUTES_MAX 40
+#define METRICS_POOLS_MAX 64	/* pools whose served values are counted */
 
 struct metrics;
 
 /* Sets up counters for nroutes routes, whose labels are route[i] (the
- * route's pattern, not the request's path: no value ends up in a label).
- * Route nroutes - 1 is "other" (unmatched paths). Returns 0 or -ENOMEM. */
-int metrics_new(size_t nroutes, const char *const *routes,
-		struct metrics **out);
+ * route's pattern, not the request's path: no value ends up in a label),
+ * and for the values served by npools pools named pools[i] (the first
+ * METRICS_POOLS_MAX of them). Route nroutes - 1 is "other" (unmatched
+ * paths). Both arrays must outlive m. Returns 0, -EINVAL (too many
+ * routes) or -ENOMEM. */
+int metrics_new(size_t nroutes, const char *const *routes, size_t npools,
+		const char *const *pools, struct metrics **out);
 
 void metrics_free(struct metrics *m);
 
@@ -41,7 +45,12 @@ void metrics_free(struct metrics *m);
 void metrics_count(struct metrics *m, unsigned thread, unsigned route,
 		   unsigned status, uint64_t nanos);
 
-/* Appends uniqd_http_requests_total and uniqd_http_request_seconds in the
+/* Counts n values (ids, codes, numbers lent) handed out by pool number
+ * pool in one answer. Any thread. */
+void metrics_served(struct metrics *m, unsigned thread, size_t pool,
+		    uint64_t n);
+
+/* Appends uniqd_values_served_total, uniqd_http_requests_total and uniqd_http_request_seconds in the
  * Prometheus text format. */
 void metrics_render(struct metrics *m, struct buf *b);
 

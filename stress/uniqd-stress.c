@@ -27,6 +27,10 @@
  *                by SIGINT/SIGTERM) and the --duration deadline; a request
  *                in flight finishes or times out, so a run lasts at most
  *                --duration plus --timeout.
+ *   --plot       each answer also counts into run.tp_ok or run.tp_failed
+ *                at the 100 ms bucket of its arrival: relaxed atomic
+ *                additions shared by the workers (only with --plot), read
+ *                by the main thread after the joins.
  * The main thread reads recs only after pthread_join(), which orders every
  * worker's writes before its reads. Ids below min(next_id, N) are exactly
  * the requests sent: a worker checks the deadline before taking an id and
@@ -58,6 +62,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "stress/httpc.h"
+#include "stress/plot.h"
 #include "common/banned.h"
 
 #define EXIT_DUPLICATE 1
@@ -75,6 +80,7 @@
 #define LOG_LINE_MAX 256	/* > the longest line log_line() writes */
 #define DUPS_LISTED 10
 #define PROGRESS_NS (5 * 1000000000ull)
+#define BUCKET_MS 100u		/* of the --plot throughput */
 
 enum kind { K_NONE = 0, K_INT = 1, K_FLOAT = 2 };
 
@@ -101,7 +107,7 @@ enum req_type { T_INT, T_FLOAT, T_MIXED };
 /* The command line as given, before the preset and the defaults. */
 struct args {
 	const char *url, *requests, *threads, *type, *duration, *timeout;
-	const char *log_dir, *preset;
+	const char *log_dir, *preset, *plot;
 	bool quiet;
 };
 
@@ -114,6 +120,7 @@ struct opts {
 	unsigned timeout;	/* seconds */
 	const char *url;
 	const char *log_dir;
+	const char *plot;	/* PNG to draw, or NULL */
 	bool quiet;
 	char host[64];
 	uint16_t port;
@@ -131,6 +138,10 @@ struct run {
 	pthread_mutex_t log_lock;	/* guards log_fd writes and log_err */
 	int log_fd;
 	int log_err;
+	/* --plot: answers by BUCKET_MS bucket since start_ns. */
+	uint64_t start_ns;
+	size_t nbuckets;
+	_Atomic uint32_t *tp_ok, *tp_failed;
 };
 
 struct worker {
@@ -166,7 +177,7 @@ static const char usage[] =
 "usage: uniqd-stress [--url URL] [--requests N] [--threads N]\n"
 "                    [--type int|float|mixed] [--duration SECONDS]\n"
 "                    [--timeout SECONDS] [--log-dir DIR] [--preset NAME]\n"
-"                    [--quiet]\n"
+"                    [--plot FILE.png] [--quiet]\n"
 "\n"
 "Load client for uniqd: sends N requests GET /random?type=int|float from\n"
 "T threads, each over its own keep-alive HTTP/1.1 connection (opened again\n"
@@ -193,6 +204,10 @@ static const char usage[] =
 "                     requests, 8 threads, mixed) or seed-stress (1600\n"
 "                     requests, 4 threads, int). Options given explicitly\n"
 "                     win over the preset, wherever they stand.\n"
+"  --plot FILE.png    draw the run with gnuplot (gnuplot-nox): answers\n"
+"                     per second over time (values and errors, 100 ms\n"
+"                     buckets) and the latency distribution (share of\n"
+"                     answers at or below each latency, log scale)\n"
 "  --quiet            print only the RESULT line (errors still go to\n"
 "                     stderr)\n"
 "  --help, --version\n"
@@ -232,7 +247,7 @@ static const char usage[] =
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { OPT_URL = 256, OPT_REQUESTS, OPT_THREADS, OPT_TYPE, OPT_DURATION,
-	       OPT_TIMEOUT, OPT_LOG_DIR, OPT_PRESET, OPT_VERSION };
+	       OPT_TIMEOUT, OPT_LOG_DIR, OPT_PRESET, OPT_PLOT, OPT_VERSION };
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, OPT_URL },
 		{ "requests", required_argument, NULL, OPT_REQUESTS },
@@ -242,6 +257,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "log-dir", required_argument, NULL, OPT_LOG_DIR },
 		{ "preset", required_argument, NULL, OPT_PRESET },
+		{ "plot", required_argument, NULL, OPT_PLOT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -260,6 +276,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_TIMEOUT: a->timeout = optarg; break;
 		case OPT_LOG_DIR: a->log_dir = optarg; break;
 		case OPT_PRESET: a->preset = optarg; break;
+		case OPT_PLOT: a->plot = optarg; break;
 		case 'q': a->quiet = true; break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case OPT_VERSION: puts("uniqd-stress " UNIQD_VERSION); exit(0);
@@ -351,6 +368,7 @@ static int make_opts(const struct args *a, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->url = a->url ? a->url : "http://127.0.0.1:8000";
 	o->log_dir = a->log_dir ? a->log_dir : ".";
+	o->plot = a->plot;
 	o->quiet = a->quiet;
 	if (a->preset) {
 		for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
@@ -405,6 +423,11 @@ static int make_opts(const struct args *a, struct opts *o)
 	}
 	if (!*o->log_dir || strlen(o->log_dir) > PATH_MAX - 64) {
 		fprintf(stderr, "uniqd-stress: --log-dir must be a non-empty "
+			"path\n");
+		return -EINVAL;
+	}
+	if (o->plot && (!*o->plot || strlen(o->plot) > PATH_MAX - 64)) {
+		fprintf(stderr, "uniqd-stress: --plot must be a non-empty "
 			"path\n");
 		return -EINVAL;
 	}
@@ -764,6 +787,18 @@ log:
 	log_line(w, id + 1, sent_ms, r, &a, err);
 }
 
+/* Counts an answer that arrived now into its --plot bucket. */
+static void count_answer(struct run *run, bool ok)
+{
+	uint64_t i = (clock_mono_ns() - run->start_ns) /
+		     (BUCKET_MS * 1000000ull);
+
+	if (i >= run->nbuckets)
+		i = run->nbuckets - 1;
+	atomic_fetch_add_explicit(ok ? &run->tp_ok[i] : &run->tp_failed[i], 1,
+				  memory_order_relaxed);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -778,6 +813,8 @@ static void *worker_main(void *arg)
 		if (id >= run->o->requests)
 			break;
 		do_request(w, id);
+		if (run->tp_ok)
+			count_answer(run, run->recs[id].outcome == O_OK);
 	}
 	log_flush(w);
 	httpc_close(&w->http);
@@ -871,6 +908,9 @@ struct summary {
 	uint64_t sent, ok, answered, conn, timeouts, bad, dups;
 	uint64_t by_status[1000];
 	double elapsed, rps, p50, p90, p99, max;	/* s, req/s, ms */
+	uint32_t *lat;		/* the answered requests' latencies, sorted
+				   (freed by the caller) */
+	uint64_t nlat;
 	unsigned listed;
 	struct {
 		uint8_t kind;
@@ -889,14 +929,14 @@ static double percentile_ms(const uint32_t *lat, uint64_t n, unsigned p)
 
 /*
  * Counts the first sent records, then sorts them (they are not needed in
- * id order any more) to find the duplicates. Returns 0 or -ENOMEM.
+ * id order any more) to find the duplicates. Returns 0 or -ENOMEM; either
+ * way the caller frees s->lat.
  */
 static int summarize(struct rec *recs, uint64_t sent, double elapsed,
 		     struct summary *s)
 {
 	uint32_t *lat = NULL;
 	uint64_t i, j, n = 0;
-	int rc = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->sent = sent;
@@ -921,10 +961,9 @@ static int summarize(struct rec *recs, uint64_t sent, double elapsed,
 	}
 	if (s->answered) {
 		lat = malloc(s->answered * sizeof(*lat));
-		if (!lat) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		if (!lat)
+			return -ENOMEM;
+		s->lat = lat;
 		for (i = 0; i < sent; i++)
 			if (recs[i].status)
 				lat[n++] = recs[i].latency_us;
@@ -933,6 +972,7 @@ static int summarize(struct rec *recs, uint64_t sent, double elapsed,
 		s->p90 = percentile_ms(lat, n, 90);
 		s->p99 = percentile_ms(lat, n, 99);
 		s->max = percentile_ms(lat, n, 100);
+		s->nlat = n;
 	}
 
 	qsort(recs, sent, sizeof(*recs), cmp_rec);
@@ -950,9 +990,7 @@ static int summarize(struct rec *recs, uint64_t sent, double elapsed,
 			s->listed++;
 		}
 	}
-out:
-	free(lat);
-	return rc;
+	return 0;
 }
 
 static void print_summary(const struct opts *o, const struct summary *s,
@@ -1004,6 +1042,52 @@ static void print_summary(const struct opts *o, const struct summary *s,
 	fflush(stdout);
 }
 
+/* Draws the --plot picture once the workers are joined. Returns 0 or a
+ * negative errno (logged). */
+static int draw(const struct opts *o, struct run *run,
+		const struct summary *s)
+{
+	static const char *const type_names[] = { "int", "float", "mixed" };
+	struct plot_data d = { 0 };
+	uint32_t *ok, *failed;
+	char title[512], err[600];
+	size_t i;
+	int rc = -ENOMEM;
+
+	ok = calloc(run->nbuckets, sizeof(*ok));
+	failed = calloc(run->nbuckets, sizeof(*failed));
+	if (!ok || !failed) {
+		log_error("out of memory for the plot");
+		goto out;
+	}
+	for (i = 0; i < run->nbuckets; i++) {
+		ok[i] = atomic_load_explicit(&run->tp_ok[i],
+					     memory_order_relaxed);
+		failed[i] = atomic_load_explicit(&run->tp_failed[i],
+						 memory_order_relaxed);
+	}
+	snprintf(title, sizeof(title), "uniqd-stress: %s, %u threads, type "
+		 "%s: %" PRIu64 " requests, %.0f req/s, %" PRIu64 " errors, %"
+		 PRIu64 " duplicates", o->url, o->threads, type_names[o->type],
+		 s->sent, s->rps, s->sent - s->ok, s->dups);
+	d.title = title;
+	d.bucket_ms = BUCKET_MS;
+	d.nbuckets = run->nbuckets;
+	d.ok = ok;
+	d.failed = failed;
+	d.lat_us = s->lat;
+	d.nlat = (size_t)s->nlat;
+	rc = plot_write(o->plot, &d, err, sizeof(err));
+	if (rc)
+		log_error("--plot: %s", err);
+	else if (!o->quiet)
+		log_info("plot: %s", o->plot);
+out:
+	free(ok);
+	free(failed);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct run run = { .log_fd = -1 };
@@ -1037,13 +1121,26 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(o.threads);
+	if (o.plot && plot_available()) {
+		log_error("--plot needs gnuplot (apt-get install gnuplot-nox)");
+		goto out;
+	}
 
 	/* calloc of this size maps zero pages lazily: a run cut short by
 	 * --duration touches only what it used. */
 	run.recs = calloc(o.requests, sizeof(*run.recs));
 	workers = calloc(o.threads, sizeof(*workers));
-	sum = malloc(sizeof(*sum));
-	if (!run.recs || !workers || !sum) {
+	sum = calloc(1, sizeof(*sum));
+	if (o.plot) {
+		/* A run lasts at most --duration plus --timeout; one bucket
+		 * more takes whatever comes later. */
+		run.nbuckets = ((size_t)o.duration + o.timeout) *
+			       (1000 / BUCKET_MS) + 1;
+		run.tp_ok = calloc(run.nbuckets, sizeof(*run.tp_ok));
+		run.tp_failed = calloc(run.nbuckets, sizeof(*run.tp_failed));
+	}
+	if (!run.recs || !workers || !sum ||
+	    (o.plot && (!run.tp_ok || !run.tp_failed))) {
 		log_error("out of memory for %" PRIu64 " requests (%zu bytes "
 			  "each)", o.requests, sizeof(*run.recs));
 		goto out;
@@ -1072,6 +1169,7 @@ int main(int argc, char **argv)
 			 log_path);
 
 	t_start = clock_mono_ns();
+	run.start_ns = t_start;
 	run.deadline_ns = t_start + (uint64_t)o.duration * 1000000000ull;
 	for (i = 0; i < o.threads; i++) {
 		workers[i].rng = t_start ^ ((uint64_t)(i + 1) *
@@ -1146,6 +1244,8 @@ int main(int argc, char **argv)
 		code = EXIT_FAILED;
 	else
 		code = 0;
+	if (o.plot && draw(&o, &run, sum) && !code)
+		code = EXIT_CANNOT_RUN;
 out:
 	if (run.log_fd >= 0)
 		close(run.log_fd);
@@ -1156,6 +1256,10 @@ out:
 			httpc_release(&workers[i].http);
 	free(workers);
 	free(run.recs);
+	free(run.tp_ok);
+	free(run.tp_failed);
+	if (sum)
+		free(sum->lat);
 	free(sum);
 	pthread_mutex_destroy(&run.log_lock);
 	return code;

@@ -7,6 +7,7 @@ UNIQD_STRESS, UNIQ_CORRUPT. A server that logs a sanitizer report, or does
 not exit 0 on SIGTERM (LeakSanitizer exits non-zero on a leak), fails the
 test that stops it.
 """
+import ctypes
 import http.client
 import json
 import os
@@ -34,6 +35,15 @@ SLOW = float(os.environ.get("UNIQ_TEST_SLOW", "1"))
 
 os.environ.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
 os.environ.setdefault("TSAN_OPTIONS", "halt_on_error=0")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the test runner dies, so that
+    a runner killed by a timeout leaves no server behind."""
+    _libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 def write_config(path, obj):
@@ -69,7 +79,8 @@ class Server:
                                              suffix=".txt", dir=self.log_dir)
         self._log = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(self.command(), stdout=self._log,
-                                     stderr=subprocess.STDOUT, env=self.env)
+                                     stderr=subprocess.STDOUT, env=self.env,
+                                     preexec_fn=_die_with_parent)
         deadline = time.time() + timeout * SLOW
         while time.time() < deadline:
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
