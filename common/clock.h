@@ -6,8 +6,10 @@
 #ifndef UNIQ_CLOCK_H
 #define UNIQ_CLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds since the epoch (CLOCK_REALTIME). */
 uint64_t clock_now_ms(void);
@@ -20,5 +22,14 @@ uint64_t clock_mono_ns(void);
 int clock_rfc3339(uint64_t ms, char *buf, size_t len);
 
 #define CLOCK_RFC3339_LEN 25
+
+/* Initialises c to time its waits on CLOCK_MONOTONIC, so that a change of
+ * the wall clock neither stretches nor skips them. Returns 0 or a
+ * pthread error (positive, as pthread functions do). */
+int clock_cond_init(pthread_cond_t *c);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now, as a deadline for
+ * pthread_cond_timedwait on a condition made by clock_cond_init. */
+struct timespec clock_mono_deadline(unsigned ms);
 
 #endif

@@ -35,6 +35,8 @@ static int map_err(int rc)
 	default:
 		if (rc > 0)
 			return -rc;
+		if (rc > -4096)
+			return rc; /* already a negative errno */
 		return -EIO;
 	}
 }

@@ -14,6 +14,7 @@
  *   MDB_CORRUPTED, MDB_PAGE_NOTFOUND,
  *   MDB_PANIC, MDB_BAD_*              -> -EIO
  *   positive errno e                  -> -e
+ *   negative errno -e (already ours)  -> -e
  *
  * The caller that logs an error keeps LMDB's own text: store_strerror(rc)
  * gives mdb_strerror of the LMDB code this thread last mapped to rc

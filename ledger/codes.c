@@ -510,19 +510,17 @@ static int count_runs(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
-int code_count(struct ledger *lg, const struct pool_def *d,
-	       const struct code_prefix *p, uint64_t *issued)
+/* code_count in txn. */
+static int count_txn(struct ledger *lg, MDB_txn *txn,
+		     const struct pool_def *d, const struct code_prefix *p,
+		     uint64_t *issued)
 {
 	struct code_streams cs;
 	uint64_t lo = code_prefix_first(d, p);
 	uint64_t hi = lo + code_combinations(d, p->len), n = 0;
-	MDB_txn *txn;
 	size_t i;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
-	if (rc)
-		return rc;
 	rc = code_streams_load(lg, txn, d, &cs);
 	for (i = 0; rc == 0 && i < cs.n; i++) {
 		const struct code_stream *q = &cs.v[i];
@@ -537,9 +535,22 @@ int code_count(struct ledger *lg, const struct pool_def *d,
 			rc = count_runs(lg, txn, q->rec.id, lo, hi, &n);
 	}
 	code_streams_release(&cs);
-	mdb_txn_abort(txn);
 	if (rc == 0)
 		*issued = n;
+	return rc;
+}
+
+int code_count(struct ledger *lg, const struct pool_def *d,
+	       const struct code_prefix *p, uint64_t *issued)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = count_txn(lg, txn, d, p, issued);
+	mdb_txn_abort(txn);
 	return rc;
 }
 
@@ -697,18 +708,16 @@ int code_job_put(struct ledger *lg, MDB_txn *txn, const struct code_job *j)
 	return rc;
 }
 
-int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
-		    uint64_t count, struct code_job *out)
+/* code_job_create in the write transaction txn (not finished here). */
+static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
+			  const char *prefix, uint64_t count,
+			  struct code_job *out)
 {
 	MDB_val k = mval("next_job_id", 11), v;
 	struct code_job j;
-	MDB_txn *txn;
 	uint64_t next = 1;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
-	if (rc)
-		return rc;
 	rc = mdb_get(txn, lg->meta, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(next))
 		memcpy(&next, v.mv_data, sizeof(next));
@@ -729,10 +738,22 @@ int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
 	}
 	if (rc == 0)
 		rc = code_job_put(lg, txn, &j);
-	rc = store_finish(txn, rc);
 	if (rc == 0)
 		*out = j;
 	return rc;
+}
+
+int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
+		    uint64_t count, struct code_job *out)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = job_create_txn(lg, txn, pool, prefix, count, out);
+	return store_finish(txn, rc);
 }
 
 int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
@@ -755,23 +776,20 @@ int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
 	return rc;
 }
 
-/* Calls fn for every job, in id order; fn returns 0 to go on, 1 to stop,
- * or an error. */
-static int job_walk(struct ledger *lg,
-		    int (*fn)(const struct code_job *j, void *arg), void *arg)
+/* Calls fn for every job of txn, in id order; fn returns 0 to go on, 1 to
+ * stop, or an error. */
+static int job_walk_txn(struct ledger *lg, MDB_txn *txn,
+			int (*fn)(const struct code_job *j, void *arg),
+			void *arg)
 {
 	MDB_cursor *cur = NULL;
 	struct code_job j;
-	MDB_txn *txn;
 	MDB_val k, v;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
-	if (rc)
-		return rc;
 	rc = store_err(mdb_cursor_open(txn, lg->jobs, &cur));
 	if (rc)
-		goto out;
+		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (v.mv_size != sizeof(j)) {
@@ -784,8 +802,20 @@ static int job_walk(struct ledger *lg,
 			break;
 	}
 	mdb_cursor_close(cur);
-	rc = rc == MDB_NOTFOUND || rc == 1 ? 0 : rc < 0 ? rc : store_err(rc);
-out:
+	return rc == MDB_NOTFOUND || rc == 1 ? 0 : store_err(rc);
+}
+
+/* job_walk_txn in a read transaction of its own. */
+static int job_walk(struct ledger *lg,
+		    int (*fn)(const struct code_job *j, void *arg), void *arg)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = job_walk_txn(lg, txn, fn, arg);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -861,38 +891,89 @@ int code_job_next(struct ledger *lg, const char *pool, struct code_job *out)
 	return rc ? rc : w.found ? 0 : -ENOENT;
 }
 
+/*
+ * The most that a job drawing `left` more codes under prefix p can take
+ * under prefix x: all of them if p extends x (or is x); if x extends p,
+ * any of them may fall under x, up to all of x; none if the two differ.
+ */
+static uint64_t worst_take(const struct pool_def *d,
+			   const struct code_prefix *p, uint64_t left,
+			   const struct code_prefix *x)
+{
+	uint64_t all;
+
+	if (p->len >= x->len && !memcmp(p->canon, x->canon, x->len))
+		return left;
+	if (memcmp(p->canon, x->canon, p->len))
+		return 0;
+	all = code_combinations(d, x->len);
+	return left < all ? left : all;
+}
+
 struct pending_walk {
 	const struct pool_def *d;
 	const struct code_prefix *q;
 	uint64_t sum;
+	uint64_t jobs;		/* queued or running */
 };
 
 static int pending_visit(const struct code_job *j, void *arg)
 {
 	struct pending_walk *w = arg;
 	struct code_prefix p;
+	uint64_t t;
 
 	if (strcmp(j->pool, w->d->name) ||
 	    (j->status != JOB_QUEUED && j->status != JOB_RUNNING) ||
 	    code_prefix_parse(w->d, j->prefix, &p))
 		return 0;
-	/* A job whose prefix extends q (or is q) takes all its codes under
-	 * q; one with a shorter prefix only some, which cannot be known in
-	 * advance. */
-	if (p.len >= w->q->len && !memcmp(p.canon, w->q->canon, w->q->len))
-		w->sum += j->count - j->done;
+	w->jobs++;
+	t = worst_take(w->d, &p, j->count - j->done, w->q);
+	w->sum = w->sum > UINT64_MAX - t ? UINT64_MAX : w->sum + t;
 	return 0;
 }
 
 int code_job_pending(struct ledger *lg, const struct pool_def *d,
 		     const struct code_prefix *q, uint64_t *pending)
 {
-	struct pending_walk w = { d, q, 0 };
+	struct pending_walk w = { d, q, 0, 0 };
 	int rc = job_walk(lg, pending_visit, &w);
 
 	if (rc == 0)
 		*pending = w.sum;
 	return rc;
+}
+
+int code_job_admit(struct ledger *lg, const struct pool_def *d,
+		   const char *prefix, const struct code_prefix *q,
+		   uint64_t count, struct code_job *out, uint64_t *avail)
+{
+	struct pending_walk w = { d, q, 0, 0 };
+	uint64_t issued = 0, all = code_combinations(d, q->len);
+	MDB_txn *txn;
+	int rc;
+
+	*avail = 0;
+	/* One write transaction: the check and the record are one step
+	 * for every other admission (LMDB has one writer at a time). */
+	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = job_walk_txn(lg, txn, pending_visit, &w);
+	if (rc == 0 && w.jobs >= CODE_JOBS_PENDING_MAX)
+		rc = -EBUSY;
+	if (rc == 0)
+		rc = count_txn(lg, txn, d, q, &issued);
+	if (rc == 0) {
+		uint64_t rem = all > issued ? all - issued : 0;
+
+		*avail = rem > w.sum ? rem - w.sum : 0;
+		if (count > *avail)
+			rc = -ENOSPC;
+	}
+	if (rc == 0)
+		rc = job_create_txn(lg, txn, d->name, prefix, count, out);
+	return store_finish(txn, rc); /* commits only if all went well */
 }
 
 int code_shard_codes(struct ledger *lg, const struct pool_def *d,

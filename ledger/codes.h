@@ -46,9 +46,11 @@
 #include "ledger/ledger.h"
 
 /* What a grant of a code stream went to, besides a shard number. */
-#define CODE_JOB_SHARD(id) (0x80000000u | (uint32_t)((id) & 0x7fffffffu))
+#define CODE_JOB_SHARD(id) \
+	(LEDGER_SHARD_SPECIAL | (uint32_t)((id) & 0x7fffffffu))
 #define CODE_CLI_SHARD 0xffffffffu
-#define CODE_SHARD_IS_JOB(s) ((s) >= 0x80000000u && (s) != CODE_CLI_SHARD)
+#define CODE_SHARD_IS_JOB(s) \
+	((s) >= LEDGER_SHARD_SPECIAL && (s) != CODE_CLI_SHARD)
 
 #define CODE_STREAM_NAME_MAX (POOL_NAME_MAX + 1 + CODE_PATTERN_MAX + 1)
 
@@ -204,17 +206,39 @@ int code_job_put(struct ledger *lg, MDB_txn *txn, const struct code_job *j);
  * error. */
 int code_job_next(struct ledger *lg, const char *pool, struct code_job *out);
 
-/* The codes still to issue to jobs of pool (queued or running) whose
- * prefix p extends or equals (or is extended by) prefix q: what an
- * admission check must set aside. */
+/* The codes under prefix q that the jobs of pool (queued or running)
+ * may still take in the worst case: all they have still to draw for a
+ * job whose prefix extends q (or is q), up to all of q for one whose
+ * prefix q extends. What a run of uniqctl sets aside. */
 int code_job_pending(struct ledger *lg, const struct pool_def *d,
 		     const struct code_prefix *q, uint64_t *pending);
+
+#define CODE_JOBS_PENDING_MAX 1000	/* queued or running, per pool */
+
+/*
+ * Admits a job of count codes under prefix q (its text: prefix) only if
+ * it is sure to get them all: jobs of a pool run one at a time, oldest
+ * first, so the jobs queued before it run first and may take, in the
+ * worst case, what code_job_pending says; what remains under q beyond
+ * that must cover count. Later jobs check the same way, counting this
+ * one. The check and the record are one write transaction, so two
+ * admissions never both spend the same codes. (The pool's own draws and
+ * uniqctl are not reserved against: a job in a nearly used-up prefix may
+ * still end failed.)
+ * Returns 0 with *out the queued job; -ENOSPC with *avail the most that
+ * could be asked now; -EBUSY with CODE_JOBS_PENDING_MAX jobs already
+ * pending for the pool; or a storage error. Nothing is written unless 0.
+ */
+int code_job_admit(struct ledger *lg, const struct pool_def *d,
+		   const char *prefix, const struct code_prefix *q,
+		   uint64_t count, struct code_job *out, uint64_t *avail);
 
 /*
  * Calls fn(code, arg) for the codes of a job's stream granted to `shard`
  * (CODE_JOB_SHARD(id) or CODE_CLI_SHARD) in the order they were issued,
  * skipping the first `from`, at most `max`. For rebuilding an export
- * after a crash. fn returns 0 or an error (which stops the walk).
+ * after a crash. fn returns 0 to go on, or anything else to stop the walk
+ * (code_shard_codes then returns it: a positive stop, or an error).
  */
 int code_shard_codes(struct ledger *lg, const struct pool_def *d,
 		     const struct code_prefix *p, uint32_t shard,

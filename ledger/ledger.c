@@ -642,10 +642,15 @@ int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)
 	k = mval(key, sizeof(key));
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint32_t shard;
+
 		if (k.mv_size != sizeof(key) ||
 		    store_get_be32(k.mv_data) != pool_id)
 			break;
-		*n = store_get_be32((const unsigned char *)k.mv_data + 4) + 1;
+		shard = store_get_be32((const unsigned char *)k.mv_data + 4);
+		if (shard >= LEDGER_SHARD_SPECIAL)
+			break; /* keys sort by shard: no real one follows */
+		*n = shard + 1;
 	}
 	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
 out:

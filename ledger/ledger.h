@@ -42,6 +42,7 @@
 
 #define LEDGER_FILE "ledger.mdb"
 #define LEDGER_INSTANCE_LEN 16
+#define LEDGER_SHARD_SPECIAL 0x80000000u
 
 struct ledger {
 	MDB_env *env;
@@ -188,7 +189,10 @@ int ledger_grants_load(struct ledger *lg, const char *name,
 int ledger_reader_tick(void *arg, MDB_txn *txn, uint64_t now_ms);
 
 /* The highest shard number that pool pool_id ever had a grant for, plus
- * one (0 if none), so that verify can walk shards no longer configured. */
+ * one (0 if none), so that verify can walk shards no longer configured.
+ * Numbers from LEDGER_SHARD_SPECIAL up name other receivers of grants
+ * (bulk code jobs, uniqctl), not shard environments, and are not
+ * counted. */
 int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n);
 
 #endif

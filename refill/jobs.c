@@ -92,15 +92,13 @@ int codes_generate(struct codes_gen *g)
 		if (rc)
 			goto out;
 		if (b.grant.count == 0) {
-			rc = -ENOSPC; /* the prefix is used up */
+			rc = -ENODATA; /* the prefix is used up */
 			goto out;
 		}
-		/* Committed: now the file. A crash before this write is
-		 * repaired from the ledger (codes_repair_file). */
-		rc = write_all(g->fd, out, format_lines(g->def, b.codes, b.n,
-							out));
-		if (rc)
-			goto out;
+		/* Committed (with the job's progress): done counts them now,
+		 * whatever happens to the file. A crash or a failed write
+		 * before the lines are in the file is repaired from the
+		 * ledger (codes_repair_file). */
 		g->done += b.n;
 		if (g->job) {
 			g->job->done = g->done;
@@ -108,6 +106,10 @@ int codes_generate(struct codes_gen *g)
 		}
 		if (g->progress)
 			atomic_store(g->progress, g->done);
+		rc = write_all(g->fd, out, format_lines(g->def, b.codes, b.n,
+							out));
+		if (rc)
+			goto out;
 	}
 out:
 	free(out);
@@ -139,10 +141,47 @@ static int repair_line(uint64_t code, void *arg)
 	return 0;
 }
 
+/* Compares the file's lines, one by one, with the ledger's codes: stops
+ * (returning 1) at the first that differs. */
+struct check {
+	const struct pool_def *def;
+	int fd;
+	char *buf;		/* CHECK_BUF bytes of the file from at */
+	uint64_t at, len;	/* file offset of buf, bytes in it */
+	uint64_t good;		/* lines that matched */
+};
+
+#define CHECK_BUF (1u << 20)
+
+static int check_line(uint64_t code, void *arg)
+{
+	struct check *c = arg;
+	size_t line = strlen(c->def->pattern) + 1;
+	uint64_t off = c->good * line;
+	char want[CODE_PATTERN_MAX + 2];
+	ssize_t n;
+
+	if (off + line > c->at + c->len) {
+		n = pread(c->fd, c->buf, CHECK_BUF, (off_t)off);
+		if (n < 0)
+			return -errno;
+		c->at = off;
+		c->len = (uint64_t)n;
+		if (c->len < line)
+			return 1;
+	}
+	format_lines(c->def, &code, 1, want);
+	if (memcmp(c->buf + (off - c->at), want, line))
+		return 1;
+	c->good++;
+	return 0;
+}
+
 int codes_repair_file(struct codes_gen *g)
 {
 	size_t line = strlen(g->def->pattern) + 1;
 	struct repair r = { g->def, NULL, 0, 0, g->fd, 0 };
+	struct check c = { g->def, g->fd, NULL, 0, 0, 0 };
 	struct stat st;
 	uint64_t lines;
 	int rc;
@@ -152,6 +191,25 @@ int codes_repair_file(struct codes_gen *g)
 	lines = (uint64_t)st.st_size / line;
 	if (lines > g->done)
 		lines = g->done; /* cannot happen: written after commits */
+	/* The lines there must be the ledger's: after a power cut a file
+	 * may hold what was never written (zeros, a torn end). Keep the
+	 * lines up to the first that differs; rebuild the rest. */
+	if (lines) {
+		c.buf = malloc(CHECK_BUF);
+		if (!c.buf)
+			return -ENOMEM;
+		rc = code_shard_codes(g->lg, g->def, &g->prefix, g->shard, 0,
+				      lines, check_line, &c);
+		free(c.buf);
+		if (rc < 0)
+			return rc;
+		if (c.good < lines)
+			log_warn("job file: %llu of %llu lines differ from the "
+				 "ledger; rebuilding them",
+				 (unsigned long long)(lines - c.good),
+				 (unsigned long long)lines);
+		lines = c.good;
+	}
 	if (ftruncate(g->fd, (off_t)(lines * line)))
 		return -errno;
 	if (lseek(g->fd, 0, SEEK_END) < 0)
@@ -279,30 +337,28 @@ static int run_job(struct worker *w, struct code_job *j)
 	}
 	if (rc == 0)
 		rc = codes_generate(&g);
-	if (rc == -ENOSPC) {
-		snprintf(why, sizeof(why), "prefix \"%s\" ran out of codes "
-			 "after %llu", j->prefix, (unsigned long long)g.done);
-		/* What was issued stays in the file, renamed all the same. */
-		rc = 0;
-		if (fsync(fd) || rename(part, final))
-			rc = -errno;
-		close(fd);
-		fd = -1;
-		if (rc == 0)
-			rc = finish_job(w, j, JOB_FAILED, why);
-		return rc;
-	}
-	if (rc == 0) {
-		if (fsync(fd))
-			rc = -errno;
+	/* Done, or the prefix used up (what was issued stays in the file,
+	 * renamed all the same): the file is made final. Any other error
+	 * (a full disk, a full map) is retried later: what the ledger
+	 * committed is repaired into the file then. */
+	if (rc == 0 || rc == -ENODATA) {
+		bool ran_out = rc == -ENODATA;
+
+		rc = fsync(fd) ? -errno : 0;
 		close(fd);
 		fd = -1;
 		if (rc == 0 && rename(part, final))
 			rc = -errno;
 		if (rc == 0)
 			rc = sync_dir(final);
-		if (rc == 0)
+		if (rc == 0 && ran_out) {
+			snprintf(why, sizeof(why), "prefix \"%s\" ran out of "
+				 "codes after %llu", j->prefix,
+				 (unsigned long long)g.done);
+			rc = finish_job(w, j, JOB_FAILED, why);
+		} else if (rc == 0) {
 			rc = finish_job(w, j, JOB_DONE, NULL);
+		}
 	}
 	if (fd >= 0)
 		close(fd);
@@ -311,15 +367,8 @@ static int run_job(struct worker *w, struct code_job *j)
 
 static bool wait_wake(struct worker *w, unsigned ms)
 {
-	struct timespec ts;
+	struct timespec ts = clock_mono_deadline(ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->lock);
 	while (!w->wake && !atomic_load(&w->stop))
 		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
@@ -389,7 +438,11 @@ int jobs_start(struct pool_set *ps, struct jobs **out)
 		w->jobs = j;
 		w->def = ps->pools[i].def;
 		pthread_mutex_init(&w->lock, NULL);
-		pthread_cond_init(&w->cond, NULL);
+		rc = -clock_cond_init(&w->cond); /* wait_wake's deadlines */
+		if (rc) {
+			pthread_mutex_destroy(&w->lock);
+			break;
+		}
 		j->n++;
 		rc = -pthread_create(&w->tid, NULL, worker_main, w);
 		if (rc)

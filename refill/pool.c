@@ -175,6 +175,8 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
 
 	memset(ps, 0, sizeof(*ps));
 	ps->cfg = cfg;
+	if (errlen)
+		*err = '\0';
 	if (o->create) {
 		rc = pool_set_check_dir(cfg->data_dir, err, errlen);
 		if (rc)
@@ -224,7 +226,7 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
 			if (rc)
 				goto out;
 			ps->nseqs++;
-		} else if (d->kind == POOL_LEASE && o->create) {
+		} else if (d->kind == POOL_LEASE && o->leases) {
 			rc = lease_pool_open(&ps->leases[ps->nleases],
 					     &ps->ledger, d, err, errlen);
 			if (rc)
@@ -234,6 +236,11 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
 	}
 	rc = 0;
 out:
+	if (rc && errlen && !*err) /* a step that does not say why */
+		snprintf(err, errlen, "cannot open %s%s%s: %s",
+			 i < cfg->npools ? "pool \"" : "the pools",
+			 i < cfg->npools ? cfg->pools[i].name : "",
+			 i < cfg->npools ? "\"" : "", log_strerror(rc));
 	if (rc)
 		pool_set_release(ps);
 	return rc;
@@ -558,12 +565,37 @@ int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 	return 0;
 }
 
+/* True if code k, as lk found it, is still in its shard. */
+static bool code_in_shard(struct pool *p, const struct code_lookup *lk,
+			  uint64_t k)
+{
+	uint64_t v;
+
+	return lk->issued && lk->root && lk->shard < p->nopen &&
+	       p->shards[lk->shard].shard.env &&
+	       shard_get(&p->shards[lk->shard].shard, lk->seq, &v) == 0 &&
+	       v == k;
+}
+
+int pool_code_waiting(struct pool *p, uint64_t k, bool *waiting)
+{
+	struct code_lookup lk;
+	int rc;
+
+	*waiting = false;
+	if (p->def->kind != POOL_CODE)
+		return -EINVAL;
+	rc = code_lookup(p->ledger, p->def, k, &lk);
+	if (rc == 0)
+		*waiting = code_in_shard(p, &lk, k);
+	return rc;
+}
+
 /* pool_lookup_json for code pools: any stream may have issued k. */
 static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
 	struct code_lookup lk;
-	uint64_t v;
 	bool in_shard = false;
 	int rc;
 
@@ -585,10 +617,7 @@ static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 	} else if (lk.shard == CODE_CLI_SHARD) {
 		buf_adds(b, ",\"job\":\"uniqctl\"");
 	} else {
-		if (lk.root && lk.shard < p->nopen &&
-		    p->shards[lk.shard].shard.env &&
-		    shard_get(&p->shards[lk.shard].shard, lk.seq, &v) == 0)
-			in_shard = v == k;
+		in_shard = code_in_shard(p, &lk, k);
 		buf_printf(b, ",\"shard\":\"%s_shard_%u\"", p->def->name,
 			   lk.shard);
 	}

@@ -84,6 +84,11 @@ struct pool_set_opts {
 	bool create;			/* create missing files (server, init) */
 	bool readonly;			/* only read (uniqctl lookup, verify,
 					   status): no writer locks taken */
+	bool leases;			/* open the lease pools, fitting their
+					   records to the configuration (which
+					   may end leases out of range): the
+					   server only, never a tool run beside
+					   it with a config of its own */
 };
 
 /*
@@ -190,6 +195,14 @@ struct buf;
  * negative errno (nothing useful appended then).
  */
 int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b);
+
+/*
+ * For code pools: sets *waiting when code k was issued to a shard and is
+ * still in it (not sent yet), which a redemption must refuse: the code
+ * would later be served already spent. Codes of jobs and of uniqctl, and
+ * codes never issued, are not waiting. Returns 0 or a negative errno.
+ */
+int pool_code_waiting(struct pool *p, uint64_t k, bool *waiting);
 
 /* Appends value k as JSON: a number for int and float pools, a string for
  * code pools. */

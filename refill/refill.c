@@ -98,16 +98,9 @@ static void taker_keep_demand(struct worker *w)
 /* Sleeps up to ms unless woken; returns true when asked to stop. */
 static bool worker_wait(struct worker *w, unsigned ms)
 {
-	struct timespec ts;
+	struct timespec ts = clock_mono_deadline(ms);
 	bool stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->lock);
 	while (!w->wake && !w->stop)
 		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
@@ -257,7 +250,6 @@ static void worker_release(struct worker *w)
 static int worker_init(struct worker *w, enum role role, struct pool *p,
 		       unsigned shard)
 {
-	pthread_condattr_t ca;
 	bool mutex = false;
 	int rc;
 
@@ -274,13 +266,7 @@ static int worker_init(struct worker *w, enum role role, struct pool *p,
 	if (rc)
 		goto out;
 	mutex = true;
-	rc = pthread_condattr_init(&ca);
-	if (rc)
-		goto out;
-	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (rc == 0)
-		rc = pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	rc = clock_cond_init(&w->cond);
 out:
 	if (rc) {
 		if (mutex)

@@ -1161,7 +1161,9 @@ static void route_redeem(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	struct redeem_call *c;
 	struct pool *p;
+	bool waiting;
 	uint64_t k;
+	int rc;
 
 	if (r->resumed) {
 		redeem_answer(r, r->state);
@@ -1173,6 +1175,21 @@ static void route_redeem(struct api *a, struct http_req *r,
 		http_error(r, 400, NULL, "bad_value",
 			   "\"%.40s\" is not a code of pool \"%s\" (%s)",
 			   ra->seg[3], p->def->name, p->def->pattern);
+		return;
+	}
+	/* A code still in its shard has not been handed to anyone yet:
+	 * redeeming it would have it served spent. (One taken into a
+	 * hopper but not sent is not seen here.) */
+	rc = pool_code_waiting(p, k, &waiting);
+	if (rc) {
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		return;
+	}
+	if (waiting) {
+		http_error(r, 409, NULL, "not_served",
+			   "code %s has not been handed out yet",
+			   ra->seg[3]);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -1234,7 +1251,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 	struct code_prefix pfx;
 	struct code_job job;
 	struct buf b = BUF_INIT;
-	uint64_t count = 0, issued, pending, comb;
+	uint64_t count = 0, avail;
 	cJSON *root = NULL, *it;
 	struct pool *p;
 	char loc[64];
@@ -1251,6 +1268,16 @@ static void route_job_post(struct api *a, struct http_req *r,
 		goto out;
 	}
 	cJSON_ArrayForEach(it, root) {
+		const cJSON *o;
+
+		for (o = root->child; o != it; o = o->next)
+			if (!strcmp(o->string, it->string))
+				break;
+		if (o != it) {
+			http_error(r, 400, NULL, "bad_json",
+				   "key \"%.40s\" is given twice", it->string);
+			goto out;
+		}
 		if (!strcmp(it->string, "count")) {
 			if (!cJSON_IsNumber(it) || it->valuedouble < 1 ||
 			    it->valuedouble > (double)JOB_COUNT_MAX ||
@@ -1284,30 +1311,30 @@ static void route_job_post(struct api *a, struct http_req *r,
 	}
 	if (!get_prefix(r, p->def, prefix, &pfx))
 		goto out;
-	rc = code_count(&a->pools->ledger, p->def, &pfx, &issued);
-	if (rc == 0)
-		rc = code_job_pending(&a->pools->ledger, p->def, &pfx,
-				      &pending);
-	if (rc) {
-		http_error(r, 500, NULL, "internal",
-			   "could not read the ledger: %s", log_strerror(rc));
-		goto out;
-	}
-	comb = code_combinations(p->def, pfx.len);
-	if (comb - issued < pending || comb - issued - pending < count) {
+	rc = code_job_admit(&a->pools->ledger, p->def, prefix, &pfx, count,
+			    &job, &avail);
+	if (rc == -ENOSPC) {
+		uint64_t issued = 0;
+
+		code_count(&a->pools->ledger, p->def, &pfx, &issued);
 		http_error(r, 409, NULL, "not_enough",
-			   "only %llu codes remain for prefix \"%.64s\" (%llu "
-			   "combinations, %llu issued, %llu promised to jobs "
-			   "under way); nothing was generated",
-			   (unsigned long long)(comb - issued < pending ? 0 :
-						comb - issued - pending),
-			   prefix, (unsigned long long)comb,
-			   (unsigned long long)issued,
-			   (unsigned long long)pending);
+			   "only %llu codes can be promised for prefix "
+			   "\"%.64s\" now (%llu combinations, %llu issued; "
+			   "jobs under way may need the rest); nothing was "
+			   "generated", (unsigned long long)avail, prefix,
+			   (unsigned long long)code_combinations(p->def,
+								  pfx.len),
+			   (unsigned long long)issued);
 		goto out;
 	}
-	rc = code_job_create(&a->pools->ledger, p->def->name, prefix, count,
-			     &job);
+	if (rc == -EBUSY) {
+		http_error(r, 503, (const char *const[]){ "Retry-After", "10",
+							  NULL },
+			   "too_many_jobs", "pool \"%s\" has %d jobs queued or "
+			   "running; retry when some are done", p->def->name,
+			   CODE_JOBS_PENDING_MAX);
+		goto out;
+	}
 	if (rc) {
 		http_error(r, 503, RETRY_1, "unavailable",
 			   "the job could not be recorded: %s",

@@ -271,7 +271,7 @@ static int lock_data_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct pool_set_opts po = { .create = true };
+	struct pool_set_opts po = { .create = true, .leases = true };
 	struct pool_set pools;
 	bool pools_open = false;
 	struct http_server *http = NULL;

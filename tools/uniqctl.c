@@ -452,10 +452,20 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 	if (snprintf(part, sizeof(part), "%s.part", a->out) >=
 	    (int)sizeof(part))
 		return -ENAMETOOLONG;
-	fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Never over a file: FILE may be last week's codes, and FILE.part
+	 * the codes of a run cut short, issued and nowhere else. */
+	if (access(a->out, F_OK) == 0) {
+		fprintf(stderr, "uniqctl: %s exists; choose another --out "
+			"(nothing was generated)\n", a->out);
+		return -EEXIST;
+	}
+	fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		rc = -errno;
-		fprintf(stderr, "uniqctl: %s: %s\n", part, log_strerror(rc));
+		fprintf(stderr, "uniqctl: %s: %s%s\n", part, log_strerror(rc),
+			rc == -EEXIST ? " (the codes of a run that was cut "
+			"short? they are issued: keep them, and choose another "
+			"--out)" : "");
 		return rc;
 	}
 	run.g.lg = &c->ps.ledger;
@@ -485,7 +495,11 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 		rc = -errno;
 	if (rc == 0 && rename(part, a->out))
 		rc = -errno;
-	if (rc)
+	if (rc == -ENODATA)
+		fprintf(stderr, "uniqctl: codes generate: prefix \"%s\" ran "
+			"out of codes (%llu issued and in %s)\n", a->prefix,
+			(unsigned long long)run.g.done, part);
+	else if (rc)
 		fprintf(stderr, "uniqctl: codes generate: %s (%llu codes "
 			"issued and in %s)\n", log_strerror(rc),
 			(unsigned long long)run.g.done, part);

@@ -159,7 +159,7 @@ class CliTest(ServerTest):
                 "--count", "500", "--prefix", "A", "--out", out,
                 config=cfg, check=0)
         uniqctl(self.data, "codes", "generate", "--pool", "codes",
-                "--count", "500", "--prefix", "B", "--out", out,
+                "--count", "500", "--prefix", "B", "--out", out + "-B",
                 config=cfg, check=0)
         p = uniqctl(self.data, "verify", config=cfg, check=0)
         self.assertIn("pool codes:", p.stdout)

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import SLOW, ServerTest, parallel
+from harness import SLOW, ServerTest, parallel, uniqctl
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -273,6 +273,42 @@ class LeaseTest(ServerTest):
         self.assertEqual(raw(s, "GET", "/check")[0], 503)
         pool = s.get("/pools/users")[2]
         self.assertEqual((pool["start"], pool["count"]), (500, 2))
+
+    def test_tools_beside_the_server_leave_leases_alone(self):
+        # The server lends [50000, 50100); uniqctl runs beside it with the
+        # built-in configuration (users = [10000, 20000)). It must not fit
+        # the lease pool to its own range: that would end the lease, and a
+        # restart would lend the number to a second holder.
+        s = self.server(env={"RANGE_START": "50000", "RANGE_AMOUNT": "100"})
+        st, _, a = s.request("POST", "/pools/users/leases",
+                             {"holder": "A"})
+        self.assertEqual((st, a["number"]), (201, 50000))
+        uniqctl(self.data, "codes", "generate", "--pool", "codes",
+                "--count", "10", "--out", self.data + "-codes.txt", check=0)
+        uniqctl(self.data, "init", "--pool", "int", check=0)
+        uniqctl(self.data, "status", check=0)
+        self.assertEqual([l["number"] for l in
+                          s.get("/pools/users/leases")[2]["leases"]],
+                         [50000])
+        s.stop()
+        s = self.server(env={"RANGE_START": "50000", "RANGE_AMOUNT": "100"})
+        st, _, b = s.request("POST", "/pools/users/leases",
+                             {"holder": "B"})
+        self.assertEqual((st, b["number"]), (201, 50001))
+        st, _, body = s.request("DELETE", "/pools/users/leases/50000")
+        self.assertEqual(st, 200, body)
+
+    def test_restart_with_a_smaller_range_says_what_it_ends(self):
+        s = self.server(env={"RANGE_START": "500", "RANGE_AMOUNT": "10"})
+        for _ in range(10):
+            self.assertEqual(s.request("POST", "/pools/users/leases")[0], 201)
+        s.stop()
+        s = self.server(env={"RANGE_START": "500", "RANGE_AMOUNT": "5"})
+        log = s.log()
+        self.assertIn("range changed", log)
+        leases = s.get("/pools/users/leases")[2]["leases"]
+        self.assertEqual(sorted(l["number"] for l in leases),
+                         list(range(500, 505)))
 
 
 if __name__ == "__main__":
