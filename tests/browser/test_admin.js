@@ -99,6 +99,11 @@ async function main() {
     await page.goto(base + "/");
     await page.waitForSelector('#pools tr[data-pool="codes"]');
     check((await page.locator("#pools tbody tr").count()) === 4, "the pools table lists 4 pools");
+    // On a phone's width the capacity and remaining columns give way to a
+    // short line under each pool's name.
+    const narrow = await page.textContent('#pools tr[data-pool="users"] .narrow');
+    check(/^\d+ of \d+ left$/.test(narrow.trim()) && await page.isVisible('#pools tr[data-pool="users"] .narrow'),
+          "remaining and capacity are shown on a phone (" + narrow + ")");
 
     // The admin token, asked once and kept in the tab's session storage.
     page.once("dialog", (d) => d.accept(TOKEN));
