@@ -7,6 +7,7 @@
  *   {
  *     "listen": "127.0.0.1:8000", "data_dir": "uniqd-data",
  *     "threads": 2, "sync": true, "admin_token": "...",
+ *     "max_connections": 10000, "idle_timeout": 60, "map_mb": 65536,
  *     "pools": [
  *       {"name": "int", "kind": "int", "min": 0, "max": 9007199254740991,
  *        "shards": 2, "shard_size": 1000000},
@@ -217,6 +218,8 @@ int config_default(struct config *c)
 	snprintf(c->data_dir, sizeof(c->data_dir), "uniqd-data");
 	c->threads = 0;
 	c->sync = true;
+	c->max_connections = CONFIG_MAX_CONNECTIONS;
+	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
 	c->pools = calloc(5, sizeof(*c->pools));
 	if (!c->pools)
 		return -ENOMEM;
@@ -681,7 +684,8 @@ int config_parse(struct config *c, const char *json, char *err,
 {
 	static const char *const keys[] = { "listen", "data_dir", "threads",
 					    "sync", "admin_token", "pools",
-					    NULL };
+					    "max_connections", "idle_timeout",
+					    "map_mb", NULL };
 	/* require_null_terminated: text after the object is an error too. */
 	cJSON *root = cJSON_ParseWithOpts(json, NULL, 1);
 	const cJSON *v;
@@ -724,6 +728,21 @@ int config_parse(struct config *c, const char *json, char *err,
 		if (get_u64(v, "threads", 0, 256, &u, err, errlen))
 			goto out;
 		c->threads = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "max_connections"))) {
+		if (get_u64(v, "max_connections", 1, 1000000, &u, err, errlen))
+			goto out;
+		c->max_connections = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "map_mb"))) {
+		if (get_u64(v, "map_mb", 1, 1 << 24, &u, err, errlen))
+			goto out;
+		c->map_size = (size_t)u << 20;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "idle_timeout"))) {
+		if (get_u64(v, "idle_timeout", 1, 3600, &u, err, errlen))
+			goto out;
+		c->idle_timeout = (unsigned)u;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "sync"))) {
 		if (!cJSON_IsBool(v)) {

@@ -62,12 +62,22 @@ struct pool_def {
 	unsigned slots;
 };
 
+#define CONFIG_MAX_CONNECTIONS 10000
+#define CONFIG_IDLE_TIMEOUT 60
+
 struct config {
 	char listen_host[64];
 	uint16_t port;
 	char data_dir[1024];
 	unsigned threads;	/* HTTP worker threads; 0 = one per CPU */
 	bool sync;		/* fsync every commit (default); false = MDB_NOSYNC */
+	unsigned max_connections; /* open at once (default 10000); more wait
+				     in the listen queue */
+	unsigned idle_timeout;	/* seconds without a byte before a connection
+				   is closed (default 60) */
+	size_t map_size;	/* first LMDB map of each environment, bytes;
+				   0: the defaults (64 GiB ledger, 16 GiB
+				   shards); maps grow when full */
 	char *admin_token;	/* NULL when none is configured */
 	struct pool_def *pools;
 	size_t npools;

@@ -2,12 +2,27 @@
  * store.c: LMDB environments and error mapping; see store.h.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
 #include "common/banned.h"
+
+#define GROW_WAIT_MS 5000
+
+/* One per environment of store_open (its LMDB user context); see the
+ * DESIGN block on map growth in store.h. */
+struct gate {
+	pthread_rwlock_t lock;
+	_Atomic unsigned long growths;
+	char path[256];		/* for the log */
+};
 
 /* The last LMDB-specific code this thread mapped, for store_strerror. */
 static _Thread_local int last_mdb_code;
@@ -59,6 +74,7 @@ int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 {
 	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS;
 	MDB_env *env = NULL;
+	struct gate *g = NULL;
 	struct stat st;
 	int rc;
 
@@ -87,14 +103,163 @@ int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 	rc = store_reader_check(env, path);
 	if (rc)
 		goto out;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		rc = ENOMEM;
+		goto out;
+	}
+	rc = pthread_rwlock_init(&g->lock, NULL); /* readers first: the
+						     default of glibc */
+	if (rc)
+		goto out;
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	rc = mdb_env_set_userctx(env, g);
+	if (rc) {
+		pthread_rwlock_destroy(&g->lock);
+		goto out;
+	}
+	g = NULL;
 	*envp = env;
 	env = NULL;
 out:
 	if (rc)
 		log_error("%s: %s", path, mdb_strerror(rc));
+	free(g);
 	if (env)
 		mdb_env_close(env);
 	return store_err(rc);
+}
+
+void store_close(MDB_env *env)
+{
+	struct gate *g;
+
+	if (!env)
+		return;
+	g = mdb_env_get_userctx(env);
+	mdb_env_close(env);
+	if (g) {
+		pthread_rwlock_destroy(&g->lock);
+		free(g);
+	}
+}
+
+/* The map's size now. */
+static size_t map_size(MDB_env *env)
+{
+	MDB_envinfo info;
+
+	return mdb_env_info(env, &info) ? 0 : info.me_mapsize;
+}
+
+/*
+ * With the gate held exclusive (no transaction of this process open):
+ * adopt the file's map as another process set it (adopt), or double the
+ * map that was `seen` full, unless another thread grew it meanwhile.
+ */
+static void grow(MDB_env *env, struct gate *g, bool adopt, size_t seen)
+{
+	struct timespec deadline = clock_mono_deadline(GROW_WAIT_MS);
+	size_t now, size;
+	int rc;
+
+	/* Bounded: a transaction of this very thread still open on env
+	 * would wait for us forever. Then the next MDB_MAP_FULL tries
+	 * again. */
+	rc = pthread_rwlock_clockwrlock(&g->lock, CLOCK_MONOTONIC, &deadline);
+	if (rc) {
+		log_warn("%s: transactions stayed open for %d s: the map is "
+			 "not %s this time", g->path, GROW_WAIT_MS / 1000,
+			 adopt ? "adopted" : "grown");
+		return;
+	}
+	if (adopt) {
+		rc = mdb_env_set_mapsize(env, 0);
+		if (rc == 0) {
+			atomic_fetch_add(&g->growths, 1);
+			log_info("%s: map grown by another process to %zu "
+				 "MiB; adopted", g->path, map_size(env) >> 20);
+		}
+		goto out;
+	}
+	now = map_size(env);
+	if (!seen || now > seen)
+		goto out; /* grown meanwhile */
+	size = now * 2;
+	rc = mdb_env_set_mapsize(env, size);
+	if (rc == 0) {
+		atomic_fetch_add(&g->growths, 1);
+		log_info("%s: map full at %zu MiB; grown to %zu MiB", g->path,
+			 now >> 20, size >> 20);
+	}
+out:
+	pthread_rwlock_unlock(&g->lock);
+	if (rc)
+		log_error("%s: cannot %s the map: %s", g->path,
+			  adopt ? "adopt" : "grow", mdb_strerror(rc));
+}
+
+int store_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
+		    MDB_txn **txn)
+{
+	struct gate *g = mdb_env_get_userctx(env);
+	int rc, tries;
+
+	for (tries = 0;; tries++) {
+		if (g)
+			pthread_rwlock_rdlock(&g->lock);
+		rc = mdb_txn_begin(env, parent, flags, txn);
+		if (rc == 0)
+			return 0;
+		if (g)
+			pthread_rwlock_unlock(&g->lock);
+		if (rc != MDB_MAP_RESIZED || !g || tries == 3)
+			return rc;
+		grow(env, g, true, 0);
+	}
+}
+
+int store_txn_commit(MDB_txn *txn)
+{
+	MDB_env *env = mdb_txn_env(txn);
+	struct gate *g = mdb_env_get_userctx(env);
+	int rc = mdb_txn_commit(txn);
+	size_t seen = 0;
+
+	if (rc == MDB_MAP_FULL && g)
+		seen = map_size(env); /* cannot change before the unlock */
+	if (g)
+		pthread_rwlock_unlock(&g->lock);
+	if (seen)
+		grow(env, g, false, seen);
+	return rc;
+}
+
+void store_txn_abort(MDB_txn *txn)
+{
+	MDB_env *env = mdb_txn_env(txn);
+	struct gate *g = mdb_env_get_userctx(env);
+
+	size_t seen = 0;
+
+	mdb_txn_abort(txn);
+	/* A put of this transaction found the map full (its code went
+	 * through store_err on this thread). */
+	if (last_mdb_code == MDB_MAP_FULL && g) {
+		last_mdb_code = 0;
+		seen = map_size(env);
+	}
+	if (g)
+		pthread_rwlock_unlock(&g->lock);
+	if (seen)
+		grow(env, g, false, seen);
+}
+
+unsigned long store_map_growths(MDB_env *env)
+{
+	struct gate *g = mdb_env_get_userctx(env);
+
+	return g ? atomic_load(&g->growths) : 0;
 }
 
 int store_reader_check(MDB_env *env, const char *what)
@@ -113,10 +278,10 @@ int store_reader_check(MDB_env *env, const char *what)
 int store_finish(MDB_txn *txn, int rc)
 {
 	if (rc) {
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 		return rc;
 	}
-	return store_err(mdb_txn_commit(txn));
+	return store_err(store_txn_commit(txn));
 }
 
 void store_put_be32(unsigned char *b, unsigned v)

@@ -48,11 +48,44 @@ struct store_opts {
  * Opens (and with o->create, creates) the single-file environment at path
  * (its lock file is path + "-lock"), mode 0600, with MDB_NOTLS so read
  * transactions are not tied to threads, and clears reader slots left by
- * dead processes. On success *envp is open; on failure it is NULL and
- * nothing is left open. Returns 0, -ENOENT (missing and !create), or an
- * error of store_err.
+ * dead processes. On success *envp is open (close it with store_close);
+ * on failure it is NULL and nothing is left open. Returns 0, -ENOENT
+ * (missing and !create), or an error of store_err.
  */
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp);
+
+/* Closes an environment of store_open. No transaction may be open. */
+void store_close(MDB_env *env);
+
+/*
+ * Transactions of store_open's environments go through these three,
+ * which take the same arguments and return what LMDB's do (map the codes
+ * with store_err). They let the map grow while the process runs:
+ *
+ * DESIGN (map growth)
+ * LMDB's map (the most the file may grow to) can only be changed while no
+ * transaction of the process is open on the environment. Each
+ * environment has a gate, a reader-preferring rwlock: every transaction
+ * holds it shared from begin to commit or abort; growing takes it
+ * exclusive, so it waits until no transaction is open, changes the map and
+ * lets the others on. When a write fails with MDB_MAP_FULL (at a put or at
+ * the commit), the thread that ends that transaction doubles the map
+ * (unless another thread already made room) and the failed operation
+ * reports -ENOSPC once: every writer of uniqd retries (refill and jobs
+ * back off and try again, requests answer 503 with Retry-After), and the
+ * retry finds room. When another process (uniqctl) grew the file's map, a
+ * begin gets MDB_MAP_RESIZED: the map is adopted the same way and the
+ * begin retried. A transaction must end on the thread that began it (the
+ * gate is a lock), and a thread must not wait for another thread while it
+ * holds a transaction of an environment that thread may grow.
+ */
+int store_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
+		    MDB_txn **txn);
+int store_txn_commit(MDB_txn *txn);
+void store_txn_abort(MDB_txn *txn);
+
+/* Times the map of an environment was grown or adopted, since start. */
+unsigned long store_map_growths(MDB_env *env);
 
 /*
  * Clears the reader slots of dead processes (a uniqctl killed during a

@@ -390,7 +390,7 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 	if (want > b->cap)
 		want = b->cap;
 	stream_name(d, p, name, sizeof(name));
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = ledger_pool_get_txn(lg, txn, name, &rec);
@@ -455,7 +455,7 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 out:
 	code_streams_release(&cs);
 	if (rc == 0 && b->grant.count == 0) {
-		mdb_txn_abort(txn); /* used up: nothing written */
+		store_txn_abort(txn); /* used up: nothing written */
 		return 0;
 	}
 	rc = store_finish(txn, rc);
@@ -546,11 +546,11 @@ int code_count(struct ledger *lg, const struct pool_def *d,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = count_txn(lg, txn, d, p, issued);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -590,7 +590,7 @@ int code_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = code_streams_load(lg, txn, d, &cs);
@@ -616,7 +616,7 @@ int code_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
 out_cs:
 	code_streams_release(&cs);
 out:
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc < 0 ? rc : 0;
 }
 
@@ -694,7 +694,7 @@ int code_job_put(struct ledger *lg, MDB_txn *txn, const struct code_job *j)
 	int rc;
 
 	if (!txn) {
-		rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &own));
+		rc = store_err(store_txn_begin(lg->env, NULL, 0, &own));
 		if (rc)
 			return rc;
 		txn = own;
@@ -749,7 +749,7 @@ int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = job_create_txn(lg, txn, pool, prefix, count, out);
@@ -763,7 +763,7 @@ int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	job_key(key, id);
@@ -772,7 +772,7 @@ int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
 		rc = -EIO;
 	if (rc == 0)
 		memcpy(out, v.mv_data, sizeof(*out));
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -812,11 +812,11 @@ static int job_walk(struct ledger *lg,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = job_walk_txn(lg, txn, fn, arg);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -829,7 +829,7 @@ int code_job_recent(struct ledger *lg, struct code_job *out, size_t max,
 	int rc;
 
 	*n = 0;
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_cursor_open(txn, lg->jobs, &cur));
@@ -846,7 +846,7 @@ int code_job_recent(struct ledger *lg, struct code_job *out, size_t max,
 	mdb_cursor_close(cur);
 	rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : store_err(rc);
 out:
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -956,7 +956,7 @@ int code_job_admit(struct ledger *lg, const struct pool_def *d,
 	*avail = 0;
 	/* One write transaction: the check and the record are one step
 	 * for every other admission (LMDB has one writer at a time). */
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = job_walk_txn(lg, txn, pending_visit, &w);
@@ -996,7 +996,7 @@ int code_shard_codes(struct ledger *lg, const struct pool_def *d,
 		return rc;
 	perm_init(&perm, rec.capacity, rec.key);
 	base = code_prefix_first(d, p);
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	for (j = 0; rc == 0 && j < ng && sent < max; j++) {
 		if (g[j].shard != shard)
 			continue;
@@ -1016,7 +1016,7 @@ int code_shard_codes(struct ledger *lg, const struct pool_def *d,
 		}
 	}
 	if (txn)
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	free(g);
 	return rc;
 }

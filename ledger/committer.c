@@ -78,7 +78,7 @@ static void run_batch(struct committer *c, struct commit_op *list)
 	unsigned i;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(c->lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(c->lg->env, NULL, 0, &txn));
 	if (rc == 0) {
 		for (op = list; op && rc == 0; op = op->next, n++) {
 			op->rc = op->apply(op, txn);

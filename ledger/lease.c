@@ -214,7 +214,7 @@ int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc == 0)
 		rc = lease_read_all(lp, txn, &all, &n);
 	for (j = 0; rc == 0 && j < n; j++) {
@@ -436,11 +436,11 @@ int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n)
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lp->ledger->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = lease_read_all(lp, txn, out, n);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 

@@ -109,7 +109,7 @@ int ledger_open(struct ledger *lg, const char *path,
 	rc = store_open(path, &so, &lg->env);
 	if (rc)
 		return rc;
-	rc = store_err(mdb_txn_begin(lg->env, NULL,
+	rc = store_err(store_txn_begin(lg->env, NULL,
 				     o->readonly ? MDB_RDONLY : 0, &txn));
 	if (rc)
 		goto out;
@@ -174,12 +174,12 @@ int ledger_open(struct ledger *lg, const char *path,
 	txn = NULL;
 out:
 	if (txn)
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	if (rc == -EPROTO)
 		log_error("%s is not a uniqd ledger (or a newer format); "
 			  "refusing to touch it", path);
 	if (rc) {
-		mdb_env_close(lg->env);
+		store_close(lg->env);
 		lg->env = NULL;
 	}
 	return rc;
@@ -188,7 +188,7 @@ out:
 void ledger_release(struct ledger *lg)
 {
 	if (lg->env)
-		mdb_env_close(lg->env);
+		store_close(lg->env);
 	lg->env = NULL;
 }
 
@@ -226,11 +226,11 @@ int ledger_pool_get(struct ledger *lg, const char *name,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = get_pool(lg, txn, name, out);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -284,7 +284,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = get_pool(lg, txn, d->name, &p);
@@ -327,7 +327,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 			 (unsigned long long)d->capacity);
 out:
 	if (txn)
-		mdb_txn_abort(txn); /* read only, or failed: nothing written */
+		store_txn_abort(txn); /* read only, or failed: nothing written */
 	if (rc == 0)
 		*out = p;
 	return rc;
@@ -340,7 +340,7 @@ int ledger_pool_redefine(struct ledger *lg, const struct pool_def *d,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = get_pool(lg, txn, d->name, &p);
@@ -506,12 +506,12 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = ledger_grant_txn(lg, txn, name, shard, want, g, NULL);
 	if (rc == 0 && g->count == 0)
-		mdb_txn_abort(txn); /* used up: nothing was written */
+		store_txn_abort(txn); /* used up: nothing was written */
 	else
 		rc = store_finish(txn, rc);
 	if (rc)
@@ -538,7 +538,7 @@ int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_cursor_open(txn, lg->grants, &cur));
@@ -550,7 +550,7 @@ int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,
 out:
 	if (cur)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -568,7 +568,7 @@ int ledger_grants_load(struct ledger *lg, const char *name,
 
 	*grants = NULL;
 	*ngrants = 0;
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = get_pool(lg, txn, name, pool);
@@ -603,7 +603,7 @@ int ledger_grants_load(struct ledger *lg, const char *name,
 out:
 	if (cur)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	if (rc) {
 		free(arr);
 		return rc;
@@ -631,7 +631,7 @@ int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)
 	int rc;
 
 	*n = 0;
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_cursor_open(txn, lg->shards, &cur));
@@ -656,6 +656,6 @@ int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)
 out:
 	if (cur)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }

@@ -128,11 +128,11 @@ int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n)
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = get_state(sp, txn, &st);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	if (rc == 0) {
 		*day = st.day;
 		*n = st.n;
@@ -330,7 +330,7 @@ int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
 	int rc;
 
 	*issued = false;
-	rc = store_err(mdb_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	store_put_be32(key, sp->id);
@@ -342,7 +342,7 @@ int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
 		*issued = true;
 		memcpy(issued_ms, v.mv_data, sizeof(*issued_ms));
 	}
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 

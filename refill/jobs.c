@@ -68,6 +68,7 @@ int codes_generate(struct codes_gen *g)
 	size_t line = strlen(g->def->pattern) + 1;
 	struct code_batch b;
 	char *out = NULL;
+	unsigned long grown;
 	uint64_t want;
 	int rc;
 
@@ -87,8 +88,11 @@ int codes_generate(struct codes_gen *g)
 		want = g->count - g->done;
 		if (want > CODES_CHUNK)
 			want = CODES_CHUNK;
+		grown = store_map_growths(g->lg->env);
 		rc = code_issue(g->lg, g->def, &g->prefix, g->shard, want, &b,
 				g->job ? progress_hook : NULL, g);
+		if (rc == -ENOSPC && store_map_growths(g->lg->env) != grown)
+			continue; /* the ledger's map was full and has grown */
 		if (rc)
 			goto out;
 		if (b.grant.count == 0) {

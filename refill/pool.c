@@ -90,6 +90,7 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 {
 	struct shard_opts so = { .sync = ps->cfg->sync, .create = o->create,
 				 .readonly = o->readonly,
+				 .map_size = ps->cfg->map_size,
 				 .shard_size = d->shard_size };
 	struct ledger_pool rec;
 	char path[1200];
@@ -168,6 +169,7 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
 		  const struct pool_set_opts *o, char *err, size_t errlen)
 {
 	struct ledger_opts lo = { .sync = cfg->sync, .create = o->create,
+				  .map_size = cfg->map_size,
 				  .readonly = o->readonly };
 	char path[1200];
 	size_t i, n = 0;
@@ -498,6 +500,8 @@ int pool_put_back(struct pool *p)
 			continue;
 		n = hopper_drain(&s->hopper, items, p->hopper_cap);
 		r = shard_put_back(&s->shard, items, n);
+		if (r == -ENOSPC) /* a full map has grown: once more */
+			r = shard_put_back(&s->shard, items, n);
 		if (r) {
 			log_error("%s: %zu unsent values burned: %s",
 				  s->shard.name, n, log_strerror(r));

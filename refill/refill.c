@@ -211,6 +211,13 @@ static int filler_pass(struct worker *w)
 	return 1;
 }
 
+/* How often the maps this worker writes have grown (store.h). */
+static unsigned long map_growths(const struct worker *w)
+{
+	return store_map_growths(w->pool->ledger->env) +
+	       store_map_growths(w->pool->shards[w->shard].shard.env);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -223,9 +230,13 @@ static void *worker_main(void *arg)
 		log_debug("filler: cannot lower its priority: %s",
 			  log_strerror(errno));
 	while (!worker_stopping(w)) {
+		unsigned long grown = map_growths(w);
+
 		rc = w->role == TAKER ? taker_pass(w) : filler_pass(w);
 		if (rc > 0)
 			continue;
+		if (rc == -ENOSPC && map_growths(w) != grown)
+			continue; /* a map was full and has grown: at once */
 		if (rc < 0) {
 			atomic_fetch_add(&w->errors, 1);
 			log_error("%s %s: %s; retrying in 1 s",

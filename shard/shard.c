@@ -80,7 +80,8 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 		 * more than the target needs, so that neither a uniqd and a
 		 * uniqctl with other shard sizes nor pages pinned for a while
 		 * by a slow reader can fill it. */
-		.map_size = ((size_t)16 << 30) + (size_t)o->shard_size * 128,
+		.map_size = o->map_size ? o->map_size :
+			    ((size_t)16 << 30) + (size_t)o->shard_size * 128,
 		.max_dbs = 4,
 		.sync = o->sync,
 		.create = o->create && !o->readonly,
@@ -100,7 +101,7 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 	rc = store_open(path, &so, &s->env);
 	if (rc)
 		return rc;
-	rc = store_err(mdb_txn_begin(s->env, NULL,
+	rc = store_err(store_txn_begin(s->env, NULL,
 				     o->readonly ? MDB_RDONLY : 0, &txn));
 	if (rc)
 		goto out;
@@ -131,13 +132,13 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 	txn = NULL;
 out:
 	if (txn)
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	if (rc == -EPROTO)
 		log_error("%s is not shard %u of pool \"%s\" of this data "
 			  "directory's ledger; refusing to touch it", path,
 			  index, pool);
 	if (rc) {
-		mdb_env_close(s->env);
+		store_close(s->env);
 		s->env = NULL;
 	}
 	return rc;
@@ -146,7 +147,7 @@ out:
 void shard_release(struct shard *s)
 {
 	if (s->env)
-		mdb_env_close(s->env);
+		store_close(s->env);
 	s->env = NULL;
 }
 
@@ -164,7 +165,7 @@ static int append(struct shard *s, uint64_t seq0, const uint64_t *seqs,
 
 	if (n == 0)
 		return 0;
-	rc = store_err(mdb_txn_begin(s->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(s->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_cursor_open(txn, s->values, &cur));
@@ -220,7 +221,7 @@ int shard_take(struct shard *s, size_t max, struct shard_item *out,
 	int rc;
 
 	*n = 0;
-	rc = store_err(mdb_txn_begin(s->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(s->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_cursor_open(txn, s->values, &cur));
@@ -263,7 +264,7 @@ int shard_put_back(struct shard *s, const struct shard_item *items,
 
 	if (n == 0)
 		return 0;
-	rc = store_err(mdb_txn_begin(s->env, NULL, 0, &txn));
+	rc = store_err(store_txn_begin(s->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
@@ -281,13 +282,13 @@ int shard_count_txn(struct shard *s, uint64_t *n, uint64_t *txnid)
 	MDB_stat st;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_stat(txn, s->values, &st));
 	if (txnid)
 		*txnid = mdb_txn_id(txn);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	if (rc == 0)
 		*n = st.ms_entries;
 	return rc;
@@ -304,7 +305,7 @@ int shard_get(struct shard *s, uint64_t seq, uint64_t *value)
 	MDB_val k = mval(&seq, sizeof(seq)), v;
 	int rc;
 
-	rc = store_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(s->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_get(txn, s->values, &k, &v));
@@ -312,7 +313,7 @@ int shard_get(struct shard *s, uint64_t seq, uint64_t *value)
 		rc = -EIO;
 	if (rc == 0)
 		memcpy(value, v.mv_data, sizeof(*value));
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
 
@@ -321,12 +322,12 @@ int shard_reader_begin(struct shard *s, struct shard_reader *r)
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	rc = store_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn));
+	rc = store_err(store_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn));
 	if (rc)
 		return rc;
 	rc = store_err(mdb_cursor_open(r->txn, s->values, &r->cur));
 	if (rc) {
-		mdb_txn_abort(r->txn);
+		store_txn_abort(r->txn);
 		r->txn = NULL;
 	}
 	return rc;
@@ -353,7 +354,7 @@ void shard_reader_end(struct shard_reader *r)
 	if (r->cur)
 		mdb_cursor_close(r->cur);
 	if (r->txn)
-		mdb_txn_abort(r->txn);
+		store_txn_abort(r->txn);
 	r->cur = NULL;
 	r->txn = NULL;
 }

@@ -50,6 +50,8 @@ struct shard_opts {
 	bool create;
 	bool readonly;		/* read transactions only */
 	uint64_t shard_size;	/* sizes the map */
+	size_t map_size;	/* 0: the default (see shard_open); it grows
+				   when full either way */
 };
 
 /* Formats "<data_dir>/shards/<pool>_shard_<index>.mdb" into path. Returns

@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "common/store.h"
 #include "ledger/ledger.h"
 #include "shard/shard.h"
 #include "common/banned.h"
@@ -89,7 +90,7 @@ static int dup_code(int argc, char **argv)
 	}
 	if (rc)
 		return 1;
-	rc = mdb_txn_begin(lg.env, NULL, 0, &txn);
+	rc = store_txn_begin(lg.env, NULL, 0, &txn);
 	if (rc == 0)
 		rc = mdb_cursor_open(txn, lg.coderuns, &cur);
 	if (rc == 0)
@@ -109,9 +110,9 @@ static int dup_code(int argc, char **argv)
 	if (cur)
 		mdb_cursor_close(cur);
 	if (rc == 0)
-		rc = mdb_txn_commit(txn);
+		rc = store_txn_commit(txn);
 	else
-		mdb_txn_abort(txn);
+		store_txn_abort(txn);
 	ledger_release(&lg);
 	if (rc)
 		fprintf(stderr, "dup-code: %s\n", mdb_strerror(rc));

@@ -250,7 +250,7 @@ int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
 	char text[VALUE_TEXT_MAX + 1];
 	int rc;
 
-	rc = store_err(mdb_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
 	rc = code_streams_load(lg, txn, p->def, &cs);
@@ -387,6 +387,6 @@ out:
 	free(heap);
 	free(in_runs);
 	code_streams_release(&cs);
-	mdb_txn_abort(txn);
+	store_txn_abort(txn);
 	return rc;
 }
