@@ -309,6 +309,38 @@ static enum MHD_Result answer_too_large(struct http_req *r, size_t max)
 	return r->status ? MHD_YES : MHD_NO;
 }
 
+/* Adds up the bytes of one kind of value (query arguments, headers). */
+static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind,
+				const char *key, const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + 1 + (value ? strlen(value) : 0) + 1;
+	return MHD_YES;
+}
+
+/* Answers 414 or 431 if the request's path, query or headers are over
+ * our limits (below libmicrohttpd's own, whose answers are not JSON).
+ * Returns true if it did. */
+static bool answer_head_too_large(struct http_req *r)
+{
+	size_t query = 0, head = 0, path = strlen(r->path);
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_size,
+				  &query);
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_size, &head);
+	if (path > HTTP_PATH_MAX || query > HTTP_QUERY_MAX)
+		http_error(r, 414, NULL, "uri_too_long",
+			   "the path may have %d bytes and the query %d",
+			   HTTP_PATH_MAX, HTTP_QUERY_MAX);
+	else if (head > HTTP_HEADERS_MAX)
+		http_error(r, 431, NULL, "headers_too_large",
+			   "the headers may have %d bytes in all",
+			   HTTP_HEADERS_MAX);
+	return r->status != 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -383,7 +415,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_NO;
 	req.body = ctx != &no_body_ctx && ctx->body.p ? ctx->body.p : "";
 	req.body_len = ctx != &no_body_ctx ? ctx->body.len : 0;
-	s->handler(&req, s->arg);
+	if (!answer_head_too_large(&req))
+		s->handler(&req, s->arg);
 answered:
 	if (req.ctx != ctx)
 		*con_cls = req.ctx; /* moved to the heap by http_suspend */
@@ -484,6 +517,7 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->idle_timeout,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_END);
 	if (!s->daemon) {

@@ -17,6 +17,19 @@
 
 struct MHD_Connection;
 
+/*
+ * Limits on a request's head, answered in the contract's JSON: a path over
+ * HTTP_PATH_MAX bytes or a query over HTTP_QUERY_MAX (keys and values
+ * decoded) gets 414 uri_too_long; headers over HTTP_HEADERS_MAX in all get
+ * 431 headers_too_large. A head that does not even fit libmicrohttpd's
+ * buffer of HTTP_MEMORY_LIMIT bytes per connection gets its own 414 or 431
+ * (not JSON), and the connection is closed.
+ */
+#define HTTP_PATH_MAX 2048
+#define HTTP_QUERY_MAX 4096
+#define HTTP_HEADERS_MAX 8192
+#define HTTP_MEMORY_LIMIT (32 * 1024)	/* libmicrohttpd's default */
+
 struct http_req {
 	struct MHD_Connection *conn;
 	const char *method;

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -225,6 +226,28 @@ static int load_config(const struct args *a, struct config *cfg)
 	return 0;
 }
 
+/* Raises the soft limit of open files toward what max_connections needs
+ * (plus the shards, the ledger and some slack), within the hard limit;
+ * warns if that is not enough. */
+static void raise_fd_limit(unsigned max_conns)
+{
+	rlim_t want = (rlim_t)max_conns + 512;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) || getrlimit(RLIMIT_NOFILE,
+							       &rl))
+			return;
+	}
+	if (rl.rlim_cur < want)
+		log_warn("open files are limited to %llu: fewer than "
+			 "max_connections (%u) can be served at once",
+			 (unsigned long long)rl.rlim_cur, max_conns);
+}
+
 static bool is_loopback(const char *host)
 {
 	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
@@ -376,8 +399,9 @@ int main(int argc, char **argv)
 	ho.port = cfg.port;
 	ho.threads = cfg.threads;
 	ho.max_body = MAX_BODY;
-	ho.idle_timeout = 60;
-	ho.max_conns = 10000;
+	ho.idle_timeout = cfg.idle_timeout;
+	ho.max_conns = cfg.max_connections;
+	raise_fd_limit(ho.max_conns);
 	rc = http_start(&ho, api_handle, &api, &http);
 	if (rc) {
 		log_error("cannot listen on %s:%u: %s", cfg.listen_host,
