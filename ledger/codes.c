@@ -369,6 +369,10 @@ static void compute_codes(const struct perm *perm, uint64_t base,
 	pthread_join(tid, NULL);
 }
 
+static int reserve_clamp(struct ledger *lg, MDB_txn *txn,
+			 const struct pool_def *d,
+			 const struct code_prefix *p, uint64_t *want);
+
 int code_issue(struct ledger *lg, const struct pool_def *d,
 	       const struct code_prefix *p, uint32_t shard, uint64_t want,
 	       struct code_batch *b, code_issue_hook hook, void *arg)
@@ -400,6 +404,14 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 					    config_pool_fingerprint(d), &rec);
 	if (rc)
 		goto out;
+	/* Shards and uniqctl never take what jobs were promised. */
+	if (!CODE_SHARD_IS_JOB(shard)) {
+		rc = reserve_clamp(lg, txn, d, p, &want);
+		if (rc == 0 && want == 0 && rec.counter < rec.capacity)
+			rc = -EBUSY;
+		if (rc)
+			goto out;
+	}
 	rc = ledger_grant_txn(lg, txn, name, shard, want, &b->grant, &rec);
 	if (rc || b->grant.count == 0)
 		goto out;
@@ -941,6 +953,71 @@ int code_job_pending(struct ledger *lg, const struct pool_def *d,
 
 	if (rc == 0)
 		*pending = w.sum;
+	return rc;
+}
+
+struct reserve_walk {
+	const struct pool_def *d;
+	struct code_prefix p[CODE_JOBS_PENDING_MAX];
+	uint64_t left[CODE_JOBS_PENDING_MAX];
+	size_t n;
+};
+
+static int reserve_visit(const struct code_job *j, void *arg)
+{
+	struct reserve_walk *w = arg;
+
+	if (strcmp(j->pool, w->d->name) ||
+	    (j->status != JOB_QUEUED && j->status != JOB_RUNNING) ||
+	    w->n == CODE_JOBS_PENDING_MAX ||
+	    code_prefix_parse(w->d, j->prefix, &w->p[w->n]))
+		return 0;
+	w->left[w->n++] = j->count - j->done;
+	return 0;
+}
+
+/*
+ * Lowers *want, a draw from the stream of prefix p that is not a job's,
+ * so that it cannot take codes promised to the jobs queued or running:
+ * under each such job's prefix x, what remains beyond the worst case of
+ * the jobs (code_job_pending) bounds what the draw may take there (all of
+ * it if p extends x; if x extends p, any of it may fall under x).
+ */
+static int reserve_clamp(struct ledger *lg, MDB_txn *txn,
+			 const struct pool_def *d,
+			 const struct code_prefix *p, uint64_t *want)
+{
+	struct reserve_walk *w;
+	size_t i, k;
+	int rc;
+
+	w = malloc(sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->d = d;
+	w->n = 0;
+	rc = job_walk_txn(lg, txn, reserve_visit, w);
+	for (i = 0; rc == 0 && i < w->n && *want; i++) {
+		const struct code_prefix *x = &w->p[i];
+		uint64_t issued, rem, all, taken = 0, slack;
+
+		if (!worst_take(d, p, 1, x))
+			continue; /* p and x differ: the draw cannot reach x */
+		rc = count_txn(lg, txn, d, x, &issued);
+		if (rc)
+			break;
+		all = code_combinations(d, x->len);
+		rem = all > issued ? all - issued : 0;
+		for (k = 0; k < w->n; k++) {
+			uint64_t t = worst_take(d, &w->p[k], w->left[k], x);
+
+			taken = taken > UINT64_MAX - t ? UINT64_MAX : taken + t;
+		}
+		slack = rem > taken ? rem - taken : 0;
+		if ((p->len >= x->len || all > slack) && *want > slack)
+			*want = slack;
+	}
+	free(w);
 	return rc;
 }
 

@@ -115,8 +115,10 @@ typedef int (*code_issue_hook)(MDB_txn *txn, const struct code_batch *b,
  * the root stream) to `shard` (a shard number, CODE_JOB_SHARD(id) or
  * CODE_CLI_SHARD), in one transaction as described above, and fills b.
  * b->grant.count == 0 after a 0 return means the prefix's stream is used
- * up (b->n < want is normal: skips). Returns 0 or a negative errno, with
- * nothing issued.
+ * up (b->n < want is normal: skips). A draw that is not a job's (shards,
+ * uniqctl) never takes codes promised to the jobs queued or running (see
+ * code_job_admit): it gets fewer, or -EBUSY when all that is left is
+ * promised. Returns 0 or a negative errno, with nothing issued.
  */
 int code_issue(struct ledger *lg, const struct pool_def *d,
 	       const struct code_prefix *p, uint32_t shard, uint64_t want,

@@ -65,7 +65,8 @@ struct codes_gen {
  * ledger committed, even when the write of its lines then fails. Returns
  * 0 (all done), -ECANCELED (stopped: g->done is what is committed and
  * written), -ENODATA (the prefix has no codes left; g->done says how many
- * were issued), or another negative errno: a storage error (-ENOSPC for a
+ * were issued), -EBUSY (not a job: the codes left are promised to jobs),
+ * or another negative errno: a storage error (-ENOSPC for a
  * full map) or a write error (-ENOSPC for a full disk), after which the
  * file may lack the lines of g->done's last chunk (codes_repair_file).
  */

@@ -384,6 +384,10 @@ static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
 	if (!s->pending.count) {
 		rc = code_issue(p->ledger, p->def, &root, i, want, b, NULL,
 				NULL);
+		if (rc == -EBUSY) {
+			rc = 0;	/* what is left is promised to jobs: later */
+			goto out;
+		}
 		if (rc)
 			goto out;
 		if (b->grant.count == 0) {

@@ -499,6 +499,11 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 		fprintf(stderr, "uniqctl: codes generate: prefix \"%s\" ran "
 			"out of codes (%llu issued and in %s)\n", a->prefix,
 			(unsigned long long)run.g.done, part);
+	else if (rc == -EBUSY)
+		fprintf(stderr, "uniqctl: codes generate: the codes left under "
+			"prefix \"%s\" are promised to jobs under way (%llu "
+			"issued and in %s)\n", a->prefix,
+			(unsigned long long)run.g.done, part);
 	else if (rc)
 		fprintf(stderr, "uniqctl: codes generate: %s (%llu codes "
 			"issued and in %s)\n", log_strerror(rc),

@@ -305,15 +305,18 @@ class MapGrowthTest(ServerTest):
             self.assertFalse(got & seen, "a value twice")
             seen |= got
         conn.close()
-        st, _, job = s.request("POST", "/pools/codes/jobs",
-                               {"count": 200000, "prefix": "MAP"})
-        self.assertEqual(st, 202, job)
         # a uniqctl beside it grows the ledger's map in its own process:
-        # the server adopts the new size
+        # the server adopts the new size at its next transaction
         out = os.path.join(self.tmp, "cli.txt")
         uniqctl(self.data, "codes", "generate", "--pool", "codes",
-                "--count", "100000", "--prefix", "CLI", "--out", out,
+                "--count", "300000", "--prefix", "CLI", "--out", out,
                 config=path, check=0)
+        for _ in range(5):
+            st, _, b = s.request("POST", "/orders")
+            self.assertEqual(st, 200, b)
+        st, _, job = s.request("POST", "/pools/codes/jobs",
+                               {"count": 400000, "prefix": "MAP"})
+        self.assertEqual(st, 202, job)
         deadline = time.time() + 120 * SLOW
         while True:
             st, _, j = s.get("/jobs/" + job["job"])
@@ -321,7 +324,7 @@ class MapGrowthTest(ServerTest):
                 break
             self.assertLess(time.time(), deadline, j)
             time.sleep(0.1)
-        self.assertEqual((j["status"], j["done"]), ("done", 200000), j)
+        self.assertEqual((j["status"], j["done"]), ("done", 400000), j)
         for _ in range(20):
             st, _, b = s.request("POST", "/orders")
             self.assertEqual(st, 200, b)
