@@ -55,6 +55,9 @@ struct http_server {
 	size_t max_body;
 	uint16_t port;
 	_Atomic unsigned inflight;
+	MHD_socket listen_fd;	/* after http_quiesce: closed by http_stop,
+				   once no thread of libmicrohttpd can use
+				   it any more */
 };
 
 /* The context of a request with a body, or that was suspended. */
@@ -508,6 +511,7 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 		return -ENOMEM;
 	s->handler = h;
 	s->arg = arg;
+	s->listen_fd = MHD_INVALID_SOCKET;
 	s->max_body = o->max_body;
 	errno = 0;
 	s->daemon = MHD_start_daemon(
@@ -544,7 +548,8 @@ void http_quiesce(struct http_server *s)
 		return;
 	fd = MHD_quiesce_daemon(s->daemon);
 	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+		s->listen_fd = fd; /* its threads may still remove it from
+				      their epoll sets: closed in http_stop */
 }
 
 unsigned http_drain(struct http_server *s, unsigned ms)
@@ -566,5 +571,7 @@ void http_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	if (s->listen_fd != MHD_INVALID_SOCKET)
+		close(s->listen_fd);
 	free(s);
 }
