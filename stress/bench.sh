@@ -24,6 +24,10 @@
 #   stress/bench.sh leases [--seconds N] [--rounds N]
 #       borrow-and-return pairs, `wrk -t1 -c64`, every change committed
 #       before its answer, vs mhd_hello.
+#   stress/bench.sh idle [--seconds N] [--rounds N]
+#       GET /random with `wrk -t1 -c8`, alone and then beside 1000 idle
+#       keep-alive connections held open (and 20 sending a header a byte
+#       at a time): the ratio of the two throughputs.
 #
 # Builds a release build in build-bench/ first. Starts every server on
 # 127.0.0.1 and stops exactly the processes it started, by pid.
@@ -33,56 +37,15 @@ peers=${PEERS_DIR:-$here/../shared/peers}
 mode=random seconds=10 rounds=3 with_seed=0 values=10000000 requests=1000000
 while (($#)); do
   case $1 in
-    random|init|stress|orders|leases|codes) mode=$1 ;;
+    random|init|stress|orders|leases|codes|idle) mode=$1 ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --with-seed) with_seed=1 ;;
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
-  orders)
-  echo '{"threads": 2, "pools": [{"name": "orders", "kind": "sequence", "digits": 9}]}' > "$work/config.json"
-  start_uniqd "$work/config.json"
-  start_mhd
-  echo "POST /orders, wrk -t1 -c100 -d${seconds}s, $rounds alternating rounds"
-  WRK_CONNS=100 WRK_SCRIPT=$here/stress/wrk-orders.lua side_by_side orders /orders
-  echo "vs seed 003 (522 req/s): $(echo "$u" | awk '{printf "%.0fx", $1/522}')"
-  curl -s "http://127.0.0.1:$uport/pools/orders"; echo
-  ;;
-codes)
-  n=${values}; [ "$n" = 10000000 ] && n=1000000
-  command -v node >/dev/null || { echo "bench: codes needs node (for vcg)" >&2; exit 1; }
-  cp -r "$peers/vcg" "$work/vcg"
-  (cd "$work/vcg" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
-  echo '{"pools": [{"name": "codes", "kind": "code", "pattern": "#####-#####", "shards": 1, "shard_size": 1000}]}' > "$work/config.json"
-  echo "$n codes of #####-##### over A-Z0-9, $rounds alternating rounds"
-  : > "$work/u"; : > "$work/v"
-  for r in $(seq 1 "$rounds"); do
-    rm -rf "$work/data" "$work/out.txt"
-    /usr/bin/time -f "%e %M" -o "$work/t" "$build/tools/uniqctl" --config "$work/config.json" \
-      --data-dir "$work/data" codes generate --pool codes --count "$n" --out "$work/out.txt" 2>/dev/null
-    read -r us um < "$work/t"
-    [ "$(wc -l < "$work/out.txt")" = "$n" ] || { echo "bench: wrong line count" >&2; exit 1; }
-    [ -z "$(sort "$work/out.txt" | uniq -d | head -1)" ] || { echo "bench: a duplicate!" >&2; exit 1; }
-    (cd "$work/vcg" && /usr/bin/time -f "%e %M" -o "$work/t" node gen.js "$n" "$work/vcg.txt" 2>/dev/null)
-    read -r vs vm < "$work/t"
-    echo "$us" >> "$work/u"; echo "$vs" >> "$work/v"
-    printf '  round %d: uniqctl %6.2f s, peak %4d MB | vcg %6.2f s, peak %4d MB | ratio %.2f\n' \
-      "$r" "$us" $((um / 1024)) "$vs" $((vm / 1024)) "$(echo "$us $vs" | awk '{print $1/$2}')"
-  done
-  u=$(median < "$work/u"); v=$(median < "$work/v")
-  echo "RATIO codes uniqctl/vcg time = $(echo "$u $v" | awk '{printf "%.2f", $1/$2}') (median $u s vs $v s)"
-  ;;
-leases)
-  echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
-  start_uniqd "$work/config.json"
-  start_mhd
-  echo "borrow/return pairs, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
-  WRK_CONNS=64 WRK_SCRIPT=$here/stress/wrk-leases.lua side_by_side leases /pools/users/leases
-  curl -s "http://127.0.0.1:$uport/pools/users"; echo
-  ;;
-esac
+  esac
   shift
 done
 
@@ -253,6 +216,37 @@ codes)
   done
   u=$(median < "$work/u"); v=$(median < "$work/v")
   echo "RATIO codes uniqctl/vcg time = $(echo "$u $v" | awk '{printf "%.2f", $1/$2}') (median $u s vs $v s)"
+  ;;
+idle)
+  echo '{"threads": 2, "idle_timeout": 3600}' > "$work/config.json"
+  start_uniqd "$work/config.json"
+  cat > "$work/hold.py" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+drip = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+print("holding", flush=True)
+head, i = b"GET /random HTTP/1.1\r\nHost: x\r\nX-Slow: ", 0
+while True:
+    for c in drip:
+        c.send(head[i:i + 1] if i < len(head) else b"a")
+    i += 1
+    time.sleep(0.5)
+PY
+  echo "GET /random, wrk -t1 -c8 -d${seconds}s, alone and beside 1000 idle connections, $rounds rounds"
+  : > "$work/r"
+  for r in $(seq 1 "$rounds"); do
+    read -r a ap _ < <(WRK_CONNS=8 run_wrk "http://127.0.0.1:$uport/random")
+    python3 "$work/hold.py" "$uport" 1000 > "$work/hold.out" &
+    hp=$!; pids+=($hp)
+    for _ in $(seq 1 100); do grep -q holding "$work/hold.out" 2>/dev/null && break; sleep 0.1; done
+    read -r b bp _ < <(WRK_CONNS=8 run_wrk "http://127.0.0.1:$uport/random")
+    kill "$hp"; wait "$hp" 2>/dev/null || true
+    echo "$b $a" | awk '{print $1/$2}' >> "$work/r"
+    printf '  round %d: alone %7.0f req/s p99 %5.2f ms | beside 1000 idle %7.0f req/s p99 %5.2f ms\n' \
+      "$r" "$a" "$ap" "$b" "$bp"
+  done
+  echo "RATIO idle beside/alone = $(median < "$work/r" | awk '{printf "%.2f", $1}') (the target: above 0.5)"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
