@@ -14,30 +14,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/code.h"
 #include "common/log.h"
-#include "common/parse.h"
 #include "common/value.h"
 #include "server/api.h"
+#include "server/request.h"
 #include "common/banned.h"
 
-#define MAX_SEGS 6
-#define SEG_MAX 128
-
-/* A request's path, split at '/'. */
-struct route_args {
-	char buf[512];
-	const char *seg[MAX_SEGS];
-	unsigned n;
-};
+_Static_assert(API_COUNT_MAX == REQUEST_COUNT_MAX, "request.c's count");
 
 typedef void (*route_fn)(struct api *a, struct http_req *r,
-			 const struct route_args *ra);
+			 const struct request_path *ra);
 
 struct route {
 	const char *method;
@@ -58,6 +49,12 @@ static void count_served(struct api *a, struct http_req *r,
 }
 
 /* ---- helpers ------------------------------------------------------ */
+
+/* Answers what request.c found wrong with r. */
+static void answer_bad(struct http_req *r, const struct request_error *e)
+{
+	http_error(r, e->status, NULL, e->code, "%s", e->message);
+}
 
 /* Answers 400 for an unknown or repeated query parameter; returns true if
  * it did. */
@@ -80,25 +77,11 @@ static bool bad_query(struct http_req *r, const char *const *allowed)
  * false on a bad one. */
 static bool get_count(struct http_req *r, uint64_t max, uint64_t *count)
 {
-	const char *s = http_query(r, "count");
-	int rc;
+	struct request_error e;
 
-	*count = 1;
-	if (!s)
+	if (request_count(http_query(r, "count"), max, count, &e) == 0)
 		return true;
-	rc = parse_u64(s, 1, max, count);
-	if (rc == 0)
-		return true;
-	if (max < API_COUNT_MAX && rc == -ERANGE &&
-	    !parse_u64(s, 1, API_COUNT_MAX, count))
-		http_error(r, 400, NULL, "bad_parameter",
-			   "count must be from 1 to %llu for this pool (its "
-			   "shards keep %llu values at hand)",
-			   (unsigned long long)max, (unsigned long long)max);
-	else
-		http_error(r, 400, NULL, "bad_parameter",
-			   "count must be an integer from 1 to %llu",
-			   (unsigned long long)max);
+	answer_bad(r, &e);
 	return false;
 }
 
@@ -179,23 +162,14 @@ static void seq_call_done(struct commit_op *op, int rc)
  * returns -EINVAL. */
 static int idem_header(struct http_req *r, const char **key)
 {
-	const char *k = http_header(r, "Idempotency-Key");
-	size_t i, n;
+	struct request_error e;
+	int rc;
 
-	*key = k;
-	if (!k)
-		return 0;
-	n = strlen(k);
-	for (i = 0; i < n; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e)
-			break;
-	if (n == 0 || n > SEQ_IDEM_KEY_MAX || i < n) {
-		http_error(r, 400, NULL, "bad_parameter",
-			   "Idempotency-Key must be 1 to %d visible ASCII "
-			   "characters", SEQ_IDEM_KEY_MAX);
-		return -EINVAL;
-	}
-	return 0;
+	*key = http_header(r, "Idempotency-Key");
+	rc = request_idem_key(*key, &e);
+	if (rc)
+		answer_bad(r, &e);
+	return rc;
 }
 
 /* Submits a sequence request and suspends r until it is committed. */
@@ -305,7 +279,7 @@ static struct seq_pool *orders_pool(struct api *a)
 }
 
 static void route_orders_post(struct api *a, struct http_req *r,
-			      const struct route_args *ra)
+			      const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct seq_pool *sp;
@@ -328,7 +302,7 @@ static void route_orders_post(struct api *a, struct http_req *r,
 
 /* Seed 003's page: an Order button that shows the id it got. */
 static void route_orders_page(struct api *a, struct http_req *r,
-			      const struct route_args *ra)
+			      const struct request_path *ra)
 {
 	static const char page[] =
 "<!doctype html>\n"
@@ -449,29 +423,14 @@ static void seq_value(struct http_req *r, struct seq_pool *sp,
 
 /* ---- admin routes -------------------------------------------------- */
 
-/* Compares in time that depends only on the lengths, not on where the
- * strings differ, so that a token cannot be guessed byte by byte. */
-static bool same_secret(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i;
-	unsigned char diff = (unsigned char)(la != lb);
-
-	for (i = 0; i < la; i++)
-		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-	return diff == 0;
-}
-
 /* True if r may use an admin route; otherwise answers 401. */
 static bool admin_ok(struct api *a, struct http_req *r)
 {
 	static const char *const hdr[] = { "WWW-Authenticate", "Bearer", NULL };
 	const char *token = a->cfg->admin_token;
-	const char *auth;
 
-	if (!token)
-		return true;
-	auth = http_header(r, "Authorization");
-	if (auth && !strncmp(auth, "Bearer ", 7) && same_secret(auth + 7, token))
+	if (!token ||
+	    request_auth_ok(http_header(r, "Authorization"), token))
 		return true;
 	http_error(r, 401, hdr, "unauthorized",
 		   "this route needs Authorization: Bearer <admin token>");
@@ -530,70 +489,26 @@ static struct lease_pool *find_lease_pool(struct api *a, struct http_req *r,
 	return lp;
 }
 
-static bool holder_ok(const char *h)
-{
-	size_t n = strlen(h), i;
-
-	if (n > LEASE_HOLDER_MAX)
-		return false;
-	for (i = 0; i < n; i++)
-		if (h[i] < 0x20 || h[i] > 0x7e)
-			return false;
-	return true;
-}
-
 /*
  * Reads the optional JSON body of a borrow or renew: {"holder": "vu-17",
  * "ttl": 600}. Fills req; answers 400 and returns false on anything else.
  */
 static bool lease_body(struct http_req *r, struct lease_req *req)
 {
-	cJSON *root, *it;
-	bool ok = false;
+	struct request_lease lb;
+	struct request_error e;
 
-	if (r->body_len == 0)
-		return true;
-	root = cJSON_ParseWithOpts(r->body, NULL, 1);
-	if (!root || !cJSON_IsObject(root)) {
-		http_error(r, 400, NULL, "bad_json",
-			   "the body must be a JSON object such as "
-			   "{\"holder\": \"vu-17\", \"ttl\": 600}");
-		goto out;
+	if (request_lease_body(r->body, r->body_len, &lb, &e)) {
+		answer_bad(r, &e);
+		return false;
 	}
-	cJSON_ArrayForEach(it, root) {
-		if (!strcmp(it->string, "holder")) {
-			if (!cJSON_IsString(it) || !holder_ok(it->valuestring)) {
-				http_error(r, 400, NULL, "bad_parameter",
-					   "holder must be a string of at most "
-					   "%d printable ASCII characters",
-					   LEASE_HOLDER_MAX);
-				goto out;
-			}
-			snprintf(req->holder, sizeof(req->holder), "%s",
-				 it->valuestring);
-			req->check_holder = true;
-		} else if (!strcmp(it->string, "ttl")) {
-			if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
-			    it->valuedouble > LEASE_TTL_MAX ||
-			    it->valuedouble != (double)(int64_t)it->valuedouble) {
-				http_error(r, 400, NULL, "bad_parameter",
-					   "ttl must be an integer of seconds "
-					   "from 0 (never expires) to %u",
-					   LEASE_TTL_MAX);
-				goto out;
-			}
-			req->ttl = (int64_t)it->valuedouble;
-		} else {
-			http_error(r, 400, NULL, "unknown_parameter",
-				   "unknown key \"%.40s\" in the body",
-				   it->string);
-			goto out;
-		}
+	if (lb.has_holder) {
+		snprintf(req->holder, sizeof(req->holder), "%s", lb.holder);
+		req->check_holder = true;
 	}
-	ok = true;
-out:
-	cJSON_Delete(root);
-	return ok;
+	if (lb.ttl >= 0)
+		req->ttl = lb.ttl;
+	return true;
 }
 
 /* Submits a lease request and suspends r until it is committed. c is
@@ -736,7 +651,7 @@ static void lease_answer(struct api *a, struct http_req *r,
 
 /* POST /pools/{name}/leases: borrow. */
 static void route_borrow(struct api *a, struct http_req *r,
-			 const struct route_args *ra)
+			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -760,7 +675,7 @@ static void route_borrow(struct api *a, struct http_req *r,
 
 /* GET /check: seed 001's borrow. */
 static void route_check(struct api *a, struct http_req *r,
-			const struct route_args *ra)
+			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -782,31 +697,22 @@ static void route_check(struct api *a, struct http_req *r,
 static bool path_number(struct http_req *r, struct lease_pool *lp,
 			const char *text, int64_t *n)
 {
-	int rc = parse_i64(text, INT64_MIN, INT64_MAX, n);
+	struct request_error e;
 
-	if (rc == -EINVAL || (text[0] == '0' && text[1]) ||
-	    !strcmp(text, "-0")) {
-		http_error(r, 400, NULL, "bad_value",
-			   "\"%.40s\" is not a number", text);
-		return false;
-	}
-	if (rc || *n < lp->def->min ||
-	    (uint64_t)(*n - lp->def->min) >= lp->def->capacity) {
-		http_error(r, 404, NULL, "not_found",
-			   "%.40s is not a number of pool \"%s\"", text,
-			   lp->def->name);
-		return false;
-	}
-	return true;
+	if (request_lease_number(lp->def, text, n, &e) == 0)
+		return true;
+	answer_bad(r, &e);
+	return false;
 }
 
 /* DELETE /pools/{name}/leases/{number}[?holder=H]: return. */
 static void route_return(struct api *a, struct http_req *r,
-			 const struct route_args *ra)
+			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { "holder", NULL };
 	struct lease_pool *lp;
 	struct lease_call *c;
+	struct request_error e;
 	const char *holder;
 	int64_t n;
 
@@ -819,10 +725,8 @@ static void route_return(struct api *a, struct http_req *r,
 	if (!path_number(r, lp, ra->seg[3], &n))
 		return;
 	holder = http_query(r, "holder");
-	if (holder && !holder_ok(holder)) {
-		http_error(r, 400, NULL, "bad_parameter",
-			   "holder must be at most %d printable ASCII "
-			   "characters", LEASE_HOLDER_MAX);
+	if (request_holder_param(holder, &e)) {
+		answer_bad(r, &e);
 		return;
 	}
 	if (!(c = lease_call_new(r, lp, LEASE_RETURN, SHAPE_NATIVE)))
@@ -837,7 +741,7 @@ static void route_return(struct api *a, struct http_req *r,
 
 /* POST /pools/{name}/leases/{number}/renew: a new expiry. */
 static void route_renew(struct api *a, struct http_req *r,
-			const struct route_args *ra)
+			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -864,14 +768,13 @@ static void route_renew(struct api *a, struct http_req *r,
 
 /* POST /return with {"number": 16713} or {"number": "16713"}: seed 001. */
 static void route_seed_return(struct api *a, struct http_req *r,
-			      const struct route_args *ra)
+			      const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
+	struct request_error e;
 	struct lease_pool *lp;
 	struct lease_call *c;
-	cJSON *root = NULL, *num;
 	int64_t n = 0;
-	bool ok = false;
 
 	(void)ra;
 	if (r->resumed) {
@@ -880,23 +783,8 @@ static void route_seed_return(struct api *a, struct http_req *r,
 	}
 	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
 		return;
-	root = cJSON_ParseWithOpts(r->body, NULL, 1);
-	num = cJSON_IsObject(root) ?
-		cJSON_GetObjectItemCaseSensitive(root, "number") : NULL;
-	if (cJSON_IsNumber(num) && num->valuedouble >= -9007199254740991.0 &&
-	    num->valuedouble <= 9007199254740991.0 &&
-	    num->valuedouble == (double)(int64_t)num->valuedouble) {
-		n = (int64_t)num->valuedouble;
-		ok = true;
-	} else if (cJSON_IsString(num) &&
-		   !parse_i64(num->valuestring, INT64_MIN, INT64_MAX, &n)) {
-		ok = true;
-	}
-	cJSON_Delete(root);
-	if (!ok) {
-		http_error(r, 400, NULL, "bad_parameter",
-			   "the body must be {\"number\": N}, with N a number "
-			   "or a string of digits");
+	if (request_return_body(r->body, &n, &e)) {
+		answer_bad(r, &e);
 		return;
 	}
 	if (!(c = lease_call_new(r, lp, LEASE_RETURN, SHAPE_SEED)))
@@ -916,7 +804,7 @@ static void reset_pool(struct api *a, struct http_req *r,
 }
 
 static void route_reset(struct api *a, struct http_req *r,
-			const struct route_args *ra)
+			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -932,7 +820,7 @@ static void route_reset(struct api *a, struct http_req *r,
 }
 
 static void route_seed_reset(struct api *a, struct http_req *r,
-			     const struct route_args *ra)
+			     const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -986,7 +874,7 @@ static void list_leases(struct http_req *r, struct lease_pool *lp,
 }
 
 static void route_leases(struct api *a, struct http_req *r,
-			 const struct route_args *ra)
+			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -997,7 +885,7 @@ static void route_leases(struct api *a, struct http_req *r,
 }
 
 static void route_checked(struct api *a, struct http_req *r,
-			  const struct route_args *ra)
+			  const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct lease_pool *lp;
@@ -1049,24 +937,17 @@ static struct pool *find_code_pool(struct api *a, struct http_req *r,
 static bool get_prefix(struct http_req *r, const struct pool_def *d,
 		       const char *text, struct code_prefix *out)
 {
-	int rc = code_prefix_parse(d, text, out);
+	struct request_error e;
 
-	if (rc == 0)
+	if (request_prefix(d, text, out, &e) == 0)
 		return true;
-	http_error(r, 400, NULL, "bad_prefix",
-		   rc == -E2BIG ? "prefix \"%.64s\" leaves no symbol to draw in "
-				  "pattern %s: it must be shorter" :
-		   rc == -EBADMSG ? "prefix \"%.64s\" does not follow pattern "
-				    "%s (a literal is in the wrong place)" :
-				    "prefix \"%.64s\" has a symbol outside the "
-				    "alphabet of pattern %s",
-		   text, d->pattern);
+	answer_bad(r, &e);
 	return false;
 }
 
 /* GET /pools/{name}/capacity?prefix=P: seed 002's steps 1 to 3. */
 static void route_capacity(struct api *a, struct http_req *r,
-			   const struct route_args *ra)
+			   const struct request_path *ra)
 {
 	static const char *const allowed[] = { "prefix", NULL };
 	const char *text = http_query(r, "prefix");
@@ -1156,7 +1037,7 @@ static void redeem_answer(struct http_req *r, struct redeem_call *c)
 
 /* POST /pools/{name}/values/{code}/redeem: once. */
 static void route_redeem(struct api *a, struct http_req *r,
-			 const struct route_args *ra)
+			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct redeem_call *c;
@@ -1240,19 +1121,16 @@ static void job_json(struct buf *b, const struct code_job *j)
 	buf_addc(b, '}');
 }
 
-#define JOB_COUNT_MAX 1000000000ull
-
 /* POST /pools/{name}/jobs {"count": N, "prefix": "AAA"} (admin). */
 static void route_job_post(struct api *a, struct http_req *r,
-			   const struct route_args *ra)
+			   const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	const char *prefix = "";
-	struct code_prefix pfx;
+	struct request_error e;
+	struct request_job q;
 	struct code_job job;
 	struct buf b = BUF_INIT;
-	uint64_t count = 0, avail;
-	cJSON *root = NULL, *it;
+	uint64_t avail;
 	struct pool *p;
 	char loc[64];
 	int rc;
@@ -1260,72 +1138,25 @@ static void route_job_post(struct api *a, struct http_req *r,
 	if (bad_query(r, allowed) || !admin_ok(a, r) ||
 	    !(p = find_code_pool(a, r, ra->seg[1])))
 		return;
-	root = cJSON_ParseWithOpts(r->body, NULL, 1);
-	if (!cJSON_IsObject(root)) {
-		http_error(r, 400, NULL, "bad_json",
-			   "the body must be a JSON object such as "
-			   "{\"count\": 1000, \"prefix\": \"AAA\"}");
-		goto out;
+	if (request_job_body(p->def, r->body, &q, &e)) {
+		answer_bad(r, &e);
+		return;
 	}
-	cJSON_ArrayForEach(it, root) {
-		const cJSON *o;
-
-		for (o = root->child; o != it; o = o->next)
-			if (!strcmp(o->string, it->string))
-				break;
-		if (o != it) {
-			http_error(r, 400, NULL, "bad_json",
-				   "key \"%.40s\" is given twice", it->string);
-			goto out;
-		}
-		if (!strcmp(it->string, "count")) {
-			if (!cJSON_IsNumber(it) || it->valuedouble < 1 ||
-			    it->valuedouble > (double)JOB_COUNT_MAX ||
-			    it->valuedouble !=
-				    (double)(uint64_t)it->valuedouble) {
-				http_error(r, 400, NULL, "bad_parameter",
-					   "count must be an integer from 1 to "
-					   "%llu", JOB_COUNT_MAX);
-				goto out;
-			}
-			count = (uint64_t)it->valuedouble;
-		} else if (!strcmp(it->string, "prefix")) {
-			if (!cJSON_IsString(it)) {
-				http_error(r, 400, NULL, "bad_prefix",
-					   "prefix must be a string");
-				goto out;
-			}
-			prefix = it->valuestring;
-		} else {
-			http_error(r, 400, NULL, "unknown_parameter",
-				   "unknown key \"%.40s\" in the body%s",
-				   it->string, !strcmp(it->string, "notify") ?
-				   " (notify URLs are not supported: poll "
-				   "GET /jobs/ID)" : "");
-			goto out;
-		}
-	}
-	if (!count) {
-		http_error(r, 400, NULL, "bad_parameter", "count is missing");
-		goto out;
-	}
-	if (!get_prefix(r, p->def, prefix, &pfx))
-		goto out;
-	rc = code_job_admit(&a->pools->ledger, p->def, prefix, &pfx, count,
-			    &job, &avail);
+	rc = code_job_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
+			    q.count, &job, &avail);
 	if (rc == -ENOSPC) {
 		uint64_t issued = 0;
 
-		code_count(&a->pools->ledger, p->def, &pfx, &issued);
+		code_count(&a->pools->ledger, p->def, &q.pfx, &issued);
 		http_error(r, 409, NULL, "not_enough",
 			   "only %llu codes can be promised for prefix "
 			   "\"%.64s\" now (%llu combinations, %llu issued; "
 			   "jobs under way may need the rest); nothing was "
-			   "generated", (unsigned long long)avail, prefix,
+			   "generated", (unsigned long long)avail, q.prefix,
 			   (unsigned long long)code_combinations(p->def,
-								  pfx.len),
+								  q.pfx.len),
 			   (unsigned long long)issued);
-		goto out;
+		return;
 	}
 	if (rc == -EBUSY) {
 		http_error(r, 503, (const char *const[]){ "Retry-After", "10",
@@ -1333,13 +1164,13 @@ static void route_job_post(struct api *a, struct http_req *r,
 			   "too_many_jobs", "pool \"%s\" has %d jobs queued or "
 			   "running; retry when some are done", p->def->name,
 			   CODE_JOBS_PENDING_MAX);
-		goto out;
+		return;
 	}
 	if (rc) {
 		http_error(r, 503, RETRY_1, "unavailable",
 			   "the job could not be recorded: %s",
 			   log_strerror(rc));
-		goto out;
+		return;
 	}
 	jobs_wake(a->jobs, p->def->name);
 	snprintf(loc, sizeof(loc), "/jobs/%llu", (unsigned long long)job.id);
@@ -1354,20 +1185,18 @@ static void route_job_post(struct api *a, struct http_req *r,
 			http_reply(r, 202, "application/json", body, len, true,
 				   hdr);
 	}
-out:
-	cJSON_Delete(root);
 }
 
 /* The job named by path segment 1, or answers 404 / 400. */
 static bool get_job(struct api *a, struct http_req *r, const char *text,
 		    struct code_job *j)
 {
+	struct request_error e;
 	uint64_t id;
 	int rc;
 
-	if (parse_u64(text, 1, UINT64_MAX >> 1, &id) ||
-	    (text[0] == '0')) {
-		http_error(r, 404, NULL, "not_found", "no job \"%.40s\"", text);
+	if (request_job_id(text, &id, &e)) {
+		answer_bad(r, &e);
 		return false;
 	}
 	rc = code_job_get(&a->pools->ledger, id, j);
@@ -1382,7 +1211,7 @@ static bool get_job(struct api *a, struct http_req *r, const char *text,
 
 /* GET /jobs: the 50 newest jobs, newest first. */
 static void route_jobs(struct api *a, struct http_req *r,
-		       const struct route_args *ra)
+		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct code_job jobs[50];
@@ -1410,7 +1239,7 @@ static void route_jobs(struct api *a, struct http_req *r,
 }
 
 static void route_job_get(struct api *a, struct http_req *r,
-			  const struct route_args *ra)
+			  const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
@@ -1424,7 +1253,7 @@ static void route_job_get(struct api *a, struct http_req *r,
 
 /* GET /jobs/{id}/codes.csv (admin): the export, once done. */
 static void route_job_csv(struct api *a, struct http_req *r,
-			  const struct route_args *ra)
+			  const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	char path[1200], disp[96];
@@ -1468,7 +1297,7 @@ static void route_job_csv(struct api *a, struct http_req *r,
  * for count > 1.
  */
 static void route_random(struct api *a, struct http_req *r,
-			 const struct route_args *ra)
+			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { "type", "count", NULL };
 	const char *type = http_query(r, "type");
@@ -1540,7 +1369,7 @@ out:
 /* ---- POST /pools/{name}/next ------------------------------------ */
 
 static void route_next(struct api *a, struct http_req *r,
-		       const struct route_args *ra)
+		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { "count", NULL };
 	struct seq_pool *sp;
@@ -1677,7 +1506,7 @@ counts:
 }
 
 static void route_pools(struct api *a, struct http_req *r,
-			const struct route_args *ra)
+			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
@@ -1708,7 +1537,7 @@ static void route_pools(struct api *a, struct http_req *r,
 }
 
 static void route_pool(struct api *a, struct http_req *r,
-		       const struct route_args *ra)
+		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
@@ -1734,9 +1563,10 @@ static void route_pool(struct api *a, struct http_req *r,
 /* ---- GET /pools/{name}/values/{value} --------------------------- */
 
 static void route_value(struct api *a, struct http_req *r,
-			const struct route_args *ra)
+			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
+	struct request_error e;
 	struct buf b = BUF_INIT;
 	struct seq_pool *sp;
 	struct pool *p;
@@ -1757,27 +1587,8 @@ static void route_value(struct api *a, struct http_req *r,
 	}
 	if (!(p = find_pool(a, r, ra->seg[1])))
 		return;
-	rc = value_parse(p->def, ra->seg[3], &k);
-	if (rc == -ERANGE) {
-		char lo[VALUE_TEXT_MAX + 1], hi[VALUE_TEXT_MAX + 1];
-
-		value_format(p->def, 0, lo);
-		value_format(p->def, p->def->capacity - 1, hi);
-		http_error(r, 400, NULL, "bad_value",
-			   "%.40s is outside pool \"%s\" (%s to %s)",
-			   ra->seg[3], p->def->name, lo, hi);
-		return;
-	}
-	if (rc) {
-		http_error(r, 400, NULL, "bad_value",
-			   "\"%.40s\" is not a value of pool \"%s\" (%s%s)",
-			   ra->seg[3], p->def->name,
-			   p->def->kind == POOL_FLOAT ?
-				   "a decimal number with at most " :
-			   p->def->kind == POOL_CODE ? "a code like " :
-				   "an integer",
-			   p->def->kind == POOL_FLOAT ? "its decimals" :
-			   p->def->kind == POOL_CODE ? p->def->pattern : "");
+	if (request_value(p->def, ra->seg[3], &k, &e)) {
+		answer_bad(r, &e);
 		return;
 	}
 	rc = pool_lookup_json(p, k, &b);
@@ -1796,7 +1607,7 @@ extern const char admin_html[];
 extern const size_t admin_html_len;
 
 static void route_admin_page(struct api *a, struct http_req *r,
-			     const struct route_args *ra)
+			     const struct request_path *ra)
 {
 	/* Everything is inline and from here: no other origin may run. */
 	static const char *const hdr[] = {
@@ -1818,7 +1629,7 @@ static void route_admin_page(struct api *a, struct http_req *r,
 /* ---- GET /healthz ------------------------------------------------ */
 
 static void route_healthz(struct api *a, struct http_req *r,
-			  const struct route_args *ra)
+			  const struct request_path *ra)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 
@@ -1839,7 +1650,7 @@ static void metric_pool(struct buf *b, const char *name, const char *pool,
 }
 
 static void route_metrics(struct api *a, struct http_req *r,
-			  const struct route_args *ra)
+			  const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
 	static const struct code_prefix all = { 0 };
@@ -2037,58 +1848,6 @@ void api_release(struct api *a)
 	a->metrics = NULL;
 }
 
-/* Splits path into segments; returns -EINVAL for one too long, too many
- * or empty ones ("//"). A single trailing '/' is ignored. */
-static int split_path(const char *path, struct route_args *ra)
-{
-	size_t len = strlen(path);
-	char *p, *slash;
-
-	ra->n = 0;
-	if (len == 0 || path[0] != '/' || len >= sizeof(ra->buf))
-		return -EINVAL;
-	memcpy(ra->buf, path + 1, len); /* includes the NUL */
-	len--;
-	if (len && ra->buf[len - 1] == '/')
-		ra->buf[--len] = '\0';
-	if (len == 0)
-		return 0;
-	for (p = ra->buf;; p = slash + 1) {
-		if (ra->n == MAX_SEGS)
-			return -EINVAL;
-		slash = strchr(p, '/');
-		if (slash)
-			*slash = '\0';
-		if (!*p || strlen(p) > SEG_MAX)
-			return -EINVAL;
-		ra->seg[ra->n++] = p;
-		if (!slash)
-			return 0;
-	}
-}
-
-static bool pattern_match(const char *pattern, const struct route_args *ra)
-{
-	const char *p = pattern + 1, *end;
-	unsigned i = 0;
-	size_t n;
-
-	while (*p) {
-		end = strchr(p, '/');
-		n = end ? (size_t)(end - p) : strlen(p);
-		if (i >= ra->n)
-			return false;
-		if (!(n == 1 && *p == '*') &&
-		    (strlen(ra->seg[i]) != n || memcmp(ra->seg[i], p, n)))
-			return false;
-		i++;
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	return i == ra->n;
-}
-
 /* Counts an answered request, and writes its access-log line if asked:
  * client, method, the route's pattern (or the path, in paths mode), the
  * status and the server's time in milliseconds. Never the query, a header
@@ -2128,18 +1887,18 @@ static void request_done(struct api *a, struct http_req *r, size_t route)
 void api_handle(struct http_req *r, void *arg)
 {
 	struct api *a = arg;
-	struct route_args ra;
+	struct request_path ra;
 	char allow[64] = "";
 	const char *method = r->method;
 	bool head = !strcmp(method, "HEAD");
 	size_t i;
 
-	if (split_path(r->path, &ra)) {
+	if (request_split_path(r->path, &ra)) {
 		http_error(r, 404, NULL, "not_found", "no such route");
 		goto out;
 	}
 	for (i = 0; i < NROUTES; i++) {
-		if (!pattern_match(routes[i].pattern, &ra))
+		if (!request_route_match(routes[i].pattern, &ra))
 			continue;
 		if (!strcmp(routes[i].method, method) ||
 		    (head && !strcmp(routes[i].method, "GET") &&
