@@ -328,6 +328,16 @@ class Clients:
             fn(i, self.stop)
         except Cut as e:
             self.cuts.append((e.at, i, str(e)))
+        except AssertionError as e:
+            # A server sent SIGTERM answers 503 shutting_down to what
+            # comes in while it stops: for a client, that ends the run
+            # like a cut, and like a cut it is an error if it came before
+            # the signal.
+            if "shutting_down" not in str(e):
+                self.errors.append("client %d: AssertionError: %s" %
+                                   (i, str(e)[:500]))
+            else:
+                self.cuts.append((time.time(), i, str(e)[:500]))
         except BaseException as e:  # noqa: B902 - report anything
             self.errors.append("client %d: %s: %s" % (i, type(e).__name__,
                                                       str(e)[:500]))
