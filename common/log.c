@@ -27,6 +27,9 @@ const char *log_strerror(int err)
 }
 
 static void log_write(const char *level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void log_write(const char *level, const char *fmt, va_list ap)
 {
 	char line[2048], ts[CLOCK_RFC3339_LEN];
 	int n, m;
