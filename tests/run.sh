@@ -2,10 +2,12 @@
 # Runs every test of uniqd, three times over: a plain build, an
 # AddressSanitizer + UndefinedBehaviorSanitizer build, and a
 # ThreadSanitizer build for the threaded suites (hopper, pool, end to
-# end). Installs what it needs first (Debian 12, as root). Prints
-# "N passed, N failed" at the end and exits non-zero if anything failed.
+# end), then a short libFuzzer run of each fuzz target (clang, ASan and
+# UBSan; UNIQ_FUZZ_SECONDS each, default 15). Installs what it needs first
+# (Debian 12, as root). Prints "N passed, N failed" at the end and exits
+# non-zero if anything failed.
 #
-#   tests/run.sh [plain|asan|tsan ...]   (default: all three)
+#   tests/run.sh [plain|asan|tsan|fuzz ...]   (default: all four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
@@ -16,7 +18,7 @@ bash tools/install-deps.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
 export UNIQ_REQUIRE_BROWSER=1
 
 runs=("$@")
-((${#runs[@]})) || runs=(plain asan tsan)
+((${#runs[@]})) || runs=(plain asan tsan fuzz)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1}
@@ -27,7 +29,22 @@ setarch "$(uname -m)" -R true 2>/dev/null && norand=(setarch "$(uname -m)" -R)
 
 logs=()
 build_failed=0
+fuzz_passed=0
+fuzz_failed=0
 for run in "${runs[@]}"; do
+  if [ "$run" = fuzz ]; then
+    # One result per target: its summary line says "no finding" or not.
+    echo "=== fuzz: ${UNIQ_FUZZ_SECONDS:-15} s per target"
+    out=$(bash tests/fuzz/run.sh --seconds "${UNIQ_FUZZ_SECONDS:-15}" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | grep -v '^#[0-9]\|^INFO:'
+    ok=$(printf '%s\n' "$out" | grep -c '^fuzz_.* no finding$')
+    bad=$(printf '%s\n' "$out" | grep -c '^fuzz_.* FINDING')
+    fuzz_passed=$((fuzz_passed + ok))
+    fuzz_failed=$((fuzz_failed + bad))
+    [ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || fuzz_failed=$((fuzz_failed + 1))
+    continue
+  fi
   dir=build-test-$run
   case $run in
     plain) opts=(); suites=() ;;
@@ -49,11 +66,11 @@ for run in "${runs[@]}"; do
   logs+=("$dir/meson-logs/testlog.json")
 done
 
-python3 - "$build_failed" "${logs[@]}" <<'PY'
+python3 - "$build_failed" "$fuzz_passed" "$fuzz_failed" "${logs[@]}" <<'PY'
 import json, sys
 failed_builds = int(sys.argv[1])
-passed = failed = 0
-for path in sys.argv[2:]:
+passed, failed = int(sys.argv[2]), int(sys.argv[3])
+for path in sys.argv[4:]:
     try:
         lines = open(path).read().splitlines()
     except OSError:

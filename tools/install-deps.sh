@@ -5,14 +5,15 @@
 # for the benchmark script, tzdata for sequence pools' time zones.
 # With --tests also Chromium and Node.js (if missing) for the browser
 # tests, gnuplot for uniqd-stress --plot, strace and systemd (its
-# systemd-analyze) to check the unit's sandbox. Skips apt-get when
+# systemd-analyze) to check the unit's sandbox, clang and libFuzzer
+# (libclang-rt-dev) for the fuzz targets. Skips apt-get when
 # everything is there.
 set -euo pipefail
 pkgs=(gcc libc6-dev pkg-config meson ninja-build
       libmicrohttpd-dev liblmdb-dev libcjson-dev
       python3 curl wrk tzdata)
 if [ "${1:-}" = --tests ]; then
-  pkgs+=(chromium gnuplot-nox strace systemd)
+  pkgs+=(chromium gnuplot-nox strace systemd clang libclang-rt-dev)
   command -v node >/dev/null || pkgs+=(nodejs)
   command -v npm >/dev/null || pkgs+=(npm)
 fi
