@@ -38,8 +38,9 @@ for run in "${runs[@]}"; do
     out=$(bash tests/fuzz/run.sh --seconds "${UNIQ_FUZZ_SECONDS:-15}" 2>&1)
     rc=$?
     printf '%s\n' "$out" | grep -v '^#[0-9]\|^INFO:'
-    ok=$(printf '%s\n' "$out" | grep -c '^fuzz_.* no finding$')
-    bad=$(printf '%s\n' "$out" | grep -c '^fuzz_.* FINDING')
+    summary=$(printf '%s\n' "$out" | sed -n '/^== summary$/,$p')
+    ok=$(printf '%s\n' "$summary" | grep -c '^fuzz_.* no finding$')
+    bad=$(printf '%s\n' "$summary" | grep -c '^fuzz_.* FINDING')
     fuzz_passed=$((fuzz_passed + ok))
     fuzz_failed=$((fuzz_failed + bad))
     [ "$rc" -eq 0 ] || [ "$bad" -gt 0 ] || fuzz_failed=$((fuzz_failed + 1))
