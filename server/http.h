@@ -73,8 +73,10 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 /* The port actually bound. */
 uint16_t http_port(struct http_server *s);
 
-/* Stops accepting connections; requests on open connections are still
- * served (and suspended ones resumed) until http_stop. */
+/* Stops taking connections: from now on a new one is closed as soon as
+ * it is accepted (the socket listens until http_stop). Requests on open
+ * connections are still served (and suspended ones resumed) until
+ * http_stop. Safe with s NULL. */
 void http_quiesce(struct http_server *s);
 
 /* Waits up to ms milliseconds for the requests under way (suspended ones
