@@ -1390,6 +1390,9 @@ class Redeemer:
                         raise Cut(e)
                     if st == 200:
                         self.done.append(code)
+                    elif st == 503 and b.get("error") == "shutting_down":
+                        # not redeemed; ends the client like a cut
+                        raise AssertionError("redeem -> %s %r" % (st, b))
                     elif st == 409 and b.get("error") == "already_redeemed":
                         self.row.problem("dups", "%s, drawn by /next and "
                                          "never redeemed, was already "
@@ -1459,6 +1462,8 @@ class OrderBook:
                             self.cut_keys.append(key)
                         raise Cut(e)
                     if st != 200:
+                        if key and b.get("error") == "shutting_down":
+                            self.cut_keys.append(key)  # retried after
                         raise AssertionError("orders -> %s %r" % (st, b))
                     outs[i].extend(b["values"] if many else [b["id"]])
                     if key:
@@ -1641,6 +1646,12 @@ class LeaseWorld:
         except CUT as e:
             raise Cut(e)
         self.pending[i] = None
+        if st == 503 and b.get("error") == "shutting_down":
+            # refused before anything changed: still held; ends the client
+            with self.lock:
+                if self.owner.get(n) == [i, "returning"]:
+                    self.owner[n] = [i, "held"]
+            raise AssertionError("return -> %s %r" % (st, b))
         with self.lock:
             if self.owner.get(n) == [i, "returning"]:
                 del self.owner[n]
