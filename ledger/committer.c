@@ -252,6 +252,12 @@ void committer_stop(struct committer *c)
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->tid, NULL);
+}
+
+void committer_free(struct committer *c)
+{
+	if (!c)
+		return;
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

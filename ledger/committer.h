@@ -82,9 +82,15 @@ int committer_add_tick(struct committer *c, unsigned ms, commit_tick_fn tick,
  * thread. */
 void committer_submit(struct committer *c, struct commit_op *op);
 
-/* Applies and commits everything queued, stops the thread, frees c. Safe
- * with c NULL. */
+/* Applies and commits everything queued and stops the thread. c stays
+ * valid: committer_submit answers -ESHUTDOWN and committer_stats works
+ * until committer_free, so other threads (the HTTP workers) may still
+ * call them until they are stopped themselves. Safe with c NULL. */
 void committer_stop(struct committer *c);
+
+/* Frees c, stopped by committer_stop, once no thread can use it any
+ * more. Safe with c NULL. */
+void committer_free(struct committer *c);
 
 /* Batches committed and operations applied so far (for /metrics). */
 void committer_stats(struct committer *c, uint64_t *batches, uint64_t *ops);

@@ -19,7 +19,7 @@
  *   3. committer_stop: what is queued is committed and answered; later
  *      submissions are answered 503 at once; a short drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
- *      more;
+ *      more; then committer_free (HTTP threads used it until here);
  *   5. jobs_stop: code jobs stop at a commit boundary (and go on at the
  *      next start); refill_stop: refill threads too;
  *   6. pool_put_back: unsent values go back to their shards (committed);
@@ -434,6 +434,7 @@ out:
 	if (http && http_drain(http, 500))
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
+	committer_free(committer); /* no HTTP thread can submit any more */
 	jobs_stop(jobs);
 	api_release(&api);
 	refill_stop(refill);

@@ -141,6 +141,7 @@ static int env_open(struct env *e, int64_t start, uint64_t count,
 static void env_close(struct env *e)
 {
 	committer_stop(e->c);
+	committer_free(e->c);
 	lease_pool_release(&e->lp);
 	ledger_release(&e->lg);
 }
