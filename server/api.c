@@ -427,10 +427,8 @@ static void seq_value(struct http_req *r, struct seq_pool *sp,
 static bool admin_ok(struct api *a, struct http_req *r)
 {
 	static const char *const hdr[] = { "WWW-Authenticate", "Bearer", NULL };
-	const char *token = a->cfg->admin_token;
-
-	if (!token ||
-	    request_auth_ok(http_header(r, "Authorization"), token))
+	if (request_auth_ok(http_header(r, "Authorization"),
+			    a->cfg->admin_token))
 		return true;
 	http_error(r, 401, hdr, "unauthorized",
 		   "this route needs Authorization: Bearer <admin token>");
