@@ -548,7 +548,7 @@ uint64_t pool_shard_ready(struct pool *p, unsigned i)
 int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 {
 	struct ledger_grant g;
-	uint64_t v;
+	uint64_t v, seq;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -563,26 +563,36 @@ int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 	out->shard = g.shard;
 	if (g.shard >= p->nopen || !p->shards[g.shard].shard.env)
 		return 0;
-	rc = shard_get(&p->shards[g.shard].shard,
-		       g.seq0 + (out->index - g.first), &v);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
+	seq = g.seq0 + (out->index - g.first);
+	rc = shard_get(&p->shards[g.shard].shard, seq, &v);
+	if (rc && rc != -ENOENT)
 		return rc;
-	out->in_shard = v == k;
+	out->in_shard = rc == 0 && v == k;
+	/* The shard first, then the hopper: a value leaves the one only to
+	 * enter the other, so it cannot slip between the two looks except
+	 * during a take's commit (see pool.h). */
+	if (!out->in_shard)
+		out->in_hopper = hopper_holds(&p->shards[g.shard].hopper, seq,
+					      k);
 	return 0;
 }
 
-/* True if code k, as lk found it, is still in its shard. */
-static bool code_in_shard(struct pool *p, const struct code_lookup *lk,
-			  uint64_t k)
+/* True if code k, as lk found it, sits in its shard or its hopper: issued
+ * to a shard and not sent yet. */
+static bool code_unsent(struct pool *p, const struct code_lookup *lk,
+			uint64_t k)
 {
+	struct pool_shard *s;
 	uint64_t v;
 
-	return lk->issued && lk->root && lk->shard < p->nopen &&
-	       p->shards[lk->shard].shard.env &&
-	       shard_get(&p->shards[lk->shard].shard, lk->seq, &v) == 0 &&
-	       v == k;
+	if (!lk->issued || !lk->root || lk->shard >= p->nopen)
+		return false;
+	s = &p->shards[lk->shard];
+	if (!s->shard.env)
+		return false;
+	if (shard_get(&s->shard, lk->seq, &v) == 0 && v == k)
+		return true;
+	return hopper_holds(&s->hopper, lk->seq, k);
 }
 
 int pool_code_waiting(struct pool *p, uint64_t k, bool *waiting)
@@ -595,7 +605,7 @@ int pool_code_waiting(struct pool *p, uint64_t k, bool *waiting)
 		return -EINVAL;
 	rc = code_lookup(p->ledger, p->def, k, &lk);
 	if (rc == 0)
-		*waiting = code_in_shard(p, &lk, k);
+		*waiting = code_unsent(p, &lk, k);
 	return rc;
 }
 
@@ -604,7 +614,7 @@ static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
 	struct code_lookup lk;
-	bool in_shard = false;
+	bool unsent = false;
 	int rc;
 
 	rc = code_lookup(p->ledger, p->def, k, &lk);
@@ -625,11 +635,11 @@ static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 	} else if (lk.shard == CODE_CLI_SHARD) {
 		buf_adds(b, ",\"job\":\"uniqctl\"");
 	} else {
-		in_shard = code_in_shard(p, &lk, k);
+		unsent = code_unsent(p, &lk, k);
 		buf_printf(b, ",\"shard\":\"%s_shard_%u\"", p->def->name,
 			   lk.shard);
 	}
-	buf_printf(b, ",\"served\":%s", in_shard ? "false" : "true");
+	buf_printf(b, ",\"served\":%s", unsent ? "false" : "true");
 	buf_printf(b, ",\"redeemed\":%s", lk.redeemed ? "true" : "false");
 	if (lk.redeemed) {
 		clock_rfc3339(lk.redeemed_ms, when, sizeof(when));
@@ -660,7 +670,7 @@ int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 		clock_rfc3339(lk.issued_ms, when, sizeof(when));
 		buf_printf(b, ",\"issued_at\":\"%s\",\"shard\":\"%s_shard_%u\""
 			   ",\"served\":%s", when, p->def->name, lk.shard,
-			   lk.in_shard ? "false" : "true");
+			   lk.in_shard || lk.in_hopper ? "false" : "true");
 	}
 	buf_addc(b, '}');
 	return buf_finish(b);

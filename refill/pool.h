@@ -171,12 +171,25 @@ int pool_shard_recount(struct pool *p, unsigned i);
 /* Values ready in shard i: in its environment and in its hopper. */
 uint64_t pool_shard_ready(struct pool *p, unsigned i);
 
-/* What the ledger and the shards know about one value. */
+/*
+ * What the ledger and the shards know about one value.
+ *
+ * A value issued to a shard is unsent while it sits in the shard's
+ * environment or in this process's hopper of that shard, and served once
+ * a request popped it (or a crash burned it). Two short windows escape
+ * the two looks: a refill's values between its grant and its append
+ * (also uniqctl's, in its own process), and a take's values between its
+ * commit and its push into the hopper. They last a commit each, and a
+ * value in them has been handed to no one, so only someone who guessed
+ * it could see it called served.
+ */
 struct pool_lookup {
 	bool issued;		/* granted by the ledger */
 	uint64_t issued_ms;
 	unsigned shard;		/* index into p->shards */
-	bool in_shard;		/* still in its shard: not served yet */
+	bool in_shard;		/* still in its shard's environment */
+	bool in_hopper;		/* taken into its hopper, not popped yet
+				   (this process's hoppers only) */
 	uint64_t index;		/* permutation index */
 };
 
@@ -188,8 +201,8 @@ struct buf;
 /*
  * Appends the audit of value index k as JSON, the shape of
  * GET /pools/{name}/values/{value}: {"pool", "value", "issued"} and when
- * issued "issued_at" (RFC 3339 UTC), "shard", and "served" (true once the
- * value has left its shard: sent, or burned by a crash); for code pools
+ * issued "issued_at" (RFC 3339 UTC), "shard", and "served" (false while the value is
+ * unsent, see struct pool_lookup); for code pools
  * also "job" (the bulk job or "uniqctl" it went to) and "redeemed" /
  * "redeemed_at". Returns 0 or a
  * negative errno (nothing useful appended then).
@@ -198,8 +211,8 @@ int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b);
 
 /*
  * For code pools: sets *waiting when code k was issued to a shard and is
- * still in it (not sent yet), which a redemption must refuse: the code
- * would later be served already spent. Codes of jobs and of uniqctl, and
+ * unsent (in the shard or its hopper, see struct pool_lookup), which a
+ * redemption must refuse: the code would later be served already spent. Codes of jobs and of uniqctl, and
  * codes never issued, are not waiting. Returns 0 or a negative errno.
  */
 int pool_code_waiting(struct pool *p, uint64_t k, bool *waiting);

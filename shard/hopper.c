@@ -118,6 +118,23 @@ void hopper_push(struct hopper *h, const struct shard_item *items, size_t n)
 	pthread_mutex_unlock(&h->lock);
 }
 
+bool hopper_holds(struct hopper *h, uint64_t seq, uint64_t value)
+{
+	bool held = false;
+	size_t i, at;
+
+	if (!h->ring)
+		return false;
+	pthread_mutex_lock(&h->lock);
+	for (i = 0, at = h->head; i < h->len && !held; i++) {
+		held = h->ring[at].seq == seq && h->ring[at].value == value;
+		if (++at == h->cap)
+			at = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return held;
+}
+
 size_t hopper_drain(struct hopper *h, struct shard_item *out, size_t max)
 {
 	size_t i, n;

@@ -69,6 +69,14 @@ size_t hopper_level(struct hopper *h);
 /* Appends n entries; n must be <= hopper_room(). */
 void hopper_push(struct hopper *h, const struct shard_item *items, size_t n);
 
+/*
+ * True if the entry (seq, value) is held: taken out of its shard by this
+ * process and not popped yet, so not sent. Scans the ring under the lock
+ * (O(entries held)): for audits and redemptions, not the serving path.
+ * False for a hopper never set up.
+ */
+bool hopper_holds(struct hopper *h, uint64_t seq, uint64_t value);
+
 /* Removes up to max entries, oldest first, into out; returns how many. */
 size_t hopper_drain(struct hopper *h, struct shard_item *out, size_t max);
 

@@ -1166,6 +1166,43 @@ class CodesTest(ServerTest):
         st, _, b = s.request("POST", "/pools/hex/values/%s/redeem" % got[0])
         self.assertEqual(st, 200, b)
 
+    def test_codes_in_memory_are_not_served(self):
+        """Every issued code not handed out yet, whether in its shard or
+        already taken into the server's memory (its hopper), is unsent in
+        the audit and refused by redeem; every code handed out is served
+        and redeems once."""
+        pool = {"name": "h3", "kind": "code", "pattern": "###",
+                "alphabet": "ABCD", "shards": 1, "shard_size": 8}
+        s = self.server(self.config(cfg(pool)))
+        drawn = set(self.next_codes(s, "h3", 3))
+        self.settle(s, "h3")
+        codes = ["".join(t) for t in itertools.product("ABCD", repeat=3)]
+        unsent = set()
+        deadline = time.time() + 30 * SLOW
+        while True:
+            audit = {c: self.lookup(s, "h3", c) for c in codes}
+            issued = {c for c, a in audit.items() if a["issued"]}
+            unsent = {c for c, a in audit.items()
+                      if a["issued"] and not a["served"]}
+            # a take between two looks can show a code as served for a
+            # commit's time; at rest every undrawn code is unsent
+            if issued - drawn == unsent or time.time() > deadline:
+                break
+            time.sleep(0.2 * SLOW)
+        self.assertLessEqual(drawn, issued)
+        # more than the shard holds: some sit in memory
+        self.assertGreater(len(issued - drawn), 8, issued)
+        self.assertEqual(unsent, issued - drawn)
+        for c in sorted(unsent):
+            st, _, b = s.request("POST", "/pools/h3/values/%s/redeem" % c)
+            self.assertEqual((st, b["error"]), (409, "not_served"), (c, b))
+        for c in sorted(drawn):
+            self.assertTrue(audit[c]["served"], c)
+            st, _, b = s.request("POST", "/pools/h3/values/%s/redeem" % c)
+            self.assertEqual(st, 200, (c, b))
+        self.assertFalse(any(self.lookup(s, "h3", c)["redeemed"]
+                             for c in unsent))
+
     def test_job_body_with_a_key_twice(self):
         s = self.server(self.config(cfg(big_pool())))
         st, _, b = s.request("POST", "/pools/big/jobs",

@@ -150,8 +150,10 @@ static void test_wrap_drain(void)
 	struct shard_item out[8];
 	uint64_t v[7], next_in = 0, next_out = 0;
 	size_t i, n, step;
-	bool ok = true;
+	bool ok = true, held_ok = true;
 
+	memset(&h, 0, sizeof(h)); /* a hopper never set up holds nothing */
+	CHECK(!hopper_holds(&h, 0, 0));
 	CHECK_RC(hopper_init(&h, 7, 2, count_wake, &wakes), 0);
 	for (step = 0; step < 5000 && ok; step++) {
 		size_t room = hopper_room(&h);
@@ -176,8 +178,18 @@ static void test_wrap_drain(void)
 		for (i = 0; i < pop; i++)
 			if (v[i] != next_out++)
 				ok = false;
+		/* held: exactly what is pushed and not popped, by seq and
+		 * value, across the ring's wrap */
+		for (i = next_out; i < next_in; i++)
+			if (!hopper_holds(&h, i + 1000000, i) ||
+			    hopper_holds(&h, i + 1000000, i + 1))
+				held_ok = false;
+		if (next_out && hopper_holds(&h, next_out - 1 + 1000000,
+					     next_out - 1))
+			held_ok = false;
 	}
 	CHECKF(ok, "FIFO broken at step %zu", step);
+	CHECKF(held_ok, "hopper_holds disagrees with the pushes and pops");
 	CHECK_EQ_U64(h.head, next_out % 7); /* it went round */
 
 	/* Fill up, then push past the room: the old entries stay. */
