@@ -102,6 +102,16 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 	p->def = d;
 	p->ledger = &ps->ledger;
 	p->hopper_cap = d->shard_size < HOPPER_MAX ? d->shard_size : HOPPER_MAX;
+	p->max_draw = p->hopper_cap < POOL_DRAW_MAX ? p->hopper_cap
+						    : POOL_DRAW_MAX;
+	/* Topping up below half batches the takes; topping up below
+	 * max_draw when that is more means a hopper at rest always holds a
+	 * largest draw, so such a draw never meets "refilling" while the
+	 * shard has plenty. (When max_draw is the whole hopper, a draw that
+	 * finds it short raises demand instead: see refill.c.) */
+	p->hopper_low = p->hopper_cap / 2;
+	if (p->max_draw < p->hopper_cap && p->max_draw > p->hopper_low)
+		p->hopper_low = p->max_draw;
 	p->low_water = d->shard_size / 2;
 	p->grant_batch = d->shard_size < GRANT_MAX ? d->shard_size : GRANT_MAX;
 

@@ -65,9 +65,16 @@ struct pool {
 	_Atomic uint64_t empty_draws;	/* draws that found every hopper empty */
 	/* Sizes derived from def->shard_size (see pool.c). */
 	size_t hopper_cap;
+	size_t max_draw;		/* the most one pool_draw may ask */
+	size_t hopper_low;		/* the taker tops a hopper up below
+					   this, so that at rest it holds a
+					   max_draw (see pool.c) */
 	uint64_t low_water;		/* refill a shard below this */
 	uint64_t grant_batch;		/* values per ledger grant */
 };
+
+/* The most values one request may draw (the HTTP API's ?count limit). */
+#define POOL_DRAW_MAX 10000
 
 struct pool_set {
 	const struct config *cfg;

@@ -61,9 +61,9 @@ static void worker_wake(void *arg)
 }
 
 /* The hopper's wake callback, called without the hopper lock held: a pop
- * failed or the hopper ran below half. Unlike a wake from the filler,
- * this asks the taker to top the hopper up even by a little (a draw of
- * the hopper's whole capacity needs it full). */
+ * failed or the hopper ran below its low mark. Unlike a wake from the
+ * filler, this asks the taker to top the hopper up even by a little (a
+ * draw of the hopper's whole capacity needs it full). */
 static void taker_demand(void *arg)
 {
 	struct worker *w = arg;
@@ -122,7 +122,8 @@ static bool worker_stopping(struct worker *w)
 	return stop;
 }
 
-/* Taker: one batch into the hopper if it is below half, or on demand.
+/* Taker: one batch into the hopper if it is below its low mark
+ * (pool.h: hopper_low), or on demand.
  * Returns 1 if it moved something, 0 if not, or a negative errno. */
 static int taker_pass(struct worker *w)
 {
@@ -148,7 +149,7 @@ static int taker_pass(struct worker *w)
 	 * by this one. */
 	demand = taker_take_demand(w);
 	room = hopper_room(&s->hopper);
-	if (room == 0 || (room < p->hopper_cap / 2 && !demand))
+	if (room == 0 || (p->hopper_cap - room >= p->hopper_low && !demand))
 		return 0;
 	/* Nothing to take (the filler recounts and wakes us when it
 	 * appends): do not even open a transaction. Near the end of a pool
@@ -349,7 +350,7 @@ int refill_create(struct pool_set *ps, struct refill **out)
 			taker->peer = filler;
 			filler->peer = taker;
 			rc = hopper_init(&p->shards[j].hopper, p->hopper_cap,
-					 p->hopper_cap / 2, taker_demand, taker);
+					 p->hopper_low, taker_demand, taker);
 			if (rc)
 				goto fail;
 		}

@@ -9,9 +9,10 @@
  *     LMDB on the serving path and never wait for a disk flush.
  *   - The taker of shard i (normal priority) is the only thread that
  *     moves values from the shard's environment into its hopper: when the
- *     hopper runs below half, or a pop found too few values in it (a draw
- *     of the hopper's whole capacity needs it full), it takes what fits
- *     (committed) and pushes it. This is the latency-critical duty, so it
+ *     hopper runs below its low mark (half, or a largest draw if that is
+ *     more), or a pop found too few values in it (a draw of the hopper's
+ *     whole capacity needs it full), it takes what fits (committed) and
+ *     pushes it. This is the latency-critical duty, so it
  *     does nothing else.
  *   - The filler of shard i (nice +10, so that it yields the CPU to
  *     request threads on a busy machine) is the only thread of the process

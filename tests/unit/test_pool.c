@@ -746,6 +746,102 @@ out_cfg:
 	rm_rf(dir);
 }
 
+/*
+ * A pool whose hopper holds more than a largest draw (16384 > 10000): a
+ * hopper at rest holds a largest draw, so that draw succeeds at once
+ * while the shard has plenty, even after the hopper was drained to just
+ * above half (which the taker once left alone). And a value sitting in
+ * the hopper is unsent for a lookup until it is popped.
+ */
+static void test_rest_holds_a_largest_draw(void)
+{
+	static const char json[] =
+		"{\"pools\": [{\"name\": \"r\", \"kind\": \"int\", "
+		"\"min\": 0, \"max\": 99999999, \"shards\": 1, "
+		"\"shard_size\": 40000}]}";
+	struct config cfg;
+	struct pool_set ps;
+	struct refill *rf;
+	struct pool *p;
+	struct pool_lookup lk;
+	struct vec got = { 0 };
+	struct shard_item head;
+	struct hopper *h;
+	uint64_t *vals = NULL, end;
+	unsigned shard;
+	char dir[256];
+	size_t level;
+	int rc;
+
+	make_tmpdir(dir, sizeof(dir));
+	if (load_config(&cfg, json, dir))
+		return;
+	if (start(&ps, &cfg, &rf))
+		goto out_cfg;
+	p = pool_set_find(&ps, "r");
+	CHECK(p != NULL);
+	if (!p)
+		goto out;
+	CHECK_EQ_U64(p->hopper_cap, 16384);
+	CHECK_EQ_U64(p->max_draw, POOL_DRAW_MAX);
+	CHECK(p->hopper_low == p->max_draw);
+	vals = calloc(p->max_draw, sizeof(*vals));
+	if (!vals)
+		goto out;
+	h = &p->shards[0].hopper;
+
+	/* The value at the hopper's head: issued, out of the shard's
+	 * environment, but not sent. */
+	pthread_mutex_lock(&h->lock);
+	head = h->len ? h->ring[h->head] : (struct shard_item){ 0, 0 };
+	level = h->len;
+	pthread_mutex_unlock(&h->lock);
+	CHECK(level > 0);
+	if (level) {
+		CHECK_RC(pool_lookup(p, head.value, &lk), 0);
+		CHECK(lk.issued && !lk.in_shard && lk.in_hopper);
+		CHECK(hopper_holds(h, head.seq, head.value));
+		CHECK(!hopper_holds(h, head.seq, head.value + 1));
+		CHECK(!hopper_holds(h, head.seq + p->hopper_cap * 4,
+				    head.value));
+	}
+
+	/* Drain to just above half, one at a time (the head first). */
+	wait_stocked(p);
+	while (hopper_level(h) > p->hopper_cap / 2 + 100) {
+		CHECK_RC(draw_one(p, vals, &shard), 0);
+		if (!vec_add(&got, vals, 1))
+			goto out;
+	}
+	if (level) {
+		CHECK(got.v[0] == head.value);
+		CHECK_RC(pool_lookup(p, head.value, &lk), 0);
+		CHECK(lk.issued && !lk.in_shard && !lk.in_hopper);
+	}
+	/* Topped up to a largest draw without any demand. */
+	end = deadline_in(PHASE_SECONDS);
+	while (hopper_level(h) < p->max_draw && clock_mono_ns() < end)
+		sleep_us(1000);
+	CHECKF(hopper_level(h) >= p->max_draw,
+	       "a hopper at rest holds %zu, less than a largest draw (%zu)",
+	       hopper_level(h), p->max_draw);
+	rc = pool_draw(p, p->max_draw, vals, &shard, 0);
+	CHECK_RC(rc, 0);
+	if (rc == 0 && vec_add(&got, vals, p->max_draw)) {
+		vec_sort(&got);
+		CHECK_EQ_U64(vec_dups(&got), 0);
+	}
+out:
+	refill_stop(rf);
+	refill_free(rf);
+	pool_set_release(&ps);
+out_cfg:
+	free(vals);
+	vec_free(&got);
+	config_release(&cfg);
+	rm_rf(dir);
+}
+
 /* ---------------------------------------------------------------- */
 
 static int cmp_grant_shard_seq(const void *a, const void *b)
@@ -1483,6 +1579,7 @@ int main(void)
 	test_fewer_shards();
 	test_two_processes();
 	test_max_count_draw();
+	test_rest_holds_a_largest_draw();
 	test_failed_append_is_retried();
 	fprintf(stderr, "test_pool: %.1f s\n",
 		(double)(clock_mono_ns() - t) / 1e9);
