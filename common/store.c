@@ -27,6 +27,20 @@ struct gate {
 /* The last LMDB-specific code this thread mapped, for store_strerror. */
 static _Thread_local int last_mdb_code;
 
+/* A put of this thread's open write transaction found the map full: the
+ * abort that ends it grows the map. A full commit grows it itself. */
+static _Thread_local bool map_full_seen;
+
+/* The text of an LMDB result: LMDB's own codes from its table, errnos
+ * from log_strerror (mdb_strerror would hand them to strerror, which is
+ * not thread safe). */
+static const char *mdb_text(int rc)
+{
+	if (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE)
+		return mdb_strerror(rc);
+	return log_strerror(rc);
+}
+
 static int map_err(int rc)
 {
 	switch (rc) {
@@ -60,13 +74,15 @@ int store_err(int rc)
 {
 	if (rc < 0)
 		last_mdb_code = rc;
+	if (rc == MDB_MAP_FULL)
+		map_full_seen = true;
 	return map_err(rc);
 }
 
 const char *store_strerror(int rc)
 {
 	if (rc < 0 && last_mdb_code && map_err(last_mdb_code) == rc)
-		return mdb_strerror(last_mdb_code);
+		return mdb_text(last_mdb_code);
 	return log_strerror(rc);
 }
 
@@ -123,7 +139,7 @@ int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 	env = NULL;
 out:
 	if (rc)
-		log_error("%s: %s", path, mdb_strerror(rc));
+		log_error("%s: %s", path, mdb_text(rc));
 	free(g);
 	if (env)
 		mdb_env_close(env);
@@ -196,7 +212,7 @@ out:
 	pthread_rwlock_unlock(&g->lock);
 	if (rc)
 		log_error("%s: cannot %s the map: %s", g->path,
-			  adopt ? "adopt" : "grow", mdb_strerror(rc));
+			  adopt ? "adopt" : "grow", mdb_text(rc));
 }
 
 int store_txn_begin(MDB_env *env, MDB_txn *parent, unsigned flags,
@@ -245,8 +261,8 @@ void store_txn_abort(MDB_txn *txn)
 	mdb_txn_abort(txn);
 	/* A put of this transaction found the map full (its code went
 	 * through store_err on this thread). */
-	if (last_mdb_code == MDB_MAP_FULL && g) {
-		last_mdb_code = 0;
+	if (map_full_seen && g) {
+		map_full_seen = false;
 		seen = map_size(env);
 	}
 	if (g)
@@ -281,7 +297,11 @@ int store_finish(MDB_txn *txn, int rc)
 		store_txn_abort(txn);
 		return rc;
 	}
-	return store_err(store_txn_commit(txn));
+	rc = store_err(store_txn_commit(txn));
+	/* A full commit grew the map already (store_txn_commit): this
+	 * thread's next abort, maybe of a read, must not grow it again. */
+	map_full_seen = false;
+	return rc;
 }
 
 void store_put_be32(unsigned char *b, unsigned v)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/store.h"
 #include "shard/shard.h"
 #include "tests/unit/t.h"
 #include "common/banned.h"
@@ -403,9 +404,9 @@ static void test_append_order(void)
 	CHECK_RC(shard_get(&s, 60, &v), -ENOENT);
 
 	/* The gap between two grants, exactly. */
-	CHECK_RC(append_range(&s, 60, 10, 0),
-		 0);	/* 60..69 */ CHECK_RC(append_range(&s, 110, 4, 0),
-		 0);	/* 110..113 */ CHECK_EQ_U64(count_of(&s), 44);
+	CHECK_RC(append_range(&s, 60, 10, 0), 0);	/* 60..69 */
+	CHECK_RC(append_range(&s, 110, 4, 0), 0);	/* 110..113 */
+	CHECK_EQ_U64(count_of(&s), 44);
 
 	CHECK_RC(shard_take(&s, 64, it, &n), 0);
 	CHECK_EQ_U64(n, 44);
@@ -416,6 +417,57 @@ static void test_append_order(void)
 			ok = false;
 	}
 	CHECK(ok);
+	shard_release(&s);
+	rm_rf(dir);
+}
+
+/*
+ * A map that fills while appending grows (doubles) once per full write,
+ * the failed append reports -ENOSPC with nothing added, and its retry
+ * fits. The reads that follow a full write never grow the map again (a
+ * full commit once left its code behind for the next abort).
+ */
+static void test_map_growth(void)
+{
+	const struct shard_opts tiny = { .sync = false, .create = true,
+					 .shard_size = 1000,
+					 .map_size = 64 << 10 };
+	const char *dir = t_tmpdir();
+	struct shard s;
+	char path[512];
+	unsigned long g0, g1;
+	uint64_t seq = 0;
+	unsigned full = 0, i;
+	bool ok = true;
+	int rc;
+
+	path_in(path, sizeof(path), dir, "g_shard_0.mdb");
+	CHECK_RC(shard_open(&s, path, "g", 0, inst_a, &tiny), 0);
+	for (i = 0; i < 200 && ok; i++) {
+		g0 = store_map_growths(s.env);
+		rc = append_range(&s, seq, 1000, 7);
+		if (rc == -ENOSPC) {
+			full++;
+			g1 = store_map_growths(s.env);
+			if (g1 != g0 + 1)
+				ok = false;
+			if (count_of(&s) != seq)	/* nothing added */
+				ok = false;
+			(void)count_of(&s);
+			if (store_map_growths(s.env) != g1)
+				ok = false;
+			rc = append_range(&s, seq, 1000, 7);
+		}
+		if (rc != 0)
+			ok = false;
+		else
+			seq += 1000;
+	}
+	CHECKF(ok, "map growth went wrong at append %u (%lu growths, %u "
+	       "full)", i, store_map_growths(s.env), full);
+	CHECK(full >= 3);
+	CHECK_EQ_U64(store_map_growths(s.env), full);
+	CHECK_EQ_U64(count_of(&s), seq);
 	shard_release(&s);
 	rm_rf(dir);
 }
@@ -487,6 +539,7 @@ int main(void)
 	test_append_take();
 	test_put_back();
 	test_append_order();
+	test_map_growth();
 	test_reader();
 	return t_done("test_shard");
 }
