@@ -429,6 +429,16 @@ int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 	rc = get_pool(lg, txn, name, &p);
 	if (rc)
 		goto out;
+	if (p.counter > p.capacity) {
+		/* Indices past the capacity would walk the permutation's
+		 * cycle back onto values already issued. */
+		log_error("ledger: pool \"%s\" counter %llu beyond its "
+			  "capacity %llu; refusing to issue more", name,
+			  (unsigned long long)p.counter,
+			  (unsigned long long)p.capacity);
+		rc = -EIO;
+		goto out;
+	}
 	n = p.capacity - p.counter;
 	if (n > want)
 		n = want;

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/store.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
 #include "common/banned.h"
@@ -545,6 +546,64 @@ static void test_grant_small(void)
 	rm_rf(dir);
 }
 
+/* Writes pool record p of `name` as is, the way damage would. */
+static int put_pool_raw(struct ledger *lg, const char *name,
+			const struct ledger_pool *p)
+{
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = ledger_pool_put_txn(lg, txn, name, p);
+	return store_finish(txn, rc);
+}
+
+/*
+ * A damaged pool record never issues: a counter that its grants do not
+ * end at, or a counter beyond the capacity (whose indices would walk the
+ * permutation back onto issued values), is refused with -EIO and nothing
+ * is granted; the record as it was makes grants again.
+ */
+static void test_grant_damaged(void)
+{
+	const char *dir = t_tmpdir();
+	struct pool_def d = int_def("dmg", 100, 10);
+	struct ledger_pool p, bad, got;
+	struct ledger_grant g;
+	struct ledger lg;
+	char path[512], err[256];
+
+	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
+	CHECK_RC(ledger_pool_ensure(&lg, &d, &p, err, sizeof(err)), 0);
+	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), 0);
+	CHECK_RC(ledger_pool_get(&lg, "dmg", &p), 0);
+	CHECK_EQ_U64(p.counter, 4);
+
+	bad = p;
+	bad.counter = 2;		/* behind its grants */
+	CHECK_RC(put_pool_raw(&lg, "dmg", &bad), 0);
+	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), -EIO);
+	CHECK_EQ_U64(g.count, 0);
+	bad.counter = 6;		/* ahead of its grants */
+	CHECK_RC(put_pool_raw(&lg, "dmg", &bad), 0);
+	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), -EIO);
+	bad.counter = p.capacity + 3;	/* beyond the capacity */
+	CHECK_RC(put_pool_raw(&lg, "dmg", &bad), 0);
+	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), -EIO);
+	CHECK_RC(ledger_pool_get(&lg, "dmg", &got), 0);
+	CHECK_EQ_U64(got.counter, p.capacity + 3);	/* nothing written */
+
+	CHECK_RC(put_pool_raw(&lg, "dmg", &p), 0);
+	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), 0);
+	CHECK_EQ_U64(g.first, 4);
+	CHECK_EQ_U64(g.count, 4);
+	ledger_release(&lg);
+	rm_rf(dir);
+}
+
 #define TILE_CAP 60000u
 #define TILE_MAX_GRANTS 4000
 
@@ -764,6 +823,7 @@ int main(void)
 	test_foreign_files();
 	test_pool_ensure();
 	test_grant_small();
+	test_grant_damaged();
 	test_grant_tiling();
 	test_persist();
 	return t_done("test_ledger");
