@@ -16,7 +16,18 @@
  *   uniq-corrupt --dup-code DATA_DIR
  *
  * copies the first code of the first sorted run of code streams into the
- * last run: a code recorded as issued twice. Never used outside tests.
+ * last run: a code recorded as issued twice.
+ *
+ *   uniq-corrupt --set-counter DATA_DIR POOL N
+ *
+ * sets pool POOL's counter to N, whatever its grants say.
+ *
+ *   uniq-corrupt --rewind-seq DATA_DIR POOL SHARD SEQ COUNT
+ *
+ * sets the next sequence number of shard SHARD of POOL back to SEQ and
+ * grants COUNT indices to it: sequence numbers granted twice.
+ *
+ * Never used outside tests.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +130,88 @@ static int dup_code(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* Opens DATA_DIR's ledger for writing. */
+static int open_ledger(struct ledger *lg, const char *dir)
+{
+	struct ledger_opts lo = { .sync = true };
+	char path[1200];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, LEDGER_FILE);
+	return ledger_open(lg, path, &lo);
+}
+
+static int set_counter(int argc, char **argv)
+{
+	struct ledger_pool p;
+	struct ledger lg;
+	uint64_t n;
+	MDB_txn *txn;
+	int rc;
+
+	if (argc != 5 || parse_u64(argv[4], 0, UINT64_MAX, &n)) {
+		fprintf(stderr, "usage: uniq-corrupt --set-counter DATA_DIR "
+				"POOL N\n");
+		return 2;
+	}
+	rc = open_ledger(&lg, argv[2]);
+	if (rc)
+		goto out;
+	rc = store_err(store_txn_begin(lg.env, NULL, 0, &txn));
+	if (rc == 0) {
+		rc = ledger_pool_get_txn(&lg, txn, argv[3], &p);
+		p.counter = n;
+		if (rc == 0)
+			rc = ledger_pool_put_txn(&lg, txn, argv[3], &p);
+		rc = store_finish(txn, rc);
+	}
+	ledger_release(&lg);
+out:
+	if (rc)
+		fprintf(stderr, "set-counter: %s\n", log_strerror(rc));
+	return rc ? 1 : 0;
+}
+
+static int rewind_seq(int argc, char **argv)
+{
+	struct ledger_grant g;
+	struct ledger_pool p;
+	struct ledger lg;
+	unsigned char key[8];
+	uint64_t shard, seq, count;
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if (argc != 7 || parse_u64(argv[4], 0, 1000, &shard) ||
+	    parse_u64(argv[5], 0, UINT64_MAX, &seq) ||
+	    parse_u64(argv[6], 1, 1000000, &count)) {
+		fprintf(stderr, "usage: uniq-corrupt --rewind-seq DATA_DIR "
+				"POOL SHARD SEQ COUNT\n");
+		return 2;
+	}
+	rc = open_ledger(&lg, argv[2]);
+	if (rc)
+		goto out;
+	rc = ledger_pool_get(&lg, argv[3], &p);
+	if (rc == 0)
+		rc = store_err(store_txn_begin(lg.env, NULL, 0, &txn));
+	if (rc == 0) {
+		store_put_be32(key, p.id);
+		store_put_be32(key + 4, (unsigned)shard);
+		k = (MDB_val){ .mv_size = sizeof(key), .mv_data = key };
+		v = (MDB_val){ .mv_size = sizeof(seq), .mv_data = &seq };
+		rc = store_finish(txn, store_err(mdb_put(txn, lg.shards, &k,
+							  &v, 0)));
+	}
+	if (rc == 0)
+		rc = ledger_grant(&lg, argv[3], (uint32_t)shard, count, &g);
+	ledger_release(&lg);
+out:
+	if (rc)
+		fprintf(stderr, "rewind-seq: %s\n", log_strerror(rc));
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct ledger_opts lo = { .sync = true, .create = false };
@@ -134,6 +227,10 @@ int main(int argc, char **argv)
 		return hold_reader(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "--dup-code"))
 		return dup_code(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--set-counter"))
+		return set_counter(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--rewind-seq"))
+		return rewind_seq(argc, argv);
 	if (argc != 6 || parse_u64(argv[3], 0, 1000, &shard) ||
 	    parse_u64(argv[4], 0, UINT64_MAX, &seq) ||
 	    parse_u64(argv[5], 0, UINT64_MAX, &value)) {

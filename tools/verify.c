@@ -103,12 +103,22 @@ static int check_grants(struct pool *p, const struct ledger_pool *rec,
 			(unsigned long long)end,
 			(unsigned long long)rec->counter);
 	qsort(sr, n, sizeof(*sr), cmp_range);
-	for (i = 1; i < n; i++)
-		if (sr[i].shard == sr[i - 1].shard && sr[i].lo < sr[i - 1].hi)
+	/* Against the furthest end so far in the shard, not only the
+	 * previous range: [0, 100) overlaps [50, 60) and [70, 80) both. */
+	for (i = 1, end = n ? sr[0].hi : 0; i < n; i++) {
+		if (sr[i].shard != sr[i - 1].shard) {
+			end = sr[i].hi;
+			continue;
+		}
+		if (sr[i].lo < end)
 			problem(r, out, name, "shard %u: sequence numbers "
 				"[%llu, %llu) granted twice", sr[i].shard,
 				(unsigned long long)sr[i].lo,
-				(unsigned long long)sr[i - 1].hi);
+				(unsigned long long)(end < sr[i].hi ? end
+								 : sr[i].hi));
+		if (sr[i].hi > end)
+			end = sr[i].hi;
+	}
 	free(sr);
 	return 0;
 }

@@ -3,6 +3,7 @@ output, status, lookup, and verify, including that verify catches a value
 held twice or slipped into a shard behind the ledger's back."""
 import json
 import os
+import re
 import unittest
 
 from harness import ServerTest, UNIQ_CORRUPT, UNIQCTL, run, uniqctl
@@ -169,6 +170,36 @@ class CliTest(ServerTest):
         self.assertRegex(p.stdout, r"code [A-Z0-9]{3}-[A-Z0-9]{3} was issued "
                                    r"twice")
         self.assertRegex(p.stdout, r"its runs hold \d+")
+
+    def test_verify_catches_a_counter_its_grants_disagree_with(self):
+        self.ctl("init", check=0)
+        _, counts = status_counts(self.ctl("status", check=0).stdout)
+        issued = counts["int"]
+        run([UNIQ_CORRUPT, "--set-counter", self.data, "int",
+             str(issued + 5)], check=0)
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("grants end at %d, counter is %d" % (issued, issued + 5),
+                      p.stdout)
+        run([UNIQ_CORRUPT, "--set-counter", self.data, "int", str(10**6 + 1)],
+            check=0)
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("counter 1000001 is above capacity 1000000", p.stdout)
+
+    def test_verify_catches_sequence_numbers_granted_twice(self):
+        self.ctl("init", check=0)
+        # two grants inside shard 0's first one, [0, 1000): the second
+        # overlaps it without touching the first grant made here
+        run([UNIQ_CORRUPT, "--rewind-seq", self.data, "int", "0", "100",
+             "10"], check=0)
+        run([UNIQ_CORRUPT, "--rewind-seq", self.data, "int", "0", "200",
+             "10"], check=0)
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        twice = re.findall(r"shard 0: sequence numbers \[(\d+), (\d+)\) "
+                           r"granted twice", p.stdout)
+        self.assertEqual(twice, [("100", "110"), ("200", "210")], p.stdout)
 
     def test_verify_runs_beside_the_server(self):
         s = self.server(self.cfg)
