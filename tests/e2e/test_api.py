@@ -5,7 +5,7 @@ import re
 import time
 import unittest
 
-from harness import ServerTest, json_numbers_text, raw_get
+from harness import SLOW, ServerTest, json_numbers_text, raw_get
 
 INT_MAX = 2**53 - 1
 SHARD_RE = re.compile(r"^(int|float)_shard_\d+$")
@@ -196,11 +196,18 @@ class ApiTest(ServerTest):
         self.assert_error(self.s.get("/pools?x=1"), 400, "unknown_parameter")
 
     def test_issued_grows_with_refill_not_requests(self):
-        before = self.s.get("/pools/int")[2]
+        """Requests pop what the ledger issued before: once the first
+        fill is done, 20 draws leave issued exactly where it was."""
+        seen = []
+        deadline = time.time() + 120 * SLOW
+        while len(seen) < 3 or len(set(seen[-3:])) > 1:
+            self.assertLess(time.time(), deadline, "never at rest")
+            seen.append(self.s.get("/pools/int")[2]["issued"])
+            time.sleep(0.3 * SLOW)
         for _ in range(20):
             self.s.draw()
         after = self.s.get("/pools/int")[2]
-        self.assertGreaterEqual(after["issued"], before["issued"])
+        self.assertEqual(after["issued"], seen[-1])
         self.assertEqual(after["remaining"], after["capacity"] - after["issued"])
 
     # ---- POST /pools/{name}/next ---------------------------------------

@@ -84,7 +84,9 @@ class CliTest(ServerTest):
         self.assertGreaterEqual(seen_issued, 1)
         out = json.loads(self.ctl("lookup", "float", "0.5", check=0).stdout)
         self.assertEqual(out["pool"], "float")
-        self.assertIn(out["issued"], (True, False))
+        self.assertEqual(set(out), {"pool", "value", "issued", "issued_at",
+                                    "shard", "served"}
+                         if out["issued"] else {"pool", "value", "issued"})
         for bad in [("int", "abc"), ("int", "0"), ("int", "1000001"),
                     ("float", "1.0"), ("float", "0.123456")]:
             p = self.ctl("lookup", *bad)

@@ -2,8 +2,11 @@
 presets, a mixed run whose log is checked line by line against the
 summary, and that it reports connection errors rather than hanging."""
 import glob
+import http.server
+import json
 import os
 import re
+import threading
 import unittest
 
 from harness import SLOW, ServerTest, UNIQD_STRESS, run
@@ -62,6 +65,8 @@ class StressTest(ServerTest):
                           "--type", "mixed")
         self.assertEqual((res["ok"], res["duplicates"]), (20000, 0),
                          res["stdout"])
+        # keep-alive: uniqd never closed a connection, 8 served it all
+        self.assertRegex(res["stdout"], r"\nconnections: +8\n")
         rows = self.read_log(res["log"])
         self.assertEqual(len(rows), 20000)
         by_type = {"int": [], "float": []}
@@ -96,6 +101,43 @@ class StressTest(ServerTest):
         self.assertEqual(len(log), 1)
         with open(log[0]) as f:
             self.assertIn("ECONNREFUSED", f.read())
+
+    def test_duplicates_are_found(self):
+        """Against a server that repeats itself (not uniqd: a few lines
+        here), the client finds the duplicates, lists them, and exits 1."""
+        class Repeating(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            n = 0
+
+            def do_GET(self):
+                Repeating.n += 1
+                body = json.dumps({"number": Repeating.n % 7,
+                                   "shard": "int_shard_0"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Repeating)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            p = run([UNIQD_STRESS, "--url",
+                     "http://127.0.0.1:%d" % srv.server_address[1],
+                     "--requests", "100", "--threads", "2", "--type", "int",
+                     "--log-dir", self.tmp], timeout=60 * SLOW)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        m = RESULT.search(p.stdout)
+        self.assertEqual((int(m.group(2)), int(m.group(4))), (100, 93),
+                         p.stdout)
+        self.assertRegex(p.stdout, r"int 3 received 1[45] times")
 
     def test_usage_errors(self):
         for args in (["--requests", "0"], ["--type", "bogus"],

@@ -131,7 +131,7 @@ class UniqueTest(ServerTest):
             out = uniqctl(self.data, "lookup", "int", str(v), config=cfg,
                           check=0).stdout
             self.assertIn('"served":true', out)
-        # the values still in shards say so
+        # after a restart the values put back are served, never a sent one
         s = self.server(cfg)
         s.wait_ready(pools=("int",))
         more = [s.draw()["number"] for _ in range(25)]
