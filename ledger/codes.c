@@ -737,6 +737,8 @@ static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
 		rc = rc ? store_err(rc) : -EIO;
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
+	if (rc == 0 && next > CODE_JOB_ID_MAX)
+		rc = -EOVERFLOW;
 	memset(&j, 0, sizeof(j));
 	j.id = next++;
 	snprintf(j.pool, sizeof(j.pool), "%s", pool);

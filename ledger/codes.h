@@ -49,6 +49,9 @@
 #define CODE_JOB_SHARD(id) \
 	(LEDGER_SHARD_SPECIAL | (uint32_t)((id) & 0x7fffffffu))
 #define CODE_CLI_SHARD 0xffffffffu
+/* Job ids stay below 2^31 - 1, so that CODE_JOB_SHARD(id) is one job's
+ * and never CODE_CLI_SHARD; code_job_create refuses more (-EOVERFLOW). */
+#define CODE_JOB_ID_MAX 0x7ffffffeu
 #define CODE_SHARD_IS_JOB(s) \
 	((s) >= LEDGER_SHARD_SPECIAL && (s) != CODE_CLI_SHARD)
 
@@ -185,8 +188,8 @@ struct code_job {
 
 const char *code_job_status_name(uint32_t status);
 
-/* Records a new queued job (id from the ledger's counter). Returns 0 or
- * an error. */
+/* Records a new queued job (id from the ledger's counter). Returns 0,
+ * -EOVERFLOW once ids reach CODE_JOB_ID_MAX, or an error. */
 int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
 		    uint64_t count, struct code_job *out);
 
@@ -224,12 +227,13 @@ int code_job_pending(struct ledger *lg, const struct pool_def *d,
  * worst case, what code_job_pending says; what remains under q beyond
  * that must cover count. Later jobs check the same way, counting this
  * one. The check and the record are one write transaction, so two
- * admissions never both spend the same codes. (The pool's own draws and
- * uniqctl are not reserved against: a job in a nearly used-up prefix may
- * still end failed.)
+ * admissions never both spend the same codes. The pool's own draws and
+ * uniqctl take only what the pending jobs leave (code_issue), so an
+ * admitted job gets its codes.
  * Returns 0 with *out the queued job; -ENOSPC with *avail the most that
  * could be asked now; -EBUSY with CODE_JOBS_PENDING_MAX jobs already
- * pending for the pool; or a storage error. Nothing is written unless 0.
+ * pending for the pool; -EOVERFLOW past CODE_JOB_ID_MAX jobs; or a
+ * storage error. Nothing is written unless 0.
  */
 int code_job_admit(struct ledger *lg, const struct pool_def *d,
 		   const char *prefix, const struct code_prefix *q,

@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/value.h"
 #include "ledger/codes.h"
+#include "common/store.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
 #include "common/banned.h"
@@ -307,11 +308,44 @@ static void test_walk_back(void)
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Job ids: 1, 2, ... and never one whose grants' receiver would be
+ * another job's or uniqctl's (CODE_JOB_SHARD keeps 31 bits). */
+static void test_job_ids(void)
+{
+	struct ledger_opts lo = { .sync = false, .create = true };
+	uint64_t next = CODE_JOB_ID_MAX;
+	struct code_job j;
+	struct ledger lg;
+	char dir[256], path[512];
+	char key[] = "next_job_id";
+	MDB_val k = { sizeof(key) - 1, key }, v;
+	MDB_txn *txn;
+
+	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
+	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
+	CHECK(ledger_open(&lg, path, &lo) == 0);
+	CHECK(code_job_create(&lg, "c", "", 5, &j) == 0 && j.id == 1);
+	CHECK(code_job_create(&lg, "c", "A", 5, &j) == 0 && j.id == 2);
+	CHECK(CODE_JOB_SHARD(CODE_JOB_ID_MAX) != CODE_CLI_SHARD);
+	/* a ledger that made two billion jobs */
+	CHECK(store_txn_begin(lg.env, NULL, 0, &txn) == 0);
+	v = (MDB_val){ sizeof(next), &next };
+	CHECK(store_finish(txn, store_err(mdb_put(txn, lg.meta, &k, &v,
+						   0))) == 0);
+	CHECK(code_job_create(&lg, "c", "", 5, &j) == 0 &&
+	      j.id == CODE_JOB_ID_MAX);
+	CHECK(code_job_create(&lg, "c", "", 5, &j) == -EOVERFLOW);
+	CHECK(code_job_get(&lg, CODE_JOB_ID_MAX + 1, &j) == -ENOENT);
+	ledger_release(&lg);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	test_text();
 	test_prefix();
 	test_streams();
 	test_walk_back();
+	test_job_ids();
 	return t_done("code");
 }
