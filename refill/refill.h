@@ -12,8 +12,8 @@
  *     hopper runs below its low mark (half, or a largest draw if that is
  *     more), or a pop found too few values in it (a draw of the hopper's
  *     whole capacity needs it full), it takes what fits (committed) and
- *     pushes it. This is the latency-critical duty, so it
- *     does nothing else.
+ *     pushes it. This is the latency-critical duty, so it does nothing
+ *     else.
  *   - The filler of shard i (nice +10, so that it yields the CPU to
  *     request threads on a busy machine) is the only thread of the process
  *     that appends to the environment: below low water it grants from the
@@ -29,10 +29,13 @@
  * that leaves the environment below low water wakes the filler. Either
  * thread also looks every 200 ms (to see what uniqctl did meanwhile).
  *
- * Locks: w->lock guards w->wake and w->stop only. Lock order: a hopper's
+ * Locks: w->lock guards w->wake, w->stop and w->demand only. A hopper's
  * lock is a leaf, never held while taking w->lock (the hopper calls wake
- * after unlocking). No mutex is ever held across an LMDB transaction, so
- * an fsync never blocks a request.
+ * after unlocking); a pool_shard's level_lock is a leaf too (it orders
+ * two threads' counts, pool.c). No mutex is ever held across an LMDB
+ * transaction, so an fsync never blocks a request. The one lock a
+ * transaction does hold is its environment's gate (store.h), shared, so
+ * that the map can grow; the serving path (pool_draw) never takes it.
  *
  * Shared state: hopper contents (under the hopper lock), shard level and
  * pool used_up/busy/steps (atomics). Every take and refill step is
@@ -62,7 +65,8 @@ struct refill;
 int refill_create(struct pool_set *ps, struct refill **out);
 
 /* Asks every thread to stop at a commit boundary and joins them. The
- * hoppers stay valid (their wake callbacks become no-ops), so the HTTP
+ * hoppers stay valid, and their wake callbacks only flag a worker that
+ * no longer runs (its memory lives until refill_free), so the HTTP
  * server may be stopped before or after this. Safe with r NULL. */
 void refill_stop(struct refill *r);
 

@@ -6,7 +6,8 @@
  * ledger hands out the sequence numbers with the values (ledger_grant), so
  * an entry's position is known to the ledger before the entry exists, and
  * a lookup can tell whether a value still sits in its shard (not served)
- * or has left it (served, or burned by a crash).
+ * or has left it (into a server's hopper, shard/hopper.h, then sent; or
+ * burned by a crash).
  *
  * Rules that keep the promise:
  *   - shard_append() is only called with values the ledger has already
@@ -16,8 +17,10 @@
  *   - shard_put_back() is only called with entries taken from this shard
  *     and never sent (on a clean shutdown), at their own sequence numbers.
  *
- * Concurrency: any thread, and any process, may call these at once; LMDB
- * serializes the writers. No function keeps a transaction open after it
+ * DESIGN (concurrency): any thread, and any process, may call these at
+ * once; LMDB serializes the writers. In uniqd one filler thread per shard
+ * appends and one taker thread takes (refill/refill.h); uniqctl may
+ * append from another process meanwhile; lookups read from any thread. No function keeps a transaction open after it
  * returns, except a shard_reader between begin and end.
  */
 #ifndef UNIQ_SHARD_H
