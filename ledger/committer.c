@@ -24,7 +24,7 @@ struct tick {
 	commit_tick_done_fn done;
 	void *arg;
 	unsigned ms;
-	uint64_t next_ms;
+	uint64_t next_ms;	/* CLOCK_MONOTONIC ms when it is next due */
 	bool ran;		/* in the current batch */
 };
 
@@ -32,36 +32,61 @@ struct committer {
 	struct ledger *lg;
 	pthread_t tid;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;	/* CLOCK_MONOTONIC deadlines */
 	struct commit_op *head;	/* under lock: newest first */
 	bool stop;		/* under lock */
+	/* Slot i < nticks: written once by committer_add_tick under lock
+	 * before nticks counts it, then by the committer thread alone,
+	 * which reads nticks under lock (see DESIGN in committer.h). */
 	struct tick ticks[MAX_TICKS];
-	unsigned nticks;
+	unsigned nticks;	/* under lock */
 	_Atomic uint64_t batches, ops;
 };
 
-/* True for the errors after which a transaction cannot be trusted. */
-static bool storage_error(int rc)
+/* Milliseconds of CLOCK_MONOTONIC: when ticks are due. */
+static uint64_t mono_ms(void)
+{
+	return clock_mono_ns() / 1000000u;
+}
+
+bool committer_stops_batch(int rc)
 {
 	return rc == -EIO || rc == -ENOSPC || rc == -ENOMEM ||
 	       rc == -EPROTO || rc == -EAGAIN || rc == -EINVAL;
 }
 
-static int run_ticks(struct committer *c, MDB_txn *txn, uint64_t now)
+/* The earliest next_ms of the first n ticks (UINT64_MAX: none).
+ * Committer thread. */
+static uint64_t next_tick_ms(struct committer *c, unsigned n)
 {
+	uint64_t next = UINT64_MAX;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (c->ticks[i].next_ms < next)
+			next = c->ticks[i].next_ms;
+	return next;
+}
+
+/* Runs the due ones of the first n ticks in txn, until one fails. */
+static int run_ticks(struct committer *c, unsigned n, MDB_txn *txn,
+		     uint64_t mono)
+{
+	uint64_t wall = clock_now_ms();
 	unsigned i;
 	int rc;
 
-	for (i = 0; i < c->nticks; i++) {
+	for (i = 0; i < n; i++) {
 		struct tick *t = &c->ticks[i];
 
-		if (now < t->next_ms)
+		if (mono < t->next_ms)
 			continue;
-		t->next_ms = now + t->ms;
+		t->next_ms = mono + t->ms;
 		t->ran = true;
-		rc = t->fn(t->arg, txn, now);
+		rc = t->fn(t->arg, txn, wall);
 		if (rc) {
-			log_error("committer: periodic work failed: %s",
+			log_error("committer: periodic work failed: %s; it "
+				  "is dropped until its next turn",
 				  log_strerror(rc));
 			return rc;
 		}
@@ -69,39 +94,51 @@ static int run_ticks(struct committer *c, MDB_txn *txn, uint64_t now)
 	return 0;
 }
 
-/* Applies, commits, and reports one batch (a FIFO list, possibly empty). */
-static void run_batch(struct committer *c, struct commit_op *list)
+/*
+ * Runs the due ticks (of the first n), then applies, commits and reports
+ * one batch (a FIFO list, possibly empty). A failed tick's writes are
+ * aborted on their own, so that the operations never pay for it.
+ */
+static void run_batch(struct committer *c, struct commit_op *list,
+		      unsigned n)
 {
 	struct commit_op *op, *next;
 	MDB_txn *txn;
-	uint64_t n = 0;
+	uint64_t nops = 0, mono = mono_ms();
 	unsigned i;
-	int rc;
+	int rc, tick_rc = 0;
 
 	rc = store_err(store_txn_begin(c->lg->env, NULL, 0, &txn));
+	if (rc == 0 && next_tick_ms(c, n) <= mono) {
+		tick_rc = run_ticks(c, n, txn, mono);
+		if (tick_rc) {
+			store_txn_abort(txn);
+			rc = store_err(store_txn_begin(c->lg->env, NULL, 0,
+						       &txn));
+		}
+	}
 	if (rc == 0) {
-		for (op = list; op && rc == 0; op = op->next, n++) {
+		for (op = list; op && rc == 0; op = op->next, nops++) {
 			op->rc = op->apply(op, txn);
-			if (storage_error(op->rc))
+			if (committer_stops_batch(op->rc))
 				rc = op->rc;
 		}
-		if (rc == 0)
-			rc = run_ticks(c, txn, clock_now_ms());
 		rc = store_finish(txn, rc);
 	}
 	if (rc)
 		log_error("committer: a batch of %llu operations failed: %s",
-			  (unsigned long long)n, log_strerror(rc));
+			  (unsigned long long)nops, log_strerror(rc));
 	else
 		atomic_fetch_add(&c->batches, 1);
-	atomic_fetch_add(&c->ops, n);
+	atomic_fetch_add(&c->ops, nops);
 	for (op = list; op; op = next) {
 		next = op->next; /* done() may free op */
 		op->done(op, rc ? rc : op->rc);
 	}
-	for (i = 0; i < c->nticks; i++) {
+	for (i = 0; i < n; i++) {
 		if (c->ticks[i].ran && c->ticks[i].done)
-			c->ticks[i].done(c->ticks[i].arg, rc);
+			c->ticks[i].done(c->ticks[i].arg,
+					 tick_rc ? tick_rc : rc);
 		c->ticks[i].ran = false;
 	}
 }
@@ -132,44 +169,37 @@ static struct commit_op *take_batch(struct committer *c)
 	return list;
 }
 
-static uint64_t next_tick_ms(struct committer *c)
-{
-	uint64_t next = UINT64_MAX;
-	unsigned i;
-
-	for (i = 0; i < c->nticks; i++)
-		if (c->ticks[i].next_ms < next)
-			next = c->ticks[i].next_ms;
-	return next;
-}
-
 static void *committer_main(void *arg)
 {
 	struct committer *c = arg;
 	struct commit_op *list;
+	unsigned n;
 	bool stop;
 
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
-		while (!c->head && !c->stop) {
-			uint64_t due = next_tick_ms(c), now = clock_now_ms();
+		for (;;) {
+			uint64_t due, now = mono_ms();
 			struct timespec ts;
 
+			n = c->nticks;
+			if (c->head || c->stop)
+				break;
+			due = next_tick_ms(c, n);
 			if (due <= now)
 				break;
-			if (due == UINT64_MAX)
-				due = now + 1000;
-			ts.tv_sec = (time_t)(due / 1000);
-			ts.tv_nsec = (long)(due % 1000) * 1000000L;
-			if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) ==
-			    ETIMEDOUT)
-				break;
+			/* Until the next tick is due, a second at most (a
+			 * submit, a stop or a new tick signals anyway). */
+			ts = clock_mono_deadline(due - now < 1000 ?
+						 (unsigned)(due - now) : 1000);
+			/* Woken, timed out or spurious: look again. */
+			(void)pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		}
 		list = take_batch(c);
 		stop = c->stop && !c->head;
 		pthread_mutex_unlock(&c->lock);
-		if (list || next_tick_ms(c) <= clock_now_ms())
-			run_batch(c, list);
+		if (list || next_tick_ms(c, n) <= mono_ms())
+			run_batch(c, list, n);
 		if (stop && !list)
 			break;
 	}
@@ -189,7 +219,7 @@ int committer_start(struct ledger *lg, struct committer **out)
 	rc = pthread_mutex_init(&c->lock, NULL);
 	if (rc)
 		goto fail_mutex;
-	rc = pthread_cond_init(&c->cond, NULL); /* CLOCK_REALTIME deadlines */
+	rc = clock_cond_init(&c->cond); /* CLOCK_MONOTONIC deadlines */
 	if (rc)
 		goto fail_cond;
 	rc = pthread_create(&c->tid, NULL, committer_main, c);
@@ -219,7 +249,7 @@ int committer_add_tick(struct committer *c, unsigned ms, commit_tick_fn tick,
 		c->ticks[c->nticks].done = done;
 		c->ticks[c->nticks].arg = arg;
 		c->ticks[c->nticks].ms = ms;
-		c->ticks[c->nticks].next_ms = clock_now_ms() + ms;
+		c->ticks[c->nticks].next_ms = mono_ms() + ms;
 		c->nticks++;
 		pthread_cond_signal(&c->cond);
 	}

@@ -16,19 +16,31 @@
  * (then reversed, so operations apply in submission order: FIFO). The
  * lock is held only to link or unlink, never across a transaction.
  *
- * A batch: one write transaction in which the operations apply in order.
- * An operation that fails (a conflict, a full pool) must fail before it
- * writes anything: then it alone fails and the batch goes on. (Nested
- * transactions would roll a failed operation back for us, but LMDB
- * allocates a 2 MiB page list for each, which costs more than the
- * operation.) A storage error (-EIO, -ENOSPC, -ENOMEM...) is different:
+ * A batch: one write transaction in which the due periodic ticks run
+ * first, then the operations apply in order. An operation that fails (a
+ * conflict, a full pool) must fail before it writes anything: then it
+ * alone fails and the batch goes on. (Nested transactions would roll a
+ * failed operation back for us, but LMDB allocates a 2 MiB page list for
+ * each, which costs more than the operation.) An error that stops the
+ * batch (committer_stops_batch: -EIO, -ENOSPC, -ENOMEM...) is different:
  * LMDB may have written part of it, so the batch stops there, is
- * aborted, and every operation of it gets that error. Then the due
- * periodic ticks run, then one commit (the fsync), then every
- * done(op, rc) in order: rc is the operation's own result, or the
+ * aborted, and every operation of it gets that error. So an operation
+ * that finds the ledger inconsistent after it has written must return
+ * -EIO, never its own "not found". Then one commit (the fsync), then
+ * every done(op, rc) in order: rc is the operation's own result, or the
  * batch's error (and then nothing of the batch happened). Operations
  * must therefore keep their in-memory effects undoable until done() says
  * the batch is durable.
+ *
+ * Ticks: a tick that fails has its transaction aborted (and its done
+ * told so), and the operations apply in a fresh one: a broken tick
+ * delays its own work, never the requests. Ticks are scheduled on
+ * CLOCK_MONOTONIC, so a step of the wall clock neither stalls nor
+ * races them; the time they are given (now_ms) is the wall clock, since
+ * what they compare it with is stored and shown as dates. The tick table
+ * is filled by committer_add_tick under c->lock, each slot complete
+ * before the count includes it; the committer thread reads the count
+ * under the lock and then alone touches the slots below it.
  *
  * Guarantees: every submitted operation gets exactly one done() call,
  * also after committer_stop (with -ESHUTDOWN if it came too late);
@@ -38,6 +50,7 @@
 #define UNIQ_COMMITTER_H
 
 #include <lmdb.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ledger/ledger.h"
@@ -46,7 +59,8 @@ struct commit_op {
 	/* Runs on the committer thread inside the batch's write
 	 * transaction. Returns 0, or a negative errno: a failure of the
 	 * operation itself must come before any write (the batch goes on);
-	 * a storage error stops and aborts the batch (see DESIGN). */
+	 * an error of committer_stops_batch stops and aborts the batch
+	 * (see DESIGN): after a write, only those (or 0) may come back. */
 	int (*apply)(struct commit_op *op, MDB_txn *txn);
 	/* Runs on the committer thread once the batch is committed (rc is
 	 * apply's result) or failed (rc is the commit's error and nothing of
@@ -57,8 +71,9 @@ struct commit_op {
 	int rc;
 };
 
-/* Periodic work run inside a batch (lease expiry, purges): returns 0 or
- * a negative errno, which aborts the batch like a storage error. */
+/* Periodic work run at the start of a batch (lease expiry, purges):
+ * returns 0 or a negative errno, which aborts what the ticks wrote (the
+ * batch's operations then apply in a new transaction; see DESIGN). */
 typedef int (*commit_tick_fn)(void *arg, MDB_txn *txn, uint64_t now_ms);
 
 /* Told, on the committer thread, whether the batch in which the tick ran
@@ -71,9 +86,11 @@ struct committer;
  * negative errno. */
 int committer_start(struct ledger *lg, struct committer **out);
 
-/* Runs tick(arg, txn, now) in a batch about every `ms` milliseconds (at
- * most 8 ticks), then done(arg, rc) (done may be NULL) once the batch is
- * committed or failed. Call before any submit. Returns 0 or -ENOSPC. */
+/* Runs tick(arg, txn, now) in a batch about every `ms` milliseconds of
+ * CLOCK_MONOTONIC (now is the wall clock, as clock_now_ms), at most 8
+ * ticks, then done(arg, rc) (done may be NULL) once the batch is
+ * committed or failed. Any thread, also while the committer runs; call
+ * it before any submit that relies on the tick. Returns 0 or -ENOSPC. */
 int committer_add_tick(struct committer *c, unsigned ms, commit_tick_fn tick,
 		       commit_tick_done_fn done, void *arg);
 
@@ -91,6 +108,12 @@ void committer_stop(struct committer *c);
 /* Frees c, stopped by committer_stop, once no thread can use it any
  * more. Safe with c NULL. */
 void committer_free(struct committer *c);
+
+/* True for the results of an apply that stop the batch and abort it
+ * (storage errors: -EIO, -ENOSPC, -ENOMEM, -EPROTO, -EAGAIN, -EINVAL);
+ * any other nonzero result fails its operation alone, and is allowed only
+ * before the operation wrote anything. */
+bool committer_stops_batch(int rc);
 
 /* Batches committed and operations applied so far (for /metrics). */
 void committer_stats(struct committer *c, uint64_t *batches, uint64_t *ops);

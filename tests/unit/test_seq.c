@@ -5,7 +5,9 @@
  * clock that steps back never takes the day back; the day's last id is
  * followed by -ENODATA (with the seconds until the next day) and never a
  * wrap; Idempotency-Keys replay, expire after 24 h, and are purged; the
- * state survives a reopen. (suite "threads": the committer is a thread.)
+ * state survives a reopen; periodic ticks may be added while the
+ * committer runs, and a failing one never fails the requests of its
+ * batch. (suite "threads": the committer is a thread.)
  */
 #include <errno.h>
 #include <ftw.h>
@@ -363,6 +365,103 @@ static void test_concurrent(void)
 	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Periodic ticks: added while the committer runs and requests come in
+ * (TSan checks the tick table is shared safely), they run; one that
+ * fails loses its own work, never the requests' (before, its error
+ * aborted the batch: every id of it failed, every second). */
+static _Atomic unsigned tick_runs, tick_fails_seen;
+
+static int good_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
+{
+	(void)arg;
+	(void)txn;
+	/* the wall clock, for expiry dates (not the monotonic one) */
+	if (now_ms > NOON_UTC - 3650 * 24 * HOUR)
+		atomic_fetch_add(&tick_runs, 1);
+	return 0;
+}
+
+static int bad_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
+{
+	unsigned char key[4] = { 0xff, 0xff, 0xff, 0xfe };
+	unsigned char one = 'x';
+	struct ledger *lg = arg;
+	MDB_val k = { sizeof(key), key }, v = { 1, &one };
+	int rc;
+
+	(void)now_ms;
+	/* writes, then fails as a bug would: the write must not stay */
+	rc = mdb_put(txn, lg->seq, &k, &v, 0);
+	return rc ? store_err(rc) : -ENOENT;
+}
+
+static void bad_tick_done(void *arg, int rc)
+{
+	(void)arg;
+	if (rc == -ENOENT)
+		atomic_fetch_add(&tick_fails_seen, 1);
+}
+
+struct submitter {
+	struct env *e;
+	unsigned failed;
+};
+
+static void *submit_main(void *arg)
+{
+	struct submitter *sb = arg;
+	struct waiter w;
+	unsigned i;
+
+	for (i = 0; i < 300; i++)
+		if (issue(sb->e->c, &sb->e->sp, 1, NOON_UTC, NULL, &w))
+			sb->failed++;
+	return NULL;
+}
+
+static void test_ticks(void)
+{
+	struct submitter sb = { 0 };
+	struct env e;
+	struct waiter w;
+	pthread_t tid;
+	MDB_txn *txn;
+	MDB_val k, v;
+	unsigned char key[4] = { 0xff, 0xff, 0xff, 0xfe };
+	unsigned i;
+	int rc;
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	CHECK(env_open(&e, "UTC", 5) == 0);
+	sb.e = &e;
+	CHECK(pthread_create(&tid, NULL, submit_main, &sb) == 0);
+	for (i = 0; i < 6; i++) {
+		CHECK(committer_add_tick(e.c, 1, good_tick, NULL, NULL) == 0);
+		sched_yield();
+	}
+	CHECK(committer_add_tick(e.c, 1, bad_tick, bad_tick_done, &e.lg) ==
+	      0);
+	CHECK(committer_add_tick(e.c, 1, good_tick, NULL, NULL) == 0);
+	CHECK(committer_add_tick(e.c, 1, good_tick, NULL, NULL) == -ENOSPC);
+	pthread_join(tid, NULL);
+	CHECK_EQ_U64(sb.failed, 0);
+	/* more requests, with every tick due each millisecond */
+	for (i = 0; i < 50; i++)
+		CHECK(issue(e.c, &e.sp, 1, NOON_UTC, NULL, &w) == 0);
+	CHECK_EQ_U64(w.req.first, 350);
+	CHECK(atomic_load(&tick_runs) > 0);
+	CHECK(atomic_load(&tick_fails_seen) > 0);
+	/* the failed tick's write was aborted */
+	CHECK(store_txn_begin(e.lg.env, NULL, MDB_RDONLY, &txn) == 0);
+	k.mv_size = sizeof(key);
+	k.mv_data = key;
+	rc = mdb_get(txn, e.lg.seq, &k, &v);
+	store_txn_abort(txn);
+	CHECK(rc == MDB_NOTFOUND);
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_bad_zone_and_digits(void)
 {
 	struct env e;
@@ -437,6 +536,7 @@ int main(void)
 	test_overflow();
 	test_idempotency();
 	test_concurrent();
+	test_ticks();
 	test_bad_zone_and_digits();
 	test_submit_after_stop();
 	return t_done("seq");
