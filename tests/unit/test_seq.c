@@ -5,9 +5,10 @@
  * clock that steps back never takes the day back; the day's last id is
  * followed by -ENODATA (with the seconds until the next day) and never a
  * wrap; Idempotency-Keys replay, expire after 24 h, and are purged; the
- * state survives a reopen; periodic ticks may be added while the
- * committer runs, and a failing one never fails the requests of its
- * batch. (suite "threads": the committer is a thread.)
+ * state survives a reopen; requests that queue while the committer is
+ * busy share one commit; periodic ticks may be added while it runs, and
+ * a failing one never fails the requests of its batch. (suite
+ * "threads": the committer is a thread.)
  */
 #include <errno.h>
 #include <ftw.h>
@@ -365,6 +366,102 @@ static void test_concurrent(void)
 	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* An operation that holds the committer inside its batch until the test
+ * opens the gate, so that what is submitted meanwhile must queue. */
+struct gate {
+	struct commit_op op;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool entered, open, done;
+};
+
+static int gate_apply(struct commit_op *op, MDB_txn *txn)
+{
+	struct gate *g = (struct gate *)op;
+
+	(void)txn;
+	pthread_mutex_lock(&g->lock);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->open)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+static void gate_done(struct commit_op *op, int rc)
+{
+	struct gate *g = (struct gate *)op;
+
+	(void)rc;
+	pthread_mutex_lock(&g->lock);
+	g->done = true;
+	pthread_cond_broadcast(&g->cond);
+	pthread_mutex_unlock(&g->lock);
+}
+
+#define GROUP 64
+
+/* Group commit, without timing: GROUP requests submitted while the
+ * committer is busy with another batch all share the next commit. */
+static void test_group_commit(void)
+{
+	static struct waiter ws[GROUP];
+	struct gate g = { .op = { .apply = gate_apply, .done = gate_done } };
+	struct env e;
+	uint64_t b0, o0, b1, o1;
+	unsigned i, ok = 0;
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	CHECK(env_open(&e, "UTC", 5) == 0);
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.cond, NULL);
+	committer_stats(e.c, &b0, &o0);
+	committer_submit(e.c, &g.op);
+	pthread_mutex_lock(&g.lock);
+	while (!g.entered)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	for (i = 0; i < GROUP; i++) {
+		seq_req_init(&ws[i].req, &e.sp, 1, NULL, 0);
+		ws[i].req.now_ms = NOON_UTC;
+		ws[i].req.op.done = on_done;
+		pthread_mutex_init(&ws[i].lock, NULL);
+		pthread_cond_init(&ws[i].cond, NULL);
+		ws[i].done = false;
+		committer_submit(e.c, &ws[i].req.op);
+	}
+	pthread_mutex_lock(&g.lock);
+	g.open = true;
+	pthread_cond_broadcast(&g.cond);
+	while (!g.done)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	for (i = 0; i < GROUP; i++) {
+		pthread_mutex_lock(&ws[i].lock);
+		while (!ws[i].done)
+			pthread_cond_wait(&ws[i].cond, &ws[i].lock);
+		pthread_mutex_unlock(&ws[i].lock);
+		/* in submission order: 1 .. GROUP */
+		if (ws[i].rc == 0 && ws[i].req.first == i + 1)
+			ok++;
+		pthread_cond_destroy(&ws[i].cond);
+		pthread_mutex_destroy(&ws[i].lock);
+	}
+	CHECK_EQ_U64(ok, GROUP);
+	committer_stats(e.c, &b1, &o1);
+	CHECK_EQ_U64(o1 - o0, GROUP + 1);
+	/* the gate's batch, then one for all GROUP (fewer than GROUP in
+	 * any case) */
+	CHECKF(b1 - b0 <= 2, "%llu commits for %u requests",
+	       (unsigned long long)(b1 - b0), GROUP + 1);
+	CHECK(b1 - b0 < GROUP);
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.lock);
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* Periodic ticks: added while the committer runs and requests come in
  * (TSan checks the tick table is shared safely), they run; one that
  * fails loses its own work, never the requests' (before, its error
@@ -536,6 +633,7 @@ int main(void)
 	test_overflow();
 	test_idempotency();
 	test_concurrent();
+	test_group_commit();
 	test_ticks();
 	test_bad_zone_and_digits();
 	test_submit_after_stop();
