@@ -61,7 +61,28 @@ static void exp_key(unsigned char k[20], uint32_t pool, uint64_t ms,
 	store_put_be64(k + 12, num_bits(number));
 }
 
-/* Deletes the lease of number (record and expiry index) in txn. */
+/*
+ * The result of an apply once it has written something: success and the
+ * errors that abort the batch pass; anything else (a record that was
+ * there a moment ago is not) means the ledger is not what the apply
+ * expected, and becomes -EIO so that the committer aborts the batch
+ * rather than commit it half done (committer.h).
+ */
+static int after_write(const struct lease_pool *lp, int rc, int64_t number)
+{
+	if (rc == 0 || committer_stops_batch(rc))
+		return rc;
+	log_error("pool \"%s\": the lease of %lld changed under its "
+		  "operation (%s); the batch is aborted", lp->def->name,
+		  (long long)number, log_strerror(rc));
+	return -EIO;
+}
+
+/*
+ * Deletes the lease of number (record and expiry index) in txn. An
+ * expiry entry that is missing is what deleting it would leave: the
+ * lease still ends (logged), rather than stay out forever.
+ */
 static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 		     const struct lease_rec *rec)
 {
@@ -76,6 +97,12 @@ static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 		exp_key(e, lp->id, rec->expires_ms, number);
 		kv = mval(e, sizeof(e));
 		rc = mdb_del(txn, lp->ledger->lease_exp, &kv, NULL);
+		if (rc == MDB_NOTFOUND) {
+			log_warn("pool \"%s\": the lease of %lld had no "
+				 "expiry entry in the ledger", lp->def->name,
+				 (long long)number);
+			rc = 0;
+		}
 	}
 	return store_err(rc);
 }
@@ -295,7 +322,8 @@ static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 	memcpy(rec.holder, r->holder, sizeof(rec.holder));
 	to_info(lp->def->min + off, &rec, &r->lease);
 	/* Nothing but storage can fail from here: done() undoes the pop. */
-	return lease_put(lp, txn, r->lease.number, &rec);
+	return after_write(lp, lease_put(lp, txn, r->lease.number, &rec),
+			   r->lease.number);
 }
 
 /* The checks shared by return and renew: in range, out, holder. */
@@ -324,7 +352,8 @@ static int apply_return(struct lease_req *r, MDB_txn *txn)
 
 	if (rc)
 		return rc;
-	return lease_del(r->pool, txn, r->number, &rec);
+	return after_write(r->pool, lease_del(r->pool, txn, r->number, &rec),
+			   r->number);
 }
 
 static int apply_renew(struct lease_req *r, MDB_txn *txn, uint64_t now)
@@ -334,12 +363,16 @@ static int apply_renew(struct lease_req *r, MDB_txn *txn, uint64_t now)
 
 	if (rc)
 		return rc;
+	/* From here on, a failure must abort the batch (after_write): a
+	 * renew that deleted the lease and then failed would leave the
+	 * number neither out nor free. */
 	rc = lease_del(r->pool, txn, r->number, &rec);
-	if (rc)
-		return rc;
-	rec.expires_ms = expiry(r, now);
-	to_info(r->number, &rec, &r->lease);
-	return lease_put(r->pool, txn, r->number, &rec);
+	if (rc == 0) {
+		rec.expires_ms = expiry(r, now);
+		to_info(r->number, &rec, &r->lease);
+		rc = lease_put(r->pool, txn, r->number, &rec);
+	}
+	return after_write(r->pool, rc, r->number);
 }
 
 static int apply_reset(struct lease_req *r, MDB_txn *txn)
@@ -362,7 +395,8 @@ static int apply_reset(struct lease_req *r, MDB_txn *txn)
 
 		memset(&rec, 0, sizeof(rec));
 		rec.expires_ms = all[i].expires_ms;
-		rc = lease_del(lp, txn, all[i].number, &rec);
+		rc = after_write(lp, lease_del(lp, txn, all[i].number, &rec),
+				 all[i].number);
 		r->reset_list[i] = (uint32_t)(all[i].number - lp->def->min);
 	}
 	r->reset_n = rc ? 0 : n;
@@ -444,14 +478,38 @@ int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n)
 	return rc;
 }
 
+/* An entry of the expiry index that is due. */
+struct due {
+	uint64_t ms;
+	int64_t number;
+};
+
+/* Deletes one entry of the expiry index. */
+static int exp_del(struct lease_pool *lp, MDB_txn *txn, const struct due *d)
+{
+	unsigned char e[20];
+	MDB_val kv;
+
+	exp_key(e, lp->id, d->ms, d->number);
+	kv = mval(e, sizeof(e));
+	return store_err(mdb_del(txn, lp->ledger->lease_exp, &kv, NULL));
+}
+
+/*
+ * Ends the leases that are due. An index entry is trusted only when the
+ * lease it names is out and expires at that very time: an entry without
+ * its lease (or left from an earlier expiry) is deleted alone, so that it
+ * neither stops the tick every second nor ends a lease renewed since.
+ * Those are counted and logged once per tick that finds any.
+ */
 int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 {
 	struct lease_pool *lp = arg;
 	unsigned char k[20];
 	MDB_cursor *cur = NULL;
 	MDB_val kv, vv;
-	int64_t *due = NULL;
-	size_t n = 0, i;
+	struct due *due = NULL;
+	size_t n = 0, i, dangling = 0;
 	int rc;
 
 	lp->nexpired = 0;
@@ -460,45 +518,63 @@ int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 		return rc;
 	due = malloc(EXPIRE_MAX * sizeof(*due));
 	if (!due) {
-		mdb_cursor_close(cur);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
 	exp_key(k, lp->id, 0, INT64_MIN);
 	kv = mval(k, sizeof(k));
 	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE);
 	     rc == 0 && n < EXPIRE_MAX;
 	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-		if (kv.mv_size != 20 || store_get_be32(kv.mv_data) != lp->id ||
-		    store_get_be64((const unsigned char *)kv.mv_data + 4) >
-			    now_ms)
+		const unsigned char *b = kv.mv_data;
+
+		if (kv.mv_size != 20 || store_get_be32(b) != lp->id ||
+		    store_get_be64(b + 4) > now_ms)
 			break;
-		due[n++] = num_of((const unsigned char *)kv.mv_data + 12);
+		due[n].ms = store_get_be64(b + 4);
+		due[n++].number = num_of(b + 12);
 	}
 	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		free(due);
-		return store_err(rc);
-	}
+	cur = NULL;
+	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+	if (rc)
+		goto out;
 	if (n > lp->expired_cap) {
 		uint32_t *e = realloc(lp->expired, n * sizeof(*e));
 
 		if (!e) {
-			free(due);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			goto out;
 		}
 		lp->expired = e;
 		lp->expired_cap = n;
 	}
-	for (i = 0, rc = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n && rc == 0; i++) {
+		int64_t off = due[i].number - lp->def->min;
 		struct lease_rec rec;
 
-		rc = lease_get(lp, txn, due[i], &rec);
+		rc = lease_get(lp, txn, due[i].number, &rec);
+		if (rc == -ENOENT || (rc == 0 && (rec.expires_ms != due[i].ms ||
+						  !rec.expires_ms))) {
+			dangling++;
+			rc = exp_del(lp, txn, &due[i]);
+			continue;
+		}
 		if (rc == 0)
-			rc = lease_del(lp, txn, due[i], &rec);
-		if (rc == 0)
-			lp->expired[lp->nexpired++] =
-				(uint32_t)(due[i] - lp->def->min);
+			rc = lease_del(lp, txn, due[i].number, &rec);
+		/* Numbers outside the range ended at open; never free one. */
+		if (rc == 0 && off >= 0 && (uint64_t)off < lp->def->capacity)
+			lp->expired[lp->nexpired++] = (uint32_t)off;
 	}
+	if (rc == 0 && dangling)
+		log_warn("pool \"%s\": %zu expiry entries of the ledger named "
+			 "no lease that ends then; deleted", lp->def->name,
+			 dangling);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (rc)
+		lp->nexpired = 0;
 	free(due);
 	return rc;
 }

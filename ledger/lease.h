@@ -27,7 +27,16 @@
  *
  * Expiry: a lease not renewed within its ttl ends; the committer's tick
  * (every second) deletes what is due and frees the numbers. ttl 0 never
- * expires.
+ * expires. The tick trusts an expiry entry only if the lease it names is
+ * out and expires at that time; any other entry (left by a crash of an
+ * older version, or a damaged ledger) is deleted alone and logged, so it
+ * neither ends a lease early nor fails every batch.
+ *
+ * Inconsistency: an apply that finds the ledger other than it expects
+ * after it has written returns -EIO, so that the committer aborts the
+ * batch instead of committing it half done (committer.h). A missing
+ * expiry entry of a lease being deleted is no such case: the deletion
+ * goes on (logged).
  */
 #ifndef UNIQ_LEASE_H
 #define UNIQ_LEASE_H
@@ -85,7 +94,8 @@ struct lease_req {
 	int64_t number;		/* return, renew */
 	bool check_holder;	/* return, renew: holder must match */
 	char holder[LEASE_HOLDER_MAX + 1];
-	int64_t ttl;		/* borrow, renew: seconds; -1: the pool's */
+	int64_t ttl;		/* borrow, renew: seconds (0: never ends);
+				   -1: the pool's ttl */
 	uint64_t now_ms;	/* the clock; 0: the real one */
 	/* Results, valid in done() when rc is 0: */
 	struct lease_info lease; /* borrow, renew (and return: what ended) */
@@ -101,7 +111,9 @@ struct lease_req {
  * Sets up r; the caller sets the verb's fields, r->op.done, and submits
  * &r->op to the committer. apply returns 0, -EBUSY (borrow: every number
  * is out), -ENOENT (return/renew: the number is not out), -EPERM (another
- * holder has it), -ERANGE (not a number of the pool), or a storage error.
+ * holder has it), -ERANGE (not a number of the pool), or an error that
+ * aborts the batch (committer_stops_batch; -EIO when the ledger turns out
+ * inconsistent after the request wrote).
  */
 void lease_req_init(struct lease_req *r, struct lease_pool *lp,
 		    enum lease_verb verb);

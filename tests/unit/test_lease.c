@@ -3,7 +3,8 @@
  * ledger: borrows lend each number once, the pool runs out and recovers,
  * returns and renewals check the holder, reset returns everything, expired
  * leases come back (through the committer's tick), the leases out survive
- * a reopen, a changed range keeps the leases inside it, and 16 threads
+ * a reopen, a changed range keeps the leases inside it, a damaged expiry
+ * index neither ends a lease nor stops the pool, and 16 threads
  * borrowing and returning at once never hold one number twice.
  * (suite "threads": the committer is a thread.)
  */
@@ -19,6 +20,7 @@
 
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/store.h"
 #include "ledger/committer.h"
 #include "ledger/lease.h"
 #include "ledger/ledger.h"
@@ -153,6 +155,40 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define BUILT_SLOW 4.0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define BUILT_SLOW 4.0
+#endif
+#endif
+#ifndef BUILT_SLOW
+#define BUILT_SLOW 1.0
+#endif
+
+/* How much slower this build runs: UNIQ_TEST_SLOW, as the e2e tests
+ * read it (tests/meson.build: 1, or 4 with a sanitizer), or else the
+ * same from how this program was compiled. Every wait scales by it. */
+static double slow(void)
+{
+	const char *env = getenv("UNIQ_TEST_SLOW");
+	char *end;
+	double f;
+
+	if (env && *env) {
+		f = strtod(env, &end);
+		if (*end == '\0' && f >= 1.0 && f <= 100.0)
+			return f;
+	}
+	return BUILT_SLOW;
+}
+
+/* Milliseconds scaled by slow(). */
+static long slow_ms(long ms)
+{
+	return (long)((double)ms * slow());
+}
+
 static void test_basics(void)
 {
 	struct env e;
@@ -239,7 +275,7 @@ static void test_expiry_and_reopen(void)
 		free(all);
 		if (cnt == 2)
 			break;
-		sleep_ms(10);
+		sleep_ms(slow_ms(10));
 	}
 	CHECK_EQ_U64(cnt, 2);
 	CHECK_EQ_U64(atomic_load(&e.lp.out), 2);
@@ -266,6 +302,167 @@ static void test_expiry_and_reopen(void)
 	free(all);
 	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0);
 	CHECK_EQ_U64(n, 10);
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- a damaged expiry index ------------------------------------ */
+
+/* The key of lease.c's expiry index: (pool id, ms, number with its sign
+ * bit flipped), big-endian. */
+static MDB_val exp_entry(unsigned char k[20], uint32_t pool, uint64_t ms,
+			 int64_t number)
+{
+	MDB_val v = { 20, k };
+
+	store_put_be32(k, pool);
+	store_put_be64(k + 4, ms);
+	store_put_be64(k + 12, (uint64_t)number ^ (1ull << 63));
+	return v;
+}
+
+/* Writes (put) or deletes an entry of the index, as a damaged ledger
+ * would have it, through the module's own handles. */
+static int exp_write(struct env *e, bool put, uint64_t ms, int64_t number)
+{
+	unsigned char k[20];
+	MDB_val kv = exp_entry(k, e->lp.id, ms, number), vv = { 0, k };
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(store_txn_begin(e->lg.env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = put ? mdb_put(txn, e->lg.lease_exp, &kv, &vv, 0) :
+		   mdb_del(txn, e->lg.lease_exp, &kv, NULL);
+	return store_finish(txn, store_err(rc));
+}
+
+/* The pool's expiry entries (ms, number), up to max; returns how many. */
+static size_t exp_read(struct env *e, uint64_t *ms, int64_t *num, size_t max)
+{
+	unsigned char k[20];
+	MDB_val kv = exp_entry(k, e->lp.id, 0, INT64_MIN), vv;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	size_t n = 0;
+	int rc;
+
+	if (store_txn_begin(e->lg.env, NULL, MDB_RDONLY, &txn))
+		return 0;
+	if (mdb_cursor_open(txn, e->lg.lease_exp, &cur) == 0) {
+		for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE);
+		     rc == 0; rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
+			const unsigned char *b = kv.mv_data;
+
+			if (kv.mv_size != 20 || store_get_be32(b) != e->lp.id)
+				break;
+			if (n < max) {
+				ms[n] = store_get_be64(b + 4);
+				num[n] = (int64_t)(store_get_be64(b + 12) ^
+						   (1ull << 63));
+			}
+			n++;
+		}
+		mdb_cursor_close(cur);
+	}
+	store_txn_abort(txn);
+	return n;
+}
+
+/* The expiry of lease number (0: never, or not out). */
+static uint64_t expiry_of(struct env *e, int64_t number)
+{
+	struct lease_info *all;
+	uint64_t ms = 0;
+	size_t n = 0, i;
+
+	if (lease_list(&e->lp, &all, &n))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (all[i].number == number)
+			ms = all[i].expires_ms;
+	free(all);
+	return ms;
+}
+
+/*
+ * Entries of the expiry index that name no lease due then (no lease at
+ * all, a lease renewed since, a lease that never expires) are deleted
+ * by the tick alone: they end no lease, and neither fail the tick nor
+ * the borrows of its batch every second. A lease whose entry is missing
+ * can still be renewed, returned and reset, all or nothing.
+ */
+static void test_damaged_index(void)
+{
+	uint64_t past = clock_now_ms() - 3600 * 1000, ms[8], exp0, exp1;
+	int64_t n, num[8];
+	struct waiter w;
+	struct env e;
+	size_t cnt = 0;
+	int i;
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	CHECK(env_open(&e, 0, 10, 600) == 0);
+	CHECK(borrow(e.c, &e.lp, "a", 600, 0, &n) == 0 && n == 0);
+	CHECK(borrow(e.c, &e.lp, "b", 600, 0, &n) == 0 && n == 1);
+	CHECK(borrow(e.c, &e.lp, "c", 0, 0, &n) == 0 && n == 2);
+	exp0 = expiry_of(&e, 0);
+	exp1 = expiry_of(&e, 1);
+	CHECK(exp0 && exp1);
+	/* due entries for: a free number, a lease due in 10 min, a lease
+	 * that never expires; and lease 1 loses its own entry */
+	CHECK(exp_write(&e, true, past, 5) == 0);
+	CHECK(exp_write(&e, true, past + 1, 0) == 0);
+	CHECK(exp_write(&e, true, past + 2, 2) == 0);
+	CHECK(exp_write(&e, false, exp1, 1) == 0);
+	/* the tick (every 20 ms) cleans up: only lease 0's entry stays */
+	for (i = 0; i < 200; i++) {
+		cnt = exp_read(&e, ms, num, 8);
+		if (cnt == 1)
+			break;
+		sleep_ms(slow_ms(10));
+	}
+	CHECK_EQ_U64(cnt, 1);
+	CHECK(cnt >= 1 && ms[0] == exp0 && num[0] == 0);
+	/* no lease ended, and nothing was freed twice */
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 3);
+	CHECK(expiry_of(&e, 0) == exp0);
+	CHECK(borrow(e.c, &e.lp, "d", 600, 0, &n) == 0);
+	CHECK_EQ_U64(n, 3);
+	/* lease 1, without its entry: renew gives it one */
+	lease_req_init(&w.req, &e.lp, LEASE_RENEW);
+	w.req.number = 1;
+	w.req.ttl = 900;
+	CHECK(run_req(e.c, &w) == 0);
+	CHECK(w.req.lease.expires_ms > exp1 &&
+	      !strcmp(w.req.lease.holder, "b"));
+	CHECK(expiry_of(&e, 1) == w.req.lease.expires_ms);
+	CHECK_EQ_U64(exp_read(&e, ms, num, 8), 3); /* 0, 1, 3 */
+	/* return, without its entry: the number is free again */
+	CHECK(exp_write(&e, false, expiry_of(&e, 1), 1) == 0);
+	CHECK(give_back(e.c, &e.lp, 1, "b") == 0);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 3);
+	CHECK(borrow(e.c, &e.lp, "e", 600, 0, &n) == 0);
+	CHECK_EQ_U64(n, 1);
+	/* reset, lease 0 without its entry: everything comes back */
+	CHECK(exp_write(&e, false, exp0, 0) == 0);
+	lease_req_init(&w.req, &e.lp, LEASE_RESET);
+	CHECK(run_req(e.c, &w) == 0);
+	CHECK_EQ_U64(w.req.count, 4);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 0);
+	CHECK_EQ_U64(exp_read(&e, ms, num, 8), 0);
+	for (i = 0, cnt = 0; i < 10; i++)
+		if (borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0 && n >= 0 &&
+		    n < 10)
+			cnt |= 1u << n;
+	CHECK_EQ_U64(cnt, 0x3ff); /* each number once */
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
+	env_close(&e);
+	/* reopened, the ledger holds exactly the ten leases */
+	CHECK(env_open(&e, 0, 10, 600) == 0);
+	CHECK_EQ_U64(atomic_load(&e.lp.out), 10);
+	CHECK_EQ_U64(exp_read(&e, ms, num, 8), 10);
 	env_close(&e);
 	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -342,6 +539,7 @@ int main(void)
 {
 	test_basics();
 	test_expiry_and_reopen();
+	test_damaged_index();
 	test_concurrent();
 	return t_done("lease");
 }
