@@ -437,6 +437,9 @@ static bool admin_ok(struct api *a, struct http_req *r)
 
 /* ---- lease pools -------------------------------------------------- */
 
+/* SHAPE_SEED: seed 001's routes, whose bodies are Flask's jsonify, byte
+ * for byte: compact JSON and a final newline (the seed's Content-Length
+ * counts it: 27 for {"checked_out_numbers":[]}). Errors keep ours. */
 enum lease_shape { SHAPE_NATIVE, SHAPE_SEED };
 
 /* A lease request waiting for its group commit. */
@@ -601,7 +604,7 @@ static void lease_answer(struct api *a, struct http_req *r,
 	case LEASE_BORROW:
 		count_served(a, r, lp->def, 1);
 		if (c->shape == SHAPE_SEED) {
-			buf_printf(&b, "{\"checked_out_number\":\"%lld\"}",
+			buf_printf(&b, "{\"checked_out_number\":\"%lld\"}\n",
 				   (long long)c->req.lease.number);
 		} else {
 			lease_json(&b, lp, &c->req.lease);
@@ -611,7 +614,7 @@ static void lease_answer(struct api *a, struct http_req *r,
 	case LEASE_RETURN:
 		if (c->shape == SHAPE_SEED) {
 			buf_printf(&b, "{\"message\":\"Number %lld returned "
-				   "successfully\"}", num);
+				   "successfully\"}\n", num);
 		} else {
 			buf_adds(&b, "{\"pool\":");
 			buf_add_json_str(&b, lp->def->name);
@@ -624,7 +627,7 @@ static void lease_answer(struct api *a, struct http_req *r,
 		break;
 	case LEASE_RESET:
 		if (c->shape == SHAPE_SEED) {
-			buf_adds(&b, "{\"reset\":\"true\"}");
+			buf_adds(&b, "{\"reset\":\"true\"}\n");
 		} else {
 			buf_adds(&b, "{\"pool\":");
 			buf_add_json_str(&b, lp->def->name);
@@ -854,7 +857,7 @@ static void list_leases(struct http_req *r, struct lease_pool *lp,
 		for (i = 0; i < n; i++)
 			buf_printf(&b, "%s\"%lld\"", i ? "," : "",
 				   (long long)all[i].number);
-		buf_adds(&b, "]}");
+		buf_adds(&b, "]}\n");
 	} else {
 		buf_adds(&b, "{\"pool\":");
 		buf_add_json_str(&b, lp->def->name);

@@ -24,43 +24,57 @@ def lease_cfg(start=10000, count=10000, ttl=600, token=None):
     return cfg
 
 
-def raw(s, method, path, body=None, headers=None):
-    """(status, exact body bytes) for byte-level checks."""
+def raw_full(s, method, path, body=None, headers=None):
+    """(status, Content-Length header, exact body bytes)."""
     c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30 * SLOW)
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
-        return r.status, r.read()
+        return r.status, r.getheader("Content-Length"), r.read()
     finally:
         c.close()
+
+
+def raw(s, method, path, body=None, headers=None):
+    """(status, exact body bytes) for byte-level checks."""
+    st, _, body = raw_full(s, method, path, body, headers)
+    return st, body
 
 
 class LeaseTest(ServerTest):
 
     def test_seed_routes_byte_for_byte(self):
+        # Seed 001 is Flask: jsonify's compact JSON and a final newline.
+        # Its Content-Lengths (27, 31, 49, 17) count that newline.
         s = self.server(lease_cfg())
-        self.assertEqual(raw(s, "GET", "/checked"),
-                         (200, b'{"checked_out_numbers":[]}'))
-        self.assertEqual(raw(s, "GET", "/check"),
-                         (200, b'{"checked_out_number":"10000"}'))
-        self.assertEqual(raw(s, "GET", "/check"),
-                         (200, b'{"checked_out_number":"10001"}'))
-        self.assertEqual(raw(s, "GET", "/checked"),
-                         (200, b'{"checked_out_numbers":["10000","10001"]}'))
-        self.assertEqual(raw(s, "POST", "/return", b'{"number": 10000}',
-                             {"Content-Type": "application/json"}),
-                         (200, b'{"message":"Number 10000 returned '
-                               b'successfully"}'))
-        self.assertEqual(raw(s, "POST", "/return", b'{"number": "10001"}'),
-                         (200, b'{"message":"Number 10001 returned '
-                               b'successfully"}'))
+        self.assertEqual(raw_full(s, "GET", "/checked"),
+                         (200, "27", b'{"checked_out_numbers":[]}\n'))
+        self.assertEqual(raw_full(s, "GET", "/check"),
+                         (200, "31", b'{"checked_out_number":"10000"}\n'))
+        self.assertEqual(raw_full(s, "GET", "/check"),
+                         (200, "31", b'{"checked_out_number":"10001"}\n'))
+        self.assertEqual(raw_full(s, "GET", "/checked"),
+                         (200, "42",
+                          b'{"checked_out_numbers":["10000","10001"]}\n'))
+        self.assertEqual(raw_full(s, "POST", "/return", b'{"number": 10000}',
+                                  {"Content-Type": "application/json"}),
+                         (200, "49", b'{"message":"Number 10000 returned '
+                                     b'successfully"}\n'))
+        self.assertEqual(raw_full(s, "POST", "/return",
+                                  b'{"number": "10001"}'),
+                         (200, "49", b'{"message":"Number 10001 returned '
+                                     b'successfully"}\n'))
         st, body = raw(s, "POST", "/return", b'{"number": 10001}')
         self.assertEqual(st, 409)
         self.assertEqual(json.loads(body)["error"], "not_out")
         raw(s, "GET", "/check")
-        self.assertEqual(raw(s, "GET", "/reset"), (200, b'{"reset":"true"}'))
-        self.assertEqual(raw(s, "GET", "/checked"),
-                         (200, b'{"checked_out_numbers":[]}'))
+        self.assertEqual(raw_full(s, "GET", "/reset"),
+                         (200, "17", b'{"reset":"true"}\n'))
+        self.assertEqual(raw_full(s, "GET", "/checked"),
+                         (200, "27", b'{"checked_out_numbers":[]}\n'))
+        # only the seed's routes: the native ones end at the "}"
+        st, body = raw(s, "GET", "/pools/users/leases")
+        self.assertEqual((st, body[-1:]), (200, b"}"))
         for body in (b"", b"{}", b"[]", b"nope", b'{"number": 1.5}',
                      b'{"number": "12a"}', b'{"number": null}'):
             st, out = raw(s, "POST", "/return", body)
@@ -69,7 +83,7 @@ class LeaseTest(ServerTest):
         # HEAD never borrows
         self.assertEqual(raw(s, "HEAD", "/check")[0], 405)
         self.assertEqual(raw(s, "GET", "/checked")[1],
-                         b'{"checked_out_numbers":[]}')
+                         b'{"checked_out_numbers":[]}\n')
 
     def test_native_routes(self):
         s = self.server(lease_cfg(start=1, count=5))
@@ -267,9 +281,9 @@ class LeaseTest(ServerTest):
     def test_range_from_environment(self):
         s = self.server(env={"RANGE_START": "500", "RANGE_AMOUNT": "2"})
         self.assertEqual(raw(s, "GET", "/check")[1],
-                         b'{"checked_out_number":"500"}')
+                         b'{"checked_out_number":"500"}\n')
         self.assertEqual(raw(s, "GET", "/check")[1],
-                         b'{"checked_out_number":"501"}')
+                         b'{"checked_out_number":"501"}\n')
         self.assertEqual(raw(s, "GET", "/check")[0], 503)
         pool = s.get("/pools/users")[2]
         self.assertEqual((pool["start"], pool["count"]), (500, 2))
