@@ -208,6 +208,7 @@ static void default_lease(struct pool_def *d)
 	d->min = 10000;
 	d->capacity = 10000;
 	d->ttl = 600;
+	d->check_ttl = 0; /* seed 001: a /check number is out until returned */
 }
 
 int config_default(struct config *c)
@@ -432,6 +433,11 @@ static int parse_lease(const cJSON *o, struct pool_def *d,
 			return -EINVAL;
 		d->ttl = (unsigned)u;
 	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "check_ttl"))) {
+		if (get_u64(v, "check_ttl", 0, LEASE_TTL_MAX, &u, err, errlen))
+			return -EINVAL;
+		d->check_ttl = (unsigned)u;
+	}
 	if (start < -MAX_SAFE_INT ||
 	    start > MAX_SAFE_INT - (int64_t)d->capacity + 1)
 		return fail(err, errlen, "%s: the numbers [start, start + "
@@ -479,14 +485,15 @@ static int parse_pool(const cJSON *o, struct pool_def *d, char *err,
 					    "decimals", "shards",
 					    "shard_size", "tz", "digits",
 					    "start", "count", "ttl",
-					    "pattern", "alphabet", NULL };
+					    "check_ttl", "pattern",
+					    "alphabet", NULL };
 	/* The keys each kind takes, besides name and kind. */
 	static const char *const kind_keys[][6] = {
 		[POOL_INT] = { "min", "max", "shards", "shard_size" },
 		[POOL_FLOAT] = { "min", "max", "decimals", "shards",
 				 "shard_size" },
 		[POOL_SEQUENCE] = { "tz", "digits" },
-		[POOL_LEASE] = { "start", "count", "ttl" },
+		[POOL_LEASE] = { "start", "count", "ttl", "check_ttl" },
 		[POOL_CODE] = { "pattern", "alphabet", "shards",
 				"shard_size" },
 	};

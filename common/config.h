@@ -55,6 +55,9 @@ struct pool_def {
 	unsigned digits;	/* sequence pools: of the daily counter */
 	char tz[TZ_NAME_MAX + 1]; /* sequence pools: IANA time zone */
 	unsigned ttl;		/* lease pools: default seconds; 0 = never */
+	unsigned check_ttl;	/* lease pools: seconds of a GET /check
+				   borrow (seed 001's scripts cannot renew);
+				   default 0 = never */
 	/* code pools: '#' is a symbol of the alphabet, anything else is
 	 * itself; slots is the number of '#' */
 	char pattern[CODE_PATTERN_MAX + 1];
@@ -87,7 +90,8 @@ struct config {
  * current directory), sync, and the pools "int" ([0, 2^53-1], 2 shards),
  * "float" ([0, 1e6) with 6 decimals, 2 shards), "codes" (one-time codes
  * "#####-#####" over A-Z0-9), "orders" (a sequence, UTC, 5 digits) and
- * "users" (leases of [10000, 20000), ttl 600 s). Returns 0 or -ENOMEM. */
+ * "users" (leases of [10000, 20000), ttl 600 s, check_ttl 0). Returns 0
+ * or -ENOMEM. */
 int config_default(struct config *c);
 
 /*

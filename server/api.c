@@ -689,8 +689,13 @@ static void route_check(struct api *a, struct http_req *r,
 	}
 	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
 		return;
-	if ((c = lease_call_new(r, lp, LEASE_BORROW, SHAPE_SEED)))
-		lease_submit(a, r, c);
+	if (!(c = lease_call_new(r, lp, LEASE_BORROW, SHAPE_SEED)))
+		return;
+	/* Seed 001's scripts have no way to renew: the pool's check_ttl
+	 * (default 0, never), not its ttl, or a long run would lose its
+	 * number to another user while still using it. */
+	c->req.ttl = lp->def->check_ttl;
+	lease_submit(a, r, c);
 }
 
 /* Parses a lease number from a path segment: 400 if it is not a number,
@@ -904,9 +909,11 @@ static int describe_lease(struct lease_pool *lp, struct buf *b)
 	buf_adds(b, "{\"name\":");
 	buf_add_json_str(b, lp->def->name);
 	buf_printf(b, ",\"kind\":\"lease\",\"start\":%lld,\"count\":%llu,"
-		   "\"ttl\":%u,\"capacity\":%llu,\"issued\":%llu,"
-		   "\"remaining\":%llu}", (long long)lp->def->min,
+		   "\"ttl\":%u,\"check_ttl\":%u,\"capacity\":%llu,"
+		   "\"issued\":%llu,\"remaining\":%llu}",
+		   (long long)lp->def->min,
 		   (unsigned long long)lp->def->capacity, lp->def->ttl,
+		   lp->def->check_ttl,
 		   (unsigned long long)lp->def->capacity,
 		   (unsigned long long)out,
 		   (unsigned long long)(lp->def->capacity - out));

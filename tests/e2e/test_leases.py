@@ -1,24 +1,29 @@
 """Borrowed numbers (seed 001) end to end: the seed's routes byte for byte,
 the native lease routes, 16 threads borrowing and returning without ever
-holding one number twice, expiry, exhaustion and recovery, kill -9 with
-leases out, admin-only reset, RANGE_START/RANGE_AMOUNT, and bad input."""
+holding one number twice, expiry (GET /check's after check_ttl, never by
+default), exhaustion and recovery, kill -9 with leases out, admin-only
+reset, RANGE_START/RANGE_AMOUNT, and bad input."""
 import http.client
 import json
+import os
 import re
 import threading
 import time
 import unittest
 
-from harness import SLOW, ServerTest, parallel, uniqctl
+from harness import SLOW, UNIQD, ServerTest, parallel, run, uniqctl
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
-def lease_cfg(start=10000, count=10000, ttl=600, token=None):
-    cfg = {"pools": [{"name": "users", "kind": "lease", "start": start,
-                      "count": count, "ttl": ttl},
-                     {"name": "int", "kind": "int", "shards": 1,
-                      "shard_size": 100}]}
+def lease_cfg(start=10000, count=10000, ttl=600, token=None,
+              check_ttl=None):
+    users = {"name": "users", "kind": "lease", "start": start,
+             "count": count, "ttl": ttl}
+    if check_ttl is not None:
+        users["check_ttl"] = check_ttl
+    cfg = {"pools": [users, {"name": "int", "kind": "int", "shards": 1,
+                             "shard_size": 100}]}
     if token:
         cfg["admin_token"] = token
     return cfg
@@ -39,6 +44,19 @@ def raw(s, method, path, body=None, headers=None):
     """(status, exact body bytes) for byte-level checks."""
     st, _, body = raw_full(s, method, path, body, headers)
     return st, body
+
+
+def wait_until(what, cond, timeout=10):
+    """Polls cond() until it returns a true value (returned), for at most
+    timeout seconds scaled by SLOW; fails the test with `what` if not."""
+    deadline = time.time() + timeout * SLOW
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05 * SLOW)
 
 
 class LeaseTest(ServerTest):
@@ -233,6 +251,58 @@ class LeaseTest(ServerTest):
         # the expired number is lent again
         st, _, body = s.request("POST", "/pools/users/leases")
         self.assertEqual((st, body["number"]), (201, 1))
+
+    def test_check_never_expires_by_default(self):
+        # Seed 001's scripts cannot renew: GET /check borrows with the
+        # pool's check_ttl (default 0: never), not its ttl. The native
+        # lease borrowed after it ends after the ttl; the /check one,
+        # which would have ended first, is still out.
+        s = self.server(lease_cfg(start=1, count=3, ttl=1))
+        self.assertEqual(raw(s, "GET", "/check"),
+                         (200, b'{"checked_out_number":"1"}\n'))
+        st, _, body = s.request("POST", "/pools/users/leases")
+        self.assertEqual((st, body["number"]), (201, 2), body)
+        self.assertIsNotNone(body["expires_at"])
+        lst = wait_until("the native lease to expire", lambda: (
+            lambda l: l if l["out"] == 1 else None)(
+                s.get("/pools/users/leases")[2]))
+        self.assertEqual([(x["number"], x["expires_at"])
+                          for x in lst["leases"]], [(1, None)])
+        self.assertEqual(raw(s, "GET", "/checked"),
+                         (200, b'{"checked_out_numbers":["1"]}\n'))
+        pool = s.get("/pools/users")[2]
+        self.assertEqual((pool["ttl"], pool["check_ttl"]), (1, 0))
+        # and it is returned as usual
+        self.assertEqual(raw(s, "POST", "/return", b'{"number": 1}')[0], 200)
+
+    def test_check_ttl_configured(self):
+        # check_ttl set: /check leases expire after it, native ones keep
+        # the pool's ttl.
+        s = self.server(lease_cfg(start=1, count=3, ttl=600, check_ttl=1))
+        self.assertEqual(s.get("/pools/users")[2]["check_ttl"], 1)
+        self.assertEqual(raw(s, "GET", "/check"),
+                         (200, b'{"checked_out_number":"1"}\n'))
+        st, _, body = s.request("POST", "/pools/users/leases")
+        self.assertEqual((st, body["number"]), (201, 2), body)
+        wait_until("the /check lease to expire",
+                   lambda: raw(s, "GET", "/checked") ==
+                   (200, b'{"checked_out_numbers":["2"]}\n'))
+        lst = s.get("/pools/users/leases")[2]
+        self.assertEqual([x["number"] for x in lst["leases"]], [2])
+        self.assertIsNotNone(lst["leases"][0]["expires_at"])
+
+    def test_bad_check_ttl_refused(self):
+        for i, bad in enumerate((-1, 31622401, 1.5, "soon", None)):
+            cfg = lease_cfg()
+            cfg["pools"][0]["check_ttl"] = bad
+            path = self.config(cfg, "bad-%d.json" % i)
+            p = run([UNIQD, "--config", path, "--data-dir",
+                     os.path.join(self.tmp, "d%d" % i), "--listen",
+                     "127.0.0.1:0"], timeout=20)
+            out = p.stdout + p.stderr
+            self.assertNotEqual(p.returncode, 0, out)
+            self.assertIn("check_ttl", out, repr(bad))
+            self.assertNotIn("listening", out)
 
     def test_exhaustion_and_recovery(self):
         s = self.server(lease_cfg(start=7, count=3))

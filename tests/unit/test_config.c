@@ -45,7 +45,8 @@ static void test_defaults(void)
 		CHECK(o && o->kind == POOL_SEQUENCE && o->digits == 5 &&
 		      o->capacity == 99999 && !strcmp(o->tz, "UTC"));
 		CHECK(u && u->kind == POOL_LEASE && u->min == 10000 &&
-		      u->capacity == 10000 && u->ttl == 600);
+		      u->capacity == 10000 && u->ttl == 600 &&
+		      u->check_ttl == 0);
 	}
 	CHECK(config_pool(&c, "nope") == NULL);
 	CHECK(config_pool(&c, "") == NULL);
@@ -653,7 +654,8 @@ static void test_sequence(void)
 		     "\"tz\": \"UTC\"}", "tz");
 }
 
-/* Lease pools: start, count, ttl, and seed 001's environment. */
+/* Lease pools: start, count, ttl, check_ttl, and seed 001's
+ * environment. */
 static void test_lease(void)
 {
 	const struct pool_def *d;
@@ -662,10 +664,30 @@ static void test_lease(void)
 
 	d = pool_accepted("{\"name\": \"u\", \"kind\": \"lease\"}");
 	CHECK(d && d->kind == POOL_LEASE && d->min == 10000 &&
-	      d->capacity == 10000 && d->ttl == 600);
+	      d->capacity == 10000 && d->ttl == 600 && d->check_ttl == 0);
 	d = pool_accepted("{\"name\": \"u\", \"kind\": \"lease\", "
 			  "\"start\": -5, \"count\": 10, \"ttl\": 0}");
-	CHECK(d && d->min == -5 && d->capacity == 10 && d->ttl == 0);
+	CHECK(d && d->min == -5 && d->capacity == 10 && d->ttl == 0 &&
+	      d->check_ttl == 0);
+	/* check_ttl: GET /check's lease time, apart from ttl */
+	d = pool_accepted("{\"name\": \"u\", \"kind\": \"lease\", "
+			  "\"ttl\": 1, \"check_ttl\": 7200}");
+	CHECK(d && d->ttl == 1 && d->check_ttl == 7200);
+	d = pool_accepted("{\"name\": \"u\", \"kind\": \"lease\", "
+			  "\"check_ttl\": 31622400}");
+	CHECK(d && d->ttl == 600 && d->check_ttl == LEASE_TTL_MAX);
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"check_ttl\": -1}", "check_ttl");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"check_ttl\": 31622401}", "check_ttl");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"check_ttl\": 1.5}", "check_ttl");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"check_ttl\": \"soon\"}", "check_ttl");
+	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
+		     "\"check_ttl\": null}", "check_ttl");
+	pool_refused("{\"name\": \"i\", \"kind\": \"int\", "
+		     "\"check_ttl\": 5}", "check_ttl");
 	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
 		     "\"count\": 0}", "count");
 	pool_refused("{\"name\": \"u\", \"kind\": \"lease\", "
