@@ -2,7 +2,8 @@
 the native lease routes, 16 threads borrowing and returning without ever
 holding one number twice, expiry (GET /check's after check_ttl, never by
 default), exhaustion and recovery, kill -9 with leases out, admin-only
-reset, RANGE_START/RANGE_AMOUNT, and bad input."""
+reset, RANGE_START/RANGE_AMOUNT, and bad input. Every wait scales by
+SLOW."""
 import http.client
 import json
 import os
@@ -218,7 +219,7 @@ class LeaseTest(ServerTest):
                         if n in holding:
                             clashes.append((n, holding[n], i))
                         holding[n] = i
-                    time.sleep(0.001)
+                    time.sleep(0.001 * SLOW)
                     with lock:
                         del holding[n]
                     st, _, body = s.request(
@@ -236,21 +237,24 @@ class LeaseTest(ServerTest):
         self.assertEqual(s.get("/pools/users/leases")[2]["out"], 0)
 
     def test_expiry(self):
+        # The lease that never expires is borrowed first, so that however
+        # slow the build, the numbers are known: 1 never ends, 2 ends
+        # after its second (a slow build only waits longer for it).
         s = self.server(lease_cfg(start=1, count=3, ttl=1))
-        self.assertEqual(s.request("POST", "/pools/users/leases")[0], 201)
-        self.assertEqual(s.request("POST", "/pools/users/leases",
-                                   body={"ttl": 0})[0], 201)
-        deadline = time.time() + 10 * SLOW
-        while time.time() < deadline:
-            lst = s.get("/pools/users/leases")[2]
-            if lst["out"] == 1:
-                break
-            time.sleep(0.1)
-        self.assertEqual([x["number"] for x in lst["leases"]], [2])
-        self.assertIsNone(lst["leases"][0]["expires_at"])
-        # the expired number is lent again
+        st, _, body = s.request("POST", "/pools/users/leases",
+                                body={"ttl": 0})
+        self.assertEqual((st, body["number"]), (201, 1), body)
         st, _, body = s.request("POST", "/pools/users/leases")
-        self.assertEqual((st, body["number"]), (201, 1))
+        self.assertEqual((st, body["number"]), (201, 2), body)
+        lst = wait_until("lease 2 to expire", lambda: (
+            lambda l: l if l["out"] == 1 else None)(
+                s.get("/pools/users/leases")[2]))
+        self.assertEqual([x["number"] for x in lst["leases"]], [1])
+        self.assertIsNone(lst["leases"][0]["expires_at"])
+        # the expired number is lent again (the lowest free)
+        st, _, body = s.request("POST", "/pools/users/leases",
+                                body={"ttl": 0})
+        self.assertEqual((st, body["number"]), (201, 2))
 
     def test_check_never_expires_by_default(self):
         # Seed 001's scripts cannot renew: GET /check borrows with the
