@@ -107,8 +107,11 @@ static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	return store_err(rc);
 }
 
+/* Writes the lease of number (record and expiry index) in txn; flags
+ * MDB_NOOVERWRITE for a new lease: -EEXIST, with nothing written, if the
+ * ledger already has the number out. */
 static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
-		     const struct lease_rec *rec)
+		     const struct lease_rec *rec, unsigned flags)
 {
 	unsigned char k[12], e[20];
 	MDB_val kv, vv;
@@ -117,7 +120,7 @@ static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	lease_key(k, lp->id, number);
 	kv = mval(k, sizeof(k));
 	vv = mval(rec, sizeof(*rec));
-	rc = mdb_put(txn, lp->ledger->leases, &kv, &vv, 0);
+	rc = mdb_put(txn, lp->ledger->leases, &kv, &vv, flags);
 	if (rc == 0 && rec->expires_ms) {
 		exp_key(e, lp->id, rec->expires_ms, number);
 		kv = mval(e, sizeof(e));
@@ -310,20 +313,31 @@ static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 	struct lease_pool *lp = r->pool;
 	struct lease_rec rec;
 	uint32_t off;
+	int rc;
 
-	if (lp->nfree == 0)
-		return -EBUSY;
-	off = lp->free[--lp->nfree];
-	r->popped = true;
-	r->off = off;
 	memset(&rec, 0, sizeof(rec));
 	rec.borrowed_ms = now;
 	rec.expires_ms = expiry(r, now);
 	memcpy(rec.holder, r->holder, sizeof(rec.holder));
-	to_info(lp->def->min + off, &rec, &r->lease);
+	do {
+		if (lp->nfree == 0)
+			return -EBUSY;
+		off = lp->free[--lp->nfree];
+		to_info(lp->def->min + off, &rec, &r->lease);
+		rc = lease_put(lp, txn, r->lease.number, &rec,
+			       MDB_NOOVERWRITE);
+		/* The ledger has it out: a free stack that disagrees is a
+		 * bug, and the number is never lent twice for it. It
+		 * stays off the stack; its return frees it. */
+		if (rc == -EEXIST)
+			log_error("pool \"%s\": %lld was free in memory but "
+				  "out in the ledger; not lent again",
+				  lp->def->name, (long long)r->lease.number);
+	} while (rc == -EEXIST);
+	r->popped = true;
+	r->off = off;
 	/* Nothing but storage can fail from here: done() undoes the pop. */
-	return after_write(lp, lease_put(lp, txn, r->lease.number, &rec),
-			   r->lease.number);
+	return after_write(lp, rc, r->lease.number);
 }
 
 /* The checks shared by return and renew: in range, out, holder. */
@@ -370,7 +384,7 @@ static int apply_renew(struct lease_req *r, MDB_txn *txn, uint64_t now)
 	if (rc == 0) {
 		rec.expires_ms = expiry(r, now);
 		to_info(r->number, &rec, &r->lease);
-		rc = lease_put(r->pool, txn, r->number, &rec);
+		rc = lease_put(r->pool, txn, r->number, &rec, 0);
 	}
 	return after_write(r->pool, rc, r->number);
 }

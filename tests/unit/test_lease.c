@@ -306,6 +306,31 @@ static void test_expiry_and_reopen(void)
 	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * A free stack that disagrees with the ledger (here: a second handle on
+ * the same pool, which still thinks 0 and 1 are free) never lends a
+ * number the ledger has out: the borrow moves on to the next free one.
+ */
+static void test_free_stack_disagrees(void)
+{
+	struct lease_pool lp2;
+	struct env e;
+	char err[256];
+	int64_t a = -1, b = -1, c = -1;
+
+	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
+	CHECK(env_open(&e, 0, 10, 600) == 0);
+	CHECK(lease_pool_open(&lp2, &e.lg, &e.def, err, sizeof(err)) == 0);
+	CHECK(borrow(e.c, &e.lp, "a", 600, 0, &a) == 0);
+	CHECK(borrow(e.c, &lp2, "b", 600, 0, &b) == 0);
+	CHECK(borrow(e.c, &e.lp, "c", 600, 0, &c) == 0);
+	CHECKF(a == 0 && b == 1 && c == 2, "lent %lld, %lld, %lld",
+	       (long long)a, (long long)b, (long long)c);
+	lease_pool_release(&lp2);
+	env_close(&e);
+	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 /* ---- a damaged expiry index ------------------------------------ */
 
 /* The key of lease.c's expiry index: (pool id, ms, number with its sign
@@ -540,6 +565,7 @@ int main(void)
 	test_basics();
 	test_expiry_and_reopen();
 	test_damaged_index();
+	test_free_stack_disagrees();
 	test_concurrent();
 	return t_done("lease");
 }
