@@ -143,6 +143,7 @@ static void check_pool(const struct pool_def *d)
 		FUZZ_CHECK(d->min >= -MAX_SAFE_INT);
 		FUZZ_CHECK(d->min + (int64_t)d->capacity - 1 <= MAX_SAFE_INT);
 		FUZZ_CHECK(d->ttl <= LEASE_TTL_MAX);
+		FUZZ_CHECK(d->check_ttl <= LEASE_TTL_MAX);
 		break;
 	case POOL_CODE:
 		check_code(d);
@@ -192,9 +193,10 @@ static void write_pool(struct buf *b, const struct pool_def *d)
 		buf_printf(b, ",\"digits\":%u", d->digits);
 		break;
 	case POOL_LEASE:
-		buf_printf(b, ",\"start\":%lld,\"count\":%llu,\"ttl\":%u",
-			   (long long)d->min, (unsigned long long)d->capacity,
-			   d->ttl);
+		buf_printf(b, ",\"start\":%lld,\"count\":%llu,\"ttl\":%u"
+			   ",\"check_ttl\":%u", (long long)d->min,
+			   (unsigned long long)d->capacity, d->ttl,
+			   d->check_ttl);
 		break;
 	case POOL_CODE:
 		buf_adds(b, ",\"pattern\":");
@@ -255,6 +257,7 @@ static void same_pool(const struct pool_def *x, const struct pool_def *y)
 		    x->capacity == y->capacity && x->decimals == y->decimals &&
 		    x->shards == y->shards && x->shard_size == y->shard_size &&
 		    x->digits == y->digits && x->ttl == y->ttl &&
+		    x->check_ttl == y->check_ttl &&
 		    x->slots == y->slots && !strcmp(x->tz, y->tz) &&
 		    !strcmp(x->pattern, y->pattern) &&
 		    !strcmp(x->alphabet, y->alphabet),
