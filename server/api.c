@@ -26,6 +26,7 @@
 #include "common/banned.h"
 
 _Static_assert(API_COUNT_MAX == REQUEST_COUNT_MAX, "request.c's count");
+_Static_assert(API_COUNT_MAX == POOL_DRAW_MAX, "pool.h's largest draw");
 
 typedef void (*route_fn)(struct api *a, struct http_req *r,
 			 const struct request_path *ra);
@@ -87,7 +88,7 @@ static bool get_count(struct http_req *r, uint64_t max, uint64_t *count)
 
 static uint64_t pool_max_count(const struct pool *p)
 {
-	return p->hopper_cap < API_COUNT_MAX ? p->hopper_cap : API_COUNT_MAX;
+	return p->max_draw;
 }
 
 static struct pool *find_pool(struct api *a, struct http_req *r,
@@ -1066,9 +1067,8 @@ static void route_redeem(struct api *a, struct http_req *r,
 			   ra->seg[3], p->def->name, p->def->pattern);
 		return;
 	}
-	/* A code still in its shard has not been handed to anyone yet:
-	 * redeeming it would have it served spent. (One taken into a
-	 * hopper but not sent is not seen here.) */
+	/* A code still in its shard or its hopper has not been handed to
+	 * anyone yet: redeeming it would have it served spent. */
 	rc = pool_code_waiting(p, k, &waiting);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
