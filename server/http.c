@@ -15,7 +15,10 @@
  *   2. zero or more calls with body bytes, appended to the context up to
  *      max_body (then 413 at once, and the connection is closed);
  *   3. last call: the handler runs and queues the response.
- * The context is freed by the "request completed" callback.
+ * The context is freed by the "request completed" callback. What http.c
+ * answers itself (413, 414, 431, the 500 of a handler that gave no
+ * answer) goes to the http_answered callback, so that the caller counts
+ * and logs every answer, not only its handler's.
  *
  * Suspend and resume: a handler that must wait (for a group commit) calls
  * http_suspend, which moves the request to a heap context if it had the
@@ -51,6 +54,7 @@
 struct http_server {
 	struct MHD_Daemon *daemon;
 	http_handler handler;
+	http_answered answered;
 	void *arg;
 	size_t max_body;
 	uint16_t port;
@@ -304,11 +308,23 @@ static bool declared_too_large(struct http_req *r, size_t max)
 	return cl && parse_u64(cl, 0, UINT64_MAX, &n) == 0 && n > max;
 }
 
-static enum MHD_Result answer_too_large(struct http_req *r, size_t max)
+/* Ends a call of the access handler in which http.c answered r itself
+ * (see http_answered): tells s->answered, if it did answer. */
+static enum MHD_Result own_answer(struct http_server *s, struct http_req *r)
+{
+	if (!r->status)
+		return MHD_NO; /* not even an error could be queued: close */
+	if (s->answered)
+		s->answered(r, s->arg);
+	return MHD_YES;
+}
+
+static enum MHD_Result answer_too_large(struct http_server *s,
+					struct http_req *r)
 {
 	http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
-		   "the request body is over %zu bytes", max);
-	return r->status ? MHD_YES : MHD_NO;
+		   "the request body is over %zu bytes", s->max_body);
+	return own_answer(s, r);
 }
 
 /* Adds up the bytes of one kind of value (query arguments, headers). */
@@ -378,7 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		 * (then the connection is closed after the answer). */
 		if (declared_too_large(&req, s->max_body)) {
 			req.ctx = ctx;
-			return answer_too_large(&req, s->max_body);
+			return answer_too_large(s, &req);
 		}
 		return MHD_YES;
 	}
@@ -412,22 +428,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (ctx != &no_body_ctx && ctx->too_large)
-		return answer_too_large(&req, s->max_body);
+		return answer_too_large(s, &req);
 	if (ctx != &no_body_ctx && buf_finish(&ctx->body))
 		return MHD_NO;
 	req.body = ctx != &no_body_ctx && ctx->body.p ? ctx->body.p : "";
 	req.body_len = ctx != &no_body_ctx ? ctx->body.len : 0;
-	if (!answer_head_too_large(&req))
-		s->handler(&req, s->arg);
+	if (answer_head_too_large(&req))
+		return own_answer(s, &req);
+	s->handler(&req, s->arg);
 answered:
 	if (req.ctx != ctx)
 		*con_cls = req.ctx; /* moved to the heap by http_suspend */
-	if (req.suspended && !req.status)
+	if (req.status || req.suspended)
 		return MHD_YES;
-	if (!req.status)
-		http_error(&req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-			   "internal", "the server could not answer");
-	return req.status ? MHD_YES : MHD_NO;
+	http_error(&req, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "internal",
+		   "the server could not answer");
+	return own_answer(s, &req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
@@ -527,6 +543,7 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 	if (!s)
 		return -ENOMEM;
 	s->handler = h;
+	s->answered = o->answered;
 	s->arg = arg;
 	s->max_body = o->max_body;
 	errno = 0;

@@ -54,6 +54,17 @@ struct http_wait;
 
 typedef void (*http_handler)(struct http_req *req, void *arg);
 
+/*
+ * Called on the serving thread, with http_start's arg, after http.c
+ * answered a request by itself, without the handler: a body over max_body
+ * (413), a path, query or headers over the limits (414, 431), or a
+ * handler that returned without answering or suspending (500). r->status
+ * is the answer's; r->path and r->method are the request's. So that these
+ * answers are counted and logged like the handler's own: the handler is
+ * never called for them (nor, for the 500, told).
+ */
+typedef void (*http_answered)(struct http_req *req, void *arg);
+
 struct http_opts {
 	const char *host;	/* numeric IPv4/IPv6 address or "localhost" */
 	uint16_t port;		/* 0: any free port (see http_port) */
@@ -61,6 +72,7 @@ struct http_opts {
 	size_t max_body;	/* larger bodies get 413 */
 	unsigned idle_timeout;	/* seconds an idle connection is kept */
 	unsigned max_conns;
+	http_answered answered;	/* NULL: none */
 };
 
 struct http_server;

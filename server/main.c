@@ -49,6 +49,7 @@
 #include "refill/refill.h"
 #include "server/api.h"
 #include "server/http.h"
+#include "server/metrics.h"
 #include "common/banned.h"
 
 #define MAX_BODY (64 * 1024)
@@ -226,6 +227,21 @@ static int load_config(const struct args *a, struct config *cfg)
 	return 0;
 }
 
+/* http.c's own answers (413, 414, 431, and the 500 of a handler that gave
+ * none) never reach api_handle: they are counted and logged here as
+ * api.c does its own, under the route "other". */
+static void account_http_answer(struct http_req *r, void *arg)
+{
+	const struct api *a = arg;
+	enum metrics_log log = a->access_log == API_ACCESS_PATHS ?
+				       METRICS_LOG_PATHS :
+			       a->access_log == API_ACCESS_ROUTES ?
+				       METRICS_LOG_ROUTES :
+				       METRICS_LOG_OFF;
+
+	metrics_request_done(a->metrics, r, METRICS_ROUTE_OTHER, NULL, log);
+}
+
 /* Raises the soft limit of open files toward what max_connections needs
  * (plus the shards, the ledger and some slack), within the hard limit;
  * warns if that is not enough. */
@@ -401,6 +417,7 @@ int main(int argc, char **argv)
 	ho.max_body = MAX_BODY;
 	ho.idle_timeout = cfg.idle_timeout;
 	ho.max_conns = cfg.max_connections;
+	ho.answered = account_http_answer;
 	raise_fd_limit(ho.max_conns);
 	rc = http_start(&ho, api_handle, &api, &http);
 	if (rc) {

@@ -1,19 +1,24 @@
 /*
- * metrics.c: per-thread request counters for GET /metrics; see the DESIGN
- * block in metrics.h.
+ * metrics.c: per-thread request counters for GET /metrics, and the access
+ * log line of a request; see the DESIGN block in metrics.h.
  */
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/log.h"
+#include "server/http.h"
 #include "server/metrics.h"
 #include "common/banned.h"
 
-/* The statuses uniqd answers; anything else counts as "other". */
+/* The statuses uniqd answers (http.c's own 413, 414 and 431 included);
+ * anything else counts as "other". */
 static const unsigned statuses[] = { 200, 201, 202, 400, 401, 404, 405,
-				     409, 413, 500, 503 };
+				     409, 413, 414, 431, 500, 503 };
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 /* Latency bucket bounds, in microseconds (le="..." in seconds). */
@@ -96,6 +101,39 @@ void metrics_count(struct metrics *m, unsigned thread, unsigned route,
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->bucket[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->sum_us, us, memory_order_relaxed);
+}
+
+/* Copies s into out (cut to fit), with every byte that is not printable
+ * ASCII as '?'. */
+static const char *log_safe(const char *s, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+void metrics_request_done(struct metrics *m, struct http_req *r,
+			  unsigned route, const char *pattern,
+			  enum metrics_log log)
+{
+	uint64_t nanos = clock_mono_ns() - r->start_ns;
+	char addr[64], method[16], path[256];
+	const char *what;
+
+	metrics_count(m, r->thread, route, r->status, nanos);
+	if (log == METRICS_LOG_OFF)
+		return;
+	if (log == METRICS_LOG_PATHS)
+		what = log_safe(r->path, path, sizeof(path));
+	else
+		what = pattern ? pattern : "-";
+	log_access("%s %s %s %u %.3f ms",
+		   http_client_addr(r, addr, sizeof(addr)),
+		   log_safe(r->method, method, sizeof(method)), what,
+		   r->status, (double)nanos / 1e6);
 }
 
 void metrics_served(struct metrics *m, unsigned thread, size_t pool,

@@ -189,6 +189,29 @@ class Server:
         return self.stop(signal.SIGKILL, check=True)
 
 
+def send_head(port, method, path, headers):
+    """Sends a request's head only, no body whatever its Content-Length
+    says, and reads the answer: for answers given before the body (413),
+    which a client still sending its body could miss (the server closes
+    the connection after such an answer, and a client writing into it may
+    get a reset first). Returns (status, headers (lower-case names),
+    parsed JSON or text)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30 * SLOW)
+    try:
+        c.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in headers.items():
+            c.putheader(k, v)
+        c.endheaders()
+        r = c.getresponse()
+        data = r.read()
+        rh = {k.lower(): v for k, v in r.getheaders()}
+        if rh.get("content-type", "").startswith("application/json"):
+            return r.status, rh, json.loads(data)
+        return r.status, rh, data.decode(errors="replace")
+    finally:
+        c.close()
+
+
 def json_numbers_text(raw, key):
     """The exact text of the numbers under key in a JSON body, without going
     through float: {"number": 1.500000} must compare as "1.500000"."""

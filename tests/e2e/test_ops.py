@@ -15,7 +15,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (SLOW, UNIQD, UNIQD_STRESS, Server, ServerTest, run)
+from harness import (SLOW, UNIQD, UNIQD_STRESS, Server, ServerTest, run,
+                     send_head)
 
 TOKEN = "tok-3f9a1c77e2b54d0e"
 BUILD_ROOT = os.environ.get("UNIQ_BUILD_ROOT", "build")
@@ -200,6 +201,44 @@ class MetricsTest(ServerTest):
         for k, v in m1.items():
             if k[0].endswith("_total") or k[0].endswith("_bucket"):
                 self.assertGreaterEqual(m2.get(k, 0), v, k)
+
+    def test_http_answers_are_counted_and_logged(self):
+        """The answers http.c gives by itself, before any route (413,
+        414, 431), are counted under "other" and logged like the rest."""
+        s = self.server(self.config(ops_config()), args=["--access-log"])
+        c = Counted(s)
+        m0 = c.metrics()
+        st, _, body = send_head(s.port, "POST", "/pools/users/leases",
+                                {"Host": "x", "Content-Length": "70000",
+                                 "Content-Type": "application/json"})
+        self.assertEqual((st, body["error"]), (413, "body_too_large"))
+        st, _, body = c.req("GET", "/healthz",
+                            headers={"X-Pad-%d" % i: "v" * 900
+                                     for i in range(10)})
+        self.assertEqual((st, body["error"]), (431, "headers_too_large"))
+        st, _, body = c.req("GET", "/pools?x=" + "a" * 5000)
+        self.assertEqual((st, body["error"]), (414, "uri_too_long"))
+        m1 = c.metrics()
+        for status in ("413", "414", "431"):
+            self.assertEqual(
+                metric(m1, "uniqd_http_requests_total", route="other",
+                       status=status) -
+                metric(m0, "uniqd_http_requests_total", route="other",
+                       status=status), 1, status)
+        self.assertEqual(metric(m1, "uniqd_http_requests_total",
+                                route="other", status="other"), 0)
+        # m0, the three and nothing else went through the histogram.
+        self.assertEqual(metric(m1, "uniqd_http_request_seconds_count") -
+                         metric(m0, "uniqd_http_request_seconds_count"), 4)
+        s.stop()
+        lines = access_lines(s.log())
+        for l in lines:
+            self.assertRegex(l, ACCESS)
+        got = [ACCESS.match(l).group(1, 2, 3) for l in lines]
+        self.assertIn(("POST", "-", "413"), got)
+        self.assertIn(("GET", "-", "431"), got)
+        self.assertIn(("GET", "-", "414"), got)
+        self.assertNotIn("a" * 100, s.log(), "the query reached the log")
 
     def test_metrics_rejects_parameters_and_methods(self):
         s = self.server(self.config(ops_config()))
