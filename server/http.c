@@ -327,14 +327,27 @@ static enum MHD_Result answer_too_large(struct http_server *s,
 	return own_answer(s, r);
 }
 
-/* Adds up the bytes of one kind of value (query arguments, headers). */
-static enum MHD_Result add_size(void *cls, enum MHD_ValueKind kind,
-				const char *key, const char *value)
+/* Adds up the bytes of the query's parameters as http.h counts them:
+ * each one's key, '=' and value if it has one, and a '&' after it (the
+ * caller takes the last one off). */
+static enum MHD_Result add_arg_size(void *cls, enum MHD_ValueKind kind,
+				    const char *key, const char *value)
 {
 	size_t *n = cls;
 
 	(void)kind;
-	*n += strlen(key) + 1 + (value ? strlen(value) : 0) + 1;
+	*n += strlen(key) + (value ? 1 + strlen(value) : 0) + 1;
+	return MHD_YES;
+}
+
+/* Adds up the bytes of the headers as http.h counts them. */
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind,
+				       const char *key, const char *value)
+{
+	size_t *n = cls;
+
+	(void)kind;
+	*n += strlen(key) + (value ? strlen(value) : 0) + 2;
 	return MHD_YES;
 }
 
@@ -345,9 +358,12 @@ static bool answer_head_too_large(struct http_req *r)
 {
 	size_t query = 0, head = 0, path = strlen(r->path);
 
-	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_size,
-				  &query);
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_size, &head);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
+				  add_arg_size, &query);
+	if (query)
+		query--; /* no '&' after the last parameter */
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_size,
+				  &head);
 	if (path > HTTP_PATH_MAX || query > HTTP_QUERY_MAX)
 		http_error(r, 414, NULL, "uri_too_long",
 			   "the path may have %d bytes and the query %d",

@@ -18,12 +18,16 @@
 struct MHD_Connection;
 
 /*
- * Limits on a request's head, answered in the contract's JSON: a path over
- * HTTP_PATH_MAX bytes or a query over HTTP_QUERY_MAX (keys and values
- * decoded) gets 414 uri_too_long; headers over HTTP_HEADERS_MAX in all get
- * 431 headers_too_large. A head that does not even fit libmicrohttpd's
- * buffer of HTTP_MEMORY_LIMIT bytes per connection gets its own 414 or 431
- * (not JSON), and the connection is closed.
+ * Limits on a request's head, answered in the contract's JSON: a path
+ * (decoded) over HTTP_PATH_MAX bytes or a query over HTTP_QUERY_MAX gets
+ * 414 uri_too_long; headers over HTTP_HEADERS_MAX in all get 431
+ * headers_too_large. A query's size is that of its parameters decoded,
+ * with the '=' of each that has a value and the '&' between them (so
+ * "a=1&b" is 5 bytes); a header counts its name, its value and 2 (its
+ * ": " or line end). Exactly at a limit is fine. A head that does not
+ * even fit libmicrohttpd's buffer of HTTP_MEMORY_LIMIT bytes per
+ * connection gets its own 414 or 431 (not JSON), and the connection is
+ * closed.
  */
 #define HTTP_PATH_MAX 2048
 #define HTTP_QUERY_MAX 4096

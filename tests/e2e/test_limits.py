@@ -55,11 +55,47 @@ class LimitsTest(ServerTest):
         st, _, b = s.request("POST", "/orders")
         self.assertEqual(st, 200, b)
         self.assertTrue(b["id"].endswith("-00001"), b)
-        # just under the limits is fine
-        st, _, b = s.get("/random?type=int" + "&" * 10)
-        self.assertIn(st, (200, 400), b)
-        st, _, b = s.get("/healthz", headers={"X-Pad": "v" * 7000})
-        self.assertEqual(st, 200, b)
+
+    def test_limits_are_exact(self):
+        """Exactly at each limit the request goes on to its route (which
+        answers for what it says); one byte more gets 414 or 431."""
+        s = self.server(small_cfg())
+
+        def query(n, *params):
+            """A query of n bytes: the params, then x=aaa... to fill."""
+            q = "&".join(params + ("x=",))
+            return q + "a" * (n - len(q))
+
+        for params in ((), ("type=int",), ("a", "b=1")):
+            q = query(4096, *params)
+            self.assertEqual(len(q), 4096)
+            st, _, b = s.get("/random?" + q)
+            self.assertEqual((st, b["error"]), (400, "unknown_parameter"),
+                             (params, b))
+            st, _, b = s.get("/random?" + query(4097, *params))
+            self.assertEqual((st, b["error"]), (414, "uri_too_long"),
+                             (params, b))
+        # a query counts decoded: %61 is one byte
+        st, _, b = s.get("/random?x=" + "%61" * 4094)
+        self.assertEqual((st, b["error"]), (400, "unknown_parameter"), b)
+        st, _, b = s.get("/random?x=" + "%61" * 4095)
+        self.assertEqual((st, b["error"]), (414, "uri_too_long"), b)
+        # the path: 2048 bytes go on to the routes (none matches)
+        st, _, b = s.get("/" + "p" * 2047)
+        self.assertEqual((st, b["error"]), (404, "not_found"), b)
+        st, _, b = s.get("/" + "p" * 2048)
+        self.assertEqual((st, b["error"]), (414, "uri_too_long"), b)
+
+        # the headers: each counts its name, its value and 2; here Host
+        # (4 + 9 + 2) and X-Pad (5 + n + 2), 8192 bytes in all
+        def head(n):
+            return (b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"X-Pad: " + b"v" * n + b"\r\n\r\n")
+
+        got = raw_request(s.port, head(8192 - 15 - 7))
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:200])
+        got = raw_request(s.port, head(8192 - 15 - 7 + 1))
+        self.assertTrue(got.startswith(b"HTTP/1.1 431"), got[:200])
 
     def test_head_beyond_the_buffer_is_refused_and_the_server_goes_on(self):
         s = self.server(small_cfg())
