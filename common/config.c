@@ -759,18 +759,12 @@ int config_parse(struct config *c, const char *json, char *err,
 		c->sync = cJSON_IsTrue(v);
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "admin_token"))) {
-		if (!cJSON_IsString(v) || strlen(v->valuestring) < 8 ||
-		    strlen(v->valuestring) > 256) {
-			fail(err, errlen, "\"admin_token\" must be a string "
-					  "of 8 to 256 characters");
+		rc = config_set_admin_token(c, cJSON_IsString(v) ?
+					    v->valuestring : NULL,
+					    "\"admin_token\"", err, errlen);
+		if (rc)
 			goto out;
-		}
-		free(c->admin_token);
-		c->admin_token = strdup(v->valuestring);
-		if (!c->admin_token) {
-			rc = -ENOMEM;
-			goto out;
-		}
+		rc = -EINVAL;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "pools"))) {
 		rc = parse_pools(c, v, err, errlen);
@@ -781,6 +775,24 @@ int config_parse(struct config *c, const char *json, char *err,
 out:
 	cJSON_Delete(root);
 	return rc;
+}
+
+int config_set_admin_token(struct config *c, const char *token,
+			   const char *source, char *err, size_t errlen)
+{
+	size_t n = token ? strlen(token) : 0;
+	char *copy;
+
+	if (!token || n < CONFIG_TOKEN_MIN || n > CONFIG_TOKEN_MAX)
+		return fail(err, errlen, "%s must be a string of %d to %d "
+			    "characters", source, CONFIG_TOKEN_MIN,
+			    CONFIG_TOKEN_MAX);
+	copy = strdup(token);
+	if (!copy)
+		return -ENOMEM;
+	free(c->admin_token);
+	c->admin_token = copy;
+	return 0;
 }
 
 int config_load_file(struct config *c, const char *path, char *err,

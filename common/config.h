@@ -116,6 +116,20 @@ int config_load_file(struct config *c, const char *path, char *err,
  */
 int config_apply_env(struct config *c, char *err, size_t errlen);
 
+/* An admin token's length in bytes, wherever it comes from (the file's
+ * "admin_token", UNIQD_ADMIN_TOKEN). */
+#define CONFIG_TOKEN_MIN 8
+#define CONFIG_TOKEN_MAX 256
+
+/*
+ * Sets c's admin token to a copy of token, replacing any, if it has
+ * CONFIG_TOKEN_MIN to CONFIG_TOKEN_MAX bytes. source names where it came
+ * from, for err ("\"admin_token\"", "UNIQD_ADMIN_TOKEN"). Returns 0,
+ * -EINVAL with a sentence in err, or -ENOMEM; c is unchanged on failure.
+ */
+int config_set_admin_token(struct config *c, const char *token,
+			   const char *source, char *err, size_t errlen);
+
 /* Frees what c holds (pools, token). */
 void config_release(struct config *c);
 

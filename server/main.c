@@ -83,9 +83,10 @@ static const char usage[] =
 "\n"
 "Environment:\n"
 "  UNIQD_ADMIN_TOKEN  the admin token (Authorization: Bearer TOKEN) for\n"
-"                     the admin routes; overrides the config's\n"
-"                     \"admin_token\". Without one, admin routes are open,\n"
-"                     and uniqd refuses to listen beyond loopback\n"
+"                     the admin routes, 8 to 256 characters; overrides\n"
+"                     the config's \"admin_token\" (empty: unset).\n"
+"                     Without one, admin routes are open, and uniqd\n"
+"                     refuses to listen beyond loopback\n"
 "  RANGE_START, RANGE_AMOUNT  the range of the lease pool \"users\"\n"
 "\n"
 "Routes (../shared/API.md has the whole contract):\n"
@@ -217,12 +218,16 @@ static int load_config(const struct args *a, struct config *cfg)
 		log_error("%s", err);
 		return rc;
 	}
+	/* The token from the environment is held to the file's rules. An
+	 * empty one counts as unset (an EnvironmentFile line left blank). */
 	tok = getenv("UNIQD_ADMIN_TOKEN");
 	if (tok && *tok) {
-		free(cfg->admin_token);
-		cfg->admin_token = strdup(tok);
-		if (!cfg->admin_token)
-			return -ENOMEM;
+		rc = config_set_admin_token(cfg, tok, "UNIQD_ADMIN_TOKEN", err,
+					    sizeof(err));
+		if (rc) {
+			log_error("%s", rc == -ENOMEM ? "out of memory" : err);
+			return rc;
+		}
 	}
 	return 0;
 }

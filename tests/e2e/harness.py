@@ -189,6 +189,33 @@ class Server:
         return self.stop(signal.SIGKILL, check=True)
 
 
+def listening_port(pid):
+    """The TCP port process pid listens on (from /proc), or None."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            # local address, state 0A (LISTEN), inode
+            if len(cols) > 9 and cols[3] == "0A" and cols[9] in inodes:
+                return int(cols[1].rsplit(":", 1)[1], 16)
+    return None
+
+
 def send_head(port, method, path, headers):
     """Sends a request's head only, no body whatever its Content-Length
     says, and reads the answer: for answers given before the body (413),

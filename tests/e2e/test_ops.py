@@ -15,8 +15,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (SLOW, UNIQD, UNIQD_STRESS, Server, ServerTest, run,
-                     send_head)
+from harness import (SLOW, UNIQD, UNIQD_STRESS, Server, ServerTest,
+                     listening_port, run, send_head)
 
 TOKEN = "tok-3f9a1c77e2b54d0e"
 BUILD_ROOT = os.environ.get("UNIQ_BUILD_ROOT", "build")
@@ -373,6 +373,95 @@ class AccessLogTest(ServerTest):
                  os.path.join(self.tmp, "d")], check=2)
         self.assertIn('--access-log takes "routes" or "paths"', p.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "d")))
+
+
+class AdminTokenTest(ServerTest):
+    """The admin token from UNIQD_ADMIN_TOKEN is held to the config
+    file's rules (8 to 256 characters), grants the admin routes, and is
+    what lets uniqd listen beyond loopback."""
+
+    # A documentation address (RFC 5737): no machine has it, so that
+    # uniqd, let past the token check, fails to bind it and listens on
+    # nothing beyond what the test controls.
+    FAR = "198.51.100.7:0"
+
+    def uniqd(self, *args, token=None, data="d"):
+        env = {"UNIQD_ADMIN_TOKEN": token} if token is not None else None
+        cmd = [UNIQD, "--data-dir", os.path.join(self.tmp, data),
+               "--config", self.config(ops_config())] + list(args)
+        return run(cmd, env=env, timeout=60)
+
+    def test_env_token_is_checked_like_the_config_files(self):
+        for bad in ("short", "1234567", "x" * 257):
+            p = self.uniqd("--listen", "127.0.0.1:0", token=bad)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("UNIQD_ADMIN_TOKEN must be a string of 8 to 256 "
+                          "characters", p.stderr)
+            self.assertNotIn(bad, p.stderr, "the token reached the log")
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, "d")))
+        # The same rule, the same words, for the file's.
+        cfg = ops_config("1234567")
+        p = run([UNIQD, "--data-dir", os.path.join(self.tmp, "d"),
+                 "--config", self.config(cfg, "short.json")], timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('"admin_token" must be a string of 8 to 256 '
+                      'characters', p.stderr)
+
+    def test_env_token_grants_admin_routes(self):
+        env_token = "e" * 8  # the shortest allowed
+        s = self.server(self.config(ops_config(TOKEN)),
+                        env={"UNIQD_ADMIN_TOKEN": env_token})
+        st, _, body = s.request("POST", "/pools/users/leases")
+        self.assertEqual(st, 201, body)
+        for auth in (None, "Bearer " + TOKEN, "Bearer " + env_token[:-1],
+                     "Bearer" + env_token, "Bearer\t" + env_token,
+                     "Bearerx " + env_token, "Basic " + env_token,
+                     env_token):
+            hdrs = {"Authorization": auth} if auth else {}
+            st, h, body = s.request("POST", "/pools/users/reset",
+                                    headers=hdrs)
+            self.assertEqual((st, body["error"]), (401, "unauthorized"),
+                             auth)
+            self.assertEqual(h.get("www-authenticate"), "Bearer")
+        self.assertEqual(s.get("/pools/users")[2]["issued"], 1,
+                         "a refused reset changed nothing")
+        for scheme in ("Bearer ",):
+            st, _, body = s.request("POST", "/pools/users/reset",
+                                    headers={"Authorization":
+                                             scheme + env_token})
+            self.assertEqual(st, 200, (scheme, body))
+
+    def test_beyond_loopback_needs_a_token(self):
+        p = self.uniqd("--listen", self.FAR)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("refusing to listen on 198.51.100.7 without an admin "
+                      "token", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "d")))
+        # With the token from the environment the refusal is gone: uniqd
+        # goes on to bind the address, which fails here (if this machine
+        # did have it, uniqd would listen: then stop it).
+        cmd = [UNIQD, "--data-dir", os.path.join(self.tmp, "t"), "--config",
+               self.config(ops_config()), "--listen", self.FAR]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ,
+                                         UNIQD_ADMIN_TOKEN=TOKEN))
+        try:
+            deadline = time.time() + 30 * SLOW
+            while proc.poll() is None and time.time() < deadline:
+                if listening_port(proc.pid):
+                    proc.send_signal(signal.SIGTERM)
+                    break
+                time.sleep(0.05)
+            _, err = proc.communicate(timeout=30 * SLOW)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertNotIn("refusing to listen", err)
+        self.assertRegex(err, r"cannot listen on 198\.51\.100\.7:0|"
+                              r"listening on 198\.51\.100\.7:")
+        self.assertNotIn(TOKEN, err)
 
 
 class HelpTest(unittest.TestCase):
