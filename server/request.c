@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -180,12 +181,18 @@ bool request_auth_ok(const char *authorization, const char *token)
 
 	if (!token)
 		return true;
-	if (!authorization || strncmp(authorization, "Bearer ", 7))
+	/* RFC 7235: the scheme is case-insensitive ("bearer" is "Bearer"),
+	 * and one or more spaces part it from the credentials. The scheme
+	 * is no secret: only the token is compared in constant time. */
+	if (!authorization || strncasecmp(authorization, "Bearer", 6) ||
+	    authorization[6] != ' ')
 		return false;
+	a = authorization + 6;
+	while (*a == ' ')
+		a++;
 	/* Compare in time that depends only on the lengths, not on where
 	 * the strings differ, so that a token cannot be guessed byte by
 	 * byte. */
-	a = authorization + 7;
 	la = strlen(a);
 	lb = strlen(token);
 	diff = (unsigned char)(la != lb);

@@ -155,8 +155,9 @@ int request_value(const struct pool_def *d, const char *text, uint64_t *k,
 /*
  * True if an Authorization header (NULL when absent) grants the admin
  * routes: always when token is NULL (none is configured), else only
- * "Bearer <token>" exactly. Its time depends on the lengths, not on where
- * a guess differs.
+ * "Bearer", in any case (RFC 7235: "bearer", "BEARER"), then one or more
+ * spaces, then exactly token. Its time depends on the lengths, not on
+ * where a guess differs.
  */
 bool request_auth_ok(const char *authorization, const char *token);
 

@@ -377,8 +377,8 @@ class AccessLogTest(ServerTest):
 
 class AdminTokenTest(ServerTest):
     """The admin token from UNIQD_ADMIN_TOKEN is held to the config
-    file's rules (8 to 256 characters), grants the admin routes, and is
-    what lets uniqd listen beyond loopback."""
+    file's rules (8 to 256 characters), grants the admin routes under any
+    case of "Bearer", and is what lets uniqd listen beyond loopback."""
 
     # A documentation address (RFC 5737): no machine has it, so that
     # uniqd, let past the token check, fails to bind it and listens on
@@ -407,7 +407,7 @@ class AdminTokenTest(ServerTest):
         self.assertIn('"admin_token" must be a string of 8 to 256 '
                       'characters', p.stderr)
 
-    def test_env_token_grants_admin_routes(self):
+    def test_env_token_grants_admin_routes_any_case_of_bearer(self):
         env_token = "e" * 8  # the shortest allowed
         s = self.server(self.config(ops_config(TOKEN)),
                         env={"UNIQD_ADMIN_TOKEN": env_token})
@@ -425,7 +425,7 @@ class AdminTokenTest(ServerTest):
             self.assertEqual(h.get("www-authenticate"), "Bearer")
         self.assertEqual(s.get("/pools/users")[2]["issued"], 1,
                          "a refused reset changed nothing")
-        for scheme in ("Bearer ",):
+        for scheme in ("Bearer ", "bearer ", "BEARER ", "bEaReR   "):
             st, _, body = s.request("POST", "/pools/users/reset",
                                     headers={"Authorization":
                                              scheme + env_token})

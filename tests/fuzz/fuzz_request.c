@@ -319,9 +319,32 @@ static void fuzz_headers(unsigned shape, const char *text)
 	(void)shape;
 }
 
+/* The contract of request_auth_ok, restated: "Bearer" in any case, one
+ * or more spaces, then exactly the token. */
+static bool auth_grants(const char *auth, const char *token)
+{
+	static const char scheme[] = "bearer";
+	size_t i;
+
+	for (i = 0; i < 6; i++)
+		if (auth[i] != scheme[i] && auth[i] != scheme[i] - 'a' + 'A')
+			return false;
+	if (auth[6] != ' ')
+		return false;
+	for (auth += 6; *auth == ' '; auth++)
+		;
+	return !strcmp(auth, token);
+}
+
 static void fuzz_auth(unsigned shape, const char *auth, const char *token)
 {
+	static const char *const schemes[] = { "Bearer ", "bearer ", "BEARER ",
+					       "bEaReR   " };
+	static const char *const refused[] = { "Bearer", "Bearer\t",
+					       "Bearerx ", "Basic ", "Bear ",
+					       " Bearer ", "" };
 	char want[600];
+	size_t i;
 	bool ok;
 
 	if (strlen(token) > 512)
@@ -332,9 +355,23 @@ static void fuzz_auth(unsigned shape, const char *auth, const char *token)
 		return;
 	}
 	ok = request_auth_ok(shape & 2 ? NULL : auth, token);
-	snprintf(want, sizeof(want), "Bearer %s", token);
-	FUZZ_CHECKF(ok == (!(shape & 2) && !strcmp(auth, want)),
+	FUZZ_CHECKF(ok == (!(shape & 2) && auth_grants(auth, token)),
 		    "\"%s\" for token \"%s\": %d", auth, token, ok);
+	/* The token given under each spelling of the scheme, and under
+	 * schemes that are not Bearer: granted exactly when the
+	 * restatement says so (a token starting with a space never is). */
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s", schemes[i], token);
+		ok = request_auth_ok(want, token);
+		FUZZ_CHECKF(ok == (token[0] != ' '), "\"%s\" for token "
+			    "\"%s\": %d", want, token, ok);
+	}
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(want, sizeof(want), "%s%s", refused[i], token);
+		ok = request_auth_ok(want, token);
+		FUZZ_CHECKF(ok == auth_grants(want, token), "\"%s\" for "
+			    "token \"%s\": %d", want, token, ok);
+	}
 }
 
 /* ---- path segments ------------------------------------------------- */
