@@ -75,17 +75,25 @@ class Server:
         return cmd + self.args
 
     def start(self, timeout=20):
+        """Starts uniqd on port 0 and learns the port it got: from its
+        "listening on" line, or with --quiet (which drops that line) from
+        the socket it listens on."""
         fd, self.log_path = tempfile.mkstemp(prefix="uniqd-log-",
                                              suffix=".txt", dir=self.log_dir)
         self._log = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(self.command(), stdout=self._log,
                                      stderr=subprocess.STDOUT, env=self.env,
                                      preexec_fn=_die_with_parent)
+        quiet = "--quiet" in self.args
         deadline = time.time() + timeout * SLOW
         while time.time() < deadline:
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
             if m:
                 self.port = int(m.group(1))
+                return self
+            port = listening_port(self.proc.pid) if quiet else None
+            if port:
+                self.port = port
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError("uniqd exited with %s:\n%s" %
@@ -148,17 +156,32 @@ class Server:
             time.sleep(0.05)
         raise AssertionError("pools not ready: %r" % (last,))
 
-    def draw(self, pool_type="int", conn=None, retries=200):
-        """One /random value as text (exact), retrying 503 refilling."""
-        for _ in range(retries):
+    def draw(self, pool_type="int", conn=None, timeout=2):
+        """One /random value, retrying 503 refilling for up to timeout
+        seconds (times SLOW)."""
+        deadline = time.time() + timeout * SLOW
+        while True:
             st, h, body = self.get("/random?type=" + pool_type, conn=conn)
             if st == 200:
                 return body
-            if st == 503 and body.get("error") == "refilling":
-                time.sleep(0.01)
-                continue
-            raise AssertionError("GET /random: %s %r" % (st, body))
-        raise AssertionError("still refilling after %d tries" % retries)
+            if st != 503 or body.get("error") != "refilling":
+                raise AssertionError("GET /random: %s %r" % (st, body))
+            if time.time() > deadline:
+                raise AssertionError("still refilling after %.1f s" %
+                                     (timeout * SLOW))
+            time.sleep(0.01)
+
+    def get_until(self, path, done=lambda st: st != 503, timeout=10,
+                  conn=None):
+        """GETs path until done(status) (by default: until it is not a
+        503), for up to timeout seconds (times SLOW); returns the last
+        (status, raw body text), as raw_get."""
+        deadline = time.time() + timeout * SLOW
+        while True:
+            st, raw = raw_get(self.port, path, conn=conn)
+            if done(st) or time.time() > deadline:
+                return st, raw
+            time.sleep(0.05)
 
     def stop(self, sig=signal.SIGTERM, timeout=30, check=True):
         """Stops the server; with check, requires a clean exit (status 0,
