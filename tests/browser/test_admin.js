@@ -3,8 +3,11 @@
 // playwright-core. It loads the page with an admin token, types a prefix
 // and sees the capacity left, sees an impossible count refused before
 // sending, starts a code job and watches it finish, downloads its file and
-// checks it line by line, borrows and returns a number, places an order,
-// and keeps a screenshot (UNIQ_ARTIFACTS, default the build directory).
+// checks it line by line, borrows and returns a number (and refreshes the
+// lease list twice at once: no row twice), shows each shard's fill from
+// GET /pools, places an order, and keeps a screenshot (UNIQ_ARTIFACTS,
+// default the build directory), taken also when a step fails. uniqd must
+// exit 0 on SIGTERM at the end.
 //
 // Exit status: 0 when every check passed, 1 otherwise (meson reads it).
 "use strict";
@@ -51,7 +54,7 @@ function startServer(dir) {
   fs.writeFileSync(cfg, JSON.stringify({
     admin_token: TOKEN,
     pools: [
-      { name: "int", kind: "int", shards: 1, shard_size: 1000 },
+      { name: "int", kind: "int", shards: 2, shard_size: 1000 },
       { name: "codes", kind: "code", pattern: "###-###", alphabet: "ABCDEFGH",
         shards: 1, shard_size: 100 },
       { name: "orders", kind: "sequence" },
@@ -76,12 +79,25 @@ function startServer(dir) {
   });
 }
 
+/* Stops uniqd with SIGTERM; resolves to its exit code (null if a signal
+ * ended it), or "timeout". */
+function stopServer(proc) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      return resolve(proc.exitCode);
+    const timer = setTimeout(() => { proc.kill("SIGKILL"); resolve("timeout"); },
+                             30000 * SLOW);
+    proc.on("exit", (code) => { clearTimeout(timer); resolve(code); });
+    proc.kill("SIGTERM");
+  });
+}
+
 async function main() {
   if (!fs.existsSync(CHROMIUM)) unavailable("no Chromium at " + CHROMIUM);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "uniqd-browser-"));
   const { proc, port } = await startServer(dir);
   const base = "http://127.0.0.1:" + port;
-  let browser;
+  let browser, page;
   try {
     browser = await chromium.launch({
       executablePath: CHROMIUM, headless: true,
@@ -91,7 +107,7 @@ async function main() {
     });
     const context = await browser.newContext({ acceptDownloads: true,
                                                viewport: { width: 390, height: 844 } });
-    const page = await context.newPage();
+    page = await context.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     page.setDefaultTimeout(15000 * SLOW);
@@ -104,6 +120,20 @@ async function main() {
     const narrow = await page.textContent('#pools tr[data-pool="users"] .narrow');
     check(/^\d+ of \d+ left$/.test(narrow.trim()) && await page.isVisible('#pools tr[data-pool="users"] .narrow'),
           "remaining and capacity are shown on a phone (" + narrow + ")");
+
+    // Each shard's fill, from GET /pools's shards[].ready: one bar and
+    // number per shard, labelled with its name.
+    const api = await page.evaluate(() => fetch("/pools").then((r) => r.json()));
+    const apiInt = api.pools.find((p) => p.name === "int");
+    const shown = await page.$$eval('#pools tr[data-pool="int"] [data-shard]',
+      (els) => els.map((e) => ({ name: e.dataset.shard, title: e.title,
+                                 n: e.querySelector(".n").textContent })));
+    check(shown.length === 2 && shown.map((x) => x.name).join() ===
+          apiInt.shards.map((x) => x.name).join(),
+          "one fill per shard of int (" + shown.map((x) => x.name).join() + ")");
+    check(shown.length > 0 && shown.every((x) => /: [\d,]+ ready in the shard and its hopper \(the shard refills to 1,000\)$/.test(x.title) &&
+                             /^[\d.]+K?$/.test(x.n)),
+          "each shard shows its ready count (" + shown.map((x) => x.title).join("; ") + ")");
 
     // The admin token, asked once and kept in the tab's session storage.
     page.once("dialog", (d) => d.accept(TOKEN));
@@ -153,6 +183,13 @@ async function main() {
     await page.click('button[data-borrow="users"]');
     await page.waitForSelector('table[data-leases="users"] tr[data-number="100"]');
     check(true, "a number is borrowed and listed");
+    // The 5 s timer and a button can reload the list at once: no row
+    // twice, one table.
+    await page.evaluate(() => Promise.all([loadLeases(), loadLeases(), refresh()]));
+    await page.waitForTimeout(300);
+    check(await page.locator('table[data-leases="users"]').count() === 1 &&
+          await page.locator('table[data-leases="users"] tr[data-number="100"]').count() === 1,
+          "concurrent refreshes list the lease once");
     await page.click('table[data-leases="users"] tr[data-number="100"] button');
     await page.waitForSelector('table[data-leases="users"] tr[data-number="100"]', { state: "detached" });
     check(true, "the number is returned and leaves the list");
@@ -162,12 +199,17 @@ async function main() {
     await page.waitForFunction(() => /^\d{8}-00001$/.test(document.getElementById("order-id").textContent));
     check(true, "an order id is placed and shown");
 
-    await page.screenshot({ path: path.join(ARTIFACTS, "admin-page.png"), fullPage: true });
     check(errors.length === 0, "no script error on the page (" + errors.join("; ") + ")");
   } finally {
-    if (browser) await browser.close();
-    proc.kill("SIGTERM");
-    await new Promise((r) => proc.on("exit", r));
+    // The screenshot is most wanted when a step failed.
+    if (page)
+      await page.screenshot({ path: path.join(ARTIFACTS, "admin-page.png"), fullPage: true })
+        .catch((e) => console.log("FAIL screenshot: " + e.message));
+    if (browser) await browser.close().catch(() => {});
+    const code = await stopServer(proc);
+    check(code === 0, "uniqd exits 0 on SIGTERM (" + code + ")");
+    if (code !== 0)
+      console.log(fs.readFileSync(path.join(dir, "uniqd.log"), "utf8").slice(-3000));
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
