@@ -56,8 +56,31 @@ ninja -C "$build" >/dev/null
 
 work=$(mktemp -d /tmp/uniqd-bench-XXXXXX)
 pids=()
+# True while pid $1 (a child of this script, so never reused before we
+# wait for it) runs: it exists and is not a zombie.
+alive() {
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || true
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+# Stops what this script started, by pid: SIGTERM, then SIGKILL for any
+# still running after 5 s (uvicorn can linger in its graceful shutdown,
+# and a plain wait would hang the script after its results).
 cleanup() {
+  local p left
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    left=0
+    for p in "${pids[@]}"; do alive "$p" && left=1; done
+    ((left)) || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do
+    if alive "$p"; then
+      echo "bench: pid $p still running 5 s after SIGTERM: SIGKILL" >&2
+      kill -KILL "$p" 2>/dev/null || true
+    fi
+  done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$work"
 }
@@ -221,8 +244,12 @@ idle)
   echo '{"threads": 2, "idle_timeout": 3600}' > "$work/config.json"
   start_uniqd "$work/config.json"
   cat > "$work/hold.py" <<'PY'
-import socket, sys, time
+import resource, socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if soft != resource.RLIM_INFINITY and soft < n + 64:
+    want = n + 64 if hard == resource.RLIM_INFINITY else min(hard, n + 64)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
 drip = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
 print("holding", flush=True)
@@ -237,10 +264,26 @@ PY
   : > "$work/r"
   for r in $(seq 1 "$rounds"); do
     read -r a ap _ < <(WRK_CONNS=8 run_wrk "http://127.0.0.1:$uport/random")
-    python3 "$work/hold.py" "$uport" 1000 > "$work/hold.out" &
+    python3 "$work/hold.py" "$uport" 1000 > "$work/hold.out" 2>&1 &
     hp=$!; pids+=($hp)
-    for _ in $(seq 1 100); do grep -q holding "$work/hold.out" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 100); do
+      grep -q holding "$work/hold.out" 2>/dev/null && break
+      alive "$hp" || break
+      sleep 0.1
+    done
+    # Measuring "beside 1000 idle connections" without them would be a
+    # lie: stop here instead.
+    if ! grep -q holding "$work/hold.out" 2>/dev/null || ! alive "$hp"; then
+      echo "bench: the idle-connection holder never started (round $r):" >&2
+      cat "$work/hold.out" >&2
+      exit 1
+    fi
     read -r b bp _ < <(WRK_CONNS=8 run_wrk "http://127.0.0.1:$uport/random")
+    if ! alive "$hp"; then
+      echo "bench: the idle-connection holder died during round $r:" >&2
+      cat "$work/hold.out" >&2
+      exit 1
+    fi
     kill "$hp"; wait "$hp" 2>/dev/null || true
     echo "$b $a" | awk '{print $1/$2}' >> "$work/r"
     printf '  round %d: alone %7.0f req/s p99 %5.2f ms | beside 1000 idle %7.0f req/s p99 %5.2f ms\n' \
