@@ -1856,40 +1856,13 @@ void api_release(struct api *a)
 	a->metrics = NULL;
 }
 
-/* Counts an answered request, and writes its access-log line if asked:
- * client, method, the route's pattern (or the path, in paths mode), the
- * status and the server's time in milliseconds. Never the query, a header
- * or a body. */
-/* Copies s into out (cut to fit), with every byte that is not printable
- * ASCII as '?': a path must not be able to forge a log line. */
-static const char *log_safe(const char *s, char *out, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 1 < len; i++)
-		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
-	out[i] = '\0';
-	return out;
-}
-
+/* Counts an answered request under its route, and writes its access-log
+ * line if asked (metrics_request_done). */
 static void request_done(struct api *a, struct http_req *r, size_t route)
 {
-	uint64_t nanos = clock_mono_ns() - r->start_ns;
-	char addr[64], method[16], path[256];
-	const char *what;
-
-	metrics_count(a->metrics, r->thread, (unsigned)route, r->status,
-		      nanos);
-	if (a->access_log == API_ACCESS_OFF)
-		return;
-	if (a->access_log == API_ACCESS_PATHS)
-		what = log_safe(r->path, path, sizeof(path));
-	else
-		what = route < NROUTES ? routes[route].pattern : "-";
-	log_access("%s %s %s %u %.3f ms",
-		   http_client_addr(r, addr, sizeof(addr)),
-		   log_safe(r->method, method, sizeof(method)), what,
-		   r->status, (double)nanos / 1e6);
+	metrics_request_done(a->metrics, r, (unsigned)route,
+			     route < NROUTES ? routes[route].pattern : NULL,
+			     a->access_log);
 }
 
 void api_handle(struct http_req *r, void *arg)

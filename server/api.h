@@ -16,20 +16,13 @@
 
 #define API_COUNT_MAX 10000
 
-/* What the access log (--access-log) writes per request. */
-enum api_access_log {
-	API_ACCESS_OFF = 0,
-	API_ACCESS_ROUTES,	/* the route's pattern: no value, no token */
-	API_ACCESS_PATHS,	/* the path as requested: may hold values */
-};
-
 struct api {
 	const struct config *cfg;
 	struct pool_set *pools;
 	struct refill *refill;
 	struct committer *committer;	/* sequence ids, leases, redeems */
 	struct jobs *jobs;		/* code jobs' workers */
-	enum api_access_log access_log;
+	enum metrics_log access_log;	/* --access-log */
 	struct metrics *metrics;	/* made by api_init */
 	const char *pool_names[METRICS_POOLS_MAX]; /* for metrics */
 };

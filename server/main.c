@@ -119,7 +119,7 @@ struct args {
 	const char *listen;
 	const char *data_dir;
 	const char *threads;
-	enum api_access_log access_log;
+	enum metrics_log access_log;
 	bool quiet;
 };
 
@@ -148,9 +148,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'q': a->quiet = true; break;
 		case 'a':
 			if (!optarg || !strcmp(optarg, "routes")) {
-				a->access_log = API_ACCESS_ROUTES;
+				a->access_log = METRICS_LOG_ROUTES;
 			} else if (!strcmp(optarg, "paths")) {
-				a->access_log = API_ACCESS_PATHS;
+				a->access_log = METRICS_LOG_PATHS;
 			} else {
 				fprintf(stderr, "uniqd: --access-log takes "
 					"\"routes\" or \"paths\", not "
@@ -238,13 +238,9 @@ static int load_config(const struct args *a, struct config *cfg)
 static void account_http_answer(struct http_req *r, void *arg)
 {
 	const struct api *a = arg;
-	enum metrics_log log = a->access_log == API_ACCESS_PATHS ?
-				       METRICS_LOG_PATHS :
-			       a->access_log == API_ACCESS_ROUTES ?
-				       METRICS_LOG_ROUTES :
-				       METRICS_LOG_OFF;
 
-	metrics_request_done(a->metrics, r, METRICS_ROUTE_OTHER, NULL, log);
+	metrics_request_done(a->metrics, r, METRICS_ROUTE_OTHER, NULL,
+			     a->access_log);
 }
 
 /* Raises the soft limit of open files toward what max_connections needs
