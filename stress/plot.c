@@ -221,8 +221,9 @@ out:
 int plot_write(const char *png, const struct plot_data *d, char *err,
 	       size_t errlen)
 {
-	char dir[] = "/tmp/uniqd-plot-XXXXXX";
-	char tp[64] = "", lat[64] = "", gp[64] = "", errlog[64] = "";
+	const char *tmp = getenv("TMPDIR");
+	char dir[512], tp[576] = "", lat[576] = "", gp[576] = "",
+	     errlog[576] = "";
 	struct stat st;
 	FILE *f;
 	int rc;
@@ -231,6 +232,13 @@ int plot_write(const char *png, const struct plot_data *d, char *err,
 		snprintf(err, errlen, "gnuplot is not installed (apt-get "
 			 "install gnuplot-nox)");
 		return -ENOENT;
+	}
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if (snprintf(dir, sizeof(dir), "%s/uniqd-plot-XXXXXX", tmp) >=
+	    (int)sizeof(dir)) {
+		snprintf(err, errlen, "TMPDIR is too long");
+		return -ENAMETOOLONG;
 	}
 	if (!mkdtemp(dir)) {
 		rc = -errno;

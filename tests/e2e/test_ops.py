@@ -705,6 +705,9 @@ class PlotTest(ServerTest):
         with open(os.path.join(self.tmp, "gnuplot-args")) as f:
             script = f.read().split("\n")[0]
         self.assertTrue(script.endswith("/plot.gp"), script)
+        self.assertTrue(script.startswith(os.path.join(self.tmp,
+                                                       "uniqd-plot-")),
+                        "TMPDIR is honoured: %s" % script)
         self.assertFalse(os.path.exists(os.path.dirname(script)),
                          "the plot's temporary files are removed")
         self.assertEqual(glob.glob(os.path.join(self.tmp, "uniqd-plot-*")),
