@@ -137,6 +137,10 @@ static void default_sequence(struct pool_def *d)
 
 #define CODE_DEFAULT_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
+/* Characters a code may not hold: they would end or escape a URL's path
+ * segment (redeem, lookup) or a CSV field. */
+#define CODE_UNSAFE "/?#%,\"\\"
+
 /*
  * Checks a code pool's pattern and alphabet and sets slots and capacity:
  * 0, or -EINVAL with a sentence in err.
@@ -154,9 +158,11 @@ static int code_shape(struct pool_def *d, const char *where, char *err,
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)d->alphabet[i];
 
-		if (c < 0x21 || c > 0x7e)
+		if (c < 0x21 || c > 0x7e || strchr(CODE_UNSAFE, c))
 			return fail(err, errlen, "%s: alphabet symbols must be "
-				    "printable ASCII other than space", where);
+				    "printable ASCII other than space and %s "
+				    "(codes go in URLs and CSV lines)", where,
+				    CODE_UNSAFE);
 		if (seen[c]++)
 			return fail(err, errlen, "%s: the alphabet repeats "
 				    "\"%c\"", where, c);
@@ -165,9 +171,11 @@ static int code_shape(struct pool_def *d, const char *where, char *err,
 	for (i = 0; d->pattern[i]; i++) {
 		unsigned char c = (unsigned char)d->pattern[i];
 
-		if (c < 0x20 || c > 0x7e)
+		if (c < 0x20 || c > 0x7e ||
+		    (c != '#' && strchr(CODE_UNSAFE, c)))
 			return fail(err, errlen, "%s: the pattern must be "
-				    "printable ASCII", where);
+				    "printable ASCII without %s (codes go in "
+				    "URLs and CSV lines)", where, CODE_UNSAFE);
 		if (c == '#')
 			d->slots++;
 	}

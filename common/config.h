@@ -59,7 +59,9 @@ struct pool_def {
 				   borrow (seed 001's scripts cannot renew);
 				   default 0 = never */
 	/* code pools: '#' is a symbol of the alphabet, anything else is
-	 * itself; slots is the number of '#' */
+	 * itself; slots is the number of '#'. Both are printable ASCII
+	 * without / ? % , " \ (nor # in the alphabet, nor a space in it),
+	 * so that a code fits a URL's path segment and a CSV field as is */
 	char pattern[CODE_PATTERN_MAX + 1];
 	char alphabet[CODE_ALPHABET_MAX + 1];
 	unsigned slots;

@@ -87,10 +87,13 @@ static void check_code(const struct pool_def *d)
 		unsigned char c = (unsigned char)d->alphabet[i];
 
 		FUZZ_CHECK(c > 0x20 && c < 0x7f && !seen[c]++);
+		FUZZ_CHECK(!strchr("/?#%,\"\\", c)); /* URL and CSV safe */
 	}
 	FUZZ_CHECK(n >= 1 && n <= CODE_PATTERN_MAX);
 	for (i = 0; i < n; i++) {
 		FUZZ_CHECK(d->pattern[i] >= 0x20 && d->pattern[i] < 0x7f);
+		FUZZ_CHECK(d->pattern[i] == '#' ||
+			   !strchr("/?%,\"\\", d->pattern[i]));
 		slots += d->pattern[i] == '#';
 	}
 	FUZZ_CHECK(slots >= 1 && slots == d->slots);

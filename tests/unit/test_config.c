@@ -767,6 +767,31 @@ static void test_code(void)
 		     "\"min\": 1}", "min");
 	pool_refused("{\"name\": \"v\", \"kind\": \"code\", "
 		     "\"pattern\": \"##\\t##\"}", "printable");
+	/* what would break a URL path or a CSV line, in either */
+	{
+		static const char *const unsafe[] = {
+			"/", "?", "#", "%", ",", "\\\"", "\\\\",
+		};
+		char json[256];
+		size_t i;
+
+		for (i = 0; i < sizeof(unsafe) / sizeof(*unsafe); i++) {
+			snprintf(json, sizeof(json), "{\"name\": \"v\", "
+				 "\"kind\": \"code\", \"alphabet\": "
+				 "\"AB%sC\"}", unsafe[i]);
+			pool_refused(json, "URLs and CSV");
+			if (!strcmp(unsafe[i], "#"))
+				continue; /* a slot in a pattern */
+			snprintf(json, sizeof(json), "{\"name\": \"v\", "
+				 "\"kind\": \"code\", \"pattern\": "
+				 "\"##%s##\"}", unsafe[i]);
+			pool_refused(json, "URLs and CSV");
+		}
+	}
+	d = pool_accepted("{\"name\": \"v\", \"kind\": \"code\", "
+			  "\"pattern\": \"## ##.##_##\", "
+			  "\"alphabet\": \"ab-+~*\"}");
+	CHECK(d && d->slots == 8);
 }
 
 int main(void)
