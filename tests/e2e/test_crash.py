@@ -477,8 +477,8 @@ class CrashTest(ServerTest):
     def verify(self, data, cfg_path, row, ctx, unborn_ok=False):
         """uniqctl verify must exit 0. With unborn_ok (no uniqd or uniqctl
         init has yet finished creating the pools on data), a kill before
-        the ledger's first commit ("not a uniqd ledger": an empty LMDB
-        file), between the pools' creations (one transaction each: "not
+        the ledger file exists ("no such file"), before the ledger's first
+        commit ("not a uniqd ledger": an empty LMDB file), between the pools' creations (one transaction each: "not
         in the ledger yet") or before a new shard's first commit ("is not
         shard N of pool P": an empty shard file) is tolerated and counted:
         verify opens read-only and cannot finish the creation; the next
@@ -487,6 +487,8 @@ class CrashTest(ServerTest):
         if unborn_ok and p.returncode == 1 and (
                 "is not in the ledger yet" in p.stderr or
                 "not a uniqd ledger" in p.stderr or
+                re.search(r"cannot open the ledger \S+: no such file",
+                          p.stderr) or
                 re.search(r"shards/\S+\.mdb is not shard \d+ of pool",
                           p.stderr)):
             row.unborn += 1
