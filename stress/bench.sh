@@ -24,6 +24,11 @@
 #   stress/bench.sh leases [--seconds N] [--rounds N]
 #       borrow-and-return pairs, `wrk -t1 -c64`, every change committed
 #       before its answer, vs mhd_hello.
+#   stress/bench.sh heap [--values N]
+#       the server's anonymous memory (RssAnon) at start and after
+#       `wrk -t1 -c64` on GET /random, on a fresh data directory and on one
+#       whose ledger has N values issued (default 10,000,000): the heap
+#       must not grow with the ledger.
 #   stress/bench.sh idle [--seconds N] [--rounds N]
 #       GET /random with `wrk -t1 -c8`, alone and then beside 1000 idle
 #       keep-alive connections held open (and 20 sending a header a byte
@@ -34,16 +39,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS_DIR:-$here/../shared/peers}
-mode=random seconds=10 rounds=3 with_seed=0 values=10000000 requests=1000000
+mode=random seconds=10 rounds=3 with_seed=0 values= requests=1000000
 while (($#)); do
   case $1 in
-    random|init|stress|orders|leases|codes|idle) mode=$1 ;;
+    random|init|stress|orders|leases|codes|idle|heap) mode=$1 ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --with-seed) with_seed=1 ;;
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -187,6 +192,7 @@ for p in json.load(sys.stdin)["pools"]:
     print("  pool %s: issued %d, ready %d, refills %d" % (p["name"], p["issued"], p["ready"], p["refills"]))'
   ;;
 init)
+  values=${values:-10000000}
   half=$((values / 2))
   echo "{\"pools\": [{\"name\": \"int\", \"kind\": \"int\", \"shards\": 2, \"shard_size\": $half}]}" > "$work/config.json"
   start=$(date +%s.%N)
@@ -217,7 +223,7 @@ orders)
   curl -s "http://127.0.0.1:$uport/pools/orders"; echo
   ;;
 codes)
-  n=${values}; [ "$n" = 10000000 ] && n=1000000
+  n=${values:-1000000}
   command -v node >/dev/null || { echo "bench: codes needs node (for vcg)" >&2; exit 1; }
   cp -r "$peers/vcg" "$work/vcg"
   (cd "$work/vcg" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
@@ -290,6 +296,32 @@ PY
       "$r" "$a" "$ap" "$b" "$bp"
   done
   echo "RATIO idle beside/alone = $(median < "$work/r" | awk '{printf "%.2f", $1}') (the target: above 0.5)"
+  ;;
+heap)
+  values=${values:-10000000}
+  rss() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+  echo '{"threads": 2, "pools": [{"name": "int", "kind": "int", "shards": 2, "shard_size": 200000}]}' > "$work/config.json"
+  echo "{\"pools\": [{\"name\": \"int\", \"kind\": \"int\", \"shards\": 2, \"shard_size\": $((values / 2))}]}" > "$work/big.json"
+  echo "RssAnon of uniqd (2 shards of 200,000), wrk -t1 -c64 -d${seconds}s on GET /random"
+  for which in fresh ledger; do
+    rm -rf "$work/data"
+    if [ "$which" = ledger ]; then
+      # issue N values in the ledger (into the shards), then serve from it
+      "$build/tools/uniqctl" --config "$work/big.json" --data-dir "$work/data" init >/dev/null 2>&1
+    fi
+    start_uniqd "$work/config.json"
+    up=${pids[-1]}
+    sleep 1
+    r0=$(rss "$up")
+    read -r ur _ < <(run_wrk "http://127.0.0.1:$uport/random")
+    r1=$(rss "$up")
+    issued=$(curl -s "http://127.0.0.1:$uport/pools/int" | python3 -c 'import json,sys; print(json.load(sys.stdin)["issued"])')
+    printf '  %-6s ledger: issued %9d | RssAnon %6d KiB at start, %6d KiB after %d req/s\n' \
+      "$which" "$issued" "$r0" "$r1" "$ur"
+    echo "$r1" > "$work/heap-$which"
+    kill "$up"; wait "$up" 2>/dev/null || true
+  done
+  echo "RATIO heap ledger/fresh = $(echo "$(cat "$work/heap-ledger") $(cat "$work/heap-fresh")" | awk '{printf "%.2f", $1/$2}')"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
