@@ -772,7 +772,6 @@ int config_parse(struct config *c, const char *json, char *err,
 					    "\"admin_token\"", err, errlen);
 		if (rc)
 			goto out;
-		rc = -EINVAL;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "pools"))) {
 		rc = parse_pools(c, v, err, errlen);
