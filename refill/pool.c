@@ -376,6 +376,14 @@ static void step_end(struct pool *p, bool moved)
 }
 
 /*
+ * A grant of the root stream whose every candidate a prefix stream had
+ * adds nothing. The step asks again at once, up to this many grants, so
+ * that near the end of a pool a filler does not sleep its idle wait
+ * between grants that only walk past codes the jobs took.
+ */
+#define CODE_EMPTY_GRANTS 64
+
+/*
  * pool_refill_step for code pools: the root stream issues through
  * code_issue (which checks every candidate against the prefix streams and
  * skips those they had), so a grant may add fewer values than it covers,
@@ -387,11 +395,12 @@ static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
 	static const struct code_prefix root = { 0 };
 	struct pool_shard *s = &p->shards[i];
 	struct code_batch *b = &s->codes;
+	unsigned grants = 0;
 	size_t j;
 	int rc = 0;
 
 	step_begin(p);
-	if (!s->pending.count) {
+	while (!s->pending.count) {
 		rc = code_issue(p->ledger, p->def, &root, i, want, b, NULL,
 				NULL);
 		if (rc == -EBUSY) {
@@ -404,8 +413,13 @@ static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
 			atomic_store(&p->used_up, true);
 			goto out;
 		}
+		if (b->n == 0 && ++grants < CODE_EMPTY_GRANTS)
+			continue;
+		if (b->n == 0)
+			goto out;	/* the filler comes back */
 		for (j = 0; j < b->n; j++)	/* the sequence numbers */
 			b->tmp[j] = b->grant.seq0 + (b->pos[j] - b->grant.first);
+		break;
 	}
 	rc = shard_append_seqs(&s->shard, b->tmp, b->codes, b->n);
 	if (rc) {

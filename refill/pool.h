@@ -144,7 +144,9 @@ int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
  * One refill of shard i: grants up to `want` more indices in the ledger
  * (committed), then appends their values to the shard (committed).
  * scratch must hold grant_batch values. *added says how many (0: the pool
- * is used up, and p->used_up is set). Returns 0 or a negative errno. If
+ * is used up, and p->used_up is set; in a code pool also when what is
+ * left is promised to jobs, or when 64 grants in a row found only codes
+ * the prefix streams had). Returns 0 or a negative errno. If
  * the append fails, the grant is kept (shard i's `pending`) and the next
  * call appends it again, with the same values at the same sequence
  * numbers, before it grants anything else. One thread at a time per

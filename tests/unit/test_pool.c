@@ -10,7 +10,8 @@
  * repeats nothing. Also: concurrent ledger grants tile the permutation,
  * a data directory that is not ours is refused, a pool's parameters are
  * checked on every open, and a draw of the largest allowed count is
- * eventually served.
+ * eventually served, and a code pool's root stream walks past the codes
+ * of its prefix streams within one refill step.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -30,6 +31,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/perm.h"
+#include "ledger/codes.h"
 #include "ledger/ledger.h"
 #include "refill/pool.h"
 #include "refill/refill.h"
@@ -1566,6 +1568,75 @@ out_cfg:
 	rm_rf(dir);
 }
 
+/*
+ * Near the end of a code pool the root stream's candidates are mostly
+ * codes the prefix streams had. One refill step must still add codes when
+ * there are any: a step that answered "nothing" after a grant of skips
+ * only would send the filler to sleep between grants, and the last codes
+ * would come out seconds late. Here the prefix streams take 252 of 256
+ * codes; every step adds until the 4 left are in the shard.
+ */
+static void test_code_refill_walks_past_skips(void)
+{
+	static const char json[] =
+		"{\"pools\": [{\"name\": \"cw\", \"kind\": \"code\", "
+		"\"pattern\": \"##-##\", \"alphabet\": \"ABCD\", "
+		"\"shards\": 1, \"shard_size\": 4}]}";
+	static const char *const prefixes[] = { "A", "B", "C", "DA", "DB",
+						 "DC", "DD-A", "DD-B", "DD-C" };
+	struct pool_set_opts o = { .create = true };
+	struct code_batch b;
+	struct code_prefix cp;
+	struct pool_set ps;
+	struct config cfg;
+	struct pool *p;
+	char dir[256], err[256];
+	uint64_t scratch[4], added, total = 0, taken = 0;
+	unsigned steps = 0, k;
+	int rc;
+
+	make_tmpdir(dir, sizeof(dir));
+	if (load_config(&cfg, json, dir))
+		return;
+	rc = pool_set_open(&ps, &cfg, &o, err, sizeof(err));
+	CHECKF(rc == 0, "%s", err);
+	if (rc)
+		goto out_cfg;
+	p = pool_set_find(&ps, "cw");
+	CHECK(code_batch_init(&b, 64) == 0);
+	for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
+		CHECK(code_prefix_parse(p->def, prefixes[k], &cp) == 0);
+		for (;;) {
+			rc = code_issue(&ps.ledger, p->def, &cp, CODE_CLI_SHARD,
+					64, &b, NULL, NULL);
+			CHECK_RC(rc, 0);
+			if (rc || b.grant.count == 0)
+				break;
+			taken += b.n;
+		}
+	}
+	CHECK_EQ_U64(taken, 252);
+	while (!atomic_load(&p->used_up) && steps++ < 100) {
+		rc = pool_refill_step(p, 0, 4, scratch, &added);
+		CHECK_RC(rc, 0);
+		if (rc)
+			break;
+		CHECKF(added > 0 || atomic_load(&p->used_up),
+		       "step %u added nothing with %llu of 4 codes left", steps,
+		       (unsigned long long)(4 - total));
+		total += added;
+		if (added == 0)
+			break;
+	}
+	CHECK_EQ_U64(total, 4);
+	CHECK(atomic_load(&p->used_up));
+	code_batch_release(&b);
+	pool_set_release(&ps);
+out_cfg:
+	config_release(&cfg);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	uint64_t t;
@@ -1581,6 +1652,7 @@ int main(void)
 	test_max_count_draw();
 	test_rest_holds_a_largest_draw();
 	test_failed_append_is_retried();
+	test_code_refill_walks_past_skips();
 	fprintf(stderr, "test_pool: %.1f s\n",
 		(double)(clock_mono_ns() - t) / 1e9);
 	return t_done("test_pool");
