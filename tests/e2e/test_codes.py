@@ -211,32 +211,56 @@ class CodesTest(ServerTest):
         finally:
             conn.close()
 
+    def at_one_instant(self, s, read, pool="tiny"):
+        """(issued set, read()) as of one instant. The refill may issue
+        a code at any time (settle only waits for a quiet spell), and
+        issued stays issued: when an audit before read() and one after it
+        find the same set, that set held all through read()."""
+        before = self.issued_set_tiny(s, pool)
+        for _ in range(5):
+            got = read()
+            after = self.issued_set_tiny(s, pool)
+            self.assertLessEqual(before, after)
+            if after == before:
+                return after, got
+            before = after
+        self.fail("the refill of %s never stopped issuing" % pool)
+
     def assert_tiny_counts(self, s, issued, pool="tiny"):
         """Capacity of every prefix (with and without the literal) agrees
-        with the set of issued codes."""
-        conn = s.client()
-        try:
-            prefixes = [""]
-            for n in (1, 2, 3):
-                for t in itertools.product("ABCD", repeat=n):
-                    p = "".join(t)
-                    if n >= 2:
-                        p = p[:2] + "-" + p[2:]
-                    prefixes.append(p)
-            prefixes += ["".join(t) for t in itertools.product("ABCD",
-                                                               repeat=2)]
-            for p in prefixes:
-                st, _, c = s.get("/pools/%s/capacity?prefix=%s" % (pool, p),
-                                 conn=conn)
-                self.assertEqual(st, 200, (p, c))
-                slots = len(p.replace("-", ""))
-                comb = 4 ** (4 - slots)
-                n = sum(1 for x in issued if x.startswith(p))
-                self.assertEqual((c["prefix"], c["combinations"],
-                                  c["issued"], c["remaining"]),
-                                 (p, comb, n, comb - n), "prefix %r" % p)
-        finally:
-            conn.close()
+        with the set of issued codes (issued, and what the refill issued
+        since)."""
+        prefixes = [""]
+        for n in (1, 2, 3):
+            for t in itertools.product("ABCD", repeat=n):
+                p = "".join(t)
+                if n >= 2:
+                    p = p[:2] + "-" + p[2:]
+                prefixes.append(p)
+        prefixes += ["".join(t) for t in itertools.product("ABCD", repeat=2)]
+
+        def read():
+            conn = s.client()
+            try:
+                counts = []
+                for p in prefixes:
+                    st, _, c = s.get("/pools/%s/capacity?prefix=%s" %
+                                     (pool, p), conn=conn)
+                    self.assertEqual(st, 200, (p, c))
+                    counts.append(c)
+                return counts
+            finally:
+                conn.close()
+
+        now, counts = self.at_one_instant(s, read, pool)
+        self.assertLessEqual(issued, now)
+        for p, c in zip(prefixes, counts):
+            slots = len(p.replace("-", ""))
+            comb = 4 ** (4 - slots)
+            n = sum(1 for x in now if x.startswith(p))
+            self.assertEqual((c["prefix"], c["combinations"],
+                              c["issued"], c["remaining"]),
+                             (p, comb, n, comb - n), "prefix %r" % p)
 
     def verify(self, config_path=None):
         p = uniqctl(self.data, "verify", config=config_path)
@@ -331,7 +355,8 @@ class CodesTest(ServerTest):
         self.assertLessEqual(set(drawn), issued)
         # what is issued but not drawn sits in the shard and its hopper
         self.assertLessEqual(len(issued - set(drawn)), 8)
-        self.assertEqual(self.pool_info(s, "tiny")["issued"], len(issued))
+        now, info = self.at_one_instant(s, lambda: self.pool_info(s, "tiny"))
+        self.assertEqual(info["issued"], len(now))
         self.assert_tiny_counts(s, issued)
         # after jobs under prefixes, still exact
         j1 = self.post_job(s, "tiny", 7, "B")
@@ -1029,7 +1054,9 @@ class CodesTest(ServerTest):
         a = self.lookup(s, "tiny", code)
         self.assertEqual((a["issued"], a["redeemed"], a.get("redeemed_at")),
                          (True, True, when), a)
-        # a code never issued: 404, and it stays unissued
+        # a code never issued: 404, and it stays unissued (once the
+        # refill that the draw started is over: it might issue that code)
+        self.settle(s, "tiny")
         issued = self.issued_set_tiny(s)
         never = sorted(set(all_tiny_codes()) - issued)[0]
         before = self.capacity(s, "tiny", "")
