@@ -35,7 +35,9 @@ struct worker {
 	bool stop;		/* under lock */
 	bool demand;		/* under lock; taker: a pop failed or the
 				   hopper ran low, since the last take */
-	bool filling;		/* filler: below low water once, fill up */
+	_Atomic bool filling;	/* filler: below low water once, fill up
+				   (written by the filler, read by
+				   refill_stats) */
 	uint64_t *scratch;	/* filler: grant_batch values */
 	struct shard_item *items; /* taker: hopper_cap entries */
 	uint64_t empty_seen;	/* taker: pool->empty_draws last logged */
@@ -194,10 +196,10 @@ static int filler_pass(struct worker *w)
 		return rc;
 	level = atomic_load(&s->level);
 	if (level < p->low_water || level == 0)
-		w->filling = true;
+		atomic_store(&w->filling, true);
 	if (level >= p->def->shard_size || atomic_load(&p->used_up))
-		w->filling = false;
-	if (!w->filling)
+		atomic_store(&w->filling, false);
+	if (!atomic_load(&w->filling))
 		return 0;
 	rc = pool_refill_step(p, w->shard, p->def->shard_size - level,
 			      w->scratch, &added);
@@ -402,6 +404,35 @@ void refill_free(struct refill *r)
 	free(r);
 }
 
+/*
+ * Whether w has work it will do without another draw: the same tests as
+ * taker_pass and filler_pass make, on the shared state. Read from another
+ * thread, so it may be stale by the time the caller looks; see
+ * refill_stats.
+ */
+static bool worker_has_work(struct worker *w)
+{
+	struct pool *p = w->pool;
+	struct pool_shard *s = &p->shards[w->shard];
+	uint64_t level = atomic_load(&s->level);
+	size_t room;
+	bool demand;
+
+	if (w->role == FILLER) {
+		if (atomic_load(&p->used_up) || level >= p->def->shard_size)
+			return false;
+		return atomic_load(&w->filling) || level < p->low_water ||
+		       level == 0;
+	}
+	pthread_mutex_lock(&w->lock);
+	demand = w->demand;
+	pthread_mutex_unlock(&w->lock);
+	room = hopper_room(&s->hopper);
+	if (room == 0 || level == 0)
+		return false;
+	return demand || p->hopper_cap - room < p->hopper_low;
+}
+
 void refill_stats(struct refill *r, const struct pool *p,
 		  struct refill_stats *out)
 {
@@ -410,6 +441,7 @@ void refill_stats(struct refill *r, const struct pool *p,
 	memset(out, 0, sizeof(*out));
 	if (!r)
 		return;
+	out->refilling = atomic_load(&p->busy) > 0;
 	for (k = 0; k < r->n; k++) {
 		if (r->w[k].pool != p)
 			continue;
@@ -417,5 +449,7 @@ void refill_stats(struct refill *r, const struct pool *p,
 		out->values += atomic_load(&r->w[k].values);
 		out->takes += atomic_load(&r->w[k].takes);
 		out->errors += atomic_load(&r->w[k].errors);
+		if (!out->refilling && worker_has_work(&r->w[k]))
+			out->refilling = true;
 	}
 }

@@ -80,6 +80,13 @@ struct refill_stats {
 	uint64_t values;	/* values appended to shards */
 	uint64_t takes;		/* batches moved to hoppers */
 	uint64_t errors;
+	/* A step is under way, or a taker or filler of p has work it will
+	 * do without another draw: a hopper below its low mark (or a pop's
+	 * demand) with values in the shard, a shard below low water or
+	 * still filling up to shard_size. False means the pool is at rest:
+	 * its issued count and stock move only when a request draws (or
+	 * uniqctl appends). */
+	bool refilling;
 };
 
 void refill_stats(struct refill *r, const struct pool *p,

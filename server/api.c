@@ -1448,10 +1448,16 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 	struct ledger_pool rec;
 	struct refill_stats st;
 	char text[VALUE_TEXT_MAX + 1];
-	uint64_t ready = 0, sready;
+	uint64_t ready = 0, sready[POOL_SHARDS_MAX];
 	unsigned i;
 	int rc;
 
+	/* Stock first, then issued: what was ready had been issued, and
+	 * issued only grows, so ready <= issued even while a refill runs. */
+	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
+		sready[i] = pool_shard_ready(p, i);
+		ready += sready[i];
+	}
 	rc = ledger_pool_get(&a->pools->ledger, d->name, &rec);
 	if (rc)
 		return rc;
@@ -1492,24 +1498,24 @@ counts:
 	buf_adds(b, ",\"remaining\":");
 	buf_add_u64(b, rec.capacity - rec.counter);
 	buf_adds(b, ",\"shards\":[");
-	for (i = 0; i < p->nserving; i++) {
-		sready = pool_shard_ready(p, i);
-		ready += sready;
+	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
 		if (i)
 			buf_addc(b, ',');
 		buf_adds(b, "{\"name\":");
 		buf_add_json_str(b, p->shards[i].shard.name);
 		buf_adds(b, ",\"ready\":");
-		buf_add_u64(b, sready);
+		buf_add_u64(b, sready[i]);
 		buf_addc(b, '}');
 	}
 	buf_adds(b, "],\"ready\":");
 	buf_add_u64(b, ready);
 	buf_printf(b, ",\"shard_size\":%llu",
 		   (unsigned long long)d->shard_size);
-	buf_printf(b, ",\"max_count\":%llu,\"refills\":%llu}",
+	buf_printf(b, ",\"max_count\":%llu,\"refills\":%llu,"
+		   "\"refilling\":%s}",
 		   (unsigned long long)pool_max_count(p),
-		   (unsigned long long)st.grants);
+		   (unsigned long long)st.grants,
+		   st.refilling ? "true" : "false");
 	return 0;
 }
 

@@ -186,6 +186,7 @@ class ApiTest(ServerTest):
                 self.assertRegex(sh["name"], SHARD_RE)
                 self.assertGreaterEqual(sh["ready"], 0)
             self.assertLessEqual(p["ready"], p["issued"])
+            self.assertIsInstance(p["refilling"], bool)
         st, _, one = self.s.get("/pools/float")
         self.assertEqual(st, 200)
         self.assertEqual(one["name"], "float")
@@ -195,17 +196,25 @@ class ApiTest(ServerTest):
 
     def test_issued_grows_with_refill_not_requests(self):
         """Requests pop what the ledger issued before: once the first
-        fill is done, 20 draws leave issued exactly where it was."""
-        seen = []
-        deadline = time.time() + 120 * SLOW
-        while len(seen) < 3 or len(set(seen[-3:])) > 1:
-            self.assertLess(time.time(), deadline, "never at rest")
-            seen.append(self.s.get("/pools/int")[2]["issued"])
-            time.sleep(0.3 * SLOW)
+        fill is done, 20 draws leave issued exactly where it was. One
+        shard of 20000 and its hopper of 16384 are full at rest (36384
+        issued, all ready); 20 draws leave the hopper above its low mark
+        (10000), so nothing is taken or issued."""
+        self.s.stop()
+        s = self.server({"pools": [{"name": "int", "kind": "int", "min": 1,
+                                    "max": 10**9, "shards": 1,
+                                    "shard_size": 20000}]},
+                        data_dir=self.tmp + "/rest")
+        full = 20000 + 16384
+        s.wait_ready(pools=("int",), minimum=full, timeout=120)
+        before = s.get("/pools/int")[2]
+        self.assertEqual((before["issued"], before["ready"],
+                          before["refilling"]), (full, full, False))
         for _ in range(20):
-            self.s.draw()
-        after = self.s.get("/pools/int")[2]
-        self.assertEqual(after["issued"], seen[-1])
+            s.draw()
+        after = s.get("/pools/int")[2]
+        self.assertEqual((after["issued"], after["ready"],
+                          after["refilling"]), (full, full - 20, False))
         self.assertEqual(after["remaining"], after["capacity"] - after["issued"])
 
     # ---- POST /pools/{name}/next ---------------------------------------

@@ -1273,6 +1273,9 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 		if (perm_invert(&lf->big->perm, k) < counter)
 			continue;
 		CHECK_RC(pool_lookup(lf->big, k, &lk), 0);
+		/* the fillers may still run: granted meanwhile is no news */
+		if (perm_invert(&lf->big->perm, k) < counter_of(lf->big))
+			continue;
 		CHECK(!lk.issued);
 		CHECK(!lk.in_shard);
 	}
@@ -1282,6 +1285,8 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 			continue;
 		tries++;
 		CHECK_RC(pool_lookup(lf->flt, k, &lk), 0);
+		if (perm_invert(&lf->flt->perm, k) < counter_of(lf->flt))
+			continue;
 		CHECK(!lk.issued);
 	}
 }
@@ -1637,6 +1642,98 @@ out_cfg:
 	rm_rf(dir);
 }
 
+/*
+ * refill_stats().refilling says whether a pool is at rest: false only
+ * when no thread will issue or move anything before the next draw. Tests
+ * (and operators) wait on it instead of guessing from a quiet spell. A
+ * shard that refuses appends keeps its filler at work: refilling stays
+ * true. A pool whose fill is over says false, and then its counts stay
+ * put; a draw that takes the shard below low water makes it true again
+ * until the refill is over.
+ */
+static void test_refilling_flag(void)
+{
+	static const char json[] =
+		"{\"pools\": [{\"name\": \"st\", \"kind\": \"int\", "
+		"\"min\": 0, \"max\": 999999, \"shards\": 1, "
+		"\"shard_size\": 100}, {\"name\": \"ok\", \"kind\": \"int\", "
+		"\"min\": 0, \"max\": 999999, \"shards\": 1, "
+		"\"shard_size\": 100}]}";
+	struct shard_opts ro = { .readonly = true, .shard_size = 100 };
+	struct pool_set_opts o = { .create = true };
+	struct refill_stats st;
+	struct ledger_pool rec;
+	struct refill *rf = NULL;
+	struct pool_set ps;
+	struct config cfg;
+	struct pool *stuck, *ok;
+	char dir[256], path[512], err[256];
+	uint64_t vals[100], deadline, issued;
+	unsigned shard, i;
+	int rc;
+
+	make_tmpdir(dir, sizeof(dir));
+	if (load_config(&cfg, json, dir))
+		return;
+	rc = pool_set_open(&ps, &cfg, &o, err, sizeof(err));
+	CHECKF(rc == 0, "%s", err);
+	if (rc)
+		goto out_cfg;
+	stuck = pool_set_find(&ps, "st");
+	ok = pool_set_find(&ps, "ok");
+	shard_path(path, sizeof(path), dir, "st", 0);
+	shard_release(&stuck->shards[0].shard);
+	CHECK(shard_open(&stuck->shards[0].shard, path, "st", 0,
+			 ps.ledger.instance, &ro) == 0);
+	log_setup("test_pool", LOG_OFF);	/* the stuck filler's retries */
+	CHECK_RC(refill_create(&ps, &rf), 0);
+	if (!rf)
+		goto out_ps;
+	/* ok comes to rest: 100 in the shard, 100 in the hopper */
+	deadline = deadline_in(PHASE_SECONDS);
+	do {
+		sleep_us(10000);
+		refill_stats(rf, ok, &st);
+	} while (st.refilling && clock_mono_ns() < deadline);
+	CHECK(!st.refilling);
+	CHECK_EQ_U64(pool_shard_ready(ok, 0), 200);
+	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	issued = rec.counter;
+	CHECK_EQ_U64(issued, 200);
+	/* the stuck one never does */
+	for (i = 0; i < 20; i++) {
+		refill_stats(rf, stuck, &st);
+		CHECK(st.refilling);
+		sleep_us(10000);
+	}
+	/* at rest, nothing moves */
+	sleep_us(300000);
+	refill_stats(rf, ok, &st);
+	CHECK(!st.refilling);
+	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK_EQ_U64(rec.counter, issued);
+	/* a draw of 100 (the whole hopper) leaves the shard to the taker and
+	 * the shard below low water: at work until the refill is over */
+	CHECK_RC(pool_draw(ok, 100, vals, &shard, 0), 0);
+	deadline = deadline_in(PHASE_SECONDS);
+	do {
+		sleep_us(10000);
+		refill_stats(rf, ok, &st);
+	} while (st.refilling && clock_mono_ns() < deadline);
+	CHECK(!st.refilling);
+	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK_EQ_U64(rec.counter, issued + 100);
+	CHECK_EQ_U64(pool_shard_ready(ok, 0), 200);
+	refill_stop(rf);
+	refill_free(rf);
+out_ps:
+	log_setup("test_pool", getenv("T_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
+	pool_set_release(&ps);
+out_cfg:
+	config_release(&cfg);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	uint64_t t;
@@ -1653,6 +1750,7 @@ int main(void)
 	test_rest_holds_a_largest_draw();
 	test_failed_append_is_retried();
 	test_code_refill_walks_past_skips();
+	test_refilling_flag();
 	fprintf(stderr, "test_pool: %.1f s\n",
 		(double)(clock_mono_ns() - t) / 1e9);
 	return t_done("test_pool");
