@@ -245,6 +245,19 @@ codes)
   done
   u=$(median < "$work/u"); v=$(median < "$work/v")
   echo "RATIO codes uniqctl/vcg time = $(echo "$u $v" | awk '{printf "%.2f", $1/$2}') (median $u s vs $v s)"
+  # capacity answers fast for a prefix with millions issued under it
+  rm -rf "$work/data" "$work/out.txt"
+  "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" \
+    codes generate --pool codes --count "$n" --prefix B --out "$work/out.txt" 2>/dev/null
+  start_uniqd "$work/config.json"
+  for p in B BQ ""; do
+    url="http://127.0.0.1:$uport/pools/codes/capacity?prefix=$p"
+    issued=$(curl -s "$url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["issued"])')
+    read -r rps p99 bad < <(WRK_CONNS=8 run_wrk "$url")
+    [ "$bad" = 0 ] || { echo "bench: capacity answered $bad errors" >&2; exit 1; }
+    printf '  capacity?prefix=%-3s issued %8d: %7.0f req/s, p99 %5.2f ms (wrk -c8 -d%ss)\n' \
+      "$p" "$issued" "$rps" "$p99" "$seconds"
+  done
   ;;
 idle)
   echo '{"threads": 2, "idle_timeout": 3600}' > "$work/config.json"

@@ -202,9 +202,12 @@ class MetricsTest(ServerTest):
         """Drawing more than the int pool held ready can only be served
         by refills, and uniqd_refills_total must count them."""
         s = self.server(self.config(ops_config()))
-        ready = s.wait_ready(pools=("int",), minimum=4000)["int"]
+        s.wait_ready(pools=("int",), minimum=4000)
         c = Counted(s)
+        # r0 first: what the fillers add after it counts above r0, and
+        # the stock read next holds it
         r0 = metric(c.metrics(), "uniqd_refills_total", pool="int")
+        ready = s.wait_ready(pools=("int",), minimum=4000)["int"]
         drawn = 0
         deadline = time.time() + 60 * SLOW
         while drawn <= ready["ready"]:
@@ -217,9 +220,14 @@ class MetricsTest(ServerTest):
                 continue
             self.assertEqual(st, 200, body)
             drawn += len(body["values"])
-        self.assertGreater(metric(c.metrics(), "uniqd_refills_total",
-                                  pool="int"), r0,
-                           "%d values drawn, %d were ready" %
+        # a filler counts its refill just after the append that served
+        # the last draws: look until it has
+        while True:
+            r1 = metric(c.metrics(), "uniqd_refills_total", pool="int")
+            if r1 > r0 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertGreater(r1, r0, "%d values drawn, %d were ready" %
                            (drawn, ready["ready"]))
 
     def test_http_answers_are_counted_and_logged(self):

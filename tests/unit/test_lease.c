@@ -273,7 +273,8 @@ static void test_expiry_and_reopen(void)
 	for (i = 0; i < 200; i++) {
 		CHECK(lease_list(&e.lp, &all, &cnt) == 0);
 		free(all);
-		if (cnt == 2)
+		/* the tick commits, then counts the lease in: wait for both */
+		if (cnt == 2 && atomic_load(&e.lp.out) == 2)
 			break;
 		sleep_ms(slow_ms(10));
 	}
