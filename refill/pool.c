@@ -413,10 +413,11 @@ static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
 			atomic_store(&p->used_up, true);
 			goto out;
 		}
-		if (b->n == 0 && ++grants < CODE_EMPTY_GRANTS)
-			continue;
-		if (b->n == 0)
+		if (b->n == 0) {
+			if (++grants < CODE_EMPTY_GRANTS)
+				continue;
 			goto out;	/* the filler comes back */
+		}
 		for (j = 0; j < b->n; j++)	/* the sequence numbers */
 			b->tmp[j] = b->grant.seq0 + (b->pos[j] - b->grant.first);
 		break;

@@ -124,6 +124,28 @@ static bool worker_stopping(struct worker *w)
 	return stop;
 }
 
+/* Whether a taker has a take to make: its hopper has room and is below
+ * its low mark (pool.h: hopper_low) or was asked for more, and its shard
+ * has values. The one test of taker_pass and worker_has_work. */
+static bool taker_should_take(const struct pool *p, size_t room,
+			      uint64_t level, bool demand)
+{
+	if (room == 0 || level == 0)
+		return false;
+	return demand || p->hopper_cap - room < p->hopper_low;
+}
+
+/* Whether a filler fills its shard, given the shard's level and whether
+ * it was filling: it starts below low water (or at empty) and goes on up
+ * to shard_size, unless the pool is used up. The one test of filler_pass
+ * and worker_has_work. */
+static bool filler_should_fill(struct pool *p, uint64_t level, bool filling)
+{
+	if (level >= p->def->shard_size || atomic_load(&p->used_up))
+		return false;
+	return filling || level < p->low_water || level == 0;
+}
+
 /* Taker: one batch into the hopper if it is below its low mark
  * (pool.h: hopper_low), or on demand.
  * Returns 1 if it moved something, 0 if not, or a negative errno. */
@@ -151,14 +173,14 @@ static int taker_pass(struct worker *w)
 	 * by this one. */
 	demand = taker_take_demand(w);
 	room = hopper_room(&s->hopper);
-	if (room == 0 || (p->hopper_cap - room >= p->hopper_low && !demand))
-		return 0;
-	/* Nothing to take (the filler recounts and wakes us when it
-	 * appends): do not even open a transaction. Near the end of a pool
-	 * every failed draw asks for more, and a pointless take would make
-	 * that very draw answer "refilling" instead of "used up". */
-	if (atomic_load(&s->level) == 0) {
-		if (demand)
+	if (!taker_should_take(p, room, atomic_load(&s->level), demand)) {
+		/* With room and a demand, the shard is empty: nothing to
+		 * take (the filler recounts and wakes us when it appends),
+		 * so do not even open a transaction, and keep the demand.
+		 * Near the end of a pool every failed draw asks for more,
+		 * and a pointless take would make that very draw answer
+		 * "refilling" instead of "used up". */
+		if (demand && room)
 			taker_keep_demand(w);
 		return 0;
 	}
@@ -181,6 +203,7 @@ static int filler_pass(struct worker *w)
 	struct pool *p = w->pool;
 	struct pool_shard *s = &p->shards[w->shard];
 	uint64_t level, added = 0;
+	bool fill;
 	int rc;
 
 	/* A uniqctl killed during a read would pin pages (store.h). */
@@ -195,11 +218,9 @@ static int filler_pass(struct worker *w)
 	if (rc)
 		return rc;
 	level = atomic_load(&s->level);
-	if (level < p->low_water || level == 0)
-		atomic_store(&w->filling, true);
-	if (level >= p->def->shard_size || atomic_load(&p->used_up))
-		atomic_store(&w->filling, false);
-	if (!atomic_load(&w->filling))
+	fill = filler_should_fill(p, level, atomic_load(&w->filling));
+	atomic_store(&w->filling, fill);
+	if (!fill)
 		return 0;
 	rc = pool_refill_step(p, w->shard, p->def->shard_size - level,
 			      w->scratch, &added);
@@ -405,8 +426,8 @@ void refill_free(struct refill *r)
 }
 
 /*
- * Whether w has work it will do without another draw: the same tests as
- * taker_pass and filler_pass make, on the shared state. Read from another
+ * Whether w has work it will do without another draw: the tests of
+ * taker_pass and filler_pass, on the shared state. Read from another
  * thread, so it may be stale by the time the caller looks; see
  * refill_stats.
  */
@@ -415,22 +436,14 @@ static bool worker_has_work(struct worker *w)
 	struct pool *p = w->pool;
 	struct pool_shard *s = &p->shards[w->shard];
 	uint64_t level = atomic_load(&s->level);
-	size_t room;
 	bool demand;
 
-	if (w->role == FILLER) {
-		if (atomic_load(&p->used_up) || level >= p->def->shard_size)
-			return false;
-		return atomic_load(&w->filling) || level < p->low_water ||
-		       level == 0;
-	}
+	if (w->role == FILLER)
+		return filler_should_fill(p, level, atomic_load(&w->filling));
 	pthread_mutex_lock(&w->lock);
 	demand = w->demand;
 	pthread_mutex_unlock(&w->lock);
-	room = hopper_room(&s->hopper);
-	if (room == 0 || level == 0)
-		return false;
-	return demand || p->hopper_cap - room < p->hopper_low;
+	return taker_should_take(p, hopper_room(&s->hopper), level, demand);
 }
 
 void refill_stats(struct refill *r, const struct pool *p,
