@@ -2,10 +2,14 @@
  * store.c: LMDB environments and error mapping; see store.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,6 +90,88 @@ const char *store_strerror(int rc)
 	return log_strerror(rc);
 }
 
+/*
+ * A new environment's creation is open(2), then one write of its two
+ * meta pages (LMDB's mdb_env_init_meta). A kill between the two leaves
+ * the file empty; a kill inside the write (the kernel stops a write at a
+ * page boundary for a fatal signal) leaves only meta page 0. Either way
+ * no transaction ever committed: the file holds nothing. LMDB itself
+ * takes an empty file for a new environment, but read-only it then tries
+ * to write the meta pages and fails with EBADF; and it refuses the short
+ * file as invalid, forever.
+ *
+ * Returns true for such a file: empty, or shorter than two pages and
+ * starting with LMDB's meta page 0 (page number 0, the P_META flag and
+ * the magic, as mdb.c lays them out). Anything else short is left to
+ * LMDB, which refuses it: it may be someone else's file.
+ */
+static bool creation_was_cut(const char *path, const struct stat *st)
+{
+	enum { PAGE_FLAGS = 10, META_MAGIC = 16, P_META = 0x08 };
+	const uint32_t magic = 0xBEEFC0DE;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char head[META_MAGIC + 4];
+	uint64_t pgno;
+	uint32_t m;
+	uint16_t fl;
+	ssize_t n;
+	int fd;
+
+	if (st->st_size == 0)
+		return true;
+	if (st->st_size >= 2 * (off_t)(page > 0 ? page : 4096) ||
+	    st->st_size < (off_t)sizeof(head))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	if (n != (ssize_t)sizeof(head))
+		return false;
+	memcpy(&pgno, head, sizeof(pgno));
+	memcpy(&fl, head + PAGE_FLAGS, sizeof(fl));
+	memcpy(&m, head + META_MAGIC, sizeof(m));
+	return pgno == 0 && (fl & P_META) && m == magic;
+}
+
+/*
+ * Truncates a short file of a cut creation to empty, so that LMDB
+ * creates the environment anew, unless another process has the
+ * environment open (or is creating it): every opener holds a lock on
+ * byte 0 of the lock file from before its creation to its close (LMDB's
+ * mdb_env_setup_locks), so taking that byte exclusively proves nobody
+ * does. The fcntl lock is released by the close; this process has no
+ * other descriptor of that lock file (an environment is opened once).
+ */
+static void discard_cut_creation(const char *path)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	char lpath[4096];
+	struct stat st;
+	int fd;
+
+	if (snprintf(lpath, sizeof(lpath), "%s-lock", path) >=
+	    (int)sizeof(lpath))
+		return;
+	fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (fcntl(fd, F_SETLK, &fl) == 0 && stat(path, &st) == 0 &&
+	    st.st_size > 0 && creation_was_cut(path, &st)) {
+		if (truncate(path, 0) == 0)
+			log_warn("%s: %lld bytes, less than its two meta pages: "
+				 "its creation was cut; it held nothing, so it "
+				 "is created again", path,
+				 (long long)st.st_size);
+		else
+			log_warn("%s: cannot truncate a cut creation: %s",
+				 path, log_strerror(-errno));
+	}
+	close(fd);
+}
+
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 {
 	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS;
@@ -95,8 +181,16 @@ int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 	int rc;
 
 	*envp = NULL;
-	if (!o->create && stat(path, &st) != 0)
-		return -ENOENT;
+	if (stat(path, &st) != 0) {
+		if (!o->create || o->readonly)
+			return -ENOENT;
+	} else if (creation_was_cut(path, &st)) {
+		/* Read-only, it is not there yet; a writer creates it. */
+		if (o->readonly)
+			return -ENOENT;
+		if (st.st_size > 0)
+			discard_cut_creation(path);
+	}
 	if (!o->sync)
 		flags |= MDB_NOSYNC;
 	rc = mdb_env_create(&env);

@@ -49,8 +49,11 @@ struct store_opts {
  * (its lock file is path + "-lock"), mode 0600, with MDB_NOTLS so read
  * transactions are not tied to threads, and clears reader slots left by
  * dead processes. On success *envp is open (close it with store_close);
- * on failure it is NULL and nothing is left open. Returns 0, -ENOENT
- * (missing and !create), or an error of store_err.
+ * on failure it is NULL and nothing is left open. A file shorter than
+ * LMDB's two meta pages is a creation killed before its first write
+ * finished, which holds nothing: read-only it counts as missing, and a
+ * writer creates it again. Returns 0, -ENOENT (missing and !create, or
+ * such a file with o->readonly), or an error of store_err.
  */
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp);
 

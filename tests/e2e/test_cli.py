@@ -110,6 +110,43 @@ class CliTest(ServerTest):
         self.assertIn("no such file", p.stderr)
         self.assertFalse(os.path.exists(self.data))
 
+    def test_a_file_whose_creation_was_cut(self):
+        """A kill between a file's open(2) and LMDB's header write leaves it
+        empty. The read-only commands take it for a file not created yet
+        (they used to fail with "Bad file descriptor": LMDB tried to write
+        the header read-only); the next start finishes the creation."""
+        self.ctl("init", check=0)
+        shard = os.path.join(self.data, "shards", "float_shard_0.mdb")
+        open(shard, "wb").close()
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("pool float: 1 grants, 500 values issued, 0 ready",
+                      p.stdout)
+        self.assertIn("ok: no value is held twice", p.stdout)
+        self.assertEqual(os.path.getsize(shard), 0)
+        ready, issued = status_counts(self.ctl("status", check=0).stdout)
+        self.assertEqual(issued, {"int": 2000, "float": 500})
+        self.assertEqual(ready.get("float_shard_0", 0), 0)
+        out = json.loads(self.ctl("lookup", "float", "0.5", check=0).stdout)
+        self.assertEqual(out["value"], 0.5)
+        # the server creates it and serves floats the ledger never issued
+        s = self.server(self.cfg)
+        s.wait_ready()
+        got = [s.draw("float")["number"] for _ in range(20)]
+        s.stop()
+        self.assertEqual(len(set(got)), 20)
+        self.assertGreater(os.path.getsize(shard), 0)
+        p = self.ctl("verify", check=0)
+        self.assertIn("ok: no value is held twice", p.stdout)
+        # an empty ledger: no ledger yet
+        ledger = [f for f in os.listdir(self.data) if f.endswith(".mdb")]
+        self.assertEqual(len(ledger), 1, ledger)
+        open(os.path.join(self.data, ledger[0]), "wb").close()
+        p = self.ctl("verify")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no such file", p.stderr)
+        self.assertNotIn("Bad file descriptor", p.stderr)
+
     # ---- verify catches what it claims to catch -------------------------
 
     def shard_entries(self, pool):

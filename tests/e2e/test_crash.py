@@ -476,13 +476,16 @@ class CrashTest(ServerTest):
 
     def verify(self, data, cfg_path, row, ctx, unborn_ok=False):
         """uniqctl verify must exit 0. With unborn_ok (no uniqd or uniqctl
-        init has yet finished creating the pools on data), a kill before
-        the ledger file exists ("no such file"), before the ledger's first
-        commit ("not a uniqd ledger": an empty LMDB file), between the pools' creations (one transaction each: "not
-        in the ledger yet") or before a new shard's first commit ("is not
-        shard N of pool P": an empty shard file) is tolerated and counted:
-        verify opens read-only and cannot finish the creation; the next
-        start or init does, and the verify after it must be clean."""
+        init has yet finished creating the pools on data), these kills are
+        tolerated and counted: before the ledger file exists, or while it
+        is still 0 bytes (between its open(2) and LMDB's header write):
+        "no such file"; before the ledger's first commit ("not a uniqd
+        ledger": an LMDB file with nothing in it); between the pools'
+        creations (one transaction each: "not in the ledger yet"); before
+        a new shard's first commit ("is not shard N of pool P"). Verify
+        opens read-only and cannot finish the creation; the next start or
+        init does, and the verify after it must be clean. (A 0-byte shard
+        file holds nothing: verify passes over it.)"""
         p = uniqctl(data, "verify", config=cfg_path)
         if unborn_ok and p.returncode == 1 and (
                 "is not in the ledger yet" in p.stderr or

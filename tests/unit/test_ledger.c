@@ -1,7 +1,8 @@
 /*
  * test_ledger.c: tests ledger/ledger on real LMDB files in a temporary
  * directory: creating and reopening a ledger (its instance id kept),
- * refusing (and not touching) files that are not a ledger, pools with
+ * refusing (and not touching) files that are not a ledger, an empty file
+ * (a creation cut short) read-only and then created, pools with
  * their keys and parameters, and grants, which must tile each pool's
  * permutation indices [0, counter) exactly and hand each shard its
  * sequence numbers once, across pools, shards and close/reopen.
@@ -360,6 +361,38 @@ static void test_foreign_files(void)
 	if (before)
 		CHECK(same_bytes(path, before, len));
 	free(before);
+	rm_rf(dir);
+}
+
+/*
+ * An empty ledger file: a creation killed between open(2) and LMDB's
+ * header write. Read-only (uniqctl verify, lookup, status) it is no
+ * ledger yet (-ENOENT, as if missing), and stays empty (LMDB would have
+ * tried to write the header and failed with EBADF); a writer's open
+ * finishes the creation.
+ */
+static void test_cut_creation(void)
+{
+	static const struct ledger_opts ro = { .create = false,
+					       .readonly = true };
+	const char *dir = t_tmpdir();
+	char path[512];
+	struct ledger lg;
+	struct stat st;
+	FILE *f;
+
+	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	f = fopen(path, "wb");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK_RC(ledger_open(&lg, path, &ro), -ENOENT);
+	CHECK(lg.env == NULL);
+	CHECK(stat(path, &st) == 0 && st.st_size == 0);
+	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
+	ledger_release(&lg);
+	CHECK_RC(ledger_open(&lg, path, &ro), 0);
+	ledger_release(&lg);
 	rm_rf(dir);
 }
 
@@ -821,6 +854,7 @@ int main(void)
 	log_setup("test_ledger", getenv("T_VERBOSE") ? LOG_DEBUG : LOG_OFF);
 	test_create_reopen();
 	test_foreign_files();
+	test_cut_creation();
 	test_pool_ensure();
 	test_grant_small();
 	test_grant_damaged();

@@ -4,7 +4,8 @@
  * one made for another pool, index or ledger instance, appending and
  * taking in sequence order (across many B-tree pages), putting taken
  * entries back exactly, appending below the last sequence number, refusing
- * a sequence number twice without adding anything, and snapshot readers.
+ * a sequence number twice without adding anything, snapshot readers, and
+ * files whose creation a kill cut short (empty, or meta page 0 only).
  */
 #include <errno.h>
 #include <ftw.h>
@@ -13,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/store.h"
@@ -197,6 +201,126 @@ static void test_open(void)
 	CHECK_RC(shard_open(&s, other, longname, 0, inst_a, &open_create),
 		 -ENAMETOOLONG);
 	CHECK(s.env == NULL);
+	rm_rf(dir);
+}
+
+/* Writes the first len bytes of src to dst (a new file). */
+static void copy_head(const char *src, const char *dst, size_t len)
+{
+	size_t n = 0;
+	unsigned char *buf = slurp(src, &n);
+	FILE *f = fopen(dst, "wb");
+
+	CHECK(buf && n >= len && f);
+	if (buf && n >= len && f)
+		CHECK(fwrite(buf, 1, len, f) == len);
+	if (f)
+		fclose(f);
+	free(buf);
+}
+
+/*
+ * Files whose creation was cut: a kill between open(2) and LMDB's write
+ * of the two meta pages leaves an empty file, a kill inside that write
+ * only meta page 0. Read-only (uniqctl verify) such a file holds nothing
+ * and is reported missing (-ENOENT; it used to be EBADF, or "invalid"),
+ * and stays as it is; a writer's open makes it a shard. A short file of
+ * someone else is refused and left alone, and a short file another
+ * process has open (holds byte 0 of its lock file, as LMDB's openers do)
+ * is not truncated under it.
+ */
+static void test_cut_creation(void)
+{
+	static const struct shard_opts ro = { .create = false,
+					      .readonly = true,
+					      .shard_size = 1000 };
+	const char *dir = t_tmpdir();
+	char path[512], whole[512], lock[600];
+	long page = sysconf(_SC_PAGESIZE);
+	struct shard s;
+	struct stat st;
+	int pipes[2][2];
+	pid_t pid;
+	char c = 0;
+	FILE *f;
+
+	path_in(path, sizeof(path), dir, "float_shard_1.mdb");
+	f = fopen(path, "wb");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK_RC(shard_open(&s, path, "float", 1, inst_a, &ro), -ENOENT);
+	CHECK(s.env == NULL);
+	CHECK(stat(path, &st) == 0 && st.st_size == 0);
+	CHECK_RC(shard_open(&s, path, "float", 1, inst_a, &open_create), 0);
+	CHECK_EQ_U64(count_of(&s), 0);
+	shard_release(&s);
+	CHECK_RC(shard_open(&s, path, "float", 1, inst_a, &ro), 0);
+	CHECK_EQ_U64(count_of(&s), 0);
+	shard_release(&s);
+
+	/* Only meta page 0 was written. */
+	path_in(whole, sizeof(whole), dir, "int_shard_0.mdb");
+	CHECK_RC(shard_open(&s, whole, "int", 0, inst_a, &open_create), 0);
+	shard_release(&s);
+	path_in(path, sizeof(path), dir, "int_shard_2.mdb");
+	copy_head(whole, path, (size_t)page);
+	CHECK_RC(shard_open(&s, path, "int", 2, inst_a, &ro), -ENOENT);
+	CHECK(stat(path, &st) == 0 && st.st_size == page);
+
+	/* ... and another process has it open: left alone. */
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+	CHECK(pipe(pipes[0]) == 0 && pipe(pipes[1]) == 0);
+	pid = fork();
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
+				    .l_start = 0, .l_len = 1 };
+		int fd = open(lock, O_RDWR | O_CREAT, 0600);
+
+		if (fd < 0 || fcntl(fd, F_SETLK, &fl) != 0)
+			_exit(1);
+		if (write(pipes[0][1], "x", 1) != 1 ||
+		    read(pipes[1][0], &c, 1) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	if (pid > 0) {
+		int status = 0;
+
+		CHECK(read(pipes[0][0], &c, 1) == 1);
+		CHECK(shard_open(&s, path, "int", 2, inst_a, &open_create) != 0);
+		CHECK(s.env == NULL);
+		CHECK(stat(path, &st) == 0 && st.st_size == page);
+		CHECK(write(pipes[1][1], "x", 1) == 1);
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+	}
+	close(pipes[0][0]);
+	close(pipes[0][1]);
+	close(pipes[1][0]);
+	close(pipes[1][1]);
+
+	/* Nobody has it open: a writer creates it again. */
+	CHECK_RC(shard_open(&s, path, "int", 2, inst_a, &open_create), 0);
+	CHECK_EQ_U64(count_of(&s), 0);
+	CHECK_RC(append_range(&s, 0, 3, 7), 0);
+	shard_release(&s);
+	CHECK_RC(shard_open(&s, path, "int", 2, inst_a, &ro), 0);
+	CHECK_EQ_U64(count_of(&s), 3);
+	shard_release(&s);
+
+	/* A short file that is not LMDB's: refused, untouched. */
+	path_in(path, sizeof(path), dir, "int_shard_5.mdb");
+	f = fopen(path, "wb");
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(fputs("not a shard\n", f) >= 0);
+		fclose(f);
+	}
+	CHECK(shard_open(&s, path, "int", 5, inst_a, &ro) != 0);
+	CHECK(shard_open(&s, path, "int", 5, inst_a, &open_create) != 0);
+	CHECK(stat(path, &st) == 0 && st.st_size == 12);
 	rm_rf(dir);
 }
 
@@ -536,6 +660,7 @@ int main(void)
 	log_setup("test_shard", getenv("T_VERBOSE") ? LOG_DEBUG : LOG_OFF);
 	test_path();
 	test_open();
+	test_cut_creation();
 	test_append_take();
 	test_put_back();
 	test_append_order();
