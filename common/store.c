@@ -100,27 +100,30 @@ const char *store_strerror(int rc)
  * to write the meta pages and fails with EBADF; and it refuses the short
  * file as invalid, forever.
  *
- * Returns true for such a file: empty, or shorter than two pages and
- * starting with LMDB's meta page 0 (page number 0, the P_META flag and
- * the magic, as mdb.c lays them out). Anything else short is left to
- * LMDB, which refuses it: it may be someone else's file.
+ * Returns true for such a file: empty, or starting with LMDB's meta page
+ * 0 (page number 0, the P_META flag and the magic, as mdb.c lays them
+ * out) and shorter than two of the pages that meta records (its page
+ * size, not this machine's: a file made where pages are smaller is whole).
+ * Anything else short is left to LMDB, which refuses it: it may be
+ * someone else's file.
  */
 static bool creation_was_cut(const char *path, const struct stat *st)
 {
-	enum { PAGE_FLAGS = 10, META_MAGIC = 16, P_META = 0x08 };
+	/* MDB_page header, then MDB_meta: magic, version, address, map
+	 * size, then the free DB whose md_pad holds the page size. */
+	enum { PAGE_FLAGS = 10, META_MAGIC = 16, META_PSIZE = 40,
+	       P_META = 0x08 };
 	const uint32_t magic = 0xBEEFC0DE;
-	long page = sysconf(_SC_PAGESIZE);
-	unsigned char head[META_MAGIC + 4];
+	unsigned char head[META_PSIZE + 4];
+	uint32_t m, psize;
 	uint64_t pgno;
-	uint32_t m;
 	uint16_t fl;
 	ssize_t n;
 	int fd;
 
 	if (st->st_size == 0)
 		return true;
-	if (st->st_size >= 2 * (off_t)(page > 0 ? page : 4096) ||
-	    st->st_size < (off_t)sizeof(head))
+	if (st->st_size < (off_t)sizeof(head))
 		return false;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -132,7 +135,12 @@ static bool creation_was_cut(const char *path, const struct stat *st)
 	memcpy(&pgno, head, sizeof(pgno));
 	memcpy(&fl, head + PAGE_FLAGS, sizeof(fl));
 	memcpy(&m, head + META_MAGIC, sizeof(m));
-	return pgno == 0 && (fl & P_META) && m == magic;
+	memcpy(&psize, head + META_PSIZE, sizeof(psize));
+	if (pgno != 0 || !(fl & P_META) || m != magic)
+		return false;
+	if (psize < 512 || psize > 65536 || (psize & (psize - 1)))
+		return false;
+	return st->st_size < 2 * (off_t)psize;
 }
 
 /*

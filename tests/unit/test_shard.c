@@ -310,6 +310,38 @@ static void test_cut_creation(void)
 	CHECK_EQ_U64(count_of(&s), 3);
 	shard_release(&s);
 
+	/* Meta page 0 of pages smaller than this machine's (as if made on
+	 * another machine): two of its pages are there, so it is not a cut
+	 * creation, and nothing truncates it. */
+	path_in(path, sizeof(path), dir, "int_shard_4.mdb");
+	copy_head(whole, path, (size_t)page);
+	{
+		uint32_t small = (uint32_t)page / 4;
+		unsigned char *before;
+		size_t len = 0;
+
+		f = fopen(path, "r+b");
+		CHECK(f != NULL);
+		if (f) {
+			CHECK(fseek(f, 40, SEEK_SET) == 0 &&
+			      fwrite(&small, sizeof(small), 1, f) == 1);
+			fclose(f);
+		}
+		before = slurp(path, &len);
+		CHECK(before != NULL && len == (size_t)page);
+		CHECK(shard_open(&s, path, "int", 4, inst_a, &ro) != -ENOENT);
+		CHECK(s.env == NULL);
+		CHECK(shard_open(&s, path, "int", 4, inst_a, &open_create) != 0);
+		if (before) {
+			unsigned char *now = slurp(path, &len);
+
+			CHECK(now && len == (size_t)page &&
+			      memcmp(now, before, len) == 0);
+			free(now);
+		}
+		free(before);
+	}
+
 	/* A short file that is not LMDB's: refused, untouched. */
 	path_in(path, sizeof(path), dir, "int_shard_5.mdb");
 	f = fopen(path, "wb");
