@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +107,7 @@ const char *store_strerror(int rc)
  * Anything else short is left to LMDB, which refuses it: it may be
  * someone else's file.
  */
-static bool creation_was_cut(const char *path, const struct stat *st)
+static bool creation_was_cut(int fd, const struct stat *st)
 {
 	/* MDB_page header, then MDB_meta: magic, version, address, map
 	 * size, then the free DB whose md_pad holds the page size. */
@@ -118,19 +118,13 @@ static bool creation_was_cut(const char *path, const struct stat *st)
 	uint32_t m, psize;
 	uint64_t pgno;
 	uint16_t fl;
-	ssize_t n;
-	int fd;
 
+	if (!S_ISREG(st->st_mode))
+		return false;
 	if (st->st_size == 0)
 		return true;
-	if (st->st_size < (off_t)sizeof(head))
-		return false;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = pread(fd, head, sizeof(head), 0);
-	close(fd);
-	if (n != (ssize_t)sizeof(head))
+	if (st->st_size < (off_t)sizeof(head) ||
+	    pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head))
 		return false;
 	memcpy(&pgno, head, sizeof(pgno));
 	memcpy(&fl, head + PAGE_FLAGS, sizeof(fl));
@@ -144,13 +138,35 @@ static bool creation_was_cut(const char *path, const struct stat *st)
 }
 
 /*
- * Truncates a short file of a cut creation to empty, so that LMDB
- * creates the environment anew, unless another process has the
- * environment open (or is creating it): every opener holds a lock on
- * byte 0 of the lock file from before its creation to its close (LMDB's
+ * Whether the file at path is a cut creation (see creation_was_cut);
+ * false if it is missing or cannot be read, which LMDB then reports.
+ */
+static bool path_is_cut_creation(const char *path)
+{
+	struct stat st;
+	bool cut;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	cut = fstat(fd, &st) == 0 && creation_was_cut(fd, &st);
+	close(fd);
+	return cut;
+}
+
+/*
+ * Truncates a cut creation that is not empty, so that LMDB creates the
+ * environment anew, unless another process has the environment open (or
+ * is creating it): a writer holds a lock on byte 0 of the lock file from
+ * before it opens the data file to its close (LMDB's
  * mdb_env_setup_locks), so taking that byte exclusively proves nobody
- * does. The fcntl lock is released by the close; this process has no
- * other descriptor of that lock file (an environment is opened once).
+ * does. While it is held, an opener in another process waits for it. The
+ * file is judged again, and truncated, through one descriptor, so a file
+ * renamed over it meanwhile is not cut by its name. Failures are left to
+ * LMDB's open to report. The close releases the fcntl lock; this process
+ * has no other descriptor of that lock file (an environment is opened
+ * once).
  */
 static void discard_cut_creation(const char *path)
 {
@@ -158,26 +174,34 @@ static void discard_cut_creation(const char *path)
 			    .l_start = 0, .l_len = 1 };
 	char lpath[4096];
 	struct stat st;
-	int fd;
+	int lfd = -1, fd = -1;
 
 	if (snprintf(lpath, sizeof(lpath), "%s-lock", path) >=
 	    (int)sizeof(lpath))
-		return;
-	fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	if (fcntl(fd, F_SETLK, &fl) == 0 && stat(path, &st) == 0 &&
-	    st.st_size > 0 && creation_was_cut(path, &st)) {
-		if (truncate(path, 0) == 0)
-			log_warn("%s: %lld bytes, less than its two meta pages: "
-				 "its creation was cut; it held nothing, so it "
-				 "is created again", path,
-				 (long long)st.st_size);
-		else
-			log_warn("%s: cannot truncate a cut creation: %s",
-				 path, log_strerror(-errno));
+		goto out;
+	lfd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0)
+		goto out;
+	if (fcntl(lfd, F_SETLK, &fl) != 0) {
+		log_debug("%s: in use by another process; left to LMDB", path);
+		goto out;
 	}
-	close(fd);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size == 0 ||
+	    !creation_was_cut(fd, &st))
+		goto out;
+	if (ftruncate(fd, 0) == 0)
+		log_warn("%s: %lld bytes, less than its two meta pages: its "
+			 "creation was cut; it held nothing, so it is created "
+			 "again", path, (long long)st.st_size);
+	else
+		log_warn("%s: cannot truncate a cut creation: %s", path,
+			 log_strerror(-errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
 }
 
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
@@ -192,9 +216,9 @@ int store_open(const char *path, const struct store_opts *o, MDB_env **envp)
 	if (stat(path, &st) != 0) {
 		if (!o->create || o->readonly)
 			return -ENOENT;
-	} else if (creation_was_cut(path, &st)) {
-		/* Read-only, it is not there yet; a writer creates it. */
-		if (o->readonly)
+	} else if (path_is_cut_creation(path)) {
+		/* Not there yet, unless this open creates it. */
+		if (!o->create || o->readonly)
 			return -ENOENT;
 		if (st.st_size > 0)
 			discard_cut_creation(path);

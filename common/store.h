@@ -51,9 +51,9 @@ struct store_opts {
  * dead processes. On success *envp is open (close it with store_close);
  * on failure it is NULL and nothing is left open. A file shorter than
  * LMDB's two meta pages is a creation killed before its first write
- * finished, which holds nothing: read-only it counts as missing, and a
- * writer creates it again. Returns 0, -ENOENT (missing and !create, or
- * such a file with o->readonly), or an error of store_err.
+ * finished, which holds nothing: read-only or without o->create it counts
+ * as missing, and a creating writer creates it again. Returns 0, -ENOENT
+ * (missing, or such a file, and not created), or an error of store_err.
  */
 int store_open(const char *path, const struct store_opts *o, MDB_env **envp);
 
