@@ -214,8 +214,9 @@ class CodesTest(ServerTest):
 
     def at_one_instant(self, s, read, pool="tiny"):
         """(issued set, read()) as of one instant, without trusting
-        that the pool is at rest (settle) or stays so. Issued stays issued: when an audit before read() and one after it
-        find the same set, that set held all through read()."""
+        that the pool is at rest (settle) or stays so. Issued stays
+        issued: when an audit before read() and one after it find the
+        same set, that set held all through read()."""
         before = self.issued_set_tiny(s, pool)
         for _ in range(5):
             got = read()
