@@ -1,7 +1,7 @@
 /*
  * banned.h: turns libc functions that overflow buffers or are not
- * reentrant into compile errors (after git's banned.h). Included last by
- * every .c file of the project through common/compat.h.
+ * reentrant into compile errors (after git's banned.h). Every .c file of
+ * the project includes it last, after its other headers.
  *
  * Use instead: snprintf (sprintf), memcpy with an explicit length or
  * snprintf (strcpy, strcat), strtoll/strtoull through common/parse.h (atoi,
