@@ -34,11 +34,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/fdlimit.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "ledger/committer.h"
@@ -248,21 +248,14 @@ static void account_http_answer(struct http_req *r, void *arg)
  * warns if that is not enough. */
 static void raise_fd_limit(unsigned max_conns)
 {
-	rlim_t want = (rlim_t)max_conns + 512;
-	struct rlimit rl;
+	uint64_t want = (uint64_t)max_conns + 512, now;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl))
+	if (fdlimit_raise(want, &now))
 		return;
-	if (rl.rlim_cur < want) {
-		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-		if (setrlimit(RLIMIT_NOFILE, &rl) || getrlimit(RLIMIT_NOFILE,
-							       &rl))
-			return;
-	}
-	if (rl.rlim_cur < want)
+	if (now < want)
 		log_warn("open files are limited to %llu: fewer than "
 			 "max_connections (%u) can be served at once",
-			 (unsigned long long)rl.rlim_cur, max_conns);
+			 (unsigned long long)now, max_conns);
 }
 
 static bool is_loopback(const char *host)

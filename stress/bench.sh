@@ -4,6 +4,7 @@
 # only ratios taken in the same run mean anything on a shared machine).
 #
 #   stress/bench.sh [random] [--seconds N] [--rounds N] [--with-seed]
+#                   [--baseline DIR]
 #       GET /random keep-alive throughput and p99, `wrk -t1 -c64`, uniqd vs
 #       mhd_hello (the libmicrohttpd ceiling), alternating rounds; with
 #       --with-seed also seed_v3 (FastAPI + aiosqlite, seed 000 v3).
@@ -13,7 +14,7 @@
 #   stress/bench.sh stress [--requests N]
 #       uniqd-stress, N requests (default 1,000,000) over 8 keep-alive
 #       threads, mixed int and float: duplicates and errors must be 0.
-#   stress/bench.sh orders [--seconds N] [--rounds N]
+#   stress/bench.sh orders [--seconds N] [--rounds N] [--baseline DIR]
 #       POST /orders, `wrk -t1 -c100` (seed 003 measured 522 req/s with
 #       `ab -c 100`), every id committed before its answer, vs mhd_hello.
 #   stress/bench.sh codes [--values N] [--rounds N]
@@ -21,7 +22,7 @@
 #       recorded in the ledger and written to a file, vs
 #       voucher-code-generator (../shared/peers/vcg, in memory) in the
 #       same run: wall time and peak memory of each, and the ratio.
-#   stress/bench.sh leases [--seconds N] [--rounds N]
+#   stress/bench.sh leases [--seconds N] [--rounds N] [--baseline DIR]
 #       borrow-and-return pairs, `wrk -t1 -c64`, every change committed
 #       before its answer, vs mhd_hello.
 #   stress/bench.sh heap [--values N]
@@ -34,12 +35,19 @@
 #       keep-alive connections held open (and 20 sending a header a byte
 #       at a time): the ratio of the two throughputs.
 #
+# --baseline DIR (random, orders, leases): a second uniqd, before and
+#   after a change in one run: DIR is a build directory holding
+#   server/uniqd (used as it is), or a source tree (release-built into
+#   build-bench-base/ here). It serves its own copy of the same data, in
+#   the same rounds as this tree's (the two swap places every other
+#   round), and each gets its ratio to mhd_hello, plus uniqd/baseline.
+#
 # Builds a release build in build-bench/ first. Starts every server on
 # 127.0.0.1 and stops exactly the processes it started, by pid.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 peers=${PEERS_DIR:-$here/../shared/peers}
-mode=random seconds=10 rounds=3 with_seed=0 values= requests=1000000
+mode=random seconds=10 rounds=3 with_seed=0 values= requests=1000000 baseline=
 while (($#)); do
   case $1 in
     random|init|stress|orders|leases|codes|idle|heap) mode=$1 ;;
@@ -48,16 +56,38 @@ while (($#)); do
     --with-seed) with_seed=1 ;;
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    --baseline) baseline=$2; shift ;;
+    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
 
+case $mode:${baseline:+set} in
+  random:*|orders:*|leases:*|*:) ;;
+  *) echo "bench: --baseline works with random, orders and leases, not $mode" >&2; exit 2 ;;
+esac
+
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 build=$here/build-bench
 [ -d "$build" ] || meson setup "$build" "$here" --buildtype=release >/dev/null
 ninja -C "$build" >/dev/null
+
+# --baseline: bbuild is the baseline's build directory
+bbuild=
+if [ -n "$baseline" ]; then
+  if [ -x "$baseline/server/uniqd" ]; then
+    bbuild=$(cd "$baseline" && pwd)
+  elif [ -f "$baseline/meson.build" ] && [ -d "$baseline/server" ]; then
+    src=$(cd "$baseline" && pwd)
+    bbuild=$here/build-bench-base/$(printf %s "$src" | md5sum | cut -c1-12)
+    [ -d "$bbuild" ] || meson setup "$bbuild" "$src" --buildtype=release >/dev/null
+    ninja -C "$bbuild" >/dev/null
+  else
+    echo "bench: --baseline $baseline is neither a build directory (server/uniqd) nor a source tree" >&2
+    exit 2
+  fi
+fi
 
 work=$(mktemp -d /tmp/uniqd-bench-XXXXXX)
 pids=()
@@ -109,6 +139,45 @@ start_uniqd() { # config -> sets uport
   wait_http "http://127.0.0.1:$uport/healthz"
 }
 
+# The --baseline server on a copy of $work/data as it is now (so call it
+# before start_uniqd, which changes the data); sets bport.
+start_baseline() { # config
+  rm -rf "$work/data-base"
+  if [ -d "$work/data" ]; then cp -a "$work/data" "$work/data-base"; fi
+  bport=$(free_port)
+  "$bbuild/server/uniqd" --config "$1" --data-dir "$work/data-base" \
+    --listen "127.0.0.1:$bport" --quiet 2>"$work/baseline.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$bport/healthz"
+  echo "baseline: $bbuild/server/uniqd"
+}
+
+# One round of this tree's uniqd and the baseline's (if any) on url path
+# $2: "RPS P99 BAD" of each in $work/ur and $work/br. Round $1 odd: uniqd
+# first; even: the baseline first, so that neither always follows
+# mhd_hello.
+run_pair() { # round path
+  if [ -z "$bbuild" ]; then
+    run_wrk "http://127.0.0.1:$uport$2" > "$work/ur"
+  elif (($1 % 2)); then
+    run_wrk "http://127.0.0.1:$uport$2" > "$work/ur"
+    run_wrk "http://127.0.0.1:$bport$2" > "$work/br"
+  else
+    run_wrk "http://127.0.0.1:$bport$2" > "$work/br"
+    run_wrk "http://127.0.0.1:$uport$2" > "$work/ur"
+  fi
+}
+
+# The baseline's median and ratios, after the rounds: needs u (uniqd's
+# median), m (mhd_hello's) and $work/b.
+baseline_ratios() { # label ("" or "orders " ...)
+  local b bp
+  b=$(cut -d' ' -f1 "$work/b" | median); bp=$(cut -d' ' -f2 "$work/b" | median)
+  echo "median: baseline $b req/s (p99 $bp ms)"
+  echo "RATIO ${1}baseline/mhd_hello = $(echo "$b $m" | awk '{printf "%.2f", $1/$2}')"
+  echo "RATIO ${1}uniqd/baseline = $(echo "$u $b" | awk '{printf "%.2f", $1/$2}')"
+}
+
 # wrk: prints "RPS P99MS"; WRK_CONNS and WRK_SCRIPT change the load
 run_wrk() { # url
   wrk -t1 -c"${WRK_CONNS:-64}" -d"${seconds}s" --latency \
@@ -126,17 +195,25 @@ run_wrk() { # url
 # Alternating rounds of mhd_hello and uniqd on the same path and load;
 # prints the rounds and the median ratio. Needs uport and mport.
 side_by_side() { # label path
-  : > "$work/u"; : > "$work/m"
+  : > "$work/u"; : > "$work/m"; : > "$work/b"
   for r in $(seq 1 "$rounds"); do
     read -r mr mp _ < <(run_wrk "http://127.0.0.1:$mport$2")
-    read -r ur up ub < <(run_wrk "http://127.0.0.1:$uport$2")
+    run_pair "$r" "$2"
+    read -r ur up ub < "$work/ur"
     echo "$mr $mp" >> "$work/m"; echo "$ur $up $ub" >> "$work/u"
     printf '  round %d: mhd_hello %8d req/s | uniqd %8d req/s p99 %7.2f ms, non-2xx %d | ratio %.2f\n' \
       "$r" "$mr" "$ur" "$up" "$ub" "$(echo "$ur $mr" | awk '{print $1/$2}')"
+    if [ -n "$bbuild" ]; then
+      read -r br bp bb < "$work/br"
+      echo "$br $bp $bb" >> "$work/b"
+      printf '%34s baseline %8d req/s p99 %7.2f ms, non-2xx %d | ratio %.2f\n' '' \
+        "$br" "$bp" "$bb" "$(echo "$br $mr" | awk '{print $1/$2}')"
+    fi
   done
   u=$(cut -d' ' -f1 "$work/u" | median); m=$(cut -d' ' -f1 "$work/m" | median)
   echo "median: uniqd $u req/s, mhd_hello $m req/s"
   echo "RATIO $1 uniqd/mhd_hello = $(echo "$u $m" | awk '{printf "%.2f", $1/$2}')"
+  if [ -n "$bbuild" ]; then baseline_ratios "$1 "; fi
 }
 
 start_mhd() {
@@ -156,6 +233,7 @@ random)
   {"name": "float", "kind": "float", "shards": 2, "shard_size": 2000000}]}
 JSON
   "$build/tools/uniqctl" --config "$work/config.json" --data-dir "$work/data" init 2>/dev/null
+  if [ -n "$bbuild" ]; then start_baseline "$work/config.json"; fi
   start_uniqd "$work/config.json"
   start_mhd
   if ((with_seed)); then
@@ -165,13 +243,20 @@ JSON
     wait_http "http://127.0.0.1:$sport/random"
   fi
   echo "GET /random, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
-  : > "$work/u"; : > "$work/m"; : > "$work/s"
+  : > "$work/u"; : > "$work/m"; : > "$work/s"; : > "$work/b"
   for r in $(seq 1 "$rounds"); do
     read -r mr mp _ < <(run_wrk "http://127.0.0.1:$mport/random")
-    read -r ur up _ < <(run_wrk "http://127.0.0.1:$uport/random")
+    run_pair "$r" /random
+    read -r ur up _ < "$work/ur"
     echo "$mr $mp" >> "$work/m"; echo "$ur $up" >> "$work/u"
     printf '  round %d: mhd_hello %8d req/s p99 %6.2f ms | uniqd %8d req/s p99 %6.2f ms | ratio %.2f\n' \
       "$r" "$mr" "$mp" "$ur" "$up" "$(echo "$ur $mr" | awk '{print $1/$2}')"
+    if [ -n "$bbuild" ]; then
+      read -r br bp _ < "$work/br"
+      echo "$br $bp" >> "$work/b"
+      printf '%48s baseline %8d req/s p99 %6.2f ms | ratio %.2f\n' '' \
+        "$br" "$bp" "$(echo "$br $mr" | awk '{print $1/$2}')"
+    fi
     if ((with_seed)); then
       read -r sr sp _ < <(run_wrk "http://127.0.0.1:$sport/random")
       echo "$sr $sp" >> "$work/s"
@@ -182,14 +267,19 @@ JSON
   m=$(cut -d' ' -f1 "$work/m" | median)
   echo "median: uniqd $u req/s (p99 $up ms), mhd_hello $m req/s"
   echo "RATIO uniqd/mhd_hello = $(echo "$u $m" | awk '{printf "%.2f", $1/$2}')"
+  if [ -n "$bbuild" ]; then baseline_ratios ""; fi
   if ((with_seed)); then
     s=$(cut -d' ' -f1 "$work/s" | median)
     echo "RATIO uniqd/seed_v3 = $(echo "$u $s" | awk '{printf "%.1f", $1/$2}') (seed_v3 $s req/s)"
   fi
-  curl -s "http://127.0.0.1:$uport/pools" | python3 -c '
+  pools='
 import json, sys
 for p in json.load(sys.stdin)["pools"]:
-    print("  pool %s: issued %d, ready %d, refills %d" % (p["name"], p["issued"], p["ready"], p["refills"]))'
+    print("  %spool %s: issued %d, ready %d, refills %d" % (sys.argv[1], p["name"], p["issued"], p["ready"], p["refills"]))'
+  curl -s "http://127.0.0.1:$uport/pools" | python3 -c "$pools" ""
+  if [ -n "$bbuild" ]; then
+    curl -s "http://127.0.0.1:$bport/pools" | python3 -c "$pools" "baseline "
+  fi
   ;;
 init)
   values=${values:-10000000}
@@ -215,6 +305,7 @@ JSON
   ;;
 orders)
   echo '{"threads": 2, "pools": [{"name": "orders", "kind": "sequence", "digits": 9}]}' > "$work/config.json"
+  if [ -n "$bbuild" ]; then start_baseline "$work/config.json"; fi
   start_uniqd "$work/config.json"
   start_mhd
   echo "POST /orders, wrk -t1 -c100 -d${seconds}s, $rounds alternating rounds"
@@ -338,6 +429,7 @@ heap)
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
+  if [ -n "$bbuild" ]; then start_baseline "$work/config.json"; fi
   start_uniqd "$work/config.json"
   start_mhd
   echo "borrow/return pairs, wrk -t1 -c64 -d${seconds}s, $rounds alternating rounds"
