@@ -22,13 +22,6 @@
 #include "ledger/codes.h"
 #include "common/banned.h"
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
-
 /* The stream of prefix p of pool d is named "<pool>/<symbols>"; the root
  * stream (no prefix) is the pool's own record. */
 static void stream_name(const struct pool_def *d, const struct code_prefix *p,
@@ -129,54 +122,58 @@ static int add_stream(struct code_streams *cs, size_t *cap, const char *name,
 	return 0;
 }
 
+struct streams_load {
+	struct code_streams *cs;
+	size_t cap, nl;		/* room in cs->v; length of the pool name */
+};
+
+/* One prefix stream: a record named "<pool>/<symbols>". */
+static int streams_load_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct streams_load *l = arg;
+	const struct pool_def *d = l->cs->def;
+	char sname[CODE_STREAM_NAME_MAX];
+	struct ledger_pool rec;
+	struct code_prefix p;
+	int rc;
+
+	if (k->mv_size <= l->nl + 1)
+		return 1;
+	if (v->mv_size != sizeof(rec) || k->mv_size >= sizeof(sname))
+		return -EIO;
+	memcpy(&rec, v->mv_data, sizeof(rec));
+	memcpy(sname, k->mv_data, k->mv_size);
+	sname[k->mv_size] = '\0';
+	rc = prefix_from_canon(d, sname + l->nl + 1, &p);
+	if (rc == 0)
+		rc = add_stream(l->cs, &l->cap, sname, &p, &rec);
+	return rc;
+}
+
 int code_streams_load(struct ledger *lg, MDB_txn *txn,
 		      const struct pool_def *d, struct code_streams *cs)
 {
+	struct streams_load l = { cs, 0, strlen(d->name) };
 	char name[CODE_STREAM_NAME_MAX];
 	struct code_prefix root = { 0 };
 	struct ledger_pool rec;
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	size_t cap = 0, nl = strlen(d->name);
 	int rc;
 
 	memset(cs, 0, sizeof(*cs));
 	cs->def = d;
 	rc = ledger_pool_get_txn(lg, txn, d->name, &rec);
 	if (rc == 0)
-		rc = add_stream(cs, &cap, d->name, &root, &rec);
+		rc = add_stream(cs, &l.cap, d->name, &root, &rec);
 	if (rc == -ENOENT)
 		rc = 0; /* not created yet: no codes at all */
 	if (rc)
 		goto out;
 	/* The prefix streams: every record named "<pool>/..." */
 	snprintf(name, sizeof(name), "%s/", d->name);
-	rc = store_err(mdb_cursor_open(txn, lg->pools, &cur));
-	if (rc)
-		goto out;
-	k = mval(name, nl + 1);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct code_prefix p;
-		char sname[CODE_STREAM_NAME_MAX];
-
-		if (k.mv_size <= nl + 1 || memcmp(k.mv_data, name, nl + 1))
-			break;
-		if (v.mv_size != sizeof(rec) || k.mv_size >= sizeof(sname)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&rec, v.mv_data, sizeof(rec));
-		memcpy(sname, k.mv_data, k.mv_size);
-		sname[k.mv_size] = '\0';
-		rc = prefix_from_canon(d, sname + nl + 1, &p);
-		if (rc == 0)
-			rc = add_stream(cs, &cap, sname, &p, &rec);
-		if (rc)
-			break;
-	}
-	mdb_cursor_close(cur);
-	rc = rc == MDB_NOTFOUND ? 0 : rc < 0 ? rc : store_err(rc);
+	rc = store_scan(txn, lg->pools, name, l.nl + 1, l.nl + 1,
+			streams_load_one, &l);
+	if (rc > 0)
+		rc = 0;
 	if (rc == 0)
 		rc = table_build(cs);
 out:
@@ -205,7 +202,7 @@ static int is_skipped(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 		      uint64_t pos)
 {
 	unsigned char key[12];
-	MDB_val k = mval(key, sizeof(key)), v;
+	MDB_val k = store_val(key, sizeof(key)), v;
 	int rc;
 
 	skip_key(key, stream, pos);
@@ -320,8 +317,8 @@ static int put_run(struct ledger *lg, MDB_txn *txn, struct code_batch *b)
 	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
 	if (rc)
 		return rc;
-	k = mval(key, sizeof(key));
-	data[0] = mval(b->sorted, sizeof(uint64_t));
+	k = store_val(key, sizeof(key));
+	data[0] = store_val(b->sorted, sizeof(uint64_t));
 	data[1].mv_size = b->n;
 	data[1].mv_data = NULL;
 	rc = store_err(mdb_cursor_put(cur, &k, data, MDB_MULTIPLE));
@@ -443,8 +440,8 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 			if (rc) {
 				/* Another stream had it: skip the position. */
 				skip_key(skey, rec.id, at);
-				k = mval(skey, sizeof(skey));
-				v = mval("", 0);
+				k = store_val(skey, sizeof(skey));
+				v = store_val("", 0);
 				rc = store_err(mdb_put(txn, lg->skips, &k, &v,
 						       MDB_NOOVERWRITE));
 				if (rc)
@@ -498,14 +495,14 @@ static int count_runs(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 		/* The next run of the stream, from position `first` on. */
 		store_put_be32(key, stream);
 		store_put_be64(key + 4, first);
-		k = mval(key, sizeof(key));
+		k = store_val(key, sizeof(key));
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 		if (rc || k.mv_size != 12 || store_get_be32(k.mv_data) != stream)
 			break;
 		memcpy(at, k.mv_data, sizeof(at));
 		first = store_get_be64(at + 4) + 1;
-		k = mval(at, sizeof(at));
-		v = mval(&lo, sizeof(lo));
+		k = store_val(at, sizeof(at));
+		v = store_val(&lo, sizeof(lo));
 		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
 		while (rc == 0) {
 			memcpy(&x, v.mv_data, sizeof(x));
@@ -578,7 +575,7 @@ static int get_redeemed(struct ledger *lg, MDB_txn *txn, uint32_t pool,
 			uint64_t code, uint64_t *ms)
 {
 	unsigned char key[12];
-	MDB_val k = mval(key, sizeof(key)), v;
+	MDB_val k = store_val(key, sizeof(key)), v;
 	int rc;
 
 	redeem_key(key, pool, code);
@@ -658,8 +655,8 @@ static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 		return -ENOENT;
 	r->redeemed_ms = clock_now_ms();
 	redeem_key(key, r->pool_id, r->code);
-	k = mval(key, sizeof(key));
-	v = mval(&r->redeemed_ms, sizeof(r->redeemed_ms));
+	k = store_val(key, sizeof(key));
+	v = store_val(&r->redeemed_ms, sizeof(r->redeemed_ms));
 	return store_err(mdb_put(txn, r->lg->redeemed, &k, &v,
 				 MDB_NOOVERWRITE));
 }
@@ -712,8 +709,8 @@ int code_job_put(struct ledger *lg, MDB_txn *txn, const struct code_job *j)
 		txn = own;
 	}
 	job_key(key, j->id);
-	k = mval(key, sizeof(key));
-	v = mval(j, sizeof(*j));
+	k = store_val(key, sizeof(key));
+	v = store_val(j, sizeof(*j));
 	rc = store_err(mdb_put(txn, lg->jobs, &k, &v, 0));
 	if (own)
 		rc = store_finish(own, rc);
@@ -725,7 +722,7 @@ static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
 			  const char *prefix, uint64_t count,
 			  struct code_job *out)
 {
-	MDB_val k = mval("next_job_id", 11), v;
+	MDB_val k = store_val("next_job_id", 11), v;
 	struct code_job j;
 	uint64_t next = 1;
 	int rc;
@@ -747,7 +744,7 @@ static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
 	j.status = JOB_QUEUED;
 	j.created_ms = clock_now_ms();
 	if (rc == 0) {
-		v = mval(&next, sizeof(next));
+		v = store_val(&next, sizeof(next));
 		rc = store_err(mdb_put(txn, lg->meta, &k, &v, 0));
 	}
 	if (rc == 0)
@@ -773,7 +770,7 @@ int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
 int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
 {
 	unsigned char key[8];
-	MDB_val k = mval(key, sizeof(key)), v;
+	MDB_val k = store_val(key, sizeof(key)), v;
 	MDB_txn *txn;
 	int rc;
 
@@ -790,33 +787,33 @@ int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
 	return rc;
 }
 
+struct job_walk {
+	int (*fn)(const struct code_job *j, void *arg);
+	void *arg;
+};
+
+static int job_walk_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct job_walk *w = arg;
+	struct code_job j;
+
+	(void)k;
+	if (v->mv_size != sizeof(j))
+		return -EIO;
+	memcpy(&j, v->mv_data, sizeof(j));
+	return w->fn(&j, w->arg);
+}
+
 /* Calls fn for every job of txn, in id order; fn returns 0 to go on, 1 to
  * stop, or an error. */
 static int job_walk_txn(struct ledger *lg, MDB_txn *txn,
 			int (*fn)(const struct code_job *j, void *arg),
 			void *arg)
 {
-	MDB_cursor *cur = NULL;
-	struct code_job j;
-	MDB_val k, v;
-	int rc;
+	struct job_walk w = { fn, arg };
+	int rc = store_scan(txn, lg->jobs, NULL, 0, 0, job_walk_one, &w);
 
-	rc = store_err(mdb_cursor_open(txn, lg->jobs, &cur));
-	if (rc)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (v.mv_size != sizeof(j)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&j, v.mv_data, sizeof(j));
-		rc = fn(&j, arg);
-		if (rc)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND || rc == 1 ? 0 : store_err(rc);
+	return rc == 1 ? 0 : rc;
 }
 
 /* job_walk_txn in a read transaction of its own. */

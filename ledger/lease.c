@@ -29,13 +29,6 @@ struct lease_rec {
 	char reserved[7];
 };
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
-
 /* Numbers in keys: flipping the sign bit makes big-endian order numeric. */
 static uint64_t num_bits(int64_t n)
 {
@@ -91,11 +84,11 @@ static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	int rc;
 
 	lease_key(k, lp->id, number);
-	kv = mval(k, sizeof(k));
+	kv = store_val(k, sizeof(k));
 	rc = mdb_del(txn, lp->ledger->leases, &kv, NULL);
 	if (rc == 0 && rec->expires_ms) {
 		exp_key(e, lp->id, rec->expires_ms, number);
-		kv = mval(e, sizeof(e));
+		kv = store_val(e, sizeof(e));
 		rc = mdb_del(txn, lp->ledger->lease_exp, &kv, NULL);
 		if (rc == MDB_NOTFOUND) {
 			log_warn("pool \"%s\": the lease of %lld had no "
@@ -118,13 +111,13 @@ static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	int rc;
 
 	lease_key(k, lp->id, number);
-	kv = mval(k, sizeof(k));
-	vv = mval(rec, sizeof(*rec));
+	kv = store_val(k, sizeof(k));
+	vv = store_val(rec, sizeof(*rec));
 	rc = mdb_put(txn, lp->ledger->leases, &kv, &vv, flags);
 	if (rc == 0 && rec->expires_ms) {
 		exp_key(e, lp->id, rec->expires_ms, number);
-		kv = mval(e, sizeof(e));
-		vv = mval("", 0);
+		kv = store_val(e, sizeof(e));
+		vv = store_val("", 0);
 		rc = mdb_put(txn, lp->ledger->lease_exp, &kv, &vv, 0);
 	}
 	return store_err(rc);
@@ -134,7 +127,7 @@ static int lease_get(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 		     struct lease_rec *rec)
 {
 	unsigned char k[12];
-	MDB_val kv = mval(k, sizeof(k)), vv;
+	MDB_val kv = store_val(k, sizeof(k)), vv;
 	int rc;
 
 	lease_key(k, lp->id, number);
@@ -157,55 +150,54 @@ static void to_info(int64_t number, const struct lease_rec *rec,
 	out->expires_ms = rec->expires_ms;
 }
 
+struct read_all {
+	struct lease_info *arr;
+	size_t n, cap;
+};
+
+static int read_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct read_all *r = arg;
+	struct lease_info *tmp;
+	struct lease_rec rec;
+
+	if (k->mv_size != 12)
+		return 1;
+	if (v->mv_size != sizeof(rec))
+		return -EIO;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		tmp = realloc(r->arr, r->cap * sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		r->arr = tmp;
+	}
+	memcpy(&rec, v->mv_data, sizeof(rec));
+	to_info(num_of((const unsigned char *)k->mv_data + 4), &rec,
+		&r->arr[r->n++]);
+	return 0;
+}
+
 /* The leases of pool lp in txn, in number order, into a malloc'd array. */
 static int lease_read_all(struct lease_pool *lp, MDB_txn *txn,
 			  struct lease_info **out, size_t *n)
 {
-	struct lease_info *arr = NULL, *tmp;
+	struct read_all r = { NULL, 0, 0 };
 	unsigned char k[12];
-	MDB_cursor *cur = NULL;
-	MDB_val kv, vv;
-	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	rc = store_err(mdb_cursor_open(txn, lp->ledger->leases, &cur));
-	if (rc)
-		return rc;
 	store_put_be32(k, lp->id);
 	store_put_be64(k + 4, 0);
-	kv = mval(k, sizeof(k));
-	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-		struct lease_rec rec;
-
-		if (kv.mv_size != 12 || store_get_be32(kv.mv_data) != lp->id)
-			break;
-		if (vv.mv_size != sizeof(rec)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(arr, cap * sizeof(*arr));
-			if (!tmp) {
-				rc = ENOMEM;
-				break;
-			}
-			arr = tmp;
-		}
-		memcpy(&rec, vv.mv_data, sizeof(rec));
-		to_info(num_of((const unsigned char *)kv.mv_data + 4), &rec,
-			&arr[(*n)++]);
+	rc = store_scan(txn, lp->ledger->leases, k, sizeof(k), 4, read_one,
+			&r);
+	if (rc < 0) {
+		free(r.arr);
+		return rc;
 	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND && rc != 0) {
-		free(arr);
-		*n = 0;
-		return store_err(rc);
-	}
-	*out = arr;
+	*out = r.arr;
+	*n = r.n;
 	return 0;
 }
 
@@ -505,7 +497,7 @@ static int exp_del(struct lease_pool *lp, MDB_txn *txn, const struct due *d)
 	MDB_val kv;
 
 	exp_key(e, lp->id, d->ms, d->number);
-	kv = mval(e, sizeof(e));
+	kv = store_val(e, sizeof(e));
 	return store_err(mdb_del(txn, lp->ledger->lease_exp, &kv, NULL));
 }
 
@@ -516,41 +508,49 @@ static int exp_del(struct lease_pool *lp, MDB_txn *txn, const struct due *d)
  * neither stops the tick every second nor ends a lease renewed since.
  * Those are counted and logged once per tick that finds any.
  */
+struct due_scan {
+	struct due *due;
+	size_t n;
+	uint64_t now_ms;
+};
+
+/* Collects one expiry entry that is due, up to EXPIRE_MAX. */
+static int due_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct due_scan *d = arg;
+	const unsigned char *b = k->mv_data;
+
+	(void)v;
+	if (d->n == EXPIRE_MAX || k->mv_size != 20 ||
+	    store_get_be64(b + 4) > d->now_ms)
+		return 1;
+	d->due[d->n].ms = store_get_be64(b + 4);
+	d->due[d->n++].number = num_of(b + 12);
+	return 0;
+}
+
 int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 {
 	struct lease_pool *lp = arg;
+	struct due_scan ds = { NULL, 0, now_ms };
 	unsigned char k[20];
-	MDB_cursor *cur = NULL;
-	MDB_val kv, vv;
 	struct due *due = NULL;
 	size_t n = 0, i, dangling = 0;
 	int rc;
 
 	lp->nexpired = 0;
-	rc = store_err(mdb_cursor_open(txn, lp->ledger->lease_exp, &cur));
-	if (rc)
-		return rc;
 	due = malloc(EXPIRE_MAX * sizeof(*due));
 	if (!due) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	ds.due = due;
 	exp_key(k, lp->id, 0, INT64_MIN);
-	kv = mval(k, sizeof(k));
-	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE);
-	     rc == 0 && n < EXPIRE_MAX;
-	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-		const unsigned char *b = kv.mv_data;
-
-		if (kv.mv_size != 20 || store_get_be32(b) != lp->id ||
-		    store_get_be64(b + 4) > now_ms)
-			break;
-		due[n].ms = store_get_be64(b + 4);
-		due[n++].number = num_of(b + 12);
-	}
-	mdb_cursor_close(cur);
-	cur = NULL;
-	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+	rc = store_scan(txn, lp->ledger->lease_exp, k, sizeof(k), 4, due_one,
+			&ds);
+	n = ds.n;
+	if (rc > 0)
+		rc = 0;
 	if (rc)
 		goto out;
 	if (n > lp->expired_cap) {
@@ -585,8 +585,6 @@ int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 			 "no lease that ends then; deleted", lp->def->name,
 			 dangling);
 out:
-	if (cur)
-		mdb_cursor_close(cur);
 	if (rc)
 		lp->nexpired = 0;
 	free(due);

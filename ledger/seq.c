@@ -38,13 +38,6 @@ struct idem_rec {
 	uint64_t count;
 };
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
-
 int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
 		  const struct pool_def *d, bool create, char *err,
 		  size_t errlen)
@@ -110,7 +103,7 @@ static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
 
 	memset(st, 0, sizeof(*st));
 	store_put_be32(key, sp->id);
-	k = mval(key, sizeof(key));
+	k = store_val(key, sizeof(key));
 	rc = mdb_get(txn, sp->ledger->seq, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -170,7 +163,7 @@ static int idem_find(struct seq_req *r, MDB_txn *txn, uint64_t now)
 	int rc;
 
 	idem_key(kb, r->pool->id, r->key, r->keylen);
-	k = mval(kb, 4 + r->keylen);
+	k = store_val(kb, 4 + r->keylen);
 	rc = mdb_get(txn, r->pool->ledger->idem, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -202,15 +195,15 @@ static int idem_put(struct seq_req *r, MDB_txn *txn, uint64_t now)
 	rec.first = r->first;
 	rec.count = r->count;
 	idem_key(kb, r->pool->id, r->key, r->keylen);
-	k = mval(kb, 4 + r->keylen);
-	v = mval(&rec, sizeof(rec));
+	k = store_val(kb, 4 + r->keylen);
+	v = store_val(&rec, sizeof(rec));
 	rc = mdb_put(txn, r->pool->ledger->idem, &k, &v, 0);
 	if (rc)
 		return store_err(rc);
 	store_put_be64(tb, now);
 	memcpy(tb + 8, kb, 4 + r->keylen);
-	k = mval(tb, 12 + r->keylen);
-	v = mval("", 0);
+	k = store_val(tb, 12 + r->keylen);
+	v = store_val("", 0);
 	return store_err(mdb_put(txn, r->pool->ledger->idem_time, &k, &v, 0));
 }
 
@@ -250,16 +243,16 @@ static int seq_apply(struct commit_op *op, MDB_txn *txn)
 	r->first = st.n + 1;
 	st.n += r->count;
 	store_put_be32(skey, sp->id);
-	k = mval(skey, sizeof(skey));
-	v = mval(&st, sizeof(st));
+	k = store_val(skey, sizeof(skey));
+	v = store_val(&st, sizeof(st));
 	rc = store_err(mdb_put(txn, sp->ledger->seq, &k, &v, 0));
 	time_ms = now;
 	for (i = 0; i < r->count && rc == 0; i++) {
 		store_put_be32(key, sp->id);
 		store_put_be32(key + 4, r->day);
 		store_put_be64(key + 8, r->first + i);
-		k = mval(key, sizeof(key));
-		v = mval(&time_ms, sizeof(time_ms));
+		k = store_val(key, sizeof(key));
+		v = store_val(&time_ms, sizeof(time_ms));
 		rc = store_err(mdb_put(txn, sp->ledger->seqids, &k, &v,
 				       MDB_NOOVERWRITE));
 	}
@@ -336,7 +329,7 @@ int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
 	store_put_be32(key, sp->id);
 	store_put_be32(key + 4, day);
 	store_put_be64(key + 8, n);
-	k = mval(key, sizeof(key));
+	k = store_val(key, sizeof(key));
 	rc = mdb_get(txn, sp->ledger->seqids, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(*issued_ms)) {
 		*issued = true;
@@ -373,7 +366,7 @@ int seq_purge_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 		if (t >= cutoff)
 			break;
 		/* Drop the key's record only if this is its last use. */
-		ik = mval((const unsigned char *)k.mv_data + 8, k.mv_size - 8);
+		ik = store_val((const unsigned char *)k.mv_data + 8, k.mv_size - 8);
 		if (mdb_get(txn, lg->idem, &ik, &iv) == 0 &&
 		    iv.mv_size == sizeof(rec)) {
 			memcpy(&rec, iv.mv_data, sizeof(rec));
