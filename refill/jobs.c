@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/store.h"
 #include "common/value.h"
+#include "common/worker.h"
 #include "refill/jobs.h"
 #include "common/banned.h"
 
@@ -245,20 +246,16 @@ int jobs_path(const char *data_dir, uint64_t id, bool part, char *buf,
 
 /* ---- workers ------------------------------------------------------- */
 
-struct worker {
+/* The worker of one code pool. */
+struct job_worker {
+	struct worker w;	/* its thread, wake and stop (worker.h) */
 	struct jobs *jobs;
 	const struct pool_def *def;
-	pthread_t tid;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool wake;		/* under lock */
-	_Atomic bool stop;
 };
 
 struct jobs {
 	struct pool_set *ps;
-	struct worker *w;
+	struct job_worker *w;
 	size_t n;
 	_Atomic uint64_t done, failed;
 };
@@ -283,7 +280,7 @@ static int sync_dir(const char *path)
 }
 
 /* Ends job j (done or failed) in the ledger. */
-static int finish_job(struct worker *w, struct code_job *j, uint32_t status,
+static int finish_job(struct job_worker *w, struct code_job *j, uint32_t status,
 		      const char *why)
 {
 	j->status = status;
@@ -304,7 +301,7 @@ static int finish_job(struct worker *w, struct code_job *j, uint32_t status,
  * failed), -ECANCELED (stopped; resumed later), or an error (retried
  * later).
  */
-static int run_job(struct worker *w, struct code_job *j)
+static int run_job(struct job_worker *w, struct code_job *j)
 {
 	const char *data_dir = w->jobs->ps->cfg->data_dir;
 	char part[1200], final[1200], why[160];
@@ -320,7 +317,7 @@ static int run_job(struct worker *w, struct code_job *j)
 	g.count = j->count;
 	g.done = j->done;
 	g.job = j;
-	g.stop = &w->stop;
+	g.stop = &w->w.stop;
 	if ((rc = jobs_path(data_dir, j->id, true, part, sizeof(part))) ||
 	    (rc = jobs_path(data_dir, j->id, false, final, sizeof(final))))
 		return rc;
@@ -369,27 +366,13 @@ static int run_job(struct worker *w, struct code_job *j)
 	return rc;
 }
 
-static bool wait_wake(struct worker *w, unsigned ms)
-{
-	struct timespec ts = clock_mono_deadline(ms);
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->wake && !atomic_load(&w->stop))
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
-		    ETIMEDOUT)
-			break;
-	w->wake = false;
-	pthread_mutex_unlock(&w->lock);
-	return atomic_load(&w->stop);
-}
-
 static void *worker_main(void *arg)
 {
-	struct worker *w = arg;
+	struct job_worker *w = arg;
 	struct code_job j;
 	int rc;
 
-	while (!atomic_load(&w->stop)) {
+	while (!worker_stopping(&w->w)) {
 		rc = code_job_next(&w->jobs->ps->ledger, w->def->name, &j);
 		if (rc == 0) {
 			rc = run_job(w, &j);
@@ -397,14 +380,14 @@ static void *worker_main(void *arg)
 				continue;
 			log_error("job %llu: %s; retrying in 1 s",
 				  (unsigned long long)j.id, store_strerror(rc));
-			if (wait_wake(w, 1000))
+			if (worker_wait(&w->w, 1000))
 				break;
 			continue;
 		}
 		if (rc != -ENOENT)
 			log_error("jobs of \"%s\": %s", w->def->name,
 				  store_strerror(rc));
-		if (wait_wake(w, 1000))
+		if (worker_wait(&w->w, 1000))
 			break;
 	}
 	return NULL;
@@ -434,24 +417,20 @@ int jobs_start(struct pool_set *ps, struct jobs **out)
 		return -ENOMEM;
 	}
 	for (i = 0; i < ps->npools; i++) {
-		struct worker *w;
+		struct job_worker *w;
 
 		if (ps->pools[i].def->kind != POOL_CODE)
 			continue;
 		w = &j->w[j->n];
 		w->jobs = j;
 		w->def = ps->pools[i].def;
-		pthread_mutex_init(&w->lock, NULL);
-		rc = -clock_cond_init(&w->cond); /* wait_wake's deadlines */
-		if (rc) {
-			pthread_mutex_destroy(&w->lock);
-			break;
-		}
-		j->n++;
-		rc = -pthread_create(&w->tid, NULL, worker_main, w);
+		rc = worker_init(&w->w);
 		if (rc)
 			break;
-		w->started = true;
+		j->n++;
+		rc = worker_start(&w->w, worker_main, w);
+		if (rc)
+			break;
 	}
 	if (rc) {
 		jobs_stop(j);
@@ -468,12 +447,8 @@ void jobs_wake(struct jobs *j, const char *pool)
 	if (!j)
 		return;
 	for (i = 0; i < j->n; i++) {
-		if (strcmp(j->w[i].def->name, pool))
-			continue;
-		pthread_mutex_lock(&j->w[i].lock);
-		j->w[i].wake = true;
-		pthread_cond_signal(&j->w[i].cond);
-		pthread_mutex_unlock(&j->w[i].lock);
+		if (!strcmp(j->w[i].def->name, pool))
+			worker_wake(&j->w[i].w);
 	}
 }
 
@@ -483,17 +458,11 @@ void jobs_stop(struct jobs *j)
 
 	if (!j)
 		return;
+	for (i = 0; i < j->n; i++)
+		worker_ask_stop(&j->w[i].w);
 	for (i = 0; i < j->n; i++) {
-		atomic_store(&j->w[i].stop, true);
-		pthread_mutex_lock(&j->w[i].lock);
-		pthread_cond_signal(&j->w[i].cond);
-		pthread_mutex_unlock(&j->w[i].lock);
-	}
-	for (i = 0; i < j->n; i++) {
-		if (j->w[i].started)
-			pthread_join(j->w[i].tid, NULL);
-		pthread_cond_destroy(&j->w[i].cond);
-		pthread_mutex_destroy(&j->w[i].lock);
+		worker_stop(&j->w[i].w);
+		worker_release(&j->w[i].w);
 	}
 	free(j->w);
 	free(j);
