@@ -233,13 +233,13 @@ int pool_set_open(struct pool_set *ps, const struct config *cfg,
 				goto out;
 			ps->npools++;
 		} else if (d->kind == POOL_SEQUENCE) {
-			rc = seq_pool_open(&ps->seqs[ps->nseqs], &ps->ledger,
+			rc = seq_open(&ps->seqs[ps->nseqs], &ps->ledger,
 					   d, o->create, err, errlen);
 			if (rc)
 				goto out;
 			ps->nseqs++;
 		} else if (d->kind == POOL_LEASE && o->leases) {
-			rc = lease_pool_open(&ps->leases[ps->nleases],
+			rc = lease_open(&ps->leases[ps->nleases],
 					     &ps->ledger, d, err, errlen);
 			if (rc)
 				goto out;
@@ -265,9 +265,9 @@ void pool_set_release(struct pool_set *ps)
 	for (i = 0; i < ps->npools; i++)
 		pool_release(&ps->pools[i]);
 	for (i = 0; i < ps->nseqs; i++)
-		seq_pool_release(&ps->seqs[i]);
+		seq_release(&ps->seqs[i]);
 	for (i = 0; i < ps->nleases; i++)
-		lease_pool_release(&ps->leases[i]);
+		lease_release(&ps->leases[i]);
 	free(ps->pools);
 	free(ps->seqs);
 	free(ps->leases);
@@ -290,7 +290,7 @@ struct pool *pool_set_find(struct pool_set *ps, const char *name)
 	return NULL;
 }
 
-struct seq_pool *pool_set_find_seq(struct pool_set *ps, const char *name)
+struct seq *pool_set_find_seq(struct pool_set *ps, const char *name)
 {
 	size_t i;
 
@@ -300,7 +300,7 @@ struct seq_pool *pool_set_find_seq(struct pool_set *ps, const char *name)
 	return NULL;
 }
 
-struct lease_pool *pool_set_find_lease(struct pool_set *ps, const char *name)
+struct lease *pool_set_find_lease(struct pool_set *ps, const char *name)
 {
 	size_t i;
 

@@ -29,9 +29,9 @@
 #include "common/config.h"
 #include "common/perm.h"
 #include "ledger/codes.h"
-#include "ledger/lease.h"
+#include "pools/lease.h"
 #include "ledger/ledger.h"
-#include "ledger/seq.h"
+#include "pools/seq.h"
 #include "shard/hopper.h"
 #include "shard/shard.h"
 
@@ -81,9 +81,9 @@ struct pool_set {
 	struct ledger ledger;
 	struct pool *pools;		/* the random pools of cfg, in order */
 	size_t npools;
-	struct seq_pool *seqs;		/* the sequence pools, in order */
+	struct seq *seqs;		/* the sequence pools, in order */
 	size_t nseqs;
-	struct lease_pool *leases;	/* the lease pools, in order */
+	struct lease *leases;	/* the lease pools, in order */
 	size_t nleases;
 };
 
@@ -123,10 +123,10 @@ void pool_set_release(struct pool_set *ps);
 struct pool *pool_set_find(struct pool_set *ps, const char *name);
 
 /* The sequence pool called name, or NULL. */
-struct seq_pool *pool_set_find_seq(struct pool_set *ps, const char *name);
+struct seq *pool_set_find_seq(struct pool_set *ps, const char *name);
 
 /* The lease pool called name, or NULL. */
-struct lease_pool *pool_set_find_lease(struct pool_set *ps, const char *name);
+struct lease *pool_set_find_lease(struct pool_set *ps, const char *name);
 
 /* The pool of any kind called name: its kind, or -1 if there is none. */
 int pool_set_kind(struct pool_set *ps, const char *name);

@@ -147,7 +147,7 @@ struct seq_call {
 static void seq_call_done(struct commit_op *op, int rc)
 {
 	struct seq_call *c = (struct seq_call *)op;
-	struct seq_pool *sp = c->req.pool;
+	struct seq *sp = c->req.pool;
 
 	c->rc = rc;
 	if (rc == 0 && !c->req.replayed) {
@@ -174,7 +174,7 @@ static int idem_header(struct http_req *r, const char **key)
 }
 
 /* Submits a sequence request and suspends r until it is committed. */
-static void seq_submit(struct api *a, struct http_req *r, struct seq_pool *sp,
+static void seq_submit(struct api *a, struct http_req *r, struct seq *sp,
 		       uint64_t count, bool orders_shape)
 {
 	struct seq_call *c;
@@ -203,7 +203,7 @@ static void seq_submit(struct api *a, struct http_req *r, struct seq_pool *sp,
 static void seq_answer(struct api *a, struct http_req *r,
 		       struct seq_call *c)
 {
-	struct seq_pool *sp = c->req.pool;
+	struct seq *sp = c->req.pool;
 	char id[SEQ_ID_MAX + 1], retry[24];
 	const char *hdr[] = { "Retry-After", retry, NULL };
 	struct buf b = BUF_INIT;
@@ -270,9 +270,9 @@ static void seq_answer(struct api *a, struct http_req *r,
 
 /* The pool POST /orders uses: "orders" if it is a sequence, else the
  * first sequence pool. */
-static struct seq_pool *orders_pool(struct api *a)
+static struct seq *orders_pool(struct api *a)
 {
-	struct seq_pool *sp = pool_set_find_seq(a->pools, "orders");
+	struct seq *sp = pool_set_find_seq(a->pools, "orders");
 
 	if (!sp && a->pools->nseqs)
 		sp = &a->pools->seqs[0];
@@ -283,7 +283,7 @@ static void route_orders_post(struct api *a, struct http_req *r,
 			      const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct seq_pool *sp;
+	struct seq *sp;
 
 	(void)ra;
 	if (r->resumed) {
@@ -348,7 +348,7 @@ static void route_orders_page(struct api *a, struct http_req *r,
 }
 
 static void route_seq_next(struct api *a, struct http_req *r,
-			   struct seq_pool *sp)
+			   struct seq *sp)
 {
 	uint64_t n;
 
@@ -358,7 +358,7 @@ static void route_seq_next(struct api *a, struct http_req *r,
 	seq_submit(a, r, sp, n, false);
 }
 
-static int describe_seq(struct seq_pool *sp, struct buf *b)
+static int describe_seq(struct seq *sp, struct buf *b)
 {
 	uint32_t day, today;
 	uint64_t n;
@@ -386,7 +386,7 @@ static int describe_seq(struct seq_pool *sp, struct buf *b)
 	return 0;
 }
 
-static void seq_value(struct http_req *r, struct seq_pool *sp,
+static void seq_value(struct http_req *r, struct seq *sp,
 		      const char *text)
 {
 	struct buf b = BUF_INIT;
@@ -462,10 +462,10 @@ static void lease_call_done(struct commit_op *op, int rc)
 
 /* The pool seed 001's routes use: "users" if it is a lease pool, else the
  * first one. */
-static struct lease_pool *default_lease_pool(struct api *a,
+static struct lease *default_lease_pool(struct api *a,
 					     struct http_req *r)
 {
-	struct lease_pool *lp = pool_set_find_lease(a->pools, "users");
+	struct lease *lp = pool_set_find_lease(a->pools, "users");
 
 	if (!lp && a->pools->nleases)
 		lp = &a->pools->leases[0];
@@ -475,10 +475,10 @@ static struct lease_pool *default_lease_pool(struct api *a,
 	return lp;
 }
 
-static struct lease_pool *find_lease_pool(struct api *a, struct http_req *r,
+static struct lease *find_lease_pool(struct api *a, struct http_req *r,
 					  const char *name)
 {
-	struct lease_pool *lp = pool_set_find_lease(a->pools, name);
+	struct lease *lp = pool_set_find_lease(a->pools, name);
 
 	if (!lp) {
 		if (pool_set_kind(a->pools, name) >= 0)
@@ -529,7 +529,7 @@ static void lease_submit(struct api *a, struct http_req *r,
 }
 
 static struct lease_call *lease_call_new(struct http_req *r,
-					 struct lease_pool *lp,
+					 struct lease *lp,
 					 enum lease_verb verb,
 					 enum lease_shape shape)
 {
@@ -544,7 +544,7 @@ static struct lease_call *lease_call_new(struct http_req *r,
 	return c;
 }
 
-static void lease_json(struct buf *b, const struct lease_pool *lp,
+static void lease_json(struct buf *b, const struct lease *lp,
 		       const struct lease_info *li)
 {
 	char when[CLOCK_RFC3339_LEN];
@@ -569,7 +569,7 @@ static void lease_json(struct buf *b, const struct lease_pool *lp,
 static void lease_answer(struct api *a, struct http_req *r,
 			 struct lease_call *c)
 {
-	struct lease_pool *lp = c->req.pool;
+	struct lease *lp = c->req.pool;
 	struct buf b = BUF_INIT;
 	long long num = (long long)c->req.number;
 	unsigned status = 200;
@@ -656,7 +656,7 @@ static void route_borrow(struct api *a, struct http_req *r,
 			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 
 	if (r->resumed) {
@@ -680,7 +680,7 @@ static void route_check(struct api *a, struct http_req *r,
 			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 
 	(void)ra;
@@ -701,7 +701,7 @@ static void route_check(struct api *a, struct http_req *r,
 
 /* Parses a lease number from a path segment: 400 if it is not a number,
  * 404 if it is outside the pool. */
-static bool path_number(struct http_req *r, struct lease_pool *lp,
+static bool path_number(struct http_req *r, struct lease *lp,
 			const char *text, int64_t *n)
 {
 	struct request_error e;
@@ -717,7 +717,7 @@ static void route_return(struct api *a, struct http_req *r,
 			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { "holder", NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 	struct request_error e;
 	const char *holder;
@@ -751,7 +751,7 @@ static void route_renew(struct api *a, struct http_req *r,
 			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 	int64_t n;
 
@@ -779,7 +779,7 @@ static void route_seed_return(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct request_error e;
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 	int64_t n = 0;
 
@@ -802,7 +802,7 @@ static void route_seed_return(struct api *a, struct http_req *r,
 
 /* POST /pools/{name}/reset (admin), GET /reset (seed 001, admin). */
 static void reset_pool(struct api *a, struct http_req *r,
-		       struct lease_pool *lp, enum lease_shape shape)
+		       struct lease *lp, enum lease_shape shape)
 {
 	struct lease_call *c;
 
@@ -814,7 +814,7 @@ static void route_reset(struct api *a, struct http_req *r,
 			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	if (r->resumed) {
 		lease_answer(a, r, r->state);
@@ -830,7 +830,7 @@ static void route_seed_reset(struct api *a, struct http_req *r,
 			     const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	(void)ra;
 	if (r->resumed) {
@@ -844,7 +844,7 @@ static void route_seed_reset(struct api *a, struct http_req *r,
 }
 
 /* GET /pools/{name}/leases and GET /checked (seed 001). */
-static void list_leases(struct http_req *r, struct lease_pool *lp,
+static void list_leases(struct http_req *r, struct lease *lp,
 			enum lease_shape shape)
 {
 	struct lease_info *all = NULL;
@@ -884,7 +884,7 @@ static void route_leases(struct api *a, struct http_req *r,
 			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
 		return;
@@ -895,7 +895,7 @@ static void route_checked(struct api *a, struct http_req *r,
 			  const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	(void)ra;
 	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
@@ -903,7 +903,7 @@ static void route_checked(struct api *a, struct http_req *r,
 	list_leases(r, lp, SHAPE_SEED);
 }
 
-static int describe_lease(struct lease_pool *lp, struct buf *b)
+static int describe_lease(struct lease *lp, struct buf *b)
 {
 	uint64_t out = atomic_load(&lp->out);
 
@@ -1380,7 +1380,7 @@ static void route_next(struct api *a, struct http_req *r,
 		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { "count", NULL };
-	struct seq_pool *sp;
+	struct seq *sp;
 	struct pool *p;
 	struct buf b = BUF_INIT;
 	uint64_t n, i, *vals;
@@ -1555,8 +1555,8 @@ static void route_pool(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
-	struct lease_pool *lp;
-	struct seq_pool *sp;
+	struct lease *lp;
+	struct seq *sp;
 	struct pool *p;
 
 	if (bad_query(r, allowed))
@@ -1582,7 +1582,7 @@ static void route_value(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	struct request_error e;
 	struct buf b = BUF_INIT;
-	struct seq_pool *sp;
+	struct seq *sp;
 	struct pool *p;
 	uint64_t k;
 	int rc;

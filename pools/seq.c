@@ -19,7 +19,7 @@
 #include "common/store.h"
 #include "common/tz.h"
 #include "common/value.h"
-#include "ledger/seq.h"
+#include "pools/seq.h"
 #include "common/banned.h"
 
 #define PURGE_MAX 10000
@@ -38,7 +38,7 @@ struct idem_rec {
 	uint64_t count;
 };
 
-int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
+int seq_open(struct seq *sp, struct ledger *lg,
 		  const struct pool_def *d, bool create, char *err,
 		  size_t errlen)
 {
@@ -84,18 +84,18 @@ int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
 	return 0;
 }
 
-void seq_pool_release(struct seq_pool *sp)
+void seq_release(struct seq *sp)
 {
 	tz_free(sp->tz);
 	sp->tz = NULL;
 }
 
-int seq_today(const struct seq_pool *sp, uint64_t ms, uint32_t *day)
+int seq_today(const struct seq *sp, uint64_t ms, uint32_t *day)
 {
 	return tz_day(sp->tz, (int64_t)ms, day);
 }
 
-static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
+static int get_state(struct seq *sp, MDB_txn *txn, struct seq_state *st)
 {
 	unsigned char key[4];
 	MDB_val k, v;
@@ -115,7 +115,7 @@ static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
 	return 0;
 }
 
-int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n)
+int seq_state(struct seq *sp, uint32_t *day, uint64_t *n)
 {
 	struct seq_state st;
 	MDB_txn *txn;
@@ -135,7 +135,7 @@ int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n)
 
 /* Seconds from now_ms until the local day after `day` begins (at least
  * 1: it is a Retry-After). */
-static uint64_t secs_until_after(struct seq_pool *sp, uint64_t now_ms,
+static uint64_t secs_until_after(struct seq *sp, uint64_t now_ms,
 				 uint32_t day)
 {
 	int64_t start;
@@ -210,7 +210,7 @@ static int idem_put(struct seq_req *r, MDB_txn *txn, uint64_t now)
 static int seq_apply(struct commit_op *op, MDB_txn *txn)
 {
 	struct seq_req *r = (struct seq_req *)op;
-	struct seq_pool *sp = r->pool;
+	struct seq *sp = r->pool;
 	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms(), i, time_ms;
 	unsigned char key[16], skey[4];
 	struct seq_state st;
@@ -268,7 +268,7 @@ static int seq_apply(struct commit_op *op, MDB_txn *txn)
 	return rc;
 }
 
-void seq_req_init(struct seq_req *r, struct seq_pool *sp, uint64_t count,
+void seq_req_init(struct seq_req *r, struct seq *sp, uint64_t count,
 		  const char *key, size_t keylen)
 {
 	memset(r, 0, sizeof(*r));
@@ -281,7 +281,7 @@ void seq_req_init(struct seq_req *r, struct seq_pool *sp, uint64_t count,
 	}
 }
 
-size_t seq_format(const struct seq_pool *sp, uint32_t day, uint64_t n,
+size_t seq_format(const struct seq *sp, uint32_t day, uint64_t n,
 		  char *buf)
 {
 	unsigned i, digits = sp->def->digits;
@@ -295,7 +295,7 @@ size_t seq_format(const struct seq_pool *sp, uint32_t day, uint64_t n,
 	return 9 + digits;
 }
 
-int seq_parse(const struct seq_pool *sp, const char *text, uint32_t *day,
+int seq_parse(const struct seq *sp, const char *text, uint32_t *day,
 	      uint64_t *n)
 {
 	unsigned digits = sp->def->digits;
@@ -314,7 +314,7 @@ int seq_parse(const struct seq_pool *sp, const char *text, uint32_t *day,
 	return 0;
 }
 
-int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
+int seq_lookup(struct seq *sp, uint32_t day, uint64_t n, bool *issued,
 	       uint64_t *issued_ms)
 {
 	unsigned char key[16];

@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
-#include "ledger/lease.h"
+#include "pools/lease.h"
 #include "common/banned.h"
 
 #define EXPIRE_MAX 10000
@@ -61,7 +61,7 @@ static void exp_key(unsigned char k[20], uint32_t pool, uint64_t ms,
  * expected, and becomes -EIO so that the committer aborts the batch
  * rather than commit it half done (committer.h).
  */
-static int after_write(const struct lease_pool *lp, int rc, int64_t number)
+static int after_write(const struct lease *lp, int rc, int64_t number)
 {
 	if (rc == 0 || committer_stops_batch(rc))
 		return rc;
@@ -76,7 +76,7 @@ static int after_write(const struct lease_pool *lp, int rc, int64_t number)
  * expiry entry that is missing is what deleting it would leave: the
  * lease still ends (logged), rather than stay out forever.
  */
-static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+static int lease_del(struct lease *lp, MDB_txn *txn, int64_t number,
 		     const struct lease_rec *rec)
 {
 	unsigned char k[12], e[20];
@@ -103,7 +103,7 @@ static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 /* Writes the lease of number (record and expiry index) in txn; flags
  * MDB_NOOVERWRITE for a new lease: -EEXIST, with nothing written, if the
  * ledger already has the number out. */
-static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+static int lease_put(struct lease *lp, MDB_txn *txn, int64_t number,
 		     const struct lease_rec *rec, unsigned flags)
 {
 	unsigned char k[12], e[20];
@@ -123,7 +123,7 @@ static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	return store_err(rc);
 }
 
-static int lease_get(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+static int lease_get(struct lease *lp, MDB_txn *txn, int64_t number,
 		     struct lease_rec *rec)
 {
 	unsigned char k[12];
@@ -179,7 +179,7 @@ static int read_one(const MDB_val *k, const MDB_val *v, void *arg)
 }
 
 /* The leases of pool lp in txn, in number order, into a malloc'd array. */
-static int lease_read_all(struct lease_pool *lp, MDB_txn *txn,
+static int lease_read_all(struct lease *lp, MDB_txn *txn,
 			  struct lease_info **out, size_t *n)
 {
 	struct read_all r = { NULL, 0, 0 };
@@ -201,7 +201,7 @@ static int lease_read_all(struct lease_pool *lp, MDB_txn *txn,
 	return 0;
 }
 
-int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
+int lease_open(struct lease *lp, struct ledger *lg,
 		    const struct pool_def *d, char *err, size_t errlen)
 {
 	struct lease_info *all = NULL;
@@ -275,7 +275,7 @@ out:
 	return rc;
 }
 
-void lease_pool_release(struct lease_pool *lp)
+void lease_release(struct lease *lp)
 {
 	free(lp->free);
 	free(lp->expired);
@@ -284,7 +284,7 @@ void lease_pool_release(struct lease_pool *lp)
 }
 
 /* Pushes an offset back on the free stack (committer thread). */
-static void push_free(struct lease_pool *lp, uint32_t off)
+static void push_free(struct lease *lp, uint32_t off)
 {
 	if (lp->nfree < lp->def->capacity)
 		lp->free[lp->nfree++] = off;
@@ -302,7 +302,7 @@ static uint64_t expiry(const struct lease_req *r, uint64_t now)
 
 static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	struct lease_rec rec;
 	uint32_t off;
 	int rc;
@@ -335,7 +335,7 @@ static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 /* The checks shared by return and renew: in range, out, holder. */
 static int find_out(struct lease_req *r, MDB_txn *txn, struct lease_rec *rec)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	int64_t off = r->number - lp->def->min;
 	int rc;
 
@@ -383,7 +383,7 @@ static int apply_renew(struct lease_req *r, MDB_txn *txn, uint64_t now)
 
 static int apply_reset(struct lease_req *r, MDB_txn *txn)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	struct lease_info *all;
 	size_t n, i;
 	int rc;
@@ -429,7 +429,7 @@ static int lease_apply(struct commit_op *op, MDB_txn *txn)
 	return -EINVAL;
 }
 
-void lease_req_init(struct lease_req *r, struct lease_pool *lp,
+void lease_req_init(struct lease_req *r, struct lease *lp,
 		    enum lease_verb verb)
 {
 	memset(r, 0, sizeof(*r));
@@ -441,7 +441,7 @@ void lease_req_init(struct lease_req *r, struct lease_pool *lp,
 
 void lease_req_finish(struct lease_req *r, int rc)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	size_t i;
 
 	switch (r->verb) {
@@ -471,7 +471,7 @@ void lease_req_finish(struct lease_req *r, int rc)
 	r->popped = false;
 }
 
-int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n)
+int lease_list(struct lease *lp, struct lease_info **out, size_t *n)
 {
 	MDB_txn *txn;
 	int rc;
@@ -491,7 +491,7 @@ struct due {
 };
 
 /* Deletes one entry of the expiry index. */
-static int exp_del(struct lease_pool *lp, MDB_txn *txn, const struct due *d)
+static int exp_del(struct lease *lp, MDB_txn *txn, const struct due *d)
 {
 	unsigned char e[20];
 	MDB_val kv;
@@ -531,7 +531,7 @@ static int due_one(const MDB_val *k, const MDB_val *v, void *arg)
 
 int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 {
-	struct lease_pool *lp = arg;
+	struct lease *lp = arg;
 	struct due_scan ds = { NULL, 0, now_ms };
 	unsigned char k[20];
 	struct due *due = NULL;
@@ -593,7 +593,7 @@ out:
 
 void lease_expire_done(void *arg, int rc)
 {
-	struct lease_pool *lp = arg;
+	struct lease *lp = arg;
 	size_t i;
 
 	if (rc == 0) {
