@@ -254,7 +254,7 @@ struct job_worker {
 };
 
 struct jobs {
-	struct pool_set *ps;
+	struct pools *ps;
 	struct job_worker *w;
 	size_t n;
 	_Atomic uint64_t done, failed;
@@ -393,7 +393,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int jobs_start(struct pool_set *ps, struct jobs **out)
+int jobs_start(struct pools *ps, struct jobs **out)
 {
 	char dir[1200];
 	struct jobs *j;

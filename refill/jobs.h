@@ -35,7 +35,7 @@
 
 #include "common/code.h"
 #include "ledger/codes.h"
-#include "refill/pool.h"
+#include "pools/pools.h"
 
 /* Codes per transaction: large enough that commits are few, small enough
  * that the ledger's one writer lock is never held long: every order id,
@@ -89,7 +89,7 @@ struct jobs;
 /* Starts a worker per code pool of ps (resuming their queued and running
  * jobs). Returns 0 with *out set, or a negative errno with nothing
  * running. */
-int jobs_start(struct pool_set *ps, struct jobs **out);
+int jobs_start(struct pools *ps, struct jobs **out);
 
 /* Wakes the worker of pool `pool` (a job was queued). Safe with j NULL. */
 void jobs_wake(struct jobs *j, const char *pool);

@@ -27,7 +27,7 @@ enum role { TAKER, FILLER };
 struct rthread {
 	struct worker w;	/* its thread, wake and stop (worker.h) */
 	enum role role;
-	struct pool *pool;
+	struct rpool *pool;
 	unsigned shard;
 	struct rthread *peer;	/* the filler of a taker's shard */
 	bool demand;		/* under w.lock; taker: a pop failed or the
@@ -84,9 +84,9 @@ static void taker_keep_demand(struct rthread *t)
 }
 
 /* Whether a taker has a take to make: its hopper has room and is below
- * its low mark (pool.h: hopper_low) or was asked for more, and its shard
+ * its low mark (rpool.h: hopper_low) or was asked for more, and its shard
  * has values. The one test of taker_pass and rthread_has_work. */
-static bool taker_should_take(const struct pool *p, size_t room,
+static bool taker_should_take(const struct rpool *p, size_t room,
 			      uint64_t level, bool demand)
 {
 	if (room == 0 || level == 0)
@@ -98,7 +98,7 @@ static bool taker_should_take(const struct pool *p, size_t room,
  * it was filling: it starts below low water (or at empty) and goes on up
  * to shard_size, unless the pool is used up. The one test of filler_pass
  * and rthread_has_work. */
-static bool filler_should_fill(struct pool *p, uint64_t level, bool filling)
+static bool filler_should_fill(struct rpool *p, uint64_t level, bool filling)
 {
 	if (level >= p->def->shard_size || atomic_load(&p->used_up))
 		return false;
@@ -106,12 +106,12 @@ static bool filler_should_fill(struct pool *p, uint64_t level, bool filling)
 }
 
 /* Taker: one batch into the hopper if it is below its low mark
- * (pool.h: hopper_low), or on demand.
+ * (rpool.h: hopper_low), or on demand.
  * Returns 1 if it moved something, 0 if not, or a negative errno. */
 static int taker_pass(struct rthread *t)
 {
-	struct pool *p = t->pool;
-	struct pool_shard *s = &p->shards[t->shard];
+	struct rpool *p = t->pool;
+	struct rpool_shard *s = &p->shards[t->shard];
 	size_t room, moved = 0;
 	uint64_t empty;
 	bool demand;
@@ -143,7 +143,7 @@ static int taker_pass(struct rthread *t)
 			taker_keep_demand(t);
 		return 0;
 	}
-	rc = pool_take_step(p, t->shard, room, t->items, &moved);
+	rc = rpool_take_step(p, t->shard, room, t->items, &moved);
 	if (rc || !moved) {
 		if (demand)
 			taker_keep_demand(t);
@@ -159,8 +159,8 @@ static int taker_pass(struct rthread *t)
  * returns as taker_pass. */
 static int filler_pass(struct rthread *t)
 {
-	struct pool *p = t->pool;
-	struct pool_shard *s = &p->shards[t->shard];
+	struct rpool *p = t->pool;
+	struct rpool_shard *s = &p->shards[t->shard];
 	uint64_t level, added = 0;
 	bool fill;
 	int rc;
@@ -173,7 +173,7 @@ static int filler_pass(struct rthread *t)
 			return rc;
 	}
 	/* Recount: uniqctl may have appended, the taker may have taken. */
-	rc = pool_shard_recount(p, t->shard);
+	rc = rpool_shard_recount(p, t->shard);
 	if (rc)
 		return rc;
 	level = atomic_load(&s->level);
@@ -181,7 +181,7 @@ static int filler_pass(struct rthread *t)
 	atomic_store(&t->filling, fill);
 	if (!fill)
 		return 0;
-	rc = pool_refill_step(p, t->shard, p->def->shard_size - level,
+	rc = rpool_refill_step(p, t->shard, p->def->shard_size - level,
 			      t->scratch, &added);
 	if (rc)
 		return rc;
@@ -240,7 +240,7 @@ static void rthread_release(struct rthread *t)
 	free(t->items);
 }
 
-static int rthread_init(struct rthread *t, enum role role, struct pool *p,
+static int rthread_init(struct rthread *t, enum role role, struct rpool *p,
 			unsigned shard)
 {
 	int rc;
@@ -272,23 +272,23 @@ static int rthread_init(struct rthread *t, enum role role, struct pool *p,
  */
 static void prime(struct rthread *taker, struct rthread *filler)
 {
-	struct pool *p = taker->pool;
-	struct pool_shard *s = &p->shards[taker->shard];
+	struct rpool *p = taker->pool;
+	struct rpool_shard *s = &p->shards[taker->shard];
 	uint64_t level = atomic_load(&s->level), added;
 	size_t moved;
 	int rc = 0;
 
 	if (level < p->hopper_cap && !atomic_load(&p->used_up))
-		rc = pool_refill_step(p, filler->shard, p->hopper_cap - level,
+		rc = rpool_refill_step(p, filler->shard, p->hopper_cap - level,
 				      filler->scratch, &added);
 	if (rc == 0)
-		rc = pool_take_step(p, taker->shard, p->hopper_cap,
+		rc = rpool_take_step(p, taker->shard, p->hopper_cap,
 				    taker->items, &moved);
 	if (rc)
 		log_warn("%s: priming: %s", s->shard.name, log_strerror(rc));
 }
 
-int refill_create(struct pool_set *ps, struct refill **out)
+int refill_create(struct pools *ps, struct refill **out)
 {
 	struct refill *r;
 	size_t i, n = 0, k = 0;
@@ -307,7 +307,7 @@ int refill_create(struct pool_set *ps, struct refill **out)
 		return -ENOMEM;
 	}
 	for (i = 0; i < ps->npools; i++) {
-		struct pool *p = &ps->pools[i];
+		struct rpool *p = &ps->pools[i];
 
 		for (j = 0; j < p->nserving; j++) {
 			struct rthread *taker = &r->t[k];
@@ -376,8 +376,8 @@ void refill_free(struct refill *r)
  */
 static bool rthread_has_work(struct rthread *t)
 {
-	struct pool *p = t->pool;
-	struct pool_shard *s = &p->shards[t->shard];
+	struct rpool *p = t->pool;
+	struct rpool_shard *s = &p->shards[t->shard];
 	uint64_t level = atomic_load(&s->level);
 	bool demand;
 
@@ -389,7 +389,7 @@ static bool rthread_has_work(struct rthread *t)
 	return taker_should_take(p, hopper_room(&s->hopper), level, demand);
 }
 
-void refill_stats(struct refill *r, const struct pool *p,
+void refill_stats(struct refill *r, const struct rpool *p,
 		  struct refill_stats *out)
 {
 	size_t k;

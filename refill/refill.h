@@ -5,7 +5,7 @@
  * DESIGN
  *
  * Threads and what they own:
- *   - HTTP threads only pop from hoppers (pool_draw). They never touch
+ *   - HTTP threads only pop from hoppers (rpool_draw). They never touch
  *     LMDB on the serving path and never wait for a disk flush.
  *   - The taker of shard i (normal priority) is the only thread that
  *     moves values from the shard's environment into its hopper: when the
@@ -23,7 +23,7 @@
  *     shard_size again. uniqctl, in another process, may append too;
  *     LMDB serializes the two.
  *   - The main thread starts and stops them; after stop it drains the
- *     hoppers back into the shards (pool_put_back).
+ *     hoppers back into the shards (rpool_put_back).
  *
  * Wake-ups: a hopper running low calls the taker's wake (hopper.h); a take
  * that leaves the environment below low water wakes the filler. Either
@@ -31,15 +31,15 @@
  *
  * Locks: w->lock guards w->wake, w->stop and w->demand only. A hopper's
  * lock is a leaf, never held while taking w->lock (the hopper calls wake
- * after unlocking); a pool_shard's level_lock is a leaf too (it orders
- * two threads' counts, pool.c). No mutex is ever held across an LMDB
+ * after unlocking); a rpool_shard's level_lock is a leaf too (it orders
+ * two threads' counts, rpool.c). No mutex is ever held across an LMDB
  * transaction, so an fsync never blocks a request. The one lock a
  * transaction does hold is its environment's gate (store.h), shared, so
- * that the map can grow; the serving path (pool_draw) never takes it.
+ * that the map can grow; the serving path (rpool_draw) never takes it.
  *
  * Shared state: hopper contents (under the hopper lock), shard level and
  * pool used_up/busy/steps (atomics). Every take and refill step is
- * bracketed by busy and steps (pool.c) so that pool_draw can tell
+ * bracketed by busy and steps (rpool.c) so that rpool_draw can tell
  * "refilling" from "used up" without a lock.
  *
  * Errors (disk full, a damaged file): logged, then the thread backs off
@@ -50,7 +50,7 @@
 #ifndef UNIQ_REFILL_H
 #define UNIQ_REFILL_H
 
-#include "refill/pool.h"
+#include "pools/pools.h"
 
 struct refill;
 
@@ -62,7 +62,7 @@ struct refill;
  * Returns 0 with *out set, or a negative errno with no thread running and
  * nothing to free.
  */
-int refill_create(struct pool_set *ps, struct refill **out);
+int refill_create(struct pools *ps, struct refill **out);
 
 /* Asks every thread to stop at a commit boundary and joins them. The
  * hoppers stay valid, and their wake callbacks only flag a worker that
@@ -89,7 +89,7 @@ struct refill_stats {
 	bool refilling;
 };
 
-void refill_stats(struct refill *r, const struct pool *p,
+void refill_stats(struct refill *r, const struct rpool *p,
 		  struct refill_stats *out);
 
 #endif

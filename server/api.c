@@ -26,7 +26,7 @@
 #include "common/banned.h"
 
 _Static_assert(API_COUNT_MAX == REQUEST_COUNT_MAX, "request.c's count");
-_Static_assert(API_COUNT_MAX == POOL_DRAW_MAX, "pool.h's largest draw");
+_Static_assert(API_COUNT_MAX == RPOOL_DRAW_MAX, "pool.h's largest draw");
 
 typedef void (*route_fn)(struct api *a, struct http_req *r,
 			 const struct request_path *ra);
@@ -86,15 +86,15 @@ static bool get_count(struct http_req *r, uint64_t max, uint64_t *count)
 	return false;
 }
 
-static uint64_t pool_max_count(const struct pool *p)
+static uint64_t pool_max_count(const struct rpool *p)
 {
 	return p->max_draw;
 }
 
-static struct pool *find_pool(struct api *a, struct http_req *r,
+static struct rpool *find_pool(struct api *a, struct http_req *r,
 			      const char *name)
 {
-	struct pool *p = pool_set_find(a->pools, name);
+	struct rpool *p = pools_random(a->pools, name);
 
 	if (!p)
 		http_error(r, 404, NULL, "unknown_pool",
@@ -102,7 +102,7 @@ static struct pool *find_pool(struct api *a, struct http_req *r,
 	return p;
 }
 
-static void answer_draw_error(struct http_req *r, struct pool *p, int rc,
+static void answer_draw_error(struct http_req *r, struct rpool *p, int rc,
 			      uint64_t n)
 {
 	if (rc == -ENODATA)
@@ -272,7 +272,7 @@ static void seq_answer(struct api *a, struct http_req *r,
  * first sequence pool. */
 static struct seq *orders_pool(struct api *a)
 {
-	struct seq *sp = pool_set_find_seq(a->pools, "orders");
+	struct seq *sp = pools_seq(a->pools, "orders");
 
 	if (!sp && a->pools->nseqs)
 		sp = &a->pools->seqs[0];
@@ -465,7 +465,7 @@ static void lease_call_done(struct commit_op *op, int rc)
 static struct lease *default_lease_pool(struct api *a,
 					     struct http_req *r)
 {
-	struct lease *lp = pool_set_find_lease(a->pools, "users");
+	struct lease *lp = pools_lease(a->pools, "users");
 
 	if (!lp && a->pools->nleases)
 		lp = &a->pools->leases[0];
@@ -478,10 +478,10 @@ static struct lease *default_lease_pool(struct api *a,
 static struct lease *find_lease_pool(struct api *a, struct http_req *r,
 					  const char *name)
 {
-	struct lease *lp = pool_set_find_lease(a->pools, name);
+	struct lease *lp = pools_lease(a->pools, name);
 
 	if (!lp) {
-		if (pool_set_kind(a->pools, name) >= 0)
+		if (pools_kind(a->pools, name) >= 0)
 			http_error(r, 400, NULL, "wrong_kind",
 				   "pool \"%s\" is not a lease pool", name);
 		else
@@ -925,14 +925,14 @@ static int describe_lease(struct lease *lp, struct buf *b)
 
 /* The code pool called name: 404 if there is none, 400 if it is another
  * kind. */
-static struct pool *find_code_pool(struct api *a, struct http_req *r,
+static struct rpool *find_code_pool(struct api *a, struct http_req *r,
 				   const char *name)
 {
-	struct pool *p = pool_set_find(a->pools, name);
+	struct rpool *p = pools_random(a->pools, name);
 
 	if (p && p->def->kind == POOL_CODE)
 		return p;
-	if (p || pool_set_kind(a->pools, name) >= 0)
+	if (p || pools_kind(a->pools, name) >= 0)
 		http_error(r, 400, NULL, "wrong_kind",
 			   "pool \"%s\" is not a code pool", name);
 	else
@@ -963,7 +963,7 @@ static void route_capacity(struct api *a, struct http_req *r,
 	struct code_prefix pfx;
 	struct buf b = BUF_INIT;
 	uint64_t comb, issued = 0;
-	struct pool *p;
+	struct rpool *p;
 	int rc;
 
 	if (bad_query(r, allowed) || !(p = find_code_pool(a, r, ra->seg[1])))
@@ -1050,7 +1050,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct redeem_call *c;
-	struct pool *p;
+	struct rpool *p;
 	bool waiting;
 	uint64_t k;
 	int rc;
@@ -1069,7 +1069,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 	}
 	/* A code still in its shard or its hopper has not been handed to
 	 * anyone yet: redeeming it would have it served spent. */
-	rc = pool_code_waiting(p, k, &waiting);
+	rc = rpool_code_waiting(p, k, &waiting);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
@@ -1139,7 +1139,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 	struct code_job job;
 	struct buf b = BUF_INIT;
 	uint64_t avail;
-	struct pool *p;
+	struct rpool *p;
 	char loc[64];
 	int rc;
 
@@ -1309,7 +1309,7 @@ static void route_random(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { "type", "count", NULL };
 	const char *type = http_query(r, "type");
-	struct pool *p;
+	struct rpool *p;
 	uint64_t n, one, *vals = &one;
 	unsigned shard;
 	char text[VALUE_TEXT_MAX + 1];
@@ -1320,7 +1320,7 @@ static void route_random(struct api *a, struct http_req *r,
 		return;
 	if (!type)
 		type = "int";
-	p = pool_set_find(a->pools, type);
+	p = pools_random(a->pools, type);
 	if (!p || p->def->kind == POOL_CODE) {
 		http_error(r, 400, NULL, "bad_parameter",
 			   "type must be int or float (or the name of another "
@@ -1334,7 +1334,7 @@ static void route_random(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	rc = pool_draw(p, n, vals, &shard, r->thread);
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
 	if (rc) {
 		answer_draw_error(r, p, rc, n);
 		goto out;
@@ -1381,7 +1381,7 @@ static void route_next(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { "count", NULL };
 	struct seq *sp;
-	struct pool *p;
+	struct rpool *p;
 	struct buf b = BUF_INIT;
 	uint64_t n, i, *vals;
 	unsigned shard;
@@ -1395,11 +1395,11 @@ static void route_next(struct api *a, struct http_req *r,
 	}
 	if (bad_query(r, allowed))
 		return;
-	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+	if ((sp = pools_seq(a->pools, ra->seg[1]))) {
 		route_seq_next(a, r, sp);
 		return;
 	}
-	if (pool_set_find_lease(a->pools, ra->seg[1])) {
+	if (pools_lease(a->pools, ra->seg[1])) {
 		http_error(r, 400, NULL, "wrong_kind",
 			   "pool \"%s\" lends numbers: borrow one with "
 			   "POST /pools/%s/leases", ra->seg[1], ra->seg[1]);
@@ -1414,7 +1414,7 @@ static void route_next(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	rc = pool_draw(p, n, vals, &shard, r->thread);
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
 	if (rc) {
 		answer_draw_error(r, p, rc, n);
 		goto out;
@@ -1424,7 +1424,7 @@ static void route_next(struct api *a, struct http_req *r,
 	for (i = 0; i < n; i++) {
 		if (i)
 			buf_addc(&b, ',');
-		pool_value_json(p, vals[i], &b);
+		rpool_value_json(p, vals[i], &b);
 	}
 	buf_adds(&b, "],\"pool\":");
 	buf_add_json_str(&b, p->def->name);
@@ -1442,7 +1442,7 @@ out:
 
 /* ---- GET /pools, GET /pools/{name} ------------------------------ */
 
-static int describe_pool(struct api *a, struct pool *p, struct buf *b)
+static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 {
 	const struct pool_def *d = p->def;
 	struct ledger_pool rec;
@@ -1455,7 +1455,7 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 	/* Stock first, then issued: what was ready had been issued, and
 	 * issued only grows, so ready <= issued even while a refill runs. */
 	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
-		sready[i] = pool_shard_ready(p, i);
+		sready[i] = rpool_shard_ready(p, i);
 		ready += sready[i];
 	}
 	rc = ledger_pool_get(&a->pools->ledger, d->name, &rec);
@@ -1557,15 +1557,15 @@ static void route_pool(struct api *a, struct http_req *r,
 	struct buf b = BUF_INIT;
 	struct lease *lp;
 	struct seq *sp;
-	struct pool *p;
+	struct rpool *p;
 
 	if (bad_query(r, allowed))
 		return;
-	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+	if ((sp = pools_seq(a->pools, ra->seg[1]))) {
 		reply_buf(r, &b, describe_seq(sp, &b));
 		return;
 	}
-	if ((lp = pool_set_find_lease(a->pools, ra->seg[1]))) {
+	if ((lp = pools_lease(a->pools, ra->seg[1]))) {
 		reply_buf(r, &b, describe_lease(lp, &b));
 		return;
 	}
@@ -1583,17 +1583,17 @@ static void route_value(struct api *a, struct http_req *r,
 	struct request_error e;
 	struct buf b = BUF_INIT;
 	struct seq *sp;
-	struct pool *p;
+	struct rpool *p;
 	uint64_t k;
 	int rc;
 
 	if (bad_query(r, allowed))
 		return;
-	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+	if ((sp = pools_seq(a->pools, ra->seg[1]))) {
 		seq_value(r, sp, ra->seg[3]);
 		return;
 	}
-	if (pool_set_find_lease(a->pools, ra->seg[1])) {
+	if (pools_lease(a->pools, ra->seg[1])) {
 		http_error(r, 400, NULL, "wrong_kind",
 			   "pool \"%s\" lends numbers: see GET /pools/%s/leases",
 			   ra->seg[1], ra->seg[1]);
@@ -1605,7 +1605,7 @@ static void route_value(struct api *a, struct http_req *r,
 		answer_bad(r, &e);
 		return;
 	}
-	rc = pool_lookup_json(p, k, &b);
+	rc = rpool_lookup_json(p, k, &b);
 	if (rc) {
 		buf_release(&b);
 		http_error(r, 500, NULL, "internal",
@@ -1668,7 +1668,7 @@ static void route_metrics(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	static const struct code_prefix all = { 0 };
-	struct pool_set *ps = a->pools;
+	struct pools *ps = a->pools;
 	struct buf b = BUF_INIT;
 	uint64_t batches, ops, jobs[4], v;
 	struct refill_stats st;
@@ -1724,7 +1724,7 @@ static void route_metrics(struct api *a, struct http_req *r,
 			buf_printf(&b, "uniqd_shard_ready{pool=\"%s\",shard="
 				   "\"%s\"} ", ps->pools[i].def->name,
 				   ps->pools[i].shards[j].shard.name);
-			buf_add_u64(&b, pool_shard_ready(&ps->pools[i], j));
+			buf_add_u64(&b, rpool_shard_ready(&ps->pools[i], j));
 			buf_addc(&b, '\n');
 		}
 	buf_adds(&b, "# HELP uniqd_refills_total Ledger grants appended to "

@@ -9,7 +9,7 @@
 #include "common/config.h"
 #include "ledger/committer.h"
 #include "refill/jobs.h"
-#include "refill/pool.h"
+#include "pools/pools.h"
 #include "refill/refill.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -18,7 +18,7 @@
 
 struct api {
 	const struct config *cfg;
-	struct pool_set *pools;
+	struct pools *pools;
 	struct refill *refill;
 	struct committer *committer;	/* sequence ids, leases, redeems */
 	struct jobs *jobs;		/* code jobs' workers */

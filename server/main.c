@@ -22,7 +22,7 @@
  *      more; then committer_free (HTTP threads used it until here);
  *   5. jobs_stop: code jobs stop at a commit boundary (and go on at the
  *      next start); refill_stop: refill threads too;
- *   6. pool_put_back: unsent values go back to their shards (committed);
+ *   6. rpool_put_back: unsent values go back to their shards (committed);
  *   7. close every LMDB environment.
  */
 #include <errno.h>
@@ -45,7 +45,7 @@
 #include "pools/lease.h"
 #include "pools/seq.h"
 #include "refill/jobs.h"
-#include "refill/pool.h"
+#include "pools/pools.h"
 #include "refill/refill.h"
 #include "server/api.h"
 #include "server/http.h"
@@ -311,9 +311,9 @@ static int lock_data_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct pool_set_opts po = { .create = true, .leases = true };
-	struct pool_set pools;
-	bool pools_open = false;
+	struct pools_opts po = { .create = true, .leases = true };
+	struct pools pools;
+	bool pools_opened = false;
 	struct http_server *http = NULL;
 	struct committer *committer = NULL;
 	struct refill *refill = NULL;
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = pool_set_check_dir(cfg.data_dir, err, sizeof(err));
+	rc = pools_check_dir(cfg.data_dir, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		goto out;
@@ -372,12 +372,12 @@ int main(int argc, char **argv)
 		rc = lock_fd;
 		goto out;
 	}
-	rc = pool_set_open(&pools, &cfg, &po, err, sizeof(err));
+	rc = pools_open(&pools, &cfg, &po, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		goto out;
 	}
-	pools_open = true;
+	pools_opened = true;
 	rc = refill_create(&pools, &refill);
 	if (rc) {
 		log_error("cannot start the refill threads: %s",
@@ -456,15 +456,15 @@ out:
 	jobs_stop(jobs);
 	api_release(&api);
 	refill_stop(refill);
-	if (pools_open) {
+	if (pools_opened) {
 		/* Also after a failed start: primed hoppers go back too. */
 		for (i = 0; i < pools.npools; i++)
-			if (pool_put_back(&pools.pools[i]) && !rc)
+			if (rpool_put_back(&pools.pools[i]) && !rc)
 				rc = -EIO;
 	}
 	refill_free(refill);
-	if (pools_open)
-		pool_set_release(&pools);
+	if (pools_opened)
+		pools_release(&pools);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	config_release(&cfg);

@@ -70,7 +70,7 @@ static int cmp_range(const void *a, const void *b)
 }
 
 /* Check 1 of verify.h. */
-static int check_grants(struct pool *p, const struct ledger_pool *rec,
+static int check_grants(struct rpool *p, const struct ledger_pool *rec,
 			const struct ledger_grant *g, size_t n, FILE *out,
 			struct verify_report *r)
 {
@@ -123,7 +123,7 @@ static int check_grants(struct pool *p, const struct ledger_pool *rec,
 	return 0;
 }
 
-int verify_pool(struct pool *p, FILE *out, struct verify_report *r)
+int verify_pool(struct rpool *p, FILE *out, struct verify_report *r)
 {
 	const char *name = p->def->name;
 	struct shard_reader *rd = NULL;
@@ -247,7 +247,7 @@ static void heap_down(struct run_cur **h, size_t n, size_t i)
 	}
 }
 
-int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
+int verify_code_streams(struct rpool *p, FILE *out, struct verify_report *r)
 {
 	const char *name = p->def->name;
 	struct ledger *lg = p->ledger;
