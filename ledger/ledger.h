@@ -59,7 +59,7 @@ struct ledger {
 	MDB_dbi skips;	/* code streams: (stream id, position) -> nothing */
 	MDB_dbi coderuns; /* (stream id, first) -> sorted codes (codes.h) */
 	MDB_dbi redeemed; /* (pool id, code) -> time redeemed */
-	MDB_dbi jobs;	/* job id -> struct code_job */
+	MDB_dbi jobs;	/* job id -> struct codejob */
 	/* Random bytes drawn when the ledger was created; every shard made
 	 * for this ledger carries them, so a shard file from another data
 	 * directory is never served. */

@@ -36,7 +36,7 @@ void rpool_release(struct rpool *p)
 	for (i = 0; i < p->nopen; i++) {
 		hopper_release(&p->shards[i].hopper);
 		shard_release(&p->shards[i].shard);
-		code_batch_release(&p->shards[i].codes);
+		codepool_batch_release(&p->shards[i].codes);
 		pthread_mutex_destroy(&p->shards[i].level_lock);
 	}
 	free(p->shards);
@@ -121,7 +121,7 @@ int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 		}
 		rc = rpool_shard_recount(p, i);
 		if (rc == 0 && d->kind == POOL_CODE && i < p->nserving)
-			rc = code_batch_init(&s->codes, p->grant_batch);
+			rc = codepool_batch_init(&s->codes, p->grant_batch);
 		if (rc)
 			goto out;
 	}
@@ -200,7 +200,7 @@ static void step_end(struct rpool *p, bool moved)
 
 /*
  * rpool_refill_step for code pools: the root stream issues through
- * code_issue (which checks every candidate against the prefix streams and
+ * codepool_issue (which checks every candidate against the prefix streams and
  * skips those they had), so a grant may add fewer values than it covers,
  * at sequence numbers with gaps.
  */
@@ -209,14 +209,14 @@ static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 {
 	static const struct code_prefix root = { 0 };
 	struct rpool_shard *s = &p->shards[i];
-	struct code_batch *b = &s->codes;
+	struct codepool_batch *b = &s->codes;
 	unsigned grants = 0;
 	size_t j;
 	int rc = 0;
 
 	step_begin(p);
 	while (!s->pending.count) {
-		rc = code_issue(p->ledger, p->def, &root, i, want, b, NULL,
+		rc = codepool_issue(p->ledger, p->def, &root, i, want, b, NULL,
 				NULL);
 		if (rc == -EBUSY) {
 			rc = 0;	/* what is left is promised to jobs: later */
@@ -419,7 +419,7 @@ int rpool_lookup(struct rpool *p, uint64_t k, struct rpool_lookup *out)
 
 /* True if code k, as lk found it, sits in its shard or its hopper: issued
  * to a shard and not sent yet. */
-static bool code_unsent(struct rpool *p, const struct code_lookup *lk,
+static bool code_unsent(struct rpool *p, const struct codepool_lookup *lk,
 			uint64_t k)
 {
 	struct rpool_shard *s;
@@ -437,13 +437,13 @@ static bool code_unsent(struct rpool *p, const struct code_lookup *lk,
 
 int rpool_code_waiting(struct rpool *p, uint64_t k, bool *waiting)
 {
-	struct code_lookup lk;
+	struct codepool_lookup lk;
 	int rc;
 
 	*waiting = false;
 	if (p->def->kind != POOL_CODE)
 		return -EINVAL;
-	rc = code_lookup(p->ledger, p->def, k, &lk);
+	rc = codepool_lookup(p->ledger, p->def, k, &lk);
 	if (rc == 0)
 		*waiting = code_unsent(p, &lk, k);
 	return rc;
@@ -453,11 +453,11 @@ int rpool_code_waiting(struct rpool *p, uint64_t k, bool *waiting)
 static int code_lookup_json(struct rpool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
-	struct code_lookup lk;
+	struct codepool_lookup lk;
 	bool unsent = false;
 	int rc;
 
-	rc = code_lookup(p->ledger, p->def, k, &lk);
+	rc = codepool_lookup(p->ledger, p->def, k, &lk);
 	if (rc)
 		return rc;
 	buf_adds(b, "{\"pool\":");
@@ -470,9 +470,9 @@ static int code_lookup_json(struct rpool *p, uint64_t k, struct buf *b)
 		goto out;
 	clock_rfc3339(lk.issued_ms, when, sizeof(when));
 	buf_printf(b, ",\"issued_at\":\"%s\"", when);
-	if (CODE_SHARD_IS_JOB(lk.shard)) {
+	if (CODEPOOL_SHARD_IS_JOB(lk.shard)) {
 		buf_printf(b, ",\"job\":\"%u\"", lk.shard & 0x7fffffffu);
-	} else if (lk.shard == CODE_CLI_SHARD) {
+	} else if (lk.shard == CODEPOOL_CLI_SHARD) {
 		buf_adds(b, ",\"job\":\"uniqctl\"");
 	} else {
 		unsent = code_unsent(p, &lk, k);

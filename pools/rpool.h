@@ -28,7 +28,7 @@
 
 #include "common/config.h"
 #include "common/perm.h"
-#include "ledger/codes.h"
+#include "pools/codepool.h"
 #include "ledger/ledger.h"
 #include "shard/hopper.h"
 #include "shard/shard.h"
@@ -46,7 +46,7 @@ struct rpool_shard {
 	struct ledger_grant pending;
 	/* Code pools: room for a grant's codes (and, while pending, the
 	 * codes and sequence numbers to append again). Same owner. */
-	struct code_batch codes;
+	struct codepool_batch codes;
 };
 
 struct rpool {

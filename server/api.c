@@ -972,7 +972,7 @@ static void route_capacity(struct api *a, struct http_req *r,
 		text = "";
 	if (!get_prefix(r, p->def, text, &pfx))
 		return;
-	rc = code_count(&a->pools->ledger, p->def, &pfx, &issued);
+	rc = codepool_count(&a->pools->ledger, p->def, &pfx, &issued);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
@@ -995,7 +995,7 @@ static void route_capacity(struct api *a, struct http_req *r,
 
 /* A redeem waiting for its group commit. */
 struct redeem_call {
-	struct code_redeem red;	/* first: its op is the committer's */
+	struct codepool_redeem red;	/* first: its op is the committer's */
 	struct http_wait *wait;
 	int rc;
 	char text[VALUE_TEXT_MAX + 1];
@@ -1086,7 +1086,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	code_redeem_init(&c->red, &a->pools->ledger, p->def, p->id, k);
+	codepool_redeem_init(&c->red, &a->pools->ledger, p->def, p->id, k);
 	c->red.op.done = redeem_call_done;
 	value_format(p->def, k, c->text);
 	c->wait = http_suspend(r, c, free);
@@ -1098,7 +1098,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 	committer_submit(a->committer, &c->red.op);
 }
 
-static void job_json(struct buf *b, const struct code_job *j)
+static void job_json(struct buf *b, const struct codejob *j)
 {
 	char when[CLOCK_RFC3339_LEN];
 
@@ -1108,7 +1108,7 @@ static void job_json(struct buf *b, const struct code_job *j)
 	buf_add_json_str(b, j->prefix);
 	buf_printf(b, ",\"count\":%llu,\"done\":%llu,\"status\":\"%s\"",
 		   (unsigned long long)j->count, (unsigned long long)j->done,
-		   code_job_status_name(j->status));
+		   codejob_status_name(j->status));
 	clock_rfc3339(j->created_ms, when, sizeof(when));
 	buf_printf(b, ",\"created_at\":\"%s\",\"finished_at\":", when);
 	if (j->finished_ms) {
@@ -1117,7 +1117,7 @@ static void job_json(struct buf *b, const struct code_job *j)
 	} else {
 		buf_adds(b, "null");
 	}
-	if (j->status == JOB_DONE || (j->status == JOB_FAILED && j->done))
+	if (j->status == CODEJOB_DONE || (j->status == CODEJOB_FAILED && j->done))
 		buf_printf(b, ",\"download\":\"/jobs/%llu/codes.csv\"",
 			   (unsigned long long)j->id);
 	else
@@ -1136,7 +1136,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	struct request_error e;
 	struct request_job q;
-	struct code_job job;
+	struct codejob job;
 	struct buf b = BUF_INIT;
 	uint64_t avail;
 	struct rpool *p;
@@ -1150,12 +1150,12 @@ static void route_job_post(struct api *a, struct http_req *r,
 		answer_bad(r, &e);
 		return;
 	}
-	rc = code_job_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
+	rc = codejob_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
 			    q.count, &job, &avail);
 	if (rc == -ENOSPC) {
 		uint64_t issued = 0;
 
-		code_count(&a->pools->ledger, p->def, &q.pfx, &issued);
+		codepool_count(&a->pools->ledger, p->def, &q.pfx, &issued);
 		http_error(r, 409, NULL, "not_enough",
 			   "only %llu codes can be promised for prefix "
 			   "\"%.64s\" now (%llu combinations, %llu issued; "
@@ -1171,7 +1171,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 							  NULL },
 			   "too_many_jobs", "pool \"%s\" has %d jobs queued or "
 			   "running; retry when some are done", p->def->name,
-			   CODE_JOBS_PENDING_MAX);
+			   CODEJOB_PENDING_MAX);
 		return;
 	}
 	if (rc) {
@@ -1180,7 +1180,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 			   log_strerror(rc));
 		return;
 	}
-	jobs_wake(a->jobs, p->def->name);
+	codegen_wake(a->jobs, p->def->name);
 	snprintf(loc, sizeof(loc), "/jobs/%llu", (unsigned long long)job.id);
 	buf_printf(&b, "{\"job\":\"%llu\",\"status\":\"queued\"}",
 		   (unsigned long long)job.id);
@@ -1197,7 +1197,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 
 /* The job named by path segment 1, or answers 404 / 400. */
 static bool get_job(struct api *a, struct http_req *r, const char *text,
-		    struct code_job *j)
+		    struct codejob *j)
 {
 	struct request_error e;
 	uint64_t id;
@@ -1207,7 +1207,7 @@ static bool get_job(struct api *a, struct http_req *r, const char *text,
 		answer_bad(r, &e);
 		return false;
 	}
-	rc = code_job_get(&a->pools->ledger, id, j);
+	rc = codejob_get(&a->pools->ledger, id, j);
 	if (rc == -ENOENT)
 		http_error(r, 404, NULL, "not_found", "no job %llu",
 			   (unsigned long long)id);
@@ -1222,7 +1222,7 @@ static void route_jobs(struct api *a, struct http_req *r,
 		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct code_job jobs[50];
+	struct codejob jobs[50];
 	struct buf b = BUF_INIT;
 	size_t n = 0, i;
 	int rc;
@@ -1230,7 +1230,7 @@ static void route_jobs(struct api *a, struct http_req *r,
 	(void)ra;
 	if (bad_query(r, allowed))
 		return;
-	rc = code_job_recent(&a->pools->ledger, jobs, 50, &n);
+	rc = codejob_recent(&a->pools->ledger, jobs, 50, &n);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
@@ -1251,7 +1251,7 @@ static void route_job_get(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
-	struct code_job j;
+	struct codejob j;
 
 	if (bad_query(r, allowed) || !get_job(a, r, ra->seg[1], &j))
 		return;
@@ -1266,23 +1266,23 @@ static void route_job_csv(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	char path[1200], disp[96];
 	const char *hdr[] = { "Content-Disposition", disp, NULL };
-	struct code_job j;
+	struct codejob j;
 	struct stat st;
 	int fd;
 
 	if (bad_query(r, allowed) || !admin_ok(a, r) ||
 	    !get_job(a, r, ra->seg[1], &j))
 		return;
-	if (j.status != JOB_DONE && !(j.status == JOB_FAILED && j.done)) {
+	if (j.status != CODEJOB_DONE && !(j.status == CODEJOB_FAILED && j.done)) {
 		http_error(r, 409, NULL, "not_done",
 			   "job %llu is %s (%llu of %llu codes); its file is "
 			   "ready once it is done", (unsigned long long)j.id,
-			   code_job_status_name(j.status),
+			   codejob_status_name(j.status),
 			   (unsigned long long)j.done,
 			   (unsigned long long)j.count);
 		return;
 	}
-	jobs_path(a->cfg->data_dir, j.id, false, path, sizeof(path));
+	codegen_path(a->cfg->data_dir, j.id, false, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
@@ -1468,7 +1468,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 		static const struct code_prefix all = { 0 };
 
 		/* Issued by every stream: the root's and the prefixes'. */
-		rc = code_count(&a->pools->ledger, d, &all, &rec.counter);
+		rc = codepool_count(&a->pools->ledger, d, &all, &rec.counter);
 		if (rc)
 			return rc;
 		buf_adds(b, ",\"kind\":\"code\",\"pattern\":");
@@ -1688,7 +1688,7 @@ static void route_metrics(struct api *a, struct http_req *r,
 		struct ledger_pool rec;
 
 		if (ps->pools[i].def->kind == POOL_CODE) {
-			if (code_count(&ps->ledger, ps->pools[i].def, &all, &v))
+			if (codepool_count(&ps->ledger, ps->pools[i].def, &all, &v))
 				continue;
 		} else if (ledger_pool_get(&ps->ledger, ps->pools[i].def->name,
 					   &rec) == 0) {
@@ -1754,12 +1754,12 @@ static void route_metrics(struct api *a, struct http_req *r,
 	for (i = 0; i < ps->nleases; i++)
 		metric_pool(&b, "uniqd_leases_out", ps->leases[i].def->name,
 			    atomic_load(&ps->leases[i].out));
-	if (code_job_counts(&ps->ledger, jobs) == 0) {
+	if (codejob_counts(&ps->ledger, jobs) == 0) {
 		buf_adds(&b, "# HELP uniqd_jobs Code jobs by status.\n"
 			     "# TYPE uniqd_jobs gauge\n");
 		for (j = 0; j < 4; j++) {
 			buf_printf(&b, "uniqd_jobs{status=\"%s\"} ",
-				   code_job_status_name(j));
+				   codejob_status_name(j));
 			buf_add_u64(&b, jobs[j]);
 			buf_addc(&b, '\n');
 		}

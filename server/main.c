@@ -11,7 +11,7 @@
  *   committer      group commit of sequence ids, leases and redemptions
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
- *   job workers    one per code pool: bulk code jobs (refill/jobs.h)
+ *   job workers    one per code pool: bulk code jobs (pools/codegen.h)
  * Shutdown order, each step complete before the next:
  *   1. http_quiesce: no new connections;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
@@ -20,7 +20,7 @@
  *      submissions are answered 503 at once; a short drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more; then committer_free (HTTP threads used it until here);
- *   5. jobs_stop: code jobs stop at a commit boundary (and go on at the
+ *   5. codegen_stop: code jobs stop at a commit boundary (and go on at the
  *      next start); refill_stop: refill threads too;
  *   6. rpool_put_back: unsent values go back to their shards (committed);
  *   7. close every LMDB environment.
@@ -44,7 +44,7 @@
 #include "ledger/committer.h"
 #include "pools/lease.h"
 #include "pools/seq.h"
-#include "refill/jobs.h"
+#include "pools/codegen.h"
 #include "pools/pools.h"
 #include "refill/refill.h"
 #include "server/api.h"
@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 	struct http_server *http = NULL;
 	struct committer *committer = NULL;
 	struct refill *refill = NULL;
-	struct jobs *jobs = NULL;
+	struct codegen *jobs = NULL;
 	struct http_opts ho;
 	struct config cfg;
 	struct api api = { 0 };
@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 		log_error("cannot start the committer: %s", log_strerror(rc));
 		goto out;
 	}
-	rc = jobs_start(&pools, &jobs);
+	rc = codegen_start(&pools, &jobs);
 	if (rc) {
 		log_error("cannot start the job workers: %s", log_strerror(rc));
 		goto out;
@@ -453,7 +453,8 @@ out:
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	committer_free(committer); /* no HTTP thread can submit any more */
-	jobs_stop(jobs);
+	codegen_stop(jobs);
+	codegen_free(jobs);
 	api_release(&api);
 	refill_stop(refill);
 	if (pools_opened) {

@@ -28,7 +28,7 @@
 #include "common/parse.h"
 #include "common/value.h"
 #include "common/code.h"
-#include "refill/jobs.h"
+#include "pools/codegen.h"
 #include "pools/pools.h"
 #include "tools/progress.h"
 #include "tools/verify.h"
@@ -348,7 +348,7 @@ static int cmd_status(struct ctx *c)
 /* ---- codes generate ---------------------------------------------- */
 
 struct gen_run {
-	struct codes_gen g;
+	struct codegen_run g;
 	_Atomic uint64_t progress;
 	_Atomic bool finished;
 	int rc;
@@ -358,7 +358,7 @@ static void *gen_main(void *arg)
 {
 	struct gen_run *run = arg;
 
-	run->rc = codes_generate(&run->g);
+	run->rc = codegen_generate(&run->g);
 	atomic_store(&run->finished, true);
 	return NULL;
 }
@@ -431,9 +431,9 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 			"a symbol is outside the alphabet");
 		return -EINVAL;
 	}
-	rc = code_count(&c->ps.ledger, p->def, &run.g.prefix, &issued);
+	rc = codepool_count(&c->ps.ledger, p->def, &run.g.prefix, &issued);
 	if (rc == 0)
-		rc = code_job_pending(&c->ps.ledger, p->def, &run.g.prefix,
+		rc = codejob_pending(&c->ps.ledger, p->def, &run.g.prefix,
 				      &pending);
 	if (rc)
 		return rc;
@@ -470,7 +470,7 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 	}
 	run.g.lg = &c->ps.ledger;
 	run.g.def = p->def;
-	run.g.shard = CODE_CLI_SHARD;
+	run.g.shard = CODEPOOL_CLI_SHARD;
 	run.g.count = a->count;
 	run.g.fd = fd;
 	run.g.progress = &run.progress;

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/store.h"
 #include "common/value.h"
-#include "ledger/codes.h"
+#include "pools/codejob.h"
 #include "tools/verify.h"
 #include "common/banned.h"
 
@@ -251,7 +251,7 @@ int verify_code_streams(struct rpool *p, FILE *out, struct verify_report *r)
 {
 	const char *name = p->def->name;
 	struct ledger *lg = p->ledger;
-	struct code_streams cs = { 0 };
+	struct codepool_streams cs = { 0 };
 	struct run_cur *runs = NULL, **heap = NULL;
 	size_t nruns = 0, cap = 0, n, i, si;
 	uint64_t *in_runs = NULL, prev = 0;
@@ -263,7 +263,7 @@ int verify_code_streams(struct rpool *p, FILE *out, struct verify_report *r)
 	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	rc = code_streams_load(lg, txn, p->def, &cs);
+	rc = codepool_streams_load(lg, txn, p->def, &cs);
 	if (rc)
 		goto out;
 	in_runs = calloc(cs.n ? cs.n : 1, sizeof(*in_runs));
@@ -396,7 +396,7 @@ out:
 	free(runs);
 	free(heap);
 	free(in_runs);
-	code_streams_release(&cs);
+	codepool_streams_release(&cs);
 	store_txn_abort(txn);
 	return rc;
 }

@@ -31,7 +31,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/perm.h"
-#include "ledger/codes.h"
+#include "pools/codejob.h"
 #include "ledger/ledger.h"
 #include "pools/pools.h"
 #include "refill/refill.h"
@@ -1590,7 +1590,7 @@ static void test_code_refill_walks_past_skips(void)
 	static const char *const prefixes[] = { "A", "B", "C", "DA", "DB",
 						 "DC", "DD-A", "DD-B", "DD-C" };
 	struct pools_opts o = { .create = true };
-	struct code_batch b;
+	struct codepool_batch b;
 	struct code_prefix cp;
 	struct pools ps;
 	struct config cfg;
@@ -1608,11 +1608,11 @@ static void test_code_refill_walks_past_skips(void)
 	if (rc)
 		goto out_cfg;
 	p = pools_random(&ps, "cw");
-	CHECK(code_batch_init(&b, 64) == 0);
+	CHECK(codepool_batch_init(&b, 64) == 0);
 	for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		CHECK(code_prefix_parse(p->def, prefixes[k], &cp) == 0);
 		for (;;) {
-			rc = code_issue(&ps.ledger, p->def, &cp, CODE_CLI_SHARD,
+			rc = codepool_issue(&ps.ledger, p->def, &cp, CODEPOOL_CLI_SHARD,
 					64, &b, NULL, NULL);
 			CHECK_RC(rc, 0);
 			if (rc || b.grant.count == 0)
@@ -1635,7 +1635,7 @@ static void test_code_refill_walks_past_skips(void)
 	}
 	CHECK_EQ_U64(total, 4);
 	CHECK(atomic_load(&p->used_up));
-	code_batch_release(&b);
+	codepool_batch_release(&b);
 	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);

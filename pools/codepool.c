@@ -8,7 +8,7 @@
  *   coderuns: (stream id, grant's first position) -> the grant's issued
  *             codes, sorted (MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP)
  *   redeemed: (pool id, code) -> time redeemed (ms)
- *   jobs:     job id -> struct code_job
+ * (the jobs' records are codejob.c's).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +19,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
-#include "ledger/codes.h"
+#include "pools/codejob.h"
+#include "pools/codepool.h"
 #include "common/banned.h"
 
 /* The stream of prefix p of pool d is named "<pool>/<symbols>"; the root
@@ -61,7 +62,7 @@ static uint64_t slot_hash(unsigned len, uint64_t value)
 	return perm_siphash_u64(0x636f646573, len, value); /* "codes" */
 }
 
-static int table_build(struct code_streams *cs)
+static int table_build(struct codepool_streams *cs)
 {
 	size_t i, cap = 16;
 
@@ -85,7 +86,7 @@ static int table_build(struct code_streams *cs)
 	return 0;
 }
 
-static struct code_stream *table_find(struct code_streams *cs, unsigned len,
+static struct codepool_stream *table_find(struct codepool_streams *cs, unsigned len,
 				      uint64_t value)
 {
 	size_t at = slot_hash(len, value) & (cs->tcap - 1);
@@ -100,14 +101,14 @@ static struct code_stream *table_find(struct code_streams *cs, unsigned len,
 	return NULL;
 }
 
-static int add_stream(struct code_streams *cs, size_t *cap, const char *name,
+static int add_stream(struct codepool_streams *cs, size_t *cap, const char *name,
 		      const struct code_prefix *p, const struct ledger_pool *rec)
 {
-	struct code_stream *s;
+	struct codepool_stream *s;
 
 	if (cs->n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 8;
-		struct code_stream *v = realloc(cs->v, ncap * sizeof(*v));
+		struct codepool_stream *v = realloc(cs->v, ncap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -123,7 +124,7 @@ static int add_stream(struct code_streams *cs, size_t *cap, const char *name,
 }
 
 struct streams_load {
-	struct code_streams *cs;
+	struct codepool_streams *cs;
 	size_t cap, nl;		/* room in cs->v; length of the pool name */
 };
 
@@ -132,7 +133,7 @@ static int streams_load_one(const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct streams_load *l = arg;
 	const struct pool_def *d = l->cs->def;
-	char sname[CODE_STREAM_NAME_MAX];
+	char sname[CODEPOOL_STREAM_NAME_MAX];
 	struct ledger_pool rec;
 	struct code_prefix p;
 	int rc;
@@ -150,11 +151,11 @@ static int streams_load_one(const MDB_val *k, const MDB_val *v, void *arg)
 	return rc;
 }
 
-int code_streams_load(struct ledger *lg, MDB_txn *txn,
-		      const struct pool_def *d, struct code_streams *cs)
+int codepool_streams_load(struct ledger *lg, MDB_txn *txn,
+		      const struct pool_def *d, struct codepool_streams *cs)
 {
 	struct streams_load l = { cs, 0, strlen(d->name) };
-	char name[CODE_STREAM_NAME_MAX];
+	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct code_prefix root = { 0 };
 	struct ledger_pool rec;
 	int rc;
@@ -178,11 +179,11 @@ int code_streams_load(struct ledger *lg, MDB_txn *txn,
 		rc = table_build(cs);
 out:
 	if (rc)
-		code_streams_release(cs);
+		codepool_streams_release(cs);
 	return rc;
 }
 
-void code_streams_release(struct code_streams *cs)
+void codepool_streams_release(struct codepool_streams *cs)
 {
 	free(cs->v);
 	free(cs->table);
@@ -212,16 +213,16 @@ static int is_skipped(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 	return rc ? store_err(rc) : 1;
 }
 
-int code_streams_owner(struct code_streams *cs, struct ledger *lg,
+int codepool_streams_owner(struct codepool_streams *cs, struct ledger *lg,
 		       MDB_txn *txn, uint64_t k,
-		       const struct code_stream *except,
-		       struct code_stream **owner, uint64_t *pos)
+		       const struct codepool_stream *except,
+		       struct codepool_stream **owner, uint64_t *pos)
 {
 	unsigned len;
 	int rc;
 
 	for (len = 0; len < cs->def->slots; len++) {
-		struct code_stream *q;
+		struct codepool_stream *q;
 		uint64_t comb, i;
 
 		if (!cs->lens[len])
@@ -247,7 +248,7 @@ int code_streams_owner(struct code_streams *cs, struct ledger *lg,
 
 /* ---- issuing ------------------------------------------------------- */
 
-int code_batch_init(struct code_batch *b, size_t cap)
+int codepool_batch_init(struct codepool_batch *b, size_t cap)
 {
 	memset(b, 0, sizeof(*b));
 	b->codes = malloc(cap * sizeof(*b->codes));
@@ -255,14 +256,14 @@ int code_batch_init(struct code_batch *b, size_t cap)
 	b->sorted = malloc(cap * sizeof(*b->sorted));
 	b->tmp = malloc(cap * sizeof(*b->tmp));
 	if (!b->codes || !b->pos || !b->sorted || !b->tmp) {
-		code_batch_release(b);
+		codepool_batch_release(b);
 		return -ENOMEM;
 	}
 	b->cap = cap;
 	return 0;
 }
 
-void code_batch_release(struct code_batch *b)
+void codepool_batch_release(struct codepool_batch *b)
 {
 	free(b->codes);
 	free(b->pos);
@@ -301,7 +302,7 @@ static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
 }
 
 /* Writes the batch's issued codes as one sorted run. */
-static int put_run(struct ledger *lg, MDB_txn *txn, struct code_batch *b)
+static int put_run(struct ledger *lg, MDB_txn *txn, struct codepool_batch *b)
 {
 	unsigned char key[12];
 	MDB_cursor *cur = NULL;
@@ -366,17 +367,13 @@ static void compute_codes(const struct perm *perm, uint64_t base,
 	pthread_join(tid, NULL);
 }
 
-static int reserve_clamp(struct ledger *lg, MDB_txn *txn,
-			 const struct pool_def *d,
-			 const struct code_prefix *p, uint64_t *want);
-
-int code_issue(struct ledger *lg, const struct pool_def *d,
+int codepool_issue(struct ledger *lg, const struct pool_def *d,
 	       const struct code_prefix *p, uint32_t shard, uint64_t want,
-	       struct code_batch *b, code_issue_hook hook, void *arg)
+	       struct codepool_batch *b, codepool_issue_hook hook, void *arg)
 {
-	char name[CODE_STREAM_NAME_MAX];
-	struct code_streams cs = { 0 };
-	struct code_stream *self = NULL, *owner;
+	char name[CODEPOOL_STREAM_NAME_MAX];
+	struct codepool_streams cs = { 0 };
+	struct codepool_stream *self = NULL, *owner;
 	struct ledger_pool rec;
 	unsigned char skey[12];
 	MDB_txn *txn;
@@ -402,8 +399,8 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 	if (rc)
 		goto out;
 	/* Shards and uniqctl never take what jobs were promised. */
-	if (!CODE_SHARD_IS_JOB(shard)) {
-		rc = reserve_clamp(lg, txn, d, p, &want);
+	if (!CODEPOOL_SHARD_IS_JOB(shard)) {
+		rc = code_job_clamp(lg, txn, d, p, &want);
 		if (rc == 0 && want == 0 && rec.counter < rec.capacity)
 			rc = -EBUSY;
 		if (rc)
@@ -412,7 +409,7 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 	rc = ledger_grant_txn(lg, txn, name, shard, want, &b->grant, &rec);
 	if (rc || b->grant.count == 0)
 		goto out;
-	rc = code_streams_load(lg, txn, d, &cs);
+	rc = codepool_streams_load(lg, txn, d, &cs);
 	if (rc)
 		goto out;
 	self = table_find(&cs, p->len, p->value);
@@ -433,7 +430,7 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 		at = b->grant.first + i;
 		b->codes[b->n] = b->sorted[i];
 		if (others) {
-			rc = code_streams_owner(&cs, lg, txn, b->codes[b->n],
+			rc = codepool_streams_owner(&cs, lg, txn, b->codes[b->n],
 						self, &owner, &opos);
 			if (rc < 0)
 				goto out;
@@ -462,7 +459,7 @@ int code_issue(struct ledger *lg, const struct pool_def *d,
 	if (rc == 0 && hook)
 		rc = hook(txn, b, arg);
 out:
-	code_streams_release(&cs);
+	codepool_streams_release(&cs);
 	if (rc == 0 && b->grant.count == 0) {
 		store_txn_abort(txn); /* used up: nothing written */
 		return 0;
@@ -519,20 +516,19 @@ static int count_runs(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
 }
 
-/* code_count in txn. */
-static int count_txn(struct ledger *lg, MDB_txn *txn,
+int code_count_txn(struct ledger *lg, MDB_txn *txn,
 		     const struct pool_def *d, const struct code_prefix *p,
 		     uint64_t *issued)
 {
-	struct code_streams cs;
+	struct codepool_streams cs;
 	uint64_t lo = code_prefix_first(d, p);
 	uint64_t hi = lo + code_combinations(d, p->len), n = 0;
 	size_t i;
 	int rc;
 
-	rc = code_streams_load(lg, txn, d, &cs);
+	rc = codepool_streams_load(lg, txn, d, &cs);
 	for (i = 0; rc == 0 && i < cs.n; i++) {
-		const struct code_stream *q = &cs.v[i];
+		const struct codepool_stream *q = &cs.v[i];
 
 		if (q->prefix.len >= p->len &&
 		    !memcmp(q->prefix.canon, p->canon, p->len))
@@ -543,13 +539,13 @@ static int count_txn(struct ledger *lg, MDB_txn *txn,
 			/* around P: some of its codes are under it */
 			rc = count_runs(lg, txn, q->rec.id, lo, hi, &n);
 	}
-	code_streams_release(&cs);
+	codepool_streams_release(&cs);
 	if (rc == 0)
 		*issued = n;
 	return rc;
 }
 
-int code_count(struct ledger *lg, const struct pool_def *d,
+int codepool_count(struct ledger *lg, const struct pool_def *d,
 	       const struct code_prefix *p, uint64_t *issued)
 {
 	MDB_txn *txn;
@@ -558,7 +554,7 @@ int code_count(struct ledger *lg, const struct pool_def *d,
 	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	rc = count_txn(lg, txn, d, p, issued);
+	rc = code_count_txn(lg, txn, d, p, issued);
 	store_txn_abort(txn);
 	return rc;
 }
@@ -588,11 +584,11 @@ static int get_redeemed(struct ledger *lg, MDB_txn *txn, uint32_t pool,
 	return 0;
 }
 
-int code_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
-		struct code_lookup *out)
+int codepool_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
+		struct codepool_lookup *out)
 {
-	struct code_streams cs;
-	struct code_stream *q;
+	struct codepool_streams cs;
+	struct codepool_stream *q;
 	struct ledger_grant g;
 	MDB_txn *txn;
 	uint64_t pos;
@@ -602,10 +598,10 @@ int code_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
 	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	rc = code_streams_load(lg, txn, d, &cs);
+	rc = codepool_streams_load(lg, txn, d, &cs);
 	if (rc)
 		goto out;
-	rc = code_streams_owner(&cs, lg, txn, k, NULL, &q, &pos);
+	rc = codepool_streams_owner(&cs, lg, txn, k, NULL, &q, &pos);
 	if (rc <= 0)
 		goto out_cs;
 	out->issued = true;
@@ -623,7 +619,7 @@ int code_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
 		out->seq = g.seq0 + (pos - g.first);
 	}
 out_cs:
-	code_streams_release(&cs);
+	codepool_streams_release(&cs);
 out:
 	store_txn_abort(txn);
 	return rc < 0 ? rc : 0;
@@ -631,9 +627,9 @@ out:
 
 static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 {
-	struct code_redeem *r = (struct code_redeem *)op;
-	struct code_streams cs;
-	struct code_stream *q;
+	struct codepool_redeem *r = (struct codepool_redeem *)op;
+	struct codepool_streams cs;
+	struct codepool_stream *q;
 	unsigned char key[12];
 	MDB_val k, v;
 	uint64_t pos;
@@ -644,11 +640,11 @@ static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 		return -EALREADY;
 	if (rc != -ENOENT)
 		return rc;
-	rc = code_streams_load(r->lg, txn, r->def, &cs);
+	rc = codepool_streams_load(r->lg, txn, r->def, &cs);
 	if (rc)
 		return rc;
-	rc = code_streams_owner(&cs, r->lg, txn, r->code, NULL, &q, &pos);
-	code_streams_release(&cs);
+	rc = codepool_streams_owner(&cs, r->lg, txn, r->code, NULL, &q, &pos);
+	codepool_streams_release(&cs);
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
@@ -661,7 +657,7 @@ static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 				 MDB_NOOVERWRITE));
 }
 
-void code_redeem_init(struct code_redeem *r, struct ledger *lg,
+void codepool_redeem_init(struct codepool_redeem *r, struct ledger *lg,
 		      const struct pool_def *d, uint32_t pool_id,
 		      uint64_t code)
 {
@@ -673,391 +669,12 @@ void code_redeem_init(struct code_redeem *r, struct ledger *lg,
 	r->code = code;
 }
 
-/* ---- jobs ---------------------------------------------------------- */
-
-const char *code_job_status_name(uint32_t status)
-{
-	switch (status) {
-	case JOB_QUEUED:
-		return "queued";
-	case JOB_RUNNING:
-		return "running";
-	case JOB_DONE:
-		return "done";
-	case JOB_FAILED:
-		return "failed";
-	}
-	return "?";
-}
-
-static void job_key(unsigned char k[8], uint64_t id)
-{
-	store_put_be64(k, id);
-}
-
-int code_job_put(struct ledger *lg, MDB_txn *txn, const struct code_job *j)
-{
-	unsigned char key[8];
-	MDB_txn *own = NULL;
-	MDB_val k, v;
-	int rc;
-
-	if (!txn) {
-		rc = store_err(store_txn_begin(lg->env, NULL, 0, &own));
-		if (rc)
-			return rc;
-		txn = own;
-	}
-	job_key(key, j->id);
-	k = store_val(key, sizeof(key));
-	v = store_val(j, sizeof(*j));
-	rc = store_err(mdb_put(txn, lg->jobs, &k, &v, 0));
-	if (own)
-		rc = store_finish(own, rc);
-	return rc;
-}
-
-/* code_job_create in the write transaction txn (not finished here). */
-static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
-			  const char *prefix, uint64_t count,
-			  struct code_job *out)
-{
-	MDB_val k = store_val("next_job_id", 11), v;
-	struct code_job j;
-	uint64_t next = 1;
-	int rc;
-
-	rc = mdb_get(txn, lg->meta, &k, &v);
-	if (rc == 0 && v.mv_size == sizeof(next))
-		memcpy(&next, v.mv_data, sizeof(next));
-	else if (rc != MDB_NOTFOUND)
-		rc = rc ? store_err(rc) : -EIO;
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	if (rc == 0 && next > CODE_JOB_ID_MAX)
-		rc = -EOVERFLOW;
-	memset(&j, 0, sizeof(j));
-	j.id = next++;
-	snprintf(j.pool, sizeof(j.pool), "%s", pool);
-	snprintf(j.prefix, sizeof(j.prefix), "%s", prefix);
-	j.count = count;
-	j.status = JOB_QUEUED;
-	j.created_ms = clock_now_ms();
-	if (rc == 0) {
-		v = store_val(&next, sizeof(next));
-		rc = store_err(mdb_put(txn, lg->meta, &k, &v, 0));
-	}
-	if (rc == 0)
-		rc = code_job_put(lg, txn, &j);
-	if (rc == 0)
-		*out = j;
-	return rc;
-}
-
-int code_job_create(struct ledger *lg, const char *pool, const char *prefix,
-		    uint64_t count, struct code_job *out)
-{
-	MDB_txn *txn;
-	int rc;
-
-	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
-	if (rc)
-		return rc;
-	rc = job_create_txn(lg, txn, pool, prefix, count, out);
-	return store_finish(txn, rc);
-}
-
-int code_job_get(struct ledger *lg, uint64_t id, struct code_job *out)
-{
-	unsigned char key[8];
-	MDB_val k = store_val(key, sizeof(key)), v;
-	MDB_txn *txn;
-	int rc;
-
-	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
-	if (rc)
-		return rc;
-	job_key(key, id);
-	rc = store_err(mdb_get(txn, lg->jobs, &k, &v));
-	if (rc == 0 && v.mv_size != sizeof(*out))
-		rc = -EIO;
-	if (rc == 0)
-		memcpy(out, v.mv_data, sizeof(*out));
-	store_txn_abort(txn);
-	return rc;
-}
-
-struct job_walk {
-	int (*fn)(const struct code_job *j, void *arg);
-	void *arg;
-};
-
-static int job_walk_one(const MDB_val *k, const MDB_val *v, void *arg)
-{
-	struct job_walk *w = arg;
-	struct code_job j;
-
-	(void)k;
-	if (v->mv_size != sizeof(j))
-		return -EIO;
-	memcpy(&j, v->mv_data, sizeof(j));
-	return w->fn(&j, w->arg);
-}
-
-/* Calls fn for every job of txn, in id order; fn returns 0 to go on, 1 to
- * stop, or an error. */
-static int job_walk_txn(struct ledger *lg, MDB_txn *txn,
-			int (*fn)(const struct code_job *j, void *arg),
-			void *arg)
-{
-	struct job_walk w = { fn, arg };
-	int rc = store_scan(txn, lg->jobs, NULL, 0, 0, job_walk_one, &w);
-
-	return rc == 1 ? 0 : rc;
-}
-
-/* job_walk_txn in a read transaction of its own. */
-static int job_walk(struct ledger *lg,
-		    int (*fn)(const struct code_job *j, void *arg), void *arg)
-{
-	MDB_txn *txn;
-	int rc;
-
-	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
-	if (rc)
-		return rc;
-	rc = job_walk_txn(lg, txn, fn, arg);
-	store_txn_abort(txn);
-	return rc;
-}
-
-int code_job_recent(struct ledger *lg, struct code_job *out, size_t max,
-		    size_t *n)
-{
-	MDB_cursor *cur = NULL;
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
-
-	*n = 0;
-	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
-	if (rc)
-		return rc;
-	rc = store_err(mdb_cursor_open(txn, lg->jobs, &cur));
-	if (rc)
-		goto out;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0 && *n < max;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-		if (v.mv_size != sizeof(*out)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&out[(*n)++], v.mv_data, sizeof(*out));
-	}
-	mdb_cursor_close(cur);
-	rc = rc == MDB_NOTFOUND || rc == 0 ? 0 : store_err(rc);
-out:
-	store_txn_abort(txn);
-	return rc;
-}
-
-static int count_visit(const struct code_job *j, void *arg)
-{
-	uint64_t *counts = arg;
-
-	if (j->status < 4)
-		counts[j->status]++;
-	return 0;
-}
-
-int code_job_counts(struct ledger *lg, uint64_t counts[4])
-{
-	memset(counts, 0, 4 * sizeof(*counts));
-	return job_walk(lg, count_visit, counts);
-}
-
-struct next_walk {
-	const char *pool;
-	struct code_job *out;
-	bool found;
-};
-
-static int next_visit(const struct code_job *j, void *arg)
-{
-	struct next_walk *w = arg;
-
-	if (strcmp(j->pool, w->pool) ||
-	    (j->status != JOB_QUEUED && j->status != JOB_RUNNING))
-		return 0;
-	*w->out = *j;
-	w->found = true;
-	return 1;
-}
-
-int code_job_next(struct ledger *lg, const char *pool, struct code_job *out)
-{
-	struct next_walk w = { pool, out, false };
-	int rc = job_walk(lg, next_visit, &w);
-
-	return rc ? rc : w.found ? 0 : -ENOENT;
-}
-
-/*
- * The most that a job drawing `left` more codes under prefix p can take
- * under prefix x: all of them if p extends x (or is x); if x extends p,
- * any of them may fall under x, up to all of x; none if the two differ.
- */
-static uint64_t worst_take(const struct pool_def *d,
-			   const struct code_prefix *p, uint64_t left,
-			   const struct code_prefix *x)
-{
-	uint64_t all;
-
-	if (p->len >= x->len && !memcmp(p->canon, x->canon, x->len))
-		return left;
-	if (memcmp(p->canon, x->canon, p->len))
-		return 0;
-	all = code_combinations(d, x->len);
-	return left < all ? left : all;
-}
-
-struct pending_walk {
-	const struct pool_def *d;
-	const struct code_prefix *q;
-	uint64_t sum;
-	uint64_t jobs;		/* queued or running */
-};
-
-static int pending_visit(const struct code_job *j, void *arg)
-{
-	struct pending_walk *w = arg;
-	struct code_prefix p;
-	uint64_t t;
-
-	if (strcmp(j->pool, w->d->name) ||
-	    (j->status != JOB_QUEUED && j->status != JOB_RUNNING) ||
-	    code_prefix_parse(w->d, j->prefix, &p))
-		return 0;
-	w->jobs++;
-	t = worst_take(w->d, &p, j->count - j->done, w->q);
-	w->sum = w->sum > UINT64_MAX - t ? UINT64_MAX : w->sum + t;
-	return 0;
-}
-
-int code_job_pending(struct ledger *lg, const struct pool_def *d,
-		     const struct code_prefix *q, uint64_t *pending)
-{
-	struct pending_walk w = { d, q, 0, 0 };
-	int rc = job_walk(lg, pending_visit, &w);
-
-	if (rc == 0)
-		*pending = w.sum;
-	return rc;
-}
-
-struct reserve_walk {
-	const struct pool_def *d;
-	struct code_prefix p[CODE_JOBS_PENDING_MAX];
-	uint64_t left[CODE_JOBS_PENDING_MAX];
-	size_t n;
-};
-
-static int reserve_visit(const struct code_job *j, void *arg)
-{
-	struct reserve_walk *w = arg;
-
-	if (strcmp(j->pool, w->d->name) ||
-	    (j->status != JOB_QUEUED && j->status != JOB_RUNNING) ||
-	    w->n == CODE_JOBS_PENDING_MAX ||
-	    code_prefix_parse(w->d, j->prefix, &w->p[w->n]))
-		return 0;
-	w->left[w->n++] = j->count - j->done;
-	return 0;
-}
-
-/*
- * Lowers *want, a draw from the stream of prefix p that is not a job's,
- * so that it cannot take codes promised to the jobs queued or running:
- * under each such job's prefix x, what remains beyond the worst case of
- * the jobs (code_job_pending) bounds what the draw may take there (all of
- * it if p extends x; if x extends p, any of it may fall under x).
- */
-static int reserve_clamp(struct ledger *lg, MDB_txn *txn,
-			 const struct pool_def *d,
-			 const struct code_prefix *p, uint64_t *want)
-{
-	struct reserve_walk *w;
-	size_t i, k;
-	int rc;
-
-	w = malloc(sizeof(*w));
-	if (!w)
-		return -ENOMEM;
-	w->d = d;
-	w->n = 0;
-	rc = job_walk_txn(lg, txn, reserve_visit, w);
-	for (i = 0; rc == 0 && i < w->n && *want; i++) {
-		const struct code_prefix *x = &w->p[i];
-		uint64_t issued, rem, all, taken = 0, slack;
-
-		if (!worst_take(d, p, 1, x))
-			continue; /* p and x differ: the draw cannot reach x */
-		rc = count_txn(lg, txn, d, x, &issued);
-		if (rc)
-			break;
-		all = code_combinations(d, x->len);
-		rem = all > issued ? all - issued : 0;
-		for (k = 0; k < w->n; k++) {
-			uint64_t t = worst_take(d, &w->p[k], w->left[k], x);
-
-			taken = taken > UINT64_MAX - t ? UINT64_MAX : taken + t;
-		}
-		slack = rem > taken ? rem - taken : 0;
-		if ((p->len >= x->len || all > slack) && *want > slack)
-			*want = slack;
-	}
-	free(w);
-	return rc;
-}
-
-int code_job_admit(struct ledger *lg, const struct pool_def *d,
-		   const char *prefix, const struct code_prefix *q,
-		   uint64_t count, struct code_job *out, uint64_t *avail)
-{
-	struct pending_walk w = { d, q, 0, 0 };
-	uint64_t issued = 0, all = code_combinations(d, q->len);
-	MDB_txn *txn;
-	int rc;
-
-	*avail = 0;
-	/* One write transaction: the check and the record are one step
-	 * for every other admission (LMDB has one writer at a time). */
-	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
-	if (rc)
-		return rc;
-	rc = job_walk_txn(lg, txn, pending_visit, &w);
-	if (rc == 0 && w.jobs >= CODE_JOBS_PENDING_MAX)
-		rc = -EBUSY;
-	if (rc == 0)
-		rc = count_txn(lg, txn, d, q, &issued);
-	if (rc == 0) {
-		uint64_t rem = all > issued ? all - issued : 0;
-
-		*avail = rem > w.sum ? rem - w.sum : 0;
-		if (count > *avail)
-			rc = -ENOSPC;
-	}
-	if (rc == 0)
-		rc = job_create_txn(lg, txn, d->name, prefix, count, out);
-	return store_finish(txn, rc); /* commits only if all went well */
-}
-
-int code_shard_codes(struct ledger *lg, const struct pool_def *d,
+int codepool_shard_codes(struct ledger *lg, const struct pool_def *d,
 		     const struct code_prefix *p, uint32_t shard,
 		     uint64_t from, uint64_t max,
 		     int (*fn)(uint64_t code, void *arg), void *arg)
 {
-	char name[CODE_STREAM_NAME_MAX];
+	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct ledger_grant *g = NULL;
 	struct ledger_pool rec;
 	struct perm perm;
