@@ -186,7 +186,7 @@ void ledger_release(struct ledger *lg)
 }
 
 static int get_pool(struct ledger *lg, MDB_txn *txn, const char *name,
-		    struct ledger_pool *out)
+		    struct ledger_rec *out)
 {
 	MDB_val k = store_val(name, strlen(name)), v;
 	int rc = mdb_get(txn, lg->pools, &k, &v);
@@ -200,7 +200,7 @@ static int get_pool(struct ledger *lg, MDB_txn *txn, const char *name,
 }
 
 static int put_pool_flags(struct ledger *lg, MDB_txn *txn, const char *name,
-			  const struct ledger_pool *p, unsigned flags)
+			  const struct ledger_rec *p, unsigned flags)
 {
 	MDB_val k = store_val(name, strlen(name)), v = store_val(p, sizeof(*p));
 
@@ -208,13 +208,13 @@ static int put_pool_flags(struct ledger *lg, MDB_txn *txn, const char *name,
 }
 
 static int put_pool(struct ledger *lg, MDB_txn *txn, const char *name,
-		    const struct ledger_pool *p)
+		    const struct ledger_rec *p)
 {
 	return store_err(put_pool_flags(lg, txn, name, p, 0));
 }
 
-int ledger_pool_get(struct ledger *lg, const char *name,
-		    struct ledger_pool *out)
+int ledger_rec_get(struct ledger *lg, const char *name,
+		    struct ledger_rec *out)
 {
 	MDB_txn *txn;
 	int rc;
@@ -227,11 +227,11 @@ int ledger_pool_get(struct ledger *lg, const char *name,
 	return rc;
 }
 
-int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+int ledger_rec_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 			   uint32_t kind, int64_t min, uint64_t capacity,
-			   uint32_t decimals, struct ledger_pool *out)
+			   uint32_t decimals, struct ledger_rec *out)
 {
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_val k = store_val("next_pool_id", 12), v;
 	uint32_t next;
 	int rc;
@@ -262,7 +262,7 @@ int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 	return rc;
 }
 
-bool ledger_pool_matches(const struct ledger_pool *p,
+bool ledger_rec_matches(const struct ledger_rec *p,
 			 const struct pool_def *d)
 {
 	return p->kind == (uint32_t)d->kind && p->min == d->min &&
@@ -270,10 +270,10 @@ bool ledger_pool_matches(const struct ledger_pool *p,
 	       p->decimals == config_pool_fingerprint(d);
 }
 
-int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
-		       struct ledger_pool *out, char *err, size_t errlen)
+int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
+		       struct ledger_rec *out, char *err, size_t errlen)
 {
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_txn *txn;
 	int rc;
 
@@ -282,7 +282,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 		return rc;
 	rc = get_pool(lg, txn, d->name, &p);
 	if (rc == 0) {
-		if (!ledger_pool_matches(&p, d)) {
+		if (!ledger_rec_matches(&p, d)) {
 			snprintf(err, errlen,
 				 "pool \"%s\" was created as %s with min %lld "
 				 "and %llu values; the configuration now says "
@@ -307,7 +307,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 	if (rc != -ENOENT)
 		goto out;
 
-	rc = ledger_pool_create_txn(lg, txn, d->name, d->kind, d->min,
+	rc = ledger_rec_create_txn(lg, txn, d->name, d->kind, d->min,
 				    d->capacity, config_pool_fingerprint(d),
 				    &p);
 	if (rc)
@@ -326,10 +326,10 @@ out:
 	return rc;
 }
 
-int ledger_pool_redefine(struct ledger *lg, const struct pool_def *d,
-			 struct ledger_pool *out)
+int ledger_rec_redefine(struct ledger *lg, const struct pool_def *d,
+			 struct ledger_rec *out)
 {
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_txn *txn;
 	int rc;
 
@@ -407,12 +407,12 @@ found:
 
 int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 		     uint32_t shard, uint64_t want, struct ledger_grant *g,
-		     struct ledger_pool *pool)
+		     struct ledger_rec *pool)
 {
 	unsigned char key[12], skey[8];
 	struct ledger_grant_rec rec;
 	struct ledger_grant last;
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	uint64_t n, next_seq = 0;
@@ -522,14 +522,14 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 	return rc;
 }
 
-int ledger_pool_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			struct ledger_pool *out)
+int ledger_rec_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			struct ledger_rec *out)
 {
 	return get_pool(lg, txn, name, out);
 }
 
-int ledger_pool_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			const struct ledger_pool *p)
+int ledger_rec_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			const struct ledger_rec *p)
 {
 	return put_pool(lg, txn, name, p);
 }
@@ -581,7 +581,7 @@ static int grants_load_one(const MDB_val *k, const MDB_val *v, void *arg)
 }
 
 int ledger_grants_load(struct ledger *lg, const char *name,
-		       struct ledger_pool *pool, struct ledger_grant **grants,
+		       struct ledger_rec *pool, struct ledger_grant **grants,
 		       size_t *ngrants)
 {
 	struct grants_load l = { NULL, 0, 0 };
@@ -651,4 +651,152 @@ int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)
 			n);
 	store_txn_abort(txn);
 	return rc < 0 ? rc : 0;
+}
+
+/* ---- code runs ----------------------------------------------------- */
+
+static void run_key(unsigned char key[12], uint32_t stream, uint64_t first)
+{
+	store_put_be32(key, stream);
+	store_put_be64(key + 4, first);
+}
+
+int ledger_run_put(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		   uint64_t first, const uint64_t *sorted, size_t n)
+{
+	unsigned char key[12];
+	MDB_cursor *cur = NULL;
+	MDB_val k, data[2];
+	int rc;
+
+	run_key(key, stream, first);
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
+	if (rc)
+		return rc;
+	k = store_val(key, sizeof(key));
+	data[0] = store_val(sorted, sizeof(uint64_t));
+	data[1].mv_size = n;
+	data[1].mv_data = NULL;
+	rc = store_err(mdb_cursor_put(cur, &k, data, MDB_MULTIPLE));
+	if (rc == 0 && data[1].mv_size != n)
+		rc = -EIO;
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int ledger_run_count(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		     uint64_t lo, uint64_t hi, uint64_t *n)
+{
+	unsigned char key[12], at[12];
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t x, first = 0;
+	int rc;
+
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
+	if (rc)
+		return rc;
+	for (;;) {
+		/* The next run of the stream, from position `first` on. */
+		run_key(key, stream, first);
+		k = store_val(key, sizeof(key));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc || k.mv_size != 12 || store_get_be32(k.mv_data) != stream)
+			break;
+		memcpy(at, k.mv_data, sizeof(at));
+		first = store_get_be64(at + 4) + 1;
+		k = store_val(at, sizeof(at));
+		v = store_val(&lo, sizeof(lo));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+		while (rc == 0) {
+			memcpy(&x, v.mv_data, sizeof(x));
+			if (x >= hi)
+				break;
+			(*n)++;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		rc = 0;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int ledger_run_each(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		    int (*fn)(uint64_t first, void *arg), void *arg)
+{
+	unsigned char key[12];
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
+	if (rc)
+		return rc;
+	run_key(key, stream, 0);
+	k = store_val(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		if (k.mv_size != 12 || store_get_be32(k.mv_data) != stream)
+			break;
+		rc = fn(store_get_be64((const unsigned char *)k.mv_data + 4),
+			arg);
+		if (rc)
+			goto out;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* The code under r's cursor after op, or past the end. */
+static int run_get(struct ledger_run *r, MDB_cursor_op op)
+{
+	MDB_val k, v;
+	int rc = mdb_cursor_get(r->cur, &k, &v, op);
+
+	r->live = rc == 0;
+	if (rc == 0)
+		memcpy(&r->code, v.mv_data, sizeof(r->code));
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int ledger_run_open(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		    uint64_t first, struct ledger_run *r)
+{
+	unsigned char key[12];
+	MDB_val k, v;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &r->cur));
+	if (rc) {
+		r->cur = NULL;
+		return rc;
+	}
+	run_key(key, stream, first);
+	k = store_val(key, sizeof(key));
+	rc = store_err(mdb_cursor_get(r->cur, &k, &v, MDB_SET_KEY));
+	if (rc == 0)
+		rc = store_err(mdb_cursor_count(r->cur, &r->count));
+	if (rc == 0)
+		rc = run_get(r, MDB_FIRST_DUP);
+	if (rc)
+		ledger_run_release(r);
+	return rc;
+}
+
+int ledger_run_next(struct ledger_run *r)
+{
+	return run_get(r, MDB_NEXT_DUP);
+}
+
+void ledger_run_release(struct ledger_run *r)
+{
+	if (r->cur)
+		mdb_cursor_close(r->cur);
+	r->cur = NULL;
+	r->live = false;
 }

@@ -322,7 +322,7 @@ static int reserve_visit(const struct codejob *j, void *arg)
  * the jobs (codejob_pending) bounds what the draw may take there (all of
  * it if p extends x; if x extends p, any of it may fall under x).
  */
-int code_job_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
+int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
 		   const struct code_prefix *p, uint64_t *want)
 {
 	struct reserve_walk *w;
@@ -341,7 +341,7 @@ int code_job_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
 
 		if (!worst_take(d, p, 1, x))
 			continue; /* p and x differ: the draw cannot reach x */
-		rc = code_count_txn(lg, txn, d, x, &issued);
+		rc = codepool_count_txn(lg, txn, d, x, &issued);
 		if (rc)
 			break;
 		all = code_combinations(d, x->len);
@@ -378,7 +378,7 @@ int codejob_admit(struct ledger *lg, const struct pool_def *d,
 	if (rc == 0 && w.jobs >= CODEJOB_PENDING_MAX)
 		rc = -EBUSY;
 	if (rc == 0)
-		rc = code_count_txn(lg, txn, d, q, &issued);
+		rc = codepool_count_txn(lg, txn, d, q, &issued);
 	if (rc == 0) {
 		uint64_t rem = all > issued ? all - issued : 0;
 

@@ -4,7 +4,7 @@
  * it is sure to get them all, queued, and run by its pool's worker
  * (codegen.h), which commits its progress with each chunk of codes.
  * Draws that are not a job's never take what jobs were promised
- * (code_job_clamp, called by codepool_issue).
+ * (codejob_clamp, called by codepool_issue).
  */
 #ifndef UNIQ_CODEJOB_H
 #define UNIQ_CODEJOB_H
@@ -85,7 +85,7 @@ int codejob_pending(struct ledger *lg, const struct pool_def *d,
  * draw may take there. In codepool_issue's write transaction txn. Returns 0
  * or a negative errno.
  */
-int code_job_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
+int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
 		   const struct code_prefix *p, uint64_t *want);
 
 /*

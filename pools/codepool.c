@@ -1,12 +1,11 @@
 /*
- * codes.c: code pools in the ledger; see codes.h for the streams, the
+ * codepool.c: code pools in the ledger; see codepool.h for the streams, the
  * checks across streams, and the counts.
  *
  * Stored in the ledger, besides the streams' pool records and grants:
  *   skips:    (stream id, position) -> "", positions whose code another
  *             stream had issued
- *   coderuns: (stream id, grant's first position) -> the grant's issued
- *             codes, sorted (MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP)
+ *   coderuns: each grant's issued codes, sorted (ledger.h: ledger_run_*)
  *   redeemed: (pool id, code) -> time redeemed (ms)
  * (the jobs' records are codejob.c's).
  */
@@ -102,7 +101,7 @@ static struct codepool_stream *table_find(struct codepool_streams *cs, unsigned 
 }
 
 static int add_stream(struct codepool_streams *cs, size_t *cap, const char *name,
-		      const struct code_prefix *p, const struct ledger_pool *rec)
+		      const struct code_prefix *p, const struct ledger_rec *rec)
 {
 	struct codepool_stream *s;
 
@@ -134,7 +133,7 @@ static int streams_load_one(const MDB_val *k, const MDB_val *v, void *arg)
 	struct streams_load *l = arg;
 	const struct pool_def *d = l->cs->def;
 	char sname[CODEPOOL_STREAM_NAME_MAX];
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct code_prefix p;
 	int rc;
 
@@ -157,12 +156,12 @@ int codepool_streams_load(struct ledger *lg, MDB_txn *txn,
 	struct streams_load l = { cs, 0, strlen(d->name) };
 	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct code_prefix root = { 0 };
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	int rc;
 
 	memset(cs, 0, sizeof(*cs));
 	cs->def = d;
-	rc = ledger_pool_get_txn(lg, txn, d->name, &rec);
+	rc = ledger_rec_get_txn(lg, txn, d->name, &rec);
 	if (rc == 0)
 		rc = add_stream(cs, &l.cap, d->name, &root, &rec);
 	if (rc == -ENOENT)
@@ -304,29 +303,12 @@ static void radix_sort(uint64_t *v, uint64_t *tmp, size_t n)
 /* Writes the batch's issued codes as one sorted run. */
 static int put_run(struct ledger *lg, MDB_txn *txn, struct codepool_batch *b)
 {
-	unsigned char key[12];
-	MDB_cursor *cur = NULL;
-	MDB_val k, data[2];
-	int rc;
-
 	if (b->n == 0)
 		return 0;
 	memcpy(b->sorted, b->codes, b->n * sizeof(*b->sorted));
 	radix_sort(b->sorted, b->tmp, b->n);
-	store_put_be32(key, b->stream_id);
-	store_put_be64(key + 4, b->grant.first);
-	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
-	if (rc)
-		return rc;
-	k = store_val(key, sizeof(key));
-	data[0] = store_val(b->sorted, sizeof(uint64_t));
-	data[1].mv_size = b->n;
-	data[1].mv_data = NULL;
-	rc = store_err(mdb_cursor_put(cur, &k, data, MDB_MULTIPLE));
-	if (rc == 0 && data[1].mv_size != b->n)
-		rc = -EIO;
-	mdb_cursor_close(cur);
-	return rc;
+	return ledger_run_put(lg, txn, b->stream_id, b->grant.first,
+			      b->sorted, b->n);
 }
 
 /* Computes n codes base + perm(first + i), in out. */
@@ -374,7 +356,7 @@ int codepool_issue(struct ledger *lg, const struct pool_def *d,
 	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct codepool_streams cs = { 0 };
 	struct codepool_stream *self = NULL, *owner;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	unsigned char skey[12];
 	MDB_txn *txn;
 	MDB_val k, v;
@@ -391,16 +373,16 @@ int codepool_issue(struct ledger *lg, const struct pool_def *d,
 	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
-	rc = ledger_pool_get_txn(lg, txn, name, &rec);
+	rc = ledger_rec_get_txn(lg, txn, name, &rec);
 	if (rc == -ENOENT && p->len > 0)
-		rc = ledger_pool_create_txn(lg, txn, name, POOL_CODE, p->len,
+		rc = ledger_rec_create_txn(lg, txn, name, POOL_CODE, p->len,
 					    code_combinations(d, p->len),
 					    config_pool_fingerprint(d), &rec);
 	if (rc)
 		goto out;
 	/* Shards and uniqctl never take what jobs were promised. */
 	if (!CODEPOOL_SHARD_IS_JOB(shard)) {
-		rc = code_job_clamp(lg, txn, d, p, &want);
+		rc = codejob_clamp(lg, txn, d, p, &want);
 		if (rc == 0 && want == 0 && rec.counter < rec.capacity)
 			rc = -EBUSY;
 		if (rc)
@@ -452,7 +434,7 @@ int codepool_issue(struct ledger *lg, const struct pool_def *d,
 	rc = 0;
 	if (b->skipped) {
 		rec.skipped += b->skipped;
-		rc = ledger_pool_put_txn(lg, txn, name, &rec);
+		rc = ledger_rec_put_txn(lg, txn, name, &rec);
 	}
 	if (rc == 0)
 		rc = put_run(lg, txn, b);
@@ -475,48 +457,7 @@ out:
 
 /* ---- counting ------------------------------------------------------ */
 
-/* How many of stream q's issued codes lie in [lo, hi), from its runs. */
-static int count_runs(struct ledger *lg, MDB_txn *txn, uint32_t stream,
-		      uint64_t lo, uint64_t hi, uint64_t *n)
-{
-	unsigned char key[12], at[12];
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	uint64_t x, first = 0;
-	int rc;
-
-	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
-	if (rc)
-		return rc;
-	for (;;) {
-		/* The next run of the stream, from position `first` on. */
-		store_put_be32(key, stream);
-		store_put_be64(key + 4, first);
-		k = store_val(key, sizeof(key));
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc || k.mv_size != 12 || store_get_be32(k.mv_data) != stream)
-			break;
-		memcpy(at, k.mv_data, sizeof(at));
-		first = store_get_be64(at + 4) + 1;
-		k = store_val(at, sizeof(at));
-		v = store_val(&lo, sizeof(lo));
-		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-		while (rc == 0) {
-			memcpy(&x, v.mv_data, sizeof(x));
-			if (x >= hi)
-				break;
-			(*n)++;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-		}
-		if (rc && rc != MDB_NOTFOUND)
-			break;
-		rc = 0;
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
-}
-
-int code_count_txn(struct ledger *lg, MDB_txn *txn,
+int codepool_count_txn(struct ledger *lg, MDB_txn *txn,
 		     const struct pool_def *d, const struct code_prefix *p,
 		     uint64_t *issued)
 {
@@ -537,7 +478,7 @@ int code_count_txn(struct ledger *lg, MDB_txn *txn,
 		else if (q->prefix.len < p->len &&
 			 !memcmp(q->prefix.canon, p->canon, q->prefix.len))
 			/* around P: some of its codes are under it */
-			rc = count_runs(lg, txn, q->rec.id, lo, hi, &n);
+			rc = ledger_run_count(lg, txn, q->rec.id, lo, hi, &n);
 	}
 	codepool_streams_release(&cs);
 	if (rc == 0)
@@ -554,7 +495,7 @@ int codepool_count(struct ledger *lg, const struct pool_def *d,
 	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	rc = code_count_txn(lg, txn, d, p, issued);
+	rc = codepool_count_txn(lg, txn, d, p, issued);
 	store_txn_abort(txn);
 	return rc;
 }
@@ -676,7 +617,7 @@ int codepool_shard_codes(struct ledger *lg, const struct pool_def *d,
 {
 	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct ledger_grant *g = NULL;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct perm perm;
 	MDB_txn *txn = NULL;
 	uint64_t base, i, seen = 0, sent = 0;

@@ -59,7 +59,7 @@
 struct codepool_stream {
 	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct code_prefix prefix;
-	struct ledger_pool rec;	/* as read in the transaction */
+	struct ledger_rec rec;	/* as read in the transaction */
 	struct perm perm;
 };
 
@@ -131,7 +131,7 @@ int codepool_count(struct ledger *lg, const struct pool_def *d,
 	       const struct code_prefix *p, uint64_t *issued);
 
 /* codepool_count in the caller's transaction txn. */
-int code_count_txn(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
+int codepool_count_txn(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
 		   const struct code_prefix *p, uint64_t *issued);
 
 /* What the ledger knows about one code. */

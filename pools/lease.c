@@ -205,7 +205,7 @@ int lease_open(struct lease *lp, struct ledger *lg,
 		    const struct pool_def *d, char *err, size_t errlen)
 {
 	struct lease_info *all = NULL;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	uint8_t *taken = NULL;
 	MDB_txn *txn = NULL;
 	size_t n = 0, j;
@@ -215,8 +215,8 @@ int lease_open(struct lease *lp, struct ledger *lg,
 	memset(lp, 0, sizeof(*lp));
 	lp->def = d;
 	lp->ledger = lg;
-	rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
-	if (rc == -EINVAL && ledger_pool_get(lg, d->name, &rec) == 0 &&
+	rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
+	if (rc == -EINVAL && ledger_rec_get(lg, d->name, &rec) == 0 &&
 	    rec.kind == POOL_LEASE) {
 		/* A new range repeats nothing for leases: adopt it; the
 		 * leases now outside it end below. */
@@ -225,7 +225,7 @@ int lease_open(struct lease *lp, struct ledger *lg,
 			 (long long)(rec.min + (int64_t)rec.capacity),
 			 (long long)d->min,
 			 (long long)(d->min + (int64_t)d->capacity));
-		rc = ledger_pool_redefine(lg, d, &rec);
+		rc = ledger_rec_redefine(lg, d, &rec);
 	}
 	if (rc)
 		return rc;

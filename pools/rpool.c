@@ -51,7 +51,7 @@ int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 				 .readonly = readonly,
 				 .map_size = cfg->map_size,
 				 .shard_size = d->shard_size };
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	char path[1200];
 	uint32_t known;
 	unsigned i;
@@ -75,15 +75,15 @@ int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 	p->grant_batch = d->shard_size < GRANT_MAX ? d->shard_size : GRANT_MAX;
 
 	if (create)
-		rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
+		rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
 	else
-		rc = ledger_pool_get(lg, d->name, &rec);
+		rc = ledger_rec_get(lg, d->name, &rec);
 	if (rc == -ENOENT)
 		snprintf(err, errlen, "pool \"%s\" is not in the ledger yet "
 			 "(start uniqd or run uniqctl init first)", d->name);
 	if (rc)
 		return rc;
-	if (!ledger_pool_matches(&rec, d)) {
+	if (!ledger_rec_matches(&rec, d)) {
 		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
 			 "parameters than in the configuration", d->name);
 		return -EINVAL;

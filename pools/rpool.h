@@ -77,7 +77,7 @@ struct rpool {
 /*
  * Opens pool d of cfg (a random kind) on lg: makes sure it exists in the
  * ledger with d's parameters (with create, creating it: see
- * ledger_pool_ensure), then opens its shards, those of cfg and those the
+ * ledger_rec_ensure), then opens its shards, those of cfg and those the
  * ledger still knows of (with create, creating them; read-only, without
  * writer locks). cfg and lg must outlive p. On failure err says why when
  * the step knows, nothing is left open, and a negative errno is

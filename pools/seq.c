@@ -42,7 +42,7 @@ int seq_open(struct seq *sp, struct ledger *lg,
 		  const struct pool_def *d, bool create, char *err,
 		  size_t errlen)
 {
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	uint32_t day = 0;
 	uint64_t n = 0;
 	int rc;
@@ -59,10 +59,10 @@ int seq_open(struct seq *sp, struct ledger *lg,
 		return rc;
 	}
 	if (create)
-		rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
+		rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
 	else
-		rc = ledger_pool_get(lg, d->name, &rec);
-	if (rc == 0 && !ledger_pool_matches(&rec, d)) {
+		rc = ledger_rec_get(lg, d->name, &rec);
+	if (rc == 0 && !ledger_rec_matches(&rec, d)) {
 		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
 			 "parameters than in the configuration", d->name);
 		rc = -EINVAL;

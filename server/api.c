@@ -1445,7 +1445,7 @@ out:
 static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 {
 	const struct pool_def *d = p->def;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct refill_stats st;
 	char text[VALUE_TEXT_MAX + 1];
 	uint64_t ready = 0, sready[POOL_SHARDS_MAX];
@@ -1458,7 +1458,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 		sready[i] = rpool_shard_ready(p, i);
 		ready += sready[i];
 	}
-	rc = ledger_pool_get(&a->pools->ledger, d->name, &rec);
+	rc = ledger_rec_get(&a->pools->ledger, d->name, &rec);
 	if (rc)
 		return rc;
 	refill_stats(a->refill, p, &st);
@@ -1685,12 +1685,12 @@ static void route_metrics(struct api *a, struct http_req *r,
 		     "recorded in the ledger; sequences: today; leases: out "
 		     "now).\n# TYPE uniqd_pool_issued gauge\n");
 	for (i = 0; i < ps->npools; i++) {
-		struct ledger_pool rec;
+		struct ledger_rec rec;
 
 		if (ps->pools[i].def->kind == POOL_CODE) {
 			if (codepool_count(&ps->ledger, ps->pools[i].def, &all, &v))
 				continue;
-		} else if (ledger_pool_get(&ps->ledger, ps->pools[i].def->name,
+		} else if (ledger_rec_get(&ps->ledger, ps->pools[i].def->name,
 					   &rec) == 0) {
 			v = rec.counter;
 		} else {

@@ -189,7 +189,7 @@ static int cmd_init(struct ctx *c, const char *only)
 	run.njobs = 0;
 	for (i = 0; i < c->ps.npools; i++) {
 		struct rpool *p = &c->ps.pools[i];
-		struct ledger_pool rec;
+		struct ledger_rec rec;
 		uint64_t want = 0;
 
 		if (only && strcmp(only, p->def->name))
@@ -203,7 +203,7 @@ static int cmd_init(struct ctx *c, const char *only)
 			run.jobs[run.njobs].pool = p;
 			run.jobs[run.njobs++].shard = j;
 		}
-		rc = ledger_pool_get(p->ledger, p->def->name, &rec);
+		rc = ledger_rec_get(p->ledger, p->def->name, &rec);
 		if (rc)
 			goto out;
 		total += want < rec.capacity - rec.counter ?
@@ -320,10 +320,10 @@ static int cmd_status(struct ctx *c)
 
 	for (i = 0; i < c->ps.npools; i++) {
 		struct rpool *p = &c->ps.pools[i];
-		struct ledger_pool rec;
+		struct ledger_rec rec;
 		uint64_t level;
 
-		rc = ledger_pool_get(p->ledger, p->def->name, &rec);
+		rc = ledger_rec_get(p->ledger, p->def->name, &rec);
 		if (rc)
 			return rc;
 		printf("%s (%s): capacity %llu, issued %llu, remaining %llu\n",

@@ -189,7 +189,7 @@ static void test_streams(void)
 {
 	struct ledger_opts lo = { .sync = false, .create = true };
 	struct pool_def d = def_of("##-##", "ABC");
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct codepool_batch b;
 	struct ledger lg;
 	struct code_prefix p;
@@ -200,7 +200,7 @@ static void test_streams(void)
 	snprintf(dir, sizeof(dir), "%s", tmp);
 	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
 	CHECK(ledger_open(&lg, path, &lo) == 0);
-	CHECK(ledger_pool_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
+	CHECK(ledger_rec_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
 	CHECK(codepool_batch_init(&b, 64) == 0);
 	memset(times, 0, sizeof(times));
 
@@ -264,7 +264,7 @@ static void test_walk_back(void)
 	struct pool_def d = def_of("####", "ABCDEFGH"); /* 4096 */
 	static struct collect c;
 	static uint64_t issued[4096];
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct code_prefix root, p;
 	struct codepool_batch b;
 	struct ledger lg;
@@ -274,7 +274,7 @@ static void test_walk_back(void)
 	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
 	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
 	CHECK(ledger_open(&lg, path, &lo) == 0);
-	CHECK(ledger_pool_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
+	CHECK(ledger_rec_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
 	CHECK(codepool_batch_init(&b, 1000) == 0);
 	CHECK(code_prefix_parse(&d, "", &root) == 0);
 	CHECK(code_prefix_parse(&d, "B", &p) == 0);

@@ -353,10 +353,10 @@ static void read_shards(struct rpool *p, struct vec *out)
 
 static uint64_t counter_of(struct rpool *p)
 {
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 
 	memset(&rec, 0, sizeof(rec));
-	CHECK_RC(ledger_pool_get(p->ledger, p->def->name, &rec), 0);
+	CHECK_RC(ledger_rec_get(p->ledger, p->def->name, &rec), 0);
 	return rec.counter;
 }
 
@@ -463,7 +463,7 @@ static void test_concurrent_grants(void)
 	struct ledger_grant *all = NULL, *loaded = NULL;
 	struct ledger_opts lo = { .sync = false, .create = true };
 	struct pool_def d;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct ledger lg;
 	char dir[256], path[512], err[256];
 	uint64_t next = 0, seq[2] = { 0, 0 };
@@ -479,7 +479,7 @@ static void test_concurrent_grants(void)
 	d.capacity = CG_CAP;
 	d.shards = 2;
 	d.shard_size = 100;
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &rec, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &rec, err, sizeof(err)), 0);
 
 	for (k = 0; k < CG_THREADS; k++) {
 		memset(&gr[k], 0, sizeof(gr[k]));
@@ -649,7 +649,7 @@ static void test_params_checked(void)
 	/* Another kind: refused either way. */
 	CHECK_RC(pools_open(&ps, &ci, &create, err, sizeof(err)), -EINVAL);
 	CHECK_RC(pools_open(&ps, &ci, &only, err, sizeof(err)), -EINVAL);
-	/* Other decimals: refused with create (ledger_pool_ensure)... */
+	/* Other decimals: refused with create (ledger_rec_ensure)... */
 	err[0] = '\0';
 	CHECK_RC(pools_open(&ps, &c2, &create, err, sizeof(err)), -EINVAL);
 	CHECK(strlen(err) > 0);
@@ -888,7 +888,7 @@ static void check_at_rest(struct rpool *p, const struct vec *drawn,
 			  struct vec *ready)
 {
 	struct ledger_grant *gs = NULL;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct shard_reader r;
 	struct shard_item it;
 	uint64_t next = 0, misplaced = 0, was_drawn = 0;
@@ -1518,7 +1518,7 @@ static void test_failed_append_is_retried(void)
 	struct shard_opts ro = { .readonly = true, .shard_size = 100 };
 	struct shard_opts rw = { .create = false, .shard_size = 100 };
 	struct pools_opts o = { .create = true };
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct shard_reader rd;
 	struct shard_item it;
 	struct pools ps;
@@ -1545,7 +1545,7 @@ static void test_failed_append_is_retried(void)
 		rc = rpool_refill_step(p, 0, 100, scratch, &added);
 		CHECK(rc != 0 && added == 0);
 	}
-	CHECK(ledger_pool_get(&ps.ledger, "ap", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ap", &rec) == 0);
 	counter = rec.counter;
 	CHECKF(counter == 100, "5 failed appends granted %llu values",
 	       (unsigned long long)counter);
@@ -1557,7 +1557,7 @@ static void test_failed_append_is_retried(void)
 	CHECK(rpool_refill_step(p, 0, 100, scratch, &added) == 0);
 	CHECK_EQ_U64(added, 100);
 	CHECK_EQ_U64(p->shards[0].pending.count, 0);
-	CHECK(ledger_pool_get(&ps.ledger, "ap", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ap", &rec) == 0);
 	CHECK_EQ_U64(rec.counter, counter);
 	/* and they are exactly the granted values, where the grant put them */
 	CHECK(shard_reader_begin(&p->shards[0].shard, &rd) == 0);
@@ -1662,7 +1662,7 @@ static void test_refilling_flag(void)
 	struct shard_opts ro = { .readonly = true, .shard_size = 100 };
 	struct pools_opts o = { .create = true };
 	struct refill_stats st;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct refill *rf = NULL;
 	struct pools ps;
 	struct config cfg;
@@ -1697,7 +1697,7 @@ static void test_refilling_flag(void)
 	} while (st.refilling && clock_mono_ns() < deadline);
 	CHECK(!st.refilling);
 	CHECK_EQ_U64(rpool_shard_ready(ok, 0), 200);
-	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ok", &rec) == 0);
 	issued = rec.counter;
 	CHECK_EQ_U64(issued, 200);
 	/* the stuck one never does */
@@ -1710,7 +1710,7 @@ static void test_refilling_flag(void)
 	sleep_us(300000);
 	refill_stats(rf, ok, &st);
 	CHECK(!st.refilling);
-	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ok", &rec) == 0);
 	CHECK_EQ_U64(rec.counter, issued);
 	/* a draw of 100 (the whole hopper) leaves the shard to the taker and
 	 * the shard below low water: at work until the refill is over */
@@ -1721,7 +1721,7 @@ static void test_refilling_flag(void)
 		refill_stats(rf, ok, &st);
 	} while (st.refilling && clock_mono_ns() < deadline);
 	CHECK(!st.refilling);
-	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ok", &rec) == 0);
 	CHECK_EQ_U64(rec.counter, issued + 100);
 	CHECK_EQ_U64(rpool_shard_ready(ok, 0), 200);
 	refill_stop(rf);
