@@ -57,7 +57,7 @@ struct ledger {
 	MDB_dbi leases;	/* (pool id, number) -> struct lease_rec (lease.h) */
 	MDB_dbi lease_exp; /* (pool id, expiry ms, number) -> nothing */
 	MDB_dbi skips;	/* code streams: (stream id, position) -> nothing */
-	MDB_dbi coderuns; /* (stream id, first) -> sorted codes (codes.h) */
+	MDB_dbi coderuns; /* (stream id, first) -> sorted codes: ledger_run_* */
 	MDB_dbi redeemed; /* (pool id, code) -> time redeemed */
 	MDB_dbi jobs;	/* job id -> struct codejob */
 	/* Random bytes drawn when the ledger was created; every shard made

@@ -288,7 +288,7 @@ static void prime(struct rthread *taker, struct rthread *filler)
 		log_warn("%s: priming: %s", s->shard.name, log_strerror(rc));
 }
 
-int refill_create(struct pools *ps, struct refill **out)
+int refill_start(struct pools *ps, struct refill **out)
 {
 	struct refill *r;
 	size_t i, n = 0, k = 0;

@@ -26,7 +26,7 @@
 #include "common/banned.h"
 
 _Static_assert(API_COUNT_MAX == REQUEST_COUNT_MAX, "request.c's count");
-_Static_assert(API_COUNT_MAX == RPOOL_DRAW_MAX, "pool.h's largest draw");
+_Static_assert(API_COUNT_MAX == RPOOL_DRAW_MAX, "rpool.h's largest draw");
 
 typedef void (*route_fn)(struct api *a, struct http_req *r,
 			 const struct request_path *ra);

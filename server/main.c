@@ -378,7 +378,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pools_opened = true;
-	rc = refill_create(&pools, &refill);
+	rc = refill_start(&pools, &refill);
 	if (rc) {
 		log_error("cannot start the refill threads: %s",
 			  log_strerror(rc));

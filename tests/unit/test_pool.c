@@ -388,8 +388,8 @@ static int start(struct pools *ps, const struct config *cfg,
 	CHECKF(rc == 0, "pools_open: %s (%s)", log_strerror(rc), err);
 	if (rc)
 		return rc;
-	rc = refill_create(ps, rf);
-	CHECKF(rc == 0, "refill_create: %s", log_strerror(rc));
+	rc = refill_start(ps, rf);
+	CHECKF(rc == 0, "refill_start: %s", log_strerror(rc));
 	if (rc)
 		pools_release(ps);
 	return rc;
@@ -1202,8 +1202,8 @@ static bool life_start(struct life *lf, const char *check)
 	      lf->flt->nserving == 2);
 	if (check)
 		life_check_levels(lf, check, true);
-	rc = refill_create(&lf->ps, &lf->rf);
-	CHECKF(rc == 0, "refill_create: %s", log_strerror(rc));
+	rc = refill_start(&lf->ps, &lf->rf);
+	CHECKF(rc == 0, "refill_start: %s", log_strerror(rc));
 	if (rc) {
 		pools_release(&lf->ps);
 		return false;
@@ -1686,7 +1686,7 @@ static void test_refilling_flag(void)
 	CHECK(shard_open(&stuck->shards[0].shard, path, "st", 0,
 			 ps.ledger.instance, &ro) == 0);
 	log_setup("test_pool", LOG_OFF);	/* the stuck filler's retries */
-	CHECK_RC(refill_create(&ps, &rf), 0);
+	CHECK_RC(refill_start(&ps, &rf), 0);
 	if (!rf)
 		goto out_ps;
 	/* ok comes to rest: 100 in the shard, 100 in the hopper */
