@@ -41,9 +41,12 @@ static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
 	rc = mdb_get(txn, lg->meta, &k, &v);
 	if (rc == MDB_NOTFOUND && fresh) {
 		MDB_val m = store_val(LEDGER_MAGIC, strlen(LEDGER_MAGIC));
-		MDB_val fk = store_val("format", 6), fv = store_val(&fmt, sizeof(fmt));
-		MDB_val nk = store_val("next_pool_id", 12), nv = store_val(&one, 4);
-		MDB_val ck = store_val("created_ms", 10), cv = store_val(&now, 8);
+		MDB_val fk = store_val("format", 6);
+		MDB_val fv = store_val(&fmt, sizeof(fmt));
+		MDB_val nk = store_val("next_pool_id", 12);
+		MDB_val nv = store_val(&one, 4);
+		MDB_val ck = store_val("created_ms", 10);
+		MDB_val cv = store_val(&now, 8);
 		MDB_val iv = store_val(lg->instance, sizeof(lg->instance));
 
 		_Static_assert(LEDGER_INSTANCE_LEN == PERM_KEY_LEN,
@@ -214,7 +217,7 @@ static int put_pool(struct ledger *lg, MDB_txn *txn, const char *name,
 }
 
 int ledger_rec_get(struct ledger *lg, const char *name,
-		    struct ledger_rec *out)
+		   struct ledger_rec *out)
 {
 	MDB_txn *txn;
 	int rc;
@@ -228,8 +231,8 @@ int ledger_rec_get(struct ledger *lg, const char *name,
 }
 
 int ledger_rec_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			   uint32_t kind, int64_t min, uint64_t capacity,
-			   uint32_t decimals, struct ledger_rec *out)
+			  uint32_t kind, int64_t min, uint64_t capacity,
+			  uint32_t decimals, struct ledger_rec *out)
 {
 	struct ledger_rec p;
 	MDB_val k = store_val("next_pool_id", 12), v;
@@ -263,7 +266,7 @@ int ledger_rec_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 }
 
 bool ledger_rec_matches(const struct ledger_rec *p,
-			 const struct pool_def *d)
+			const struct pool_def *d)
 {
 	return p->kind == (uint32_t)d->kind && p->min == d->min &&
 	       p->capacity == d->capacity &&
@@ -271,7 +274,7 @@ bool ledger_rec_matches(const struct ledger_rec *p,
 }
 
 int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
-		       struct ledger_rec *out, char *err, size_t errlen)
+		      struct ledger_rec *out, char *err, size_t errlen)
 {
 	struct ledger_rec p;
 	MDB_txn *txn;
@@ -327,7 +330,7 @@ out:
 }
 
 int ledger_rec_redefine(struct ledger *lg, const struct pool_def *d,
-			 struct ledger_rec *out)
+			struct ledger_rec *out)
 {
 	struct ledger_rec p;
 	MDB_txn *txn;
@@ -523,13 +526,13 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 }
 
 int ledger_rec_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			struct ledger_rec *out)
+		       struct ledger_rec *out)
 {
 	return get_pool(lg, txn, name, out);
 }
 
 int ledger_rec_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			const struct ledger_rec *p)
+		       const struct ledger_rec *p)
 {
 	return put_pool(lg, txn, name, p);
 }
@@ -701,7 +704,8 @@ int ledger_run_count(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 		run_key(key, stream, first);
 		k = store_val(key, sizeof(key));
 		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc || k.mv_size != 12 || store_get_be32(k.mv_data) != stream)
+		if (rc || k.mv_size != 12 ||
+		    store_get_be32(k.mv_data) != stream)
 			break;
 		memcpy(at, k.mv_data, sizeof(at));
 		first = store_get_be64(at + 4) + 1;

@@ -119,12 +119,12 @@ void ledger_release(struct ledger *lg);
  * err. Fills *out on success. Returns 0 or a negative errno.
  */
 int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
-		       struct ledger_rec *out, char *err, size_t errlen);
+		      struct ledger_rec *out, char *err, size_t errlen);
 
 /* True if the parameters the ledger holds for a pool (kind, min,
  * capacity, decimals) are those of d: the one test of "same pool". */
 bool ledger_rec_matches(const struct ledger_rec *p,
-			 const struct pool_def *d);
+			const struct pool_def *d);
 
 /*
  * For kinds whose values a new range cannot repeat (lease pools): stores
@@ -132,11 +132,11 @@ bool ledger_rec_matches(const struct ledger_rec *p,
  * counter, and fills *out. Returns 0 or a negative errno.
  */
 int ledger_rec_redefine(struct ledger *lg, const struct pool_def *d,
-			 struct ledger_rec *out);
+			struct ledger_rec *out);
 
 /* Reads pool `name` into *out. Returns 0, -ENOENT, or an error. */
 int ledger_rec_get(struct ledger *lg, const char *name,
-		    struct ledger_rec *out);
+		   struct ledger_rec *out);
 
 /*
  * Issues up to `want` more permutation indices of pool `name` to shard
@@ -162,14 +162,14 @@ int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 /* Creates pool `name` in txn with a fresh key, counter 0. Returns 0,
  * -EEXIST, or an error. */
 int ledger_rec_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			   uint32_t kind, int64_t min, uint64_t capacity,
-			   uint32_t decimals, struct ledger_rec *out);
+			  uint32_t kind, int64_t min, uint64_t capacity,
+			  uint32_t decimals, struct ledger_rec *out);
 
 /* Reads or writes a pool record in txn. */
 int ledger_rec_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			struct ledger_rec *out);
+		       struct ledger_rec *out);
 int ledger_rec_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			const struct ledger_rec *p);
+		       const struct ledger_rec *p);
 
 /* Finds the grant of pool pool_id holding permutation index `index`.
  * Returns 0, -ENOENT (never issued), or an error. */

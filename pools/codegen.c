@@ -40,7 +40,8 @@ static int write_all(int fd, const char *p, size_t len)
 }
 
 /* The hook that commits a job's progress with the chunk that makes it. */
-static int progress_hook(MDB_txn *txn, const struct codepool_batch *b, void *arg)
+static int progress_hook(MDB_txn *txn, const struct codepool_batch *b,
+			 void *arg)
 {
 	struct codegen_run *g = arg;
 	struct codejob j = *g->job;
@@ -90,8 +91,8 @@ int codegen_generate(struct codegen_run *g)
 		if (want > CODEGEN_CHUNK)
 			want = CODEGEN_CHUNK;
 		grown = store_map_growths(g->lg->env);
-		rc = codepool_issue(g->lg, g->def, &g->prefix, g->shard, want, &b,
-				g->job ? progress_hook : NULL, g);
+		rc = codepool_issue(g->lg, g->def, &g->prefix, g->shard, want,
+				    &b, g->job ? progress_hook : NULL, g);
 		if (rc == -ENOSPC && store_map_growths(g->lg->env) != grown)
 			continue; /* the ledger's map was full and has grown */
 		if (rc)
@@ -203,8 +204,8 @@ int codegen_repair_file(struct codegen_run *g)
 		c.buf = malloc(CHECK_BUF);
 		if (!c.buf)
 			return -ENOMEM;
-		rc = codepool_shard_codes(g->lg, g->def, &g->prefix, g->shard, 0,
-				      lines, check_line, &c);
+		rc = codepool_shard_codes(g->lg, g->def, &g->prefix, g->shard,
+					  0, lines, check_line, &c);
 		free(c.buf);
 		if (rc < 0)
 			return rc;
@@ -228,7 +229,7 @@ int codegen_repair_file(struct codegen_run *g)
 	if (!r.buf)
 		return -ENOMEM;
 	rc = codepool_shard_codes(g->lg, g->def, &g->prefix, g->shard, lines,
-			      g->done - lines, repair_line, &r);
+				  g->done - lines, repair_line, &r);
 	if (rc == 0)
 		rc = write_all(g->fd, r.buf, r.len);
 	free(r.buf);
@@ -236,7 +237,7 @@ int codegen_repair_file(struct codegen_run *g)
 }
 
 int codegen_path(const char *data_dir, uint64_t id, bool part, char *buf,
-	      size_t len)
+		 size_t len)
 {
 	int n = snprintf(buf, len, "%s/jobs/%llu.csv%s", data_dir,
 			 (unsigned long long)id, part ? ".part" : "");

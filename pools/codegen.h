@@ -45,7 +45,7 @@ struct codegen_run {
 	struct ledger *lg;
 	const struct pool_def *def;
 	struct code_prefix prefix;
-	uint32_t shard;		/* CODEPOOL_JOB_SHARD(id) or CODEPOOL_CLI_SHARD */
+	uint32_t shard;		/* CODEPOOL_JOB_SHARD(id), CODEPOOL_CLI_SHARD */
 	uint64_t count;		/* codes wanted in all */
 	uint64_t done;		/* codes issued so far (and in the file) */
 	int fd;			/* the export, positioned at its end */
@@ -79,7 +79,7 @@ int codegen_repair_file(struct codegen_run *g);
 
 /* "<data_dir>/jobs/<id>.csv", or with part, the file being written. */
 int codegen_path(const char *data_dir, uint64_t id, bool part, char *buf,
-	      size_t len);
+		 size_t len);
 
 struct codegen;
 

@@ -95,7 +95,7 @@ static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
 }
 
 int codejob_create(struct ledger *lg, const char *pool, const char *prefix,
-		    uint64_t count, struct codejob *out)
+		   uint64_t count, struct codejob *out)
 {
 	MDB_txn *txn;
 	int rc;
@@ -172,7 +172,7 @@ static int job_walk(struct ledger *lg,
 }
 
 int codejob_recent(struct ledger *lg, struct codejob *out, size_t max,
-		    size_t *n)
+		   size_t *n)
 {
 	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
@@ -285,7 +285,7 @@ static int pending_visit(const struct codejob *j, void *arg)
 }
 
 int codejob_pending(struct ledger *lg, const struct pool_def *d,
-		     const struct code_prefix *q, uint64_t *pending)
+		    const struct code_prefix *q, uint64_t *pending)
 {
 	struct pending_walk w = { d, q, 0, 0 };
 	int rc = job_walk(lg, pending_visit, &w);
@@ -323,7 +323,7 @@ static int reserve_visit(const struct codejob *j, void *arg)
  * it if p extends x; if x extends p, any of it may fall under x).
  */
 int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
-		   const struct code_prefix *p, uint64_t *want)
+		  const struct code_prefix *p, uint64_t *want)
 {
 	struct reserve_walk *w;
 	size_t i, k;
@@ -360,8 +360,8 @@ int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
 }
 
 int codejob_admit(struct ledger *lg, const struct pool_def *d,
-		   const char *prefix, const struct code_prefix *q,
-		   uint64_t count, struct codejob *out, uint64_t *avail)
+		  const char *prefix, const struct code_prefix *q,
+		  uint64_t count, struct codejob *out, uint64_t *avail)
 {
 	struct pending_walk w = { d, q, 0, 0 };
 	uint64_t issued = 0, all = code_combinations(d, q->len);

@@ -48,7 +48,7 @@ const char *codejob_status_name(uint32_t status);
 /* Records a new queued job (id from the ledger's counter). Returns 0,
  * -EOVERFLOW once ids reach CODEJOB_ID_MAX, or an error. */
 int codejob_create(struct ledger *lg, const char *pool, const char *prefix,
-		    uint64_t count, struct codejob *out);
+		   uint64_t count, struct codejob *out);
 
 /* Reads job id: 0, -ENOENT, or an error. */
 int codejob_get(struct ledger *lg, uint64_t id, struct codejob *out);
@@ -56,7 +56,7 @@ int codejob_get(struct ledger *lg, uint64_t id, struct codejob *out);
 /* The newest jobs first, at most max of them, into out; *n says how many.
  * Returns 0 or an error. */
 int codejob_recent(struct ledger *lg, struct codejob *out, size_t max,
-		    size_t *n);
+		   size_t *n);
 
 /* Counts the jobs of each status (indexed by enum codejob_status). */
 int codejob_counts(struct ledger *lg, uint64_t counts[4]);
@@ -73,7 +73,7 @@ int codejob_next(struct ledger *lg, const char *pool, struct codejob *out);
  * job whose prefix extends q (or is q), up to all of q for one whose
  * prefix q extends. What a run of uniqctl sets aside. */
 int codejob_pending(struct ledger *lg, const struct pool_def *d,
-		     const struct code_prefix *q, uint64_t *pending);
+		    const struct code_prefix *q, uint64_t *pending);
 
 #define CODEJOB_PENDING_MAX 1000	/* queued or running, per pool */
 
@@ -86,7 +86,7 @@ int codejob_pending(struct ledger *lg, const struct pool_def *d,
  * or a negative errno.
  */
 int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
-		   const struct code_prefix *p, uint64_t *want);
+		  const struct code_prefix *p, uint64_t *want);
 
 /*
  * Admits a job of count codes under prefix q (its text: prefix) only if
@@ -104,7 +104,7 @@ int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
  * storage error. Nothing is written unless 0.
  */
 int codejob_admit(struct ledger *lg, const struct pool_def *d,
-		   const char *prefix, const struct code_prefix *q,
-		   uint64_t count, struct codejob *out, uint64_t *avail);
+		  const char *prefix, const struct code_prefix *q,
+		  uint64_t count, struct codejob *out, uint64_t *avail);
 
 #endif

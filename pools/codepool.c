@@ -85,8 +85,8 @@ static int table_build(struct codepool_streams *cs)
 	return 0;
 }
 
-static struct codepool_stream *table_find(struct codepool_streams *cs, unsigned len,
-				      uint64_t value)
+static struct codepool_stream *table_find(struct codepool_streams *cs,
+					  unsigned len, uint64_t value)
 {
 	size_t at = slot_hash(len, value) & (cs->tcap - 1);
 	int32_t i;
@@ -100,8 +100,9 @@ static struct codepool_stream *table_find(struct codepool_streams *cs, unsigned 
 	return NULL;
 }
 
-static int add_stream(struct codepool_streams *cs, size_t *cap, const char *name,
-		      const struct code_prefix *p, const struct ledger_rec *rec)
+static int add_stream(struct codepool_streams *cs, size_t *cap,
+		      const char *name, const struct code_prefix *p,
+		      const struct ledger_rec *rec)
 {
 	struct codepool_stream *s;
 
@@ -151,7 +152,8 @@ static int streams_load_one(const MDB_val *k, const MDB_val *v, void *arg)
 }
 
 int codepool_streams_load(struct ledger *lg, MDB_txn *txn,
-		      const struct pool_def *d, struct codepool_streams *cs)
+			  const struct pool_def *d,
+			  struct codepool_streams *cs)
 {
 	struct streams_load l = { cs, 0, strlen(d->name) };
 	char name[CODEPOOL_STREAM_NAME_MAX];
@@ -213,9 +215,9 @@ static int is_skipped(struct ledger *lg, MDB_txn *txn, uint32_t stream,
 }
 
 int codepool_streams_owner(struct codepool_streams *cs, struct ledger *lg,
-		       MDB_txn *txn, uint64_t k,
-		       const struct codepool_stream *except,
-		       struct codepool_stream **owner, uint64_t *pos)
+			   MDB_txn *txn, uint64_t k,
+			   const struct codepool_stream *except,
+			   struct codepool_stream **owner, uint64_t *pos)
 {
 	unsigned len;
 	int rc;
@@ -350,8 +352,9 @@ static void compute_codes(const struct perm *perm, uint64_t base,
 }
 
 int codepool_issue(struct ledger *lg, const struct pool_def *d,
-	       const struct code_prefix *p, uint32_t shard, uint64_t want,
-	       struct codepool_batch *b, codepool_issue_hook hook, void *arg)
+		   const struct code_prefix *p, uint32_t shard, uint64_t want,
+		   struct codepool_batch *b, codepool_issue_hook hook,
+		   void *arg)
 {
 	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct codepool_streams cs = { 0 };
@@ -412,8 +415,9 @@ int codepool_issue(struct ledger *lg, const struct pool_def *d,
 		at = b->grant.first + i;
 		b->codes[b->n] = b->sorted[i];
 		if (others) {
-			rc = codepool_streams_owner(&cs, lg, txn, b->codes[b->n],
-						self, &owner, &opos);
+			rc = codepool_streams_owner(&cs, lg, txn,
+						    b->codes[b->n], self,
+						    &owner, &opos);
 			if (rc < 0)
 				goto out;
 			if (rc) {
@@ -458,8 +462,8 @@ out:
 /* ---- counting ------------------------------------------------------ */
 
 int codepool_count_txn(struct ledger *lg, MDB_txn *txn,
-		     const struct pool_def *d, const struct code_prefix *p,
-		     uint64_t *issued)
+		       const struct pool_def *d, const struct code_prefix *p,
+		       uint64_t *issued)
 {
 	struct codepool_streams cs;
 	uint64_t lo = code_prefix_first(d, p);
@@ -487,7 +491,7 @@ int codepool_count_txn(struct ledger *lg, MDB_txn *txn,
 }
 
 int codepool_count(struct ledger *lg, const struct pool_def *d,
-	       const struct code_prefix *p, uint64_t *issued)
+		   const struct code_prefix *p, uint64_t *issued)
 {
 	MDB_txn *txn;
 	int rc;
@@ -526,7 +530,7 @@ static int get_redeemed(struct ledger *lg, MDB_txn *txn, uint32_t pool,
 }
 
 int codepool_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
-		struct codepool_lookup *out)
+		    struct codepool_lookup *out)
 {
 	struct codepool_streams cs;
 	struct codepool_stream *q;
@@ -599,8 +603,8 @@ static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 }
 
 void codepool_redeem_init(struct codepool_redeem *r, struct ledger *lg,
-		      const struct pool_def *d, uint32_t pool_id,
-		      uint64_t code)
+			  const struct pool_def *d, uint32_t pool_id,
+			  uint64_t code)
 {
 	memset(r, 0, sizeof(*r));
 	r->op.apply = redeem_apply;
@@ -611,9 +615,9 @@ void codepool_redeem_init(struct codepool_redeem *r, struct ledger *lg,
 }
 
 int codepool_shard_codes(struct ledger *lg, const struct pool_def *d,
-		     const struct code_prefix *p, uint32_t shard,
-		     uint64_t from, uint64_t max,
-		     int (*fn)(uint64_t code, void *arg), void *arg)
+			 const struct code_prefix *p, uint32_t shard,
+			 uint64_t from, uint64_t max,
+			 int (*fn)(uint64_t code, void *arg), void *arg)
 {
 	char name[CODEPOOL_STREAM_NAME_MAX];
 	struct ledger_grant *g = NULL;

@@ -75,7 +75,8 @@ struct codepool_streams {
 
 /* Reads every stream of code pool d in txn. Returns 0 or an error. */
 int codepool_streams_load(struct ledger *lg, MDB_txn *txn,
-		      const struct pool_def *d, struct codepool_streams *cs);
+			  const struct pool_def *d,
+			  struct codepool_streams *cs);
 
 void codepool_streams_release(struct codepool_streams *cs);
 
@@ -85,9 +86,9 @@ void codepool_streams_release(struct codepool_streams *cs);
  * txn.
  */
 int codepool_streams_owner(struct codepool_streams *cs, struct ledger *lg,
-		       MDB_txn *txn, uint64_t k,
-		       const struct codepool_stream *except,
-		       struct codepool_stream **owner, uint64_t *pos);
+			   MDB_txn *txn, uint64_t k,
+			   const struct codepool_stream *except,
+			   struct codepool_stream **owner, uint64_t *pos);
 
 /* One grant's worth of issued codes, and the room for it. */
 struct codepool_batch {
@@ -109,8 +110,8 @@ void codepool_batch_release(struct codepool_batch *b);
 /* Called by codepool_issue inside its transaction, before the commit, to add
  * the caller's records (a job's progress). Returns 0 or an error (which
  * aborts everything). */
-typedef int (*codepool_issue_hook)(MDB_txn *txn, const struct codepool_batch *b,
-			       void *arg);
+typedef int (*codepool_issue_hook)(MDB_txn *txn,
+				   const struct codepool_batch *b, void *arg);
 
 /*
  * Issues up to min(want, b->cap) codes of pool d under prefix p (len 0:
@@ -123,16 +124,18 @@ typedef int (*codepool_issue_hook)(MDB_txn *txn, const struct codepool_batch *b,
  * promised. Returns 0 or a negative errno, with nothing issued.
  */
 int codepool_issue(struct ledger *lg, const struct pool_def *d,
-	       const struct code_prefix *p, uint32_t shard, uint64_t want,
-	       struct codepool_batch *b, codepool_issue_hook hook, void *arg);
+		   const struct code_prefix *p, uint32_t shard, uint64_t want,
+		   struct codepool_batch *b, codepool_issue_hook hook,
+		   void *arg);
 
 /* The exact number of codes of pool d issued under prefix p. */
 int codepool_count(struct ledger *lg, const struct pool_def *d,
-	       const struct code_prefix *p, uint64_t *issued);
+		   const struct code_prefix *p, uint64_t *issued);
 
 /* codepool_count in the caller's transaction txn. */
-int codepool_count_txn(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
-		   const struct code_prefix *p, uint64_t *issued);
+int codepool_count_txn(struct ledger *lg, MDB_txn *txn,
+		       const struct pool_def *d, const struct code_prefix *p,
+		       uint64_t *issued);
 
 /* What the ledger knows about one code. */
 struct codepool_lookup {
@@ -146,7 +149,7 @@ struct codepool_lookup {
 };
 
 int codepool_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
-		struct codepool_lookup *out);
+		    struct codepool_lookup *out);
 
 /*
  * Redeeming a code, an operation of the group committer: apply returns 0
@@ -164,8 +167,8 @@ struct codepool_redeem {
 };
 
 void codepool_redeem_init(struct codepool_redeem *r, struct ledger *lg,
-		      const struct pool_def *d, uint32_t pool_id,
-		      uint64_t code);
+			  const struct pool_def *d, uint32_t pool_id,
+			  uint64_t code);
 
 /*
  * Calls fn(code, arg) for the codes of a job's stream granted to `shard`
@@ -175,8 +178,8 @@ void codepool_redeem_init(struct codepool_redeem *r, struct ledger *lg,
  * (codepool_shard_codes then returns it: a positive stop, or an error).
  */
 int codepool_shard_codes(struct ledger *lg, const struct pool_def *d,
-		     const struct code_prefix *p, uint32_t shard,
-		     uint64_t from, uint64_t max,
-		     int (*fn)(uint64_t code, void *arg), void *arg);
+			 const struct code_prefix *p, uint32_t shard,
+			 uint64_t from, uint64_t max,
+			 int (*fn)(uint64_t code, void *arg), void *arg);
 
 #endif

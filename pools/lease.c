@@ -202,7 +202,7 @@ static int lease_read_all(struct lease *lp, MDB_txn *txn,
 }
 
 int lease_open(struct lease *lp, struct ledger *lg,
-		    const struct pool_def *d, char *err, size_t errlen)
+	       const struct pool_def *d, char *err, size_t errlen)
 {
 	struct lease_info *all = NULL;
 	struct ledger_rec rec;
@@ -476,7 +476,8 @@ int lease_list(struct lease *lp, struct lease_info **out, size_t *n)
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(store_txn_begin(lp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lp->ledger->env, NULL, MDB_RDONLY,
+				       &txn));
 	if (rc)
 		return rc;
 	rc = lease_read_all(lp, txn, out, n);

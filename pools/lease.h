@@ -80,7 +80,7 @@ struct lease_info {
  * sentence in err and nothing to release.
  */
 int lease_open(struct lease *lp, struct ledger *lg,
-		    const struct pool_def *d, char *err, size_t errlen);
+	       const struct pool_def *d, char *err, size_t errlen);
 
 void lease_release(struct lease *lp);
 

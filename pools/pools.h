@@ -58,8 +58,8 @@ int pools_check_dir(const char *dir, char *err, size_t errlen);
  * Opens <data_dir>/ledger.mdb, the shards of every random pool of cfg, the
  * sequence pools and (with o->create: their free lists are the server's)
  * the lease pools, making sure each pool exists in the ledger with the
- * parameters of cfg (see ledger_rec_ensure). cfg must outlive ps. On failure err
- * says why, nothing is left open, and a negative errno is returned.
+ * parameters of cfg (see ledger_rec_ensure). cfg must outlive ps. On
+ * failure err says why, nothing is left open, and a negative errno is returned.
  */
 int pools_open(struct pools *ps, const struct config *cfg,
 	       const struct pools_opts *o, char *err, size_t errlen);

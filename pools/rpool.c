@@ -133,7 +133,7 @@ out:
 }
 
 int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
-	      unsigned hint)
+	       unsigned hint)
 {
 	uint64_t before;
 	unsigned j, i;
@@ -255,7 +255,7 @@ out:
 }
 
 int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
-		     uint64_t *scratch, uint64_t *added)
+		      uint64_t *scratch, uint64_t *added)
 {
 	struct rpool_shard *s = &p->shards[i];
 	struct ledger_grant g;
@@ -306,7 +306,7 @@ out:
 }
 
 int rpool_take_step(struct rpool *p, unsigned i, size_t max,
-		   struct shard_item *items, size_t *moved)
+		    struct shard_item *items, size_t *moved)
 {
 	struct rpool_shard *s = &p->shards[i];
 	size_t got = 0;

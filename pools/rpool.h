@@ -98,7 +98,7 @@ void rpool_release(struct rpool *p);
  * -ENODATA when fewer than n will ever come again (used up).
  */
 int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
-	      unsigned hint);
+	       unsigned hint);
 
 /*
  * One refill of shard i: grants up to `want` more indices in the ledger
@@ -113,7 +113,7 @@ int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
  * shard.
  */
 int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
-		     uint64_t *scratch, uint64_t *added);
+		      uint64_t *scratch, uint64_t *added);
 
 /*
  * Moves up to max entries from shard i's environment to its hopper
@@ -122,7 +122,7 @@ int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
  * nothing (the shard's transaction was aborted).
  */
 int rpool_take_step(struct rpool *p, unsigned i, size_t max,
-		   struct shard_item *items, size_t *moved);
+		    struct shard_item *items, size_t *moved);
 
 /* Puts every hopper's unsent values back into their shards (clean
  * shutdown, after the HTTP server has stopped). Returns 0 or the first

@@ -39,8 +39,8 @@ struct idem_rec {
 };
 
 int seq_open(struct seq *sp, struct ledger *lg,
-		  const struct pool_def *d, bool create, char *err,
-		  size_t errlen)
+	     const struct pool_def *d, bool create, char *err,
+	     size_t errlen)
 {
 	struct ledger_rec rec;
 	uint32_t day = 0;
@@ -121,7 +121,8 @@ int seq_state(struct seq *sp, uint32_t *day, uint64_t *n)
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY,
+				       &txn));
 	if (rc)
 		return rc;
 	rc = get_state(sp, txn, &st);
@@ -323,7 +324,8 @@ int seq_lookup(struct seq *sp, uint32_t day, uint64_t n, bool *issued,
 	int rc;
 
 	*issued = false;
-	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY,
+				       &txn));
 	if (rc)
 		return rc;
 	store_put_be32(key, sp->id);
@@ -366,7 +368,8 @@ int seq_purge_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 		if (t >= cutoff)
 			break;
 		/* Drop the key's record only if this is its last use. */
-		ik = store_val((const unsigned char *)k.mv_data + 8, k.mv_size - 8);
+		ik = store_val((const unsigned char *)k.mv_data + 8,
+			       k.mv_size - 8);
 		if (mdb_get(txn, lg->idem, &ik, &iv) == 0 &&
 		    iv.mv_size == sizeof(rec)) {
 			memcpy(&rec, iv.mv_data, sizeof(rec));

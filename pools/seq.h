@@ -55,8 +55,8 @@ struct seq {
  * with a sentence in err and nothing to release.
  */
 int seq_open(struct seq *sp, struct ledger *lg,
-		  const struct pool_def *d, bool create, char *err,
-		  size_t errlen);
+	     const struct pool_def *d, bool create, char *err,
+	     size_t errlen);
 
 void seq_release(struct seq *sp);
 

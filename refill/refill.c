@@ -227,7 +227,8 @@ static void *rthread_main(void *arg)
 				  t->pool->shards[t->shard].shard.name,
 				  store_strerror(rc));
 		}
-		if (worker_wait(&t->w, rc < 0 ? ERROR_BACKOFF_MS : IDLE_WAIT_MS))
+		if (worker_wait(&t->w, rc < 0 ? ERROR_BACKOFF_MS :
+					      IDLE_WAIT_MS))
 			break;
 	}
 	return NULL;
