@@ -430,6 +430,32 @@ int store_finish(MDB_txn *txn, int rc)
 	return rc;
 }
 
+int store_scan(MDB_txn *txn, MDB_dbi dbi, const void *from, size_t from_len,
+	       size_t prefix_len, store_scan_fn fn, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = store_val(from, from_len), v;
+	int rc;
+
+	rc = store_err(mdb_cursor_open(txn, dbi, &cur));
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, from_len ? MDB_SET_RANGE :
+						       MDB_FIRST);
+	     rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (prefix_len && (k.mv_size < prefix_len ||
+				   memcmp(k.mv_data, from, prefix_len)))
+			break;
+		rc = fn(&k, &v, arg);
+		if (rc)
+			goto out;
+	}
+	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 void store_put_be32(unsigned char *b, unsigned v)
 {
 	b[0] = (unsigned char)(v >> 24);

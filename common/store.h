@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <lmdb.h>
 
@@ -102,6 +103,30 @@ int store_reader_check(MDB_env *env, const char *what);
 /* Commits txn, or aborts it when rc is already an error; returns the
  * first error (as store_err). The transaction is finished either way. */
 int store_finish(MDB_txn *txn, int rc);
+
+/* An MDB_val for n bytes at p (LMDB takes keys and values without
+ * const; it never writes through them). */
+static inline MDB_val store_val(const void *p, size_t n)
+{
+	MDB_val v = { n, (void *)(uintptr_t)p };
+
+	return v;
+}
+
+/* What store_scan calls for each key: 0 to go on, a positive number to
+ * stop the walk there, or a negative errno to fail it. */
+typedef int (*store_scan_fn)(const MDB_val *k, const MDB_val *v, void *arg);
+
+/*
+ * Walks dbi in txn in key order from the first key >= from (from_len
+ * bytes; from_len 0: from the first key), calling fn for each key that
+ * begins with the first prefix_len bytes of from (prefix_len 0: every
+ * key), and stops at the first key that does not. fn checks the sizes
+ * of what it is given. Returns 0 at the end of the prefix, what fn
+ * returned if not 0, or an error of store_err.
+ */
+int store_scan(MDB_txn *txn, MDB_dbi dbi, const void *from, size_t from_len,
+	       size_t prefix_len, store_scan_fn fn, void *arg);
 
 /* Big-endian 32/64-bit keys, so LMDB's byte order is numeric order. */
 void store_put_be32(unsigned char *b, unsigned v);

@@ -29,29 +29,25 @@ struct ledger_grant_rec {
 	uint32_t reserved;
 };
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
-
 /* Creates the format records of a new ledger, or checks them. */
 static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
 {
-	MDB_val k = mval("magic", 5), v;
-	MDB_val ik = mval("instance", 8);
+	MDB_val k = store_val("magic", 5), v;
+	MDB_val ik = store_val("instance", 8);
 	uint32_t fmt = LEDGER_FORMAT, one = 1;
 	uint64_t now = clock_now_ms();
 	int rc;
 
 	rc = mdb_get(txn, lg->meta, &k, &v);
 	if (rc == MDB_NOTFOUND && fresh) {
-		MDB_val m = mval(LEDGER_MAGIC, strlen(LEDGER_MAGIC));
-		MDB_val fk = mval("format", 6), fv = mval(&fmt, sizeof(fmt));
-		MDB_val nk = mval("next_pool_id", 12), nv = mval(&one, 4);
-		MDB_val ck = mval("created_ms", 10), cv = mval(&now, 8);
-		MDB_val iv = mval(lg->instance, sizeof(lg->instance));
+		MDB_val m = store_val(LEDGER_MAGIC, strlen(LEDGER_MAGIC));
+		MDB_val fk = store_val("format", 6);
+		MDB_val fv = store_val(&fmt, sizeof(fmt));
+		MDB_val nk = store_val("next_pool_id", 12);
+		MDB_val nv = store_val(&one, 4);
+		MDB_val ck = store_val("created_ms", 10);
+		MDB_val cv = store_val(&now, 8);
+		MDB_val iv = store_val(lg->instance, sizeof(lg->instance));
 
 		_Static_assert(LEDGER_INSTANCE_LEN == PERM_KEY_LEN,
 			       "instance ids come from perm_random_key");
@@ -70,7 +66,7 @@ static int check_format(struct ledger *lg, MDB_txn *txn, bool fresh)
 	if (v.mv_size != strlen(LEDGER_MAGIC) ||
 	    memcmp(v.mv_data, LEDGER_MAGIC, v.mv_size))
 		return -EPROTO;
-	k = mval("format", 6);
+	k = store_val("format", 6);
 	rc = mdb_get(txn, lg->meta, &k, &v);
 	if (rc || v.mv_size != sizeof(fmt))
 		return -EPROTO;
@@ -193,9 +189,9 @@ void ledger_release(struct ledger *lg)
 }
 
 static int get_pool(struct ledger *lg, MDB_txn *txn, const char *name,
-		    struct ledger_pool *out)
+		    struct ledger_rec *out)
 {
-	MDB_val k = mval(name, strlen(name)), v;
+	MDB_val k = store_val(name, strlen(name)), v;
 	int rc = mdb_get(txn, lg->pools, &k, &v);
 
 	if (rc)
@@ -207,21 +203,21 @@ static int get_pool(struct ledger *lg, MDB_txn *txn, const char *name,
 }
 
 static int put_pool_flags(struct ledger *lg, MDB_txn *txn, const char *name,
-			  const struct ledger_pool *p, unsigned flags)
+			  const struct ledger_rec *p, unsigned flags)
 {
-	MDB_val k = mval(name, strlen(name)), v = mval(p, sizeof(*p));
+	MDB_val k = store_val(name, strlen(name)), v = store_val(p, sizeof(*p));
 
 	return mdb_put(txn, lg->pools, &k, &v, flags);
 }
 
 static int put_pool(struct ledger *lg, MDB_txn *txn, const char *name,
-		    const struct ledger_pool *p)
+		    const struct ledger_rec *p)
 {
 	return store_err(put_pool_flags(lg, txn, name, p, 0));
 }
 
-int ledger_pool_get(struct ledger *lg, const char *name,
-		    struct ledger_pool *out)
+int ledger_rec_get(struct ledger *lg, const char *name,
+		   struct ledger_rec *out)
 {
 	MDB_txn *txn;
 	int rc;
@@ -234,12 +230,12 @@ int ledger_pool_get(struct ledger *lg, const char *name,
 	return rc;
 }
 
-int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			   uint32_t kind, int64_t min, uint64_t capacity,
-			   uint32_t decimals, struct ledger_pool *out)
+int ledger_rec_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			  uint32_t kind, int64_t min, uint64_t capacity,
+			  uint32_t decimals, struct ledger_rec *out)
 {
-	struct ledger_pool p;
-	MDB_val k = mval("next_pool_id", 12), v;
+	struct ledger_rec p;
+	MDB_val k = store_val("next_pool_id", 12), v;
 	uint32_t next;
 	int rc;
 
@@ -259,7 +255,7 @@ int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 	rc = perm_random_key(p.key);
 	if (rc)
 		return rc;
-	v = mval(&next, sizeof(next));
+	v = store_val(&next, sizeof(next));
 	rc = store_err(mdb_put(txn, lg->meta, &k, &v, 0));
 	if (rc == 0)
 		rc = store_err(put_pool_flags(lg, txn, name, &p,
@@ -269,18 +265,18 @@ int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 	return rc;
 }
 
-bool ledger_pool_matches(const struct ledger_pool *p,
-			 const struct pool_def *d)
+bool ledger_rec_matches(const struct ledger_rec *p,
+			const struct pool_def *d)
 {
 	return p->kind == (uint32_t)d->kind && p->min == d->min &&
 	       p->capacity == d->capacity &&
 	       p->decimals == config_pool_fingerprint(d);
 }
 
-int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
-		       struct ledger_pool *out, char *err, size_t errlen)
+int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
+		      struct ledger_rec *out, char *err, size_t errlen)
 {
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_txn *txn;
 	int rc;
 
@@ -289,7 +285,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 		return rc;
 	rc = get_pool(lg, txn, d->name, &p);
 	if (rc == 0) {
-		if (!ledger_pool_matches(&p, d)) {
+		if (!ledger_rec_matches(&p, d)) {
 			snprintf(err, errlen,
 				 "pool \"%s\" was created as %s with min %lld "
 				 "and %llu values; the configuration now says "
@@ -314,7 +310,7 @@ int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
 	if (rc != -ENOENT)
 		goto out;
 
-	rc = ledger_pool_create_txn(lg, txn, d->name, d->kind, d->min,
+	rc = ledger_rec_create_txn(lg, txn, d->name, d->kind, d->min,
 				    d->capacity, config_pool_fingerprint(d),
 				    &p);
 	if (rc)
@@ -333,10 +329,10 @@ out:
 	return rc;
 }
 
-int ledger_pool_redefine(struct ledger *lg, const struct pool_def *d,
-			 struct ledger_pool *out)
+int ledger_rec_redefine(struct ledger *lg, const struct pool_def *d,
+			struct ledger_rec *out)
 {
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_txn *txn;
 	int rc;
 
@@ -391,7 +387,7 @@ static int grant_at_or_before(struct ledger *lg, MDB_cursor *cur,
 	int rc;
 
 	grant_key(key, pool_id, index);
-	k = mval(key, sizeof(key));
+	k = store_val(key, sizeof(key));
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	if (rc == 0 && k.mv_size == sizeof(key) &&
 	    memcmp(k.mv_data, key, sizeof(key)) == 0)
@@ -414,12 +410,12 @@ found:
 
 int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 		     uint32_t shard, uint64_t want, struct ledger_grant *g,
-		     struct ledger_pool *pool)
+		     struct ledger_rec *pool)
 {
 	unsigned char key[12], skey[8];
 	struct ledger_grant_rec rec;
 	struct ledger_grant last;
-	struct ledger_pool p;
+	struct ledger_rec p;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	uint64_t n, next_seq = 0;
@@ -468,7 +464,7 @@ int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 
 	store_put_be32(skey, p.id);
 	store_put_be32(skey + 4, shard);
-	k = mval(skey, sizeof(skey));
+	k = store_val(skey, sizeof(skey));
 	rc = mdb_get(txn, lg->shards, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(next_seq))
 		memcpy(&next_seq, v.mv_data, sizeof(next_seq));
@@ -483,7 +479,7 @@ int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 	g->shard = shard;
 
 	next_seq += n;
-	v = mval(&next_seq, sizeof(next_seq));
+	v = store_val(&next_seq, sizeof(next_seq));
 	rc = store_err(mdb_put(txn, lg->shards, &k, &v, 0));
 	if (rc)
 		goto out;
@@ -493,8 +489,8 @@ int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 	rec.time_ms = g->time_ms;
 	rec.shard = shard;
 	grant_key(key, p.id, g->first);
-	k = mval(key, sizeof(key));
-	v = mval(&rec, sizeof(rec));
+	k = store_val(key, sizeof(key));
+	v = store_val(&rec, sizeof(rec));
 	rc = store_err(mdb_put(txn, lg->grants, &k, &v, MDB_NOOVERWRITE));
 	if (rc)
 		goto out;
@@ -529,14 +525,14 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 	return rc;
 }
 
-int ledger_pool_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			struct ledger_pool *out)
+int ledger_rec_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+		       struct ledger_rec *out)
 {
 	return get_pool(lg, txn, name, out);
 }
 
-int ledger_pool_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			const struct ledger_pool *p)
+int ledger_rec_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+		       const struct ledger_rec *p)
 {
 	return put_pool(lg, txn, name, p);
 }
@@ -564,16 +560,36 @@ out:
 	return rc;
 }
 
+struct grants_load {
+	struct ledger_grant *arr;
+	size_t n, cap;
+};
+
+static int grants_load_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct grants_load *l = arg;
+	struct ledger_grant *tmp;
+
+	if (k->mv_size != 12 || v->mv_size != sizeof(struct ledger_grant_rec))
+		return -EIO;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		tmp = realloc(l->arr, l->cap * sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		l->arr = tmp;
+	}
+	grant_from(&l->arr[l->n++], k, v);
+	return 0;
+}
+
 int ledger_grants_load(struct ledger *lg, const char *name,
-		       struct ledger_pool *pool, struct ledger_grant **grants,
+		       struct ledger_rec *pool, struct ledger_grant **grants,
 		       size_t *ngrants)
 {
-	struct ledger_grant *arr = NULL, *tmp;
-	size_t n = 0, cap = 0;
+	struct grants_load l = { NULL, 0, 0 };
 	unsigned char key[12];
-	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
-	MDB_val k, v;
 	int rc;
 
 	*grants = NULL;
@@ -584,42 +600,17 @@ int ledger_grants_load(struct ledger *lg, const char *name,
 	rc = get_pool(lg, txn, name, pool);
 	if (rc)
 		goto out;
-	rc = store_err(mdb_cursor_open(txn, lg->grants, &cur));
-	if (rc)
-		goto out;
 	grant_key(key, pool->id, 0);
-	k = mval(key, sizeof(key));
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != sizeof(key) ||
-		    v.mv_size != sizeof(struct ledger_grant_rec)) {
-			rc = -EIO;
-			goto out;
-		}
-		if (store_get_be32(k.mv_data) != pool->id)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(arr, cap * sizeof(*arr));
-			if (!tmp) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			arr = tmp;
-		}
-		grant_from(&arr[n++], &k, &v);
-	}
-	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+	rc = store_scan(txn, lg->grants, key, sizeof(key), 4, grants_load_one,
+			&l);
 out:
-	if (cur)
-		mdb_cursor_close(cur);
 	store_txn_abort(txn);
 	if (rc) {
-		free(arr);
+		free(l.arr);
 		return rc;
 	}
-	*grants = arr;
-	*ngrants = n;
+	*grants = l.arr;
+	*ngrants = l.n;
 	return 0;
 }
 
@@ -632,40 +623,184 @@ int ledger_reader_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 	return store_reader_check(lg->env, "ledger");
 }
 
+/* The highest real shard number so far, plus one, in *arg. */
+static int shard_count_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	uint32_t *n = arg, shard;
+
+	(void)v;
+	if (k->mv_size != 8)
+		return 1;
+	shard = store_get_be32((const unsigned char *)k->mv_data + 4);
+	if (shard >= LEDGER_SHARD_SPECIAL)
+		return 1; /* keys sort by shard: no real one follows */
+	*n = shard + 1;
+	return 0;
+}
+
 int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n)
 {
 	unsigned char key[8];
-	MDB_cursor *cur = NULL;
 	MDB_txn *txn;
-	MDB_val k, v;
 	int rc;
 
 	*n = 0;
 	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	rc = store_err(mdb_cursor_open(txn, lg->shards, &cur));
-	if (rc)
-		goto out;
 	store_put_be32(key, pool_id);
 	store_put_be32(key + 4, 0);
-	k = mval(key, sizeof(key));
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		uint32_t shard;
+	rc = store_scan(txn, lg->shards, key, sizeof(key), 4, shard_count_one,
+			n);
+	store_txn_abort(txn);
+	return rc < 0 ? rc : 0;
+}
 
-		if (k.mv_size != sizeof(key) ||
-		    store_get_be32(k.mv_data) != pool_id)
+/* ---- code runs ----------------------------------------------------- */
+
+static void run_key(unsigned char key[12], uint32_t stream, uint64_t first)
+{
+	store_put_be32(key, stream);
+	store_put_be64(key + 4, first);
+}
+
+int ledger_run_put(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		   uint64_t first, const uint64_t *sorted, size_t n)
+{
+	unsigned char key[12];
+	MDB_cursor *cur = NULL;
+	MDB_val k, data[2];
+	int rc;
+
+	run_key(key, stream, first);
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
+	if (rc)
+		return rc;
+	k = store_val(key, sizeof(key));
+	data[0] = store_val(sorted, sizeof(uint64_t));
+	data[1].mv_size = n;
+	data[1].mv_data = NULL;
+	rc = store_err(mdb_cursor_put(cur, &k, data, MDB_MULTIPLE));
+	if (rc == 0 && data[1].mv_size != n)
+		rc = -EIO;
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int ledger_run_count(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		     uint64_t lo, uint64_t hi, uint64_t *n)
+{
+	unsigned char key[12], at[12];
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t x, first = 0;
+	int rc;
+
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
+	if (rc)
+		return rc;
+	for (;;) {
+		/* The next run of the stream, from position `first` on. */
+		run_key(key, stream, first);
+		k = store_val(key, sizeof(key));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc || k.mv_size != 12 ||
+		    store_get_be32(k.mv_data) != stream)
 			break;
-		shard = store_get_be32((const unsigned char *)k.mv_data + 4);
-		if (shard >= LEDGER_SHARD_SPECIAL)
-			break; /* keys sort by shard: no real one follows */
-		*n = shard + 1;
+		memcpy(at, k.mv_data, sizeof(at));
+		first = store_get_be64(at + 4) + 1;
+		k = store_val(at, sizeof(at));
+		v = store_val(&lo, sizeof(lo));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+		while (rc == 0) {
+			memcpy(&x, v.mv_data, sizeof(x));
+			if (x >= hi)
+				break;
+			(*n)++;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			break;
+		rc = 0;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int ledger_run_each(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		    int (*fn)(uint64_t first, void *arg), void *arg)
+{
+	unsigned char key[12];
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &cur));
+	if (rc)
+		return rc;
+	run_key(key, stream, 0);
+	k = store_val(key, sizeof(key));
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		if (k.mv_size != 12 || store_get_be32(k.mv_data) != stream)
+			break;
+		rc = fn(store_get_be64((const unsigned char *)k.mv_data + 4),
+			arg);
+		if (rc)
+			goto out;
 	}
 	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
 out:
-	if (cur)
-		mdb_cursor_close(cur);
-	store_txn_abort(txn);
+	mdb_cursor_close(cur);
 	return rc;
+}
+
+/* The code under r's cursor after op, or past the end. */
+static int run_get(struct ledger_run *r, MDB_cursor_op op)
+{
+	MDB_val k, v;
+	int rc = mdb_cursor_get(r->cur, &k, &v, op);
+
+	r->live = rc == 0;
+	if (rc == 0)
+		memcpy(&r->code, v.mv_data, sizeof(r->code));
+	return rc == MDB_NOTFOUND ? 0 : store_err(rc);
+}
+
+int ledger_run_open(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		    uint64_t first, struct ledger_run *r)
+{
+	unsigned char key[12];
+	MDB_val k, v;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	rc = store_err(mdb_cursor_open(txn, lg->coderuns, &r->cur));
+	if (rc) {
+		r->cur = NULL;
+		return rc;
+	}
+	run_key(key, stream, first);
+	k = store_val(key, sizeof(key));
+	rc = store_err(mdb_cursor_get(r->cur, &k, &v, MDB_SET_KEY));
+	if (rc == 0)
+		rc = store_err(mdb_cursor_count(r->cur, &r->count));
+	if (rc == 0)
+		rc = run_get(r, MDB_FIRST_DUP);
+	if (rc)
+		ledger_run_release(r);
+	return rc;
+}
+
+int ledger_run_next(struct ledger_run *r)
+{
+	return run_get(r, MDB_NEXT_DUP);
+}
+
+void ledger_run_release(struct ledger_run *r)
+{
+	if (r->cur)
+		mdb_cursor_close(r->cur);
+	r->cur = NULL;
+	r->live = false;
 }

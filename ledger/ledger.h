@@ -47,7 +47,7 @@
 struct ledger {
 	MDB_env *env;
 	MDB_dbi meta;	/* "magic", "format", "next_pool_id", "created_ms" */
-	MDB_dbi pools;	/* name -> struct ledger_pool */
+	MDB_dbi pools;	/* name -> struct ledger_rec */
 	MDB_dbi grants;	/* (pool id, first) -> struct ledger_grant_rec */
 	MDB_dbi shards;	/* (pool id, shard) -> next sequence number */
 	MDB_dbi seq;	/* sequence pool id -> struct seq_state (seq.h) */
@@ -57,17 +57,18 @@ struct ledger {
 	MDB_dbi leases;	/* (pool id, number) -> struct lease_rec (lease.h) */
 	MDB_dbi lease_exp; /* (pool id, expiry ms, number) -> nothing */
 	MDB_dbi skips;	/* code streams: (stream id, position) -> nothing */
-	MDB_dbi coderuns; /* (stream id, first) -> sorted codes (codes.h) */
+	MDB_dbi coderuns; /* (stream id, first) -> sorted codes: ledger_run_* */
 	MDB_dbi redeemed; /* (pool id, code) -> time redeemed */
-	MDB_dbi jobs;	/* job id -> struct code_job */
+	MDB_dbi jobs;	/* job id -> struct codejob */
 	/* Random bytes drawn when the ledger was created; every shard made
 	 * for this ledger carries them, so a shard file from another data
 	 * directory is never served. */
 	uint8_t instance[LEDGER_INSTANCE_LEN];
 };
 
-/* A pool as the ledger knows it. */
-struct ledger_pool {
+/* A pool's counter record, as the ledger knows it: the pool's parameters,
+ * key and counter (also each code stream's, codepool.h). */
+struct ledger_rec {
 	uint32_t id;
 	uint32_t kind;		/* enum pool_kind */
 	int64_t min;
@@ -117,25 +118,25 @@ void ledger_release(struct ledger *lg);
  * repeat values, so a mismatch is refused with -EINVAL and a sentence in
  * err. Fills *out on success. Returns 0 or a negative errno.
  */
-int ledger_pool_ensure(struct ledger *lg, const struct pool_def *d,
-		       struct ledger_pool *out, char *err, size_t errlen);
+int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
+		      struct ledger_rec *out, char *err, size_t errlen);
 
 /* True if the parameters the ledger holds for a pool (kind, min,
  * capacity, decimals) are those of d: the one test of "same pool". */
-bool ledger_pool_matches(const struct ledger_pool *p,
-			 const struct pool_def *d);
+bool ledger_rec_matches(const struct ledger_rec *p,
+			const struct pool_def *d);
 
 /*
  * For kinds whose values a new range cannot repeat (lease pools): stores
  * d's range over the one the ledger has, keeping the pool's id, key and
  * counter, and fills *out. Returns 0 or a negative errno.
  */
-int ledger_pool_redefine(struct ledger *lg, const struct pool_def *d,
-			 struct ledger_pool *out);
+int ledger_rec_redefine(struct ledger *lg, const struct pool_def *d,
+			struct ledger_rec *out);
 
 /* Reads pool `name` into *out. Returns 0, -ENOENT, or an error. */
-int ledger_pool_get(struct ledger *lg, const char *name,
-		    struct ledger_pool *out);
+int ledger_rec_get(struct ledger *lg, const char *name,
+		   struct ledger_rec *out);
 
 /*
  * Issues up to `want` more permutation indices of pool `name` to shard
@@ -156,19 +157,19 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
  */
 int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 		     uint32_t shard, uint64_t want, struct ledger_grant *g,
-		     struct ledger_pool *pool);
+		     struct ledger_rec *pool);
 
 /* Creates pool `name` in txn with a fresh key, counter 0. Returns 0,
  * -EEXIST, or an error. */
-int ledger_pool_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			   uint32_t kind, int64_t min, uint64_t capacity,
-			   uint32_t decimals, struct ledger_pool *out);
+int ledger_rec_create_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			  uint32_t kind, int64_t min, uint64_t capacity,
+			  uint32_t decimals, struct ledger_rec *out);
 
 /* Reads or writes a pool record in txn. */
-int ledger_pool_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			struct ledger_pool *out);
-int ledger_pool_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
-			const struct ledger_pool *p);
+int ledger_rec_get_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+		       struct ledger_rec *out);
+int ledger_rec_put_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+		       const struct ledger_rec *p);
 
 /* Finds the grant of pool pool_id holding permutation index `index`.
  * Returns 0, -ENOENT (never issued), or an error. */
@@ -181,7 +182,7 @@ int ledger_grant_find(struct ledger *lg, uint32_t pool_id, uint64_t index,
  * or a negative errno (*grants NULL then). For uniqctl verify.
  */
 int ledger_grants_load(struct ledger *lg, const char *name,
-		       struct ledger_pool *pool, struct ledger_grant **grants,
+		       struct ledger_rec *pool, struct ledger_grant **grants,
 		       size_t *ngrants);
 
 /* A committer tick (arg: the struct ledger) that clears the reader slots
@@ -194,5 +195,49 @@ int ledger_reader_tick(void *arg, MDB_txn *txn, uint64_t now_ms);
  * (bulk code jobs, uniqctl), not shard environments, and are not
  * counted. */
 int ledger_shard_count(struct ledger *lg, uint32_t pool_id, uint32_t *n);
+
+/*
+ * Code runs. Each grant of a code stream (codepool.h) keeps the codes it
+ * issued as one sorted run, so that codes under a prefix can be counted
+ * and every code checked once: coderuns maps (stream id, the grant's
+ * first position) to the codes, as LMDB duplicates in ascending order.
+ * All of these work in the caller's transaction txn.
+ */
+
+/* Writes the run of stream's grant at position first: n > 0 codes,
+ * sorted ascending. Returns 0 or a negative errno. */
+int ledger_run_put(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		   uint64_t first, const uint64_t *sorted, size_t n);
+
+/* Adds to *n how many codes of stream's runs lie in [lo, hi). Returns 0
+ * or a negative errno. */
+int ledger_run_count(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		     uint64_t lo, uint64_t hi, uint64_t *n);
+
+/* Calls fn(first, arg) for each run of stream, in order of first; fn
+ * returns 0 to go on, or anything else to stop the walk (returned then).
+ * Returns 0, fn's value, or a negative errno. */
+int ledger_run_each(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		    int (*fn)(uint64_t first, void *arg), void *arg);
+
+/* A cursor on one run's codes, in ascending order (for merging runs). */
+struct ledger_run {
+	MDB_cursor *cur;
+	size_t count;		/* codes in the run */
+	uint64_t code;		/* the current code, while live */
+	bool live;		/* false past the last code */
+};
+
+/* Opens r on the run of stream at first, at its smallest code. Returns 0,
+ * or a negative errno with nothing to release. */
+int ledger_run_open(struct ledger *lg, MDB_txn *txn, uint32_t stream,
+		    uint64_t first, struct ledger_run *r);
+
+/* Moves r to its next code (r->live false past the last). Returns 0 or a
+ * negative errno. */
+int ledger_run_next(struct ledger_run *r);
+
+/* Closes r's cursor (before txn ends). */
+void ledger_run_release(struct ledger_run *r);
 
 #endif

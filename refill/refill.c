@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "common/worker.h"
 #include "refill/refill.h"
 #include "common/banned.h"
 
@@ -22,18 +23,14 @@
 
 enum role { TAKER, FILLER };
 
-struct worker {
+/* A taker or a filler. */
+struct rthread {
+	struct worker w;	/* its thread, wake and stop (worker.h) */
 	enum role role;
-	struct pool *pool;
+	struct rpool *pool;
 	unsigned shard;
-	struct worker *peer;	/* the filler of a taker's shard */
-	pthread_t tid;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool wake;		/* under lock */
-	bool stop;		/* under lock */
-	bool demand;		/* under lock; taker: a pop failed or the
+	struct rthread *peer;	/* the filler of a taker's shard */
+	bool demand;		/* under w.lock; taker: a pop failed or the
 				   hopper ran low, since the last take */
 	_Atomic bool filling;	/* filler: below low water once, fill up
 				   (written by the filler, read by
@@ -47,20 +44,9 @@ struct worker {
 };
 
 struct refill {
-	struct worker *w;
+	struct rthread *t;	/* taker, filler, taker, filler, ... */
 	size_t n;
 };
-
-/* Wakes w. */
-static void worker_wake(void *arg)
-{
-	struct worker *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	w->wake = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
 
 /* The hopper's wake callback, called without the hopper lock held: a pop
  * failed or the hopper ran below its low mark. Unlike a wake from the
@@ -68,66 +54,39 @@ static void worker_wake(void *arg)
  * draw of the hopper's whole capacity needs it full). */
 static void taker_demand(void *arg)
 {
-	struct worker *w = arg;
+	struct rthread *t = arg;
 
-	pthread_mutex_lock(&w->lock);
-	w->wake = true;
-	w->demand = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&t->w.lock);
+	t->w.wake = true;
+	t->demand = true;
+	pthread_cond_signal(&t->w.cond);
+	pthread_mutex_unlock(&t->w.lock);
 }
 
 /* Takes the demand raised so far (and clears it). */
-static bool taker_take_demand(struct worker *w)
+static bool taker_take_demand(struct rthread *t)
 {
 	bool d;
 
-	pthread_mutex_lock(&w->lock);
-	d = w->demand;
-	w->demand = false;
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&t->w.lock);
+	d = t->demand;
+	t->demand = false;
+	pthread_mutex_unlock(&t->w.lock);
 	return d;
 }
 
 /* Puts back a demand the pass could not meet (the shard was empty). */
-static void taker_keep_demand(struct worker *w)
+static void taker_keep_demand(struct rthread *t)
 {
-	pthread_mutex_lock(&w->lock);
-	w->demand = true;
-	pthread_mutex_unlock(&w->lock);
-}
-
-/* Sleeps up to ms unless woken; returns true when asked to stop. */
-static bool worker_wait(struct worker *w, unsigned ms)
-{
-	struct timespec ts = clock_mono_deadline(ms);
-	bool stop;
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->wake && !w->stop)
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
-		    ETIMEDOUT)
-			break;
-	w->wake = false;
-	stop = w->stop;
-	pthread_mutex_unlock(&w->lock);
-	return stop;
-}
-
-static bool worker_stopping(struct worker *w)
-{
-	bool stop;
-
-	pthread_mutex_lock(&w->lock);
-	stop = w->stop;
-	pthread_mutex_unlock(&w->lock);
-	return stop;
+	pthread_mutex_lock(&t->w.lock);
+	t->demand = true;
+	pthread_mutex_unlock(&t->w.lock);
 }
 
 /* Whether a taker has a take to make: its hopper has room and is below
- * its low mark (pool.h: hopper_low) or was asked for more, and its shard
- * has values. The one test of taker_pass and worker_has_work. */
-static bool taker_should_take(const struct pool *p, size_t room,
+ * its low mark (rpool.h: hopper_low) or was asked for more, and its shard
+ * has values. The one test of taker_pass and rthread_has_work. */
+static bool taker_should_take(const struct rpool *p, size_t room,
 			      uint64_t level, bool demand)
 {
 	if (room == 0 || level == 0)
@@ -138,8 +97,8 @@ static bool taker_should_take(const struct pool *p, size_t room,
 /* Whether a filler fills its shard, given the shard's level and whether
  * it was filling: it starts below low water (or at empty) and goes on up
  * to shard_size, unless the pool is used up. The one test of filler_pass
- * and worker_has_work. */
-static bool filler_should_fill(struct pool *p, uint64_t level, bool filling)
+ * and rthread_has_work. */
+static bool filler_should_fill(struct rpool *p, uint64_t level, bool filling)
 {
 	if (level >= p->def->shard_size || atomic_load(&p->used_up))
 		return false;
@@ -147,31 +106,31 @@ static bool filler_should_fill(struct pool *p, uint64_t level, bool filling)
 }
 
 /* Taker: one batch into the hopper if it is below its low mark
- * (pool.h: hopper_low), or on demand.
+ * (rpool.h: hopper_low), or on demand.
  * Returns 1 if it moved something, 0 if not, or a negative errno. */
-static int taker_pass(struct worker *w)
+static int taker_pass(struct rthread *t)
 {
-	struct pool *p = w->pool;
-	struct pool_shard *s = &p->shards[w->shard];
+	struct rpool *p = t->pool;
+	struct rpool_shard *s = &p->shards[t->shard];
 	size_t room, moved = 0;
 	uint64_t empty;
 	bool demand;
 	int rc;
 
 	empty = atomic_load(&p->empty_draws);
-	if (empty != w->empty_seen && w->shard == 0 &&
-	    clock_mono_ns() - w->empty_log_ns >= 1000000000u) {
-		w->empty_log_ns = clock_mono_ns();
+	if (empty != t->empty_seen && t->shard == 0 &&
+	    clock_mono_ns() - t->empty_log_ns >= 1000000000u) {
+		t->empty_log_ns = clock_mono_ns();
 		log_warn("pool \"%s\": %llu requests found every hopper empty "
 			 "and got 503 refilling", p->def->name,
-			 (unsigned long long)(empty - w->empty_seen));
-		w->empty_seen = empty;
+			 (unsigned long long)(empty - t->empty_seen));
+		t->empty_seen = empty;
 	}
 	/* Take the demand before looking at the hopper: one raised after
 	 * this point (by a pop that fails after our push, which re-arms the
 	 * hopper's wake) stays for the next pass instead of being cleared
 	 * by this one. */
-	demand = taker_take_demand(w);
+	demand = taker_take_demand(t);
 	room = hopper_room(&s->hopper);
 	if (!taker_should_take(p, room, atomic_load(&s->level), demand)) {
 		/* With room and a demand, the shard is empty: nothing to
@@ -181,137 +140,129 @@ static int taker_pass(struct worker *w)
 		 * and a pointless take would make that very draw answer
 		 * "refilling" instead of "used up". */
 		if (demand && room)
-			taker_keep_demand(w);
+			taker_keep_demand(t);
 		return 0;
 	}
-	rc = pool_take_step(p, w->shard, room, w->items, &moved);
+	rc = rpool_take_step(p, t->shard, room, t->items, &moved);
 	if (rc || !moved) {
 		if (demand)
-			taker_keep_demand(w);
+			taker_keep_demand(t);
 		return rc;
 	}
-	atomic_fetch_add(&w->takes, 1);
+	atomic_fetch_add(&t->takes, 1);
 	if (atomic_load(&s->level) < p->low_water)
-		worker_wake(w->peer);
+		worker_wake(&t->peer->w);
 	return moved ? 1 : 0;
 }
 
 /* Filler: one grant and append if the shard is being filled. Same
  * returns as taker_pass. */
-static int filler_pass(struct worker *w)
+static int filler_pass(struct rthread *t)
 {
-	struct pool *p = w->pool;
-	struct pool_shard *s = &p->shards[w->shard];
+	struct rpool *p = t->pool;
+	struct rpool_shard *s = &p->shards[t->shard];
 	uint64_t level, added = 0;
 	bool fill;
 	int rc;
 
 	/* A uniqctl killed during a read would pin pages (store.h). */
-	if (clock_mono_ns() - w->check_ns >= 1000000000u) {
-		w->check_ns = clock_mono_ns();
+	if (clock_mono_ns() - t->check_ns >= 1000000000u) {
+		t->check_ns = clock_mono_ns();
 		rc = store_reader_check(s->shard.env, s->shard.name);
 		if (rc)
 			return rc;
 	}
 	/* Recount: uniqctl may have appended, the taker may have taken. */
-	rc = pool_shard_recount(p, w->shard);
+	rc = rpool_shard_recount(p, t->shard);
 	if (rc)
 		return rc;
 	level = atomic_load(&s->level);
-	fill = filler_should_fill(p, level, atomic_load(&w->filling));
-	atomic_store(&w->filling, fill);
+	fill = filler_should_fill(p, level, atomic_load(&t->filling));
+	atomic_store(&t->filling, fill);
 	if (!fill)
 		return 0;
-	rc = pool_refill_step(p, w->shard, p->def->shard_size - level,
-			      w->scratch, &added);
+	rc = rpool_refill_step(p, t->shard, p->def->shard_size - level,
+			      t->scratch, &added);
 	if (rc)
 		return rc;
 	if (!added)
 		return 0;
-	atomic_fetch_add(&w->grants, 1);
-	atomic_fetch_add(&w->values, added);
+	atomic_fetch_add(&t->grants, 1);
+	atomic_fetch_add(&t->values, added);
 	/* The hopper may be waiting for these. */
-	worker_wake(w->peer);
+	worker_wake(&t->peer->w);
 	return 1;
 }
 
-/* How often the maps this worker writes have grown (store.h). */
-static unsigned long map_growths(const struct worker *w)
+/* How often the maps this thread writes have grown (store.h). */
+static unsigned long map_growths(const struct rthread *t)
 {
-	return store_map_growths(w->pool->ledger->env) +
-	       store_map_growths(w->pool->shards[w->shard].shard.env);
+	return store_map_growths(t->pool->ledger->env) +
+	       store_map_growths(t->pool->shards[t->shard].shard.env);
 }
 
-static void *worker_main(void *arg)
+static void *rthread_main(void *arg)
 {
-	struct worker *w = arg;
+	struct rthread *t = arg;
 	int rc;
 
 	/* Linux gives each thread its own nice value: the filler yields to
 	 * request threads; a failure only costs latency, not correctness. */
-	if (w->role == FILLER &&
+	if (t->role == FILLER &&
 	    setpriority(PRIO_PROCESS, (id_t)gettid(), FILLER_NICE))
 		log_debug("filler: cannot lower its priority: %s",
 			  log_strerror(errno));
-	while (!worker_stopping(w)) {
-		unsigned long grown = map_growths(w);
+	while (!worker_stopping(&t->w)) {
+		unsigned long grown = map_growths(t);
 
-		rc = w->role == TAKER ? taker_pass(w) : filler_pass(w);
+		rc = t->role == TAKER ? taker_pass(t) : filler_pass(t);
 		if (rc > 0)
 			continue;
-		if (rc == -ENOSPC && map_growths(w) != grown)
+		if (rc == -ENOSPC && map_growths(t) != grown)
 			continue; /* a map was full and has grown: at once */
 		if (rc < 0) {
-			atomic_fetch_add(&w->errors, 1);
+			atomic_fetch_add(&t->errors, 1);
 			log_error("%s %s: %s; retrying in 1 s",
-				  w->role == TAKER ? "taker" : "filler",
-				  w->pool->shards[w->shard].shard.name,
+				  t->role == TAKER ? "taker" : "filler",
+				  t->pool->shards[t->shard].shard.name,
 				  store_strerror(rc));
 		}
-		if (worker_wait(w, rc < 0 ? ERROR_BACKOFF_MS : IDLE_WAIT_MS))
+		if (worker_wait(&t->w, rc < 0 ? ERROR_BACKOFF_MS :
+					      IDLE_WAIT_MS))
 			break;
 	}
 	return NULL;
 }
 
-static void worker_release(struct worker *w)
+static void rthread_release(struct rthread *t)
 {
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
-	free(w->scratch);
-	free(w->items);
+	worker_release(&t->w);
+	free(t->scratch);
+	free(t->items);
 }
 
-static int worker_init(struct worker *w, enum role role, struct pool *p,
-		       unsigned shard)
+static int rthread_init(struct rthread *t, enum role role, struct rpool *p,
+			unsigned shard)
 {
-	bool mutex = false;
 	int rc;
 
-	w->role = role;
-	w->pool = p;
-	w->shard = shard;
+	t->role = role;
+	t->pool = p;
+	t->shard = shard;
 	if (role == FILLER)
-		w->scratch = malloc(p->grant_batch * sizeof(*w->scratch));
+		t->scratch = malloc(p->grant_batch * sizeof(*t->scratch));
 	else
-		w->items = malloc(p->hopper_cap * sizeof(*w->items));
-	rc = !w->scratch && !w->items ? ENOMEM : 0;
+		t->items = malloc(p->hopper_cap * sizeof(*t->items));
+	rc = !t->scratch && !t->items ? -ENOMEM : 0;
 	if (rc == 0)
-		rc = pthread_mutex_init(&w->lock, NULL);
-	if (rc)
-		goto out;
-	mutex = true;
-	rc = clock_cond_init(&w->cond);
-out:
+		rc = worker_init(&t->w);
 	if (rc) {
-		if (mutex)
-			pthread_mutex_destroy(&w->lock);
-		free(w->scratch);
-		free(w->items);
-		w->scratch = NULL;
-		w->items = NULL;
+		free(t->scratch);
+		free(t->items);
+		t->scratch = NULL;
+		t->items = NULL;
 	}
-	return -rc;
+	return rc;
 }
 
 /*
@@ -320,25 +271,25 @@ out:
  * worth, then a take. So the first requests find values instead of 503.
  * Failures are left to the threads to retry.
  */
-static void prime(struct worker *taker, struct worker *filler)
+static void prime(struct rthread *taker, struct rthread *filler)
 {
-	struct pool *p = taker->pool;
-	struct pool_shard *s = &p->shards[taker->shard];
+	struct rpool *p = taker->pool;
+	struct rpool_shard *s = &p->shards[taker->shard];
 	uint64_t level = atomic_load(&s->level), added;
 	size_t moved;
 	int rc = 0;
 
 	if (level < p->hopper_cap && !atomic_load(&p->used_up))
-		rc = pool_refill_step(p, filler->shard, p->hopper_cap - level,
+		rc = rpool_refill_step(p, filler->shard, p->hopper_cap - level,
 				      filler->scratch, &added);
 	if (rc == 0)
-		rc = pool_take_step(p, taker->shard, p->hopper_cap,
+		rc = rpool_take_step(p, taker->shard, p->hopper_cap,
 				    taker->items, &moved);
 	if (rc)
 		log_warn("%s: priming: %s", s->shard.name, log_strerror(rc));
 }
 
-int refill_create(struct pool_set *ps, struct refill **out)
+int refill_start(struct pools *ps, struct refill **out)
 {
 	struct refill *r;
 	size_t i, n = 0, k = 0;
@@ -351,22 +302,23 @@ int refill_create(struct pool_set *ps, struct refill **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	r->w = calloc(n ? n : 1, sizeof(*r->w));
-	if (!r->w) {
+	r->t = calloc(n ? n : 1, sizeof(*r->t));
+	if (!r->t) {
 		free(r);
 		return -ENOMEM;
 	}
 	for (i = 0; i < ps->npools; i++) {
-		struct pool *p = &ps->pools[i];
+		struct rpool *p = &ps->pools[i];
 
 		for (j = 0; j < p->nserving; j++) {
-			struct worker *taker = &r->w[k], *filler = &r->w[k + 1];
+			struct rthread *taker = &r->t[k];
+			struct rthread *filler = &r->t[k + 1];
 
-			rc = worker_init(taker, TAKER, p, j);
+			rc = rthread_init(taker, TAKER, p, j);
 			if (rc)
 				goto fail;
 			r->n = ++k;
-			rc = worker_init(filler, FILLER, p, j);
+			rc = rthread_init(filler, FILLER, p, j);
 			if (rc)
 				goto fail;
 			r->n = ++k;
@@ -379,12 +331,11 @@ int refill_create(struct pool_set *ps, struct refill **out)
 		}
 	}
 	for (k = 0; k < n; k += 2)
-		prime(&r->w[k], &r->w[k + 1]);
+		prime(&r->t[k], &r->t[k + 1]);
 	for (k = 0; k < n; k++) {
-		rc = -pthread_create(&r->w[k].tid, NULL, worker_main, &r->w[k]);
+		rc = worker_start(&r->t[k].w, rthread_main, &r->t[k]);
 		if (rc)
 			goto fail;
-		r->w[k].started = true;
 	}
 	*out = r;
 	return 0;
@@ -400,17 +351,10 @@ void refill_stop(struct refill *r)
 
 	if (!r)
 		return;
-	for (k = 0; k < r->n; k++) {
-		pthread_mutex_lock(&r->w[k].lock);
-		r->w[k].stop = true;
-		pthread_cond_signal(&r->w[k].cond);
-		pthread_mutex_unlock(&r->w[k].lock);
-	}
-	for (k = 0; k < r->n; k++) {
-		if (r->w[k].started)
-			pthread_join(r->w[k].tid, NULL);
-		r->w[k].started = false;
-	}
+	for (k = 0; k < r->n; k++)
+		worker_ask_stop(&r->t[k].w);
+	for (k = 0; k < r->n; k++)
+		worker_stop(&r->t[k].w);
 }
 
 void refill_free(struct refill *r)
@@ -420,33 +364,33 @@ void refill_free(struct refill *r)
 	if (!r)
 		return;
 	for (k = 0; k < r->n; k++)
-		worker_release(&r->w[k]);
-	free(r->w);
+		rthread_release(&r->t[k]);
+	free(r->t);
 	free(r);
 }
 
 /*
- * Whether w has work it will do without another draw: the tests of
+ * Whether t has work it will do without another draw: the tests of
  * taker_pass and filler_pass, on the shared state. Read from another
  * thread, so it may be stale by the time the caller looks; see
  * refill_stats.
  */
-static bool worker_has_work(struct worker *w)
+static bool rthread_has_work(struct rthread *t)
 {
-	struct pool *p = w->pool;
-	struct pool_shard *s = &p->shards[w->shard];
+	struct rpool *p = t->pool;
+	struct rpool_shard *s = &p->shards[t->shard];
 	uint64_t level = atomic_load(&s->level);
 	bool demand;
 
-	if (w->role == FILLER)
-		return filler_should_fill(p, level, atomic_load(&w->filling));
-	pthread_mutex_lock(&w->lock);
-	demand = w->demand;
-	pthread_mutex_unlock(&w->lock);
+	if (t->role == FILLER)
+		return filler_should_fill(p, level, atomic_load(&t->filling));
+	pthread_mutex_lock(&t->w.lock);
+	demand = t->demand;
+	pthread_mutex_unlock(&t->w.lock);
 	return taker_should_take(p, hopper_room(&s->hopper), level, demand);
 }
 
-void refill_stats(struct refill *r, const struct pool *p,
+void refill_stats(struct refill *r, const struct rpool *p,
 		  struct refill_stats *out)
 {
 	size_t k;
@@ -456,13 +400,13 @@ void refill_stats(struct refill *r, const struct pool *p,
 		return;
 	out->refilling = atomic_load(&p->busy) > 0;
 	for (k = 0; k < r->n; k++) {
-		if (r->w[k].pool != p)
+		if (r->t[k].pool != p)
 			continue;
-		out->grants += atomic_load(&r->w[k].grants);
-		out->values += atomic_load(&r->w[k].values);
-		out->takes += atomic_load(&r->w[k].takes);
-		out->errors += atomic_load(&r->w[k].errors);
-		if (!out->refilling && worker_has_work(&r->w[k]))
+		out->grants += atomic_load(&r->t[k].grants);
+		out->values += atomic_load(&r->t[k].values);
+		out->takes += atomic_load(&r->t[k].takes);
+		out->errors += atomic_load(&r->t[k].errors);
+		if (!out->refilling && rthread_has_work(&r->t[k]))
 			out->refilling = true;
 	}
 }

@@ -4,53 +4,33 @@
  *
  * DESIGN
  *
- * Threads and what they own:
- *   - HTTP threads only pop from hoppers (pool_draw). They never touch
- *     LMDB on the serving path and never wait for a disk flush.
- *   - The taker of shard i (normal priority) is the only thread that
- *     moves values from the shard's environment into its hopper: when the
- *     hopper runs below its low mark (half, or a largest draw if that is
- *     more), or a pop found too few values in it (a draw of the hopper's
- *     whole capacity needs it full), it takes what fits (committed) and
- *     pushes it. This is the latency-critical duty, so it does nothing
- *     else.
- *   - The filler of shard i (nice +10, so that it yields the CPU to
- *     request threads on a busy machine) is the only thread of the process
- *     that appends to the environment: below low water it grants from the
- *     ledger (committed), computes the values, and appends them
- *     (committed), in chunks of at most 16384 values so that it holds the
- *     environment's write lock only briefly, until the shard holds
- *     shard_size again. uniqctl, in another process, may append too;
- *     LMDB serializes the two.
- *   - The main thread starts and stops them; after stop it drains the
- *     hoppers back into the shards (pool_put_back).
- *
- * Wake-ups: a hopper running low calls the taker's wake (hopper.h); a take
- * that leaves the environment below low water wakes the filler. Either
- * thread also looks every 200 ms (to see what uniqctl did meanwhile).
- *
- * Locks: w->lock guards w->wake, w->stop and w->demand only. A hopper's
- * lock is a leaf, never held while taking w->lock (the hopper calls wake
- * after unlocking); a pool_shard's level_lock is a leaf too (it orders
- * two threads' counts, pool.c). No mutex is ever held across an LMDB
- * transaction, so an fsync never blocks a request. The one lock a
- * transaction does hold is its environment's gate (store.h), shared, so
- * that the map can grow; the serving path (pool_draw) never takes it.
- *
- * Shared state: hopper contents (under the hopper lock), shard level and
- * pool used_up/busy/steps (atomics). Every take and refill step is
- * bracketed by busy and steps (pool.c) so that pool_draw can tell
- * "refilling" from "used up" without a lock.
- *
- * Errors (disk full, a damaged file): logged, then the thread backs off
- * for a second and tries again; requests get 503 "refilling" meanwhile,
- * and the taker logs how many once a second while that lasts. A failure
- * after a grant burns that grant's values, never repeats them.
+ * Owners: HTTP threads only pop from hoppers (rpool_draw): no LMDB, no
+ * flush on the serving path. The taker of shard i (normal priority) is
+ * the only thread that moves values from the shard into its hopper: when
+ * the hopper runs below its low mark (hopper_low, rpool.h) or a pop
+ * found too few (demand), it takes what fits (committed) and pushes it.
+ * The filler of shard i (nice +10) is the process's only appender to the
+ * shard: below low water it grants (ledger, committed) and appends
+ * (shard, committed), at most grant_batch values a step, up to
+ * shard_size. uniqctl may append from another process; LMDB serializes.
+ * The main thread starts and stops them, then puts the hoppers back.
+ * Queues and wake-ups (worker.h): a hopper running low wakes its taker
+ * (taker_demand); a take below low water wakes the filler, an append the
+ * taker; each also looks every 200 ms.
+ * Lock order: a worker's lock guards its wake, stop and demand only; a
+ * hopper's lock and a shard's level_lock are leaves (the hopper calls
+ * wake after unlocking). No mutex is held across a transaction; a
+ * transaction holds only its environment's gate (store.h), which
+ * rpool_draw never takes.
+ * Guarantees: busy/steps bracket every step (rpool.c) so that rpool_draw
+ * tells "refilling" from "used up" without a lock. An error is logged and
+ * retried after 1 s (requests get 503 meanwhile); a failure after a grant
+ * burns its values, never repeats them.
  */
 #ifndef UNIQ_REFILL_H
 #define UNIQ_REFILL_H
 
-#include "refill/pool.h"
+#include "pools/pools.h"
 
 struct refill;
 
@@ -62,7 +42,7 @@ struct refill;
  * Returns 0 with *out set, or a negative errno with no thread running and
  * nothing to free.
  */
-int refill_create(struct pool_set *ps, struct refill **out);
+int refill_start(struct pools *ps, struct refill **out);
 
 /* Asks every thread to stop at a commit boundary and joins them. The
  * hoppers stay valid, and their wake callbacks only flag a worker that
@@ -89,7 +69,7 @@ struct refill_stats {
 	bool refilling;
 };
 
-void refill_stats(struct refill *r, const struct pool *p,
+void refill_stats(struct refill *r, const struct rpool *p,
 		  struct refill_stats *out);
 
 #endif

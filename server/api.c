@@ -26,7 +26,7 @@
 #include "common/banned.h"
 
 _Static_assert(API_COUNT_MAX == REQUEST_COUNT_MAX, "request.c's count");
-_Static_assert(API_COUNT_MAX == POOL_DRAW_MAX, "pool.h's largest draw");
+_Static_assert(API_COUNT_MAX == RPOOL_DRAW_MAX, "rpool.h's largest draw");
 
 typedef void (*route_fn)(struct api *a, struct http_req *r,
 			 const struct request_path *ra);
@@ -86,15 +86,15 @@ static bool get_count(struct http_req *r, uint64_t max, uint64_t *count)
 	return false;
 }
 
-static uint64_t pool_max_count(const struct pool *p)
+static uint64_t pool_max_count(const struct rpool *p)
 {
 	return p->max_draw;
 }
 
-static struct pool *find_pool(struct api *a, struct http_req *r,
+static struct rpool *find_pool(struct api *a, struct http_req *r,
 			      const char *name)
 {
-	struct pool *p = pool_set_find(a->pools, name);
+	struct rpool *p = pools_random(a->pools, name);
 
 	if (!p)
 		http_error(r, 404, NULL, "unknown_pool",
@@ -102,7 +102,7 @@ static struct pool *find_pool(struct api *a, struct http_req *r,
 	return p;
 }
 
-static void answer_draw_error(struct http_req *r, struct pool *p, int rc,
+static void answer_draw_error(struct http_req *r, struct rpool *p, int rc,
 			      uint64_t n)
 {
 	if (rc == -ENODATA)
@@ -147,7 +147,7 @@ struct seq_call {
 static void seq_call_done(struct commit_op *op, int rc)
 {
 	struct seq_call *c = (struct seq_call *)op;
-	struct seq_pool *sp = c->req.pool;
+	struct seq *sp = c->req.pool;
 
 	c->rc = rc;
 	if (rc == 0 && !c->req.replayed) {
@@ -174,7 +174,7 @@ static int idem_header(struct http_req *r, const char **key)
 }
 
 /* Submits a sequence request and suspends r until it is committed. */
-static void seq_submit(struct api *a, struct http_req *r, struct seq_pool *sp,
+static void seq_submit(struct api *a, struct http_req *r, struct seq *sp,
 		       uint64_t count, bool orders_shape)
 {
 	struct seq_call *c;
@@ -203,7 +203,7 @@ static void seq_submit(struct api *a, struct http_req *r, struct seq_pool *sp,
 static void seq_answer(struct api *a, struct http_req *r,
 		       struct seq_call *c)
 {
-	struct seq_pool *sp = c->req.pool;
+	struct seq *sp = c->req.pool;
 	char id[SEQ_ID_MAX + 1], retry[24];
 	const char *hdr[] = { "Retry-After", retry, NULL };
 	struct buf b = BUF_INIT;
@@ -270,9 +270,9 @@ static void seq_answer(struct api *a, struct http_req *r,
 
 /* The pool POST /orders uses: "orders" if it is a sequence, else the
  * first sequence pool. */
-static struct seq_pool *orders_pool(struct api *a)
+static struct seq *orders_pool(struct api *a)
 {
-	struct seq_pool *sp = pool_set_find_seq(a->pools, "orders");
+	struct seq *sp = pools_seq(a->pools, "orders");
 
 	if (!sp && a->pools->nseqs)
 		sp = &a->pools->seqs[0];
@@ -283,7 +283,7 @@ static void route_orders_post(struct api *a, struct http_req *r,
 			      const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct seq_pool *sp;
+	struct seq *sp;
 
 	(void)ra;
 	if (r->resumed) {
@@ -348,7 +348,7 @@ static void route_orders_page(struct api *a, struct http_req *r,
 }
 
 static void route_seq_next(struct api *a, struct http_req *r,
-			   struct seq_pool *sp)
+			   struct seq *sp)
 {
 	uint64_t n;
 
@@ -358,7 +358,7 @@ static void route_seq_next(struct api *a, struct http_req *r,
 	seq_submit(a, r, sp, n, false);
 }
 
-static int describe_seq(struct seq_pool *sp, struct buf *b)
+static int describe_seq(struct seq *sp, struct buf *b)
 {
 	uint32_t day, today;
 	uint64_t n;
@@ -386,7 +386,7 @@ static int describe_seq(struct seq_pool *sp, struct buf *b)
 	return 0;
 }
 
-static void seq_value(struct http_req *r, struct seq_pool *sp,
+static void seq_value(struct http_req *r, struct seq *sp,
 		      const char *text)
 {
 	struct buf b = BUF_INIT;
@@ -462,10 +462,10 @@ static void lease_call_done(struct commit_op *op, int rc)
 
 /* The pool seed 001's routes use: "users" if it is a lease pool, else the
  * first one. */
-static struct lease_pool *default_lease_pool(struct api *a,
+static struct lease *default_lease_pool(struct api *a,
 					     struct http_req *r)
 {
-	struct lease_pool *lp = pool_set_find_lease(a->pools, "users");
+	struct lease *lp = pools_lease(a->pools, "users");
 
 	if (!lp && a->pools->nleases)
 		lp = &a->pools->leases[0];
@@ -475,13 +475,13 @@ static struct lease_pool *default_lease_pool(struct api *a,
 	return lp;
 }
 
-static struct lease_pool *find_lease_pool(struct api *a, struct http_req *r,
+static struct lease *find_lease_pool(struct api *a, struct http_req *r,
 					  const char *name)
 {
-	struct lease_pool *lp = pool_set_find_lease(a->pools, name);
+	struct lease *lp = pools_lease(a->pools, name);
 
 	if (!lp) {
-		if (pool_set_kind(a->pools, name) >= 0)
+		if (pools_kind(a->pools, name) >= 0)
 			http_error(r, 400, NULL, "wrong_kind",
 				   "pool \"%s\" is not a lease pool", name);
 		else
@@ -529,7 +529,7 @@ static void lease_submit(struct api *a, struct http_req *r,
 }
 
 static struct lease_call *lease_call_new(struct http_req *r,
-					 struct lease_pool *lp,
+					 struct lease *lp,
 					 enum lease_verb verb,
 					 enum lease_shape shape)
 {
@@ -544,7 +544,7 @@ static struct lease_call *lease_call_new(struct http_req *r,
 	return c;
 }
 
-static void lease_json(struct buf *b, const struct lease_pool *lp,
+static void lease_json(struct buf *b, const struct lease *lp,
 		       const struct lease_info *li)
 {
 	char when[CLOCK_RFC3339_LEN];
@@ -569,7 +569,7 @@ static void lease_json(struct buf *b, const struct lease_pool *lp,
 static void lease_answer(struct api *a, struct http_req *r,
 			 struct lease_call *c)
 {
-	struct lease_pool *lp = c->req.pool;
+	struct lease *lp = c->req.pool;
 	struct buf b = BUF_INIT;
 	long long num = (long long)c->req.number;
 	unsigned status = 200;
@@ -656,7 +656,7 @@ static void route_borrow(struct api *a, struct http_req *r,
 			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 
 	if (r->resumed) {
@@ -680,7 +680,7 @@ static void route_check(struct api *a, struct http_req *r,
 			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 
 	(void)ra;
@@ -701,7 +701,7 @@ static void route_check(struct api *a, struct http_req *r,
 
 /* Parses a lease number from a path segment: 400 if it is not a number,
  * 404 if it is outside the pool. */
-static bool path_number(struct http_req *r, struct lease_pool *lp,
+static bool path_number(struct http_req *r, struct lease *lp,
 			const char *text, int64_t *n)
 {
 	struct request_error e;
@@ -717,7 +717,7 @@ static void route_return(struct api *a, struct http_req *r,
 			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { "holder", NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 	struct request_error e;
 	const char *holder;
@@ -751,7 +751,7 @@ static void route_renew(struct api *a, struct http_req *r,
 			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 	int64_t n;
 
@@ -779,7 +779,7 @@ static void route_seed_return(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct request_error e;
-	struct lease_pool *lp;
+	struct lease *lp;
 	struct lease_call *c;
 	int64_t n = 0;
 
@@ -802,7 +802,7 @@ static void route_seed_return(struct api *a, struct http_req *r,
 
 /* POST /pools/{name}/reset (admin), GET /reset (seed 001, admin). */
 static void reset_pool(struct api *a, struct http_req *r,
-		       struct lease_pool *lp, enum lease_shape shape)
+		       struct lease *lp, enum lease_shape shape)
 {
 	struct lease_call *c;
 
@@ -814,7 +814,7 @@ static void route_reset(struct api *a, struct http_req *r,
 			const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	if (r->resumed) {
 		lease_answer(a, r, r->state);
@@ -830,7 +830,7 @@ static void route_seed_reset(struct api *a, struct http_req *r,
 			     const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	(void)ra;
 	if (r->resumed) {
@@ -844,7 +844,7 @@ static void route_seed_reset(struct api *a, struct http_req *r,
 }
 
 /* GET /pools/{name}/leases and GET /checked (seed 001). */
-static void list_leases(struct http_req *r, struct lease_pool *lp,
+static void list_leases(struct http_req *r, struct lease *lp,
 			enum lease_shape shape)
 {
 	struct lease_info *all = NULL;
@@ -884,7 +884,7 @@ static void route_leases(struct api *a, struct http_req *r,
 			 const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	if (bad_query(r, allowed) || !(lp = find_lease_pool(a, r, ra->seg[1])))
 		return;
@@ -895,7 +895,7 @@ static void route_checked(struct api *a, struct http_req *r,
 			  const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct lease_pool *lp;
+	struct lease *lp;
 
 	(void)ra;
 	if (bad_query(r, allowed) || !(lp = default_lease_pool(a, r)))
@@ -903,7 +903,7 @@ static void route_checked(struct api *a, struct http_req *r,
 	list_leases(r, lp, SHAPE_SEED);
 }
 
-static int describe_lease(struct lease_pool *lp, struct buf *b)
+static int describe_lease(struct lease *lp, struct buf *b)
 {
 	uint64_t out = atomic_load(&lp->out);
 
@@ -925,14 +925,14 @@ static int describe_lease(struct lease_pool *lp, struct buf *b)
 
 /* The code pool called name: 404 if there is none, 400 if it is another
  * kind. */
-static struct pool *find_code_pool(struct api *a, struct http_req *r,
+static struct rpool *find_code_pool(struct api *a, struct http_req *r,
 				   const char *name)
 {
-	struct pool *p = pool_set_find(a->pools, name);
+	struct rpool *p = pools_random(a->pools, name);
 
 	if (p && p->def->kind == POOL_CODE)
 		return p;
-	if (p || pool_set_kind(a->pools, name) >= 0)
+	if (p || pools_kind(a->pools, name) >= 0)
 		http_error(r, 400, NULL, "wrong_kind",
 			   "pool \"%s\" is not a code pool", name);
 	else
@@ -963,7 +963,7 @@ static void route_capacity(struct api *a, struct http_req *r,
 	struct code_prefix pfx;
 	struct buf b = BUF_INIT;
 	uint64_t comb, issued = 0;
-	struct pool *p;
+	struct rpool *p;
 	int rc;
 
 	if (bad_query(r, allowed) || !(p = find_code_pool(a, r, ra->seg[1])))
@@ -972,7 +972,7 @@ static void route_capacity(struct api *a, struct http_req *r,
 		text = "";
 	if (!get_prefix(r, p->def, text, &pfx))
 		return;
-	rc = code_count(&a->pools->ledger, p->def, &pfx, &issued);
+	rc = codepool_count(&a->pools->ledger, p->def, &pfx, &issued);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
@@ -995,7 +995,7 @@ static void route_capacity(struct api *a, struct http_req *r,
 
 /* A redeem waiting for its group commit. */
 struct redeem_call {
-	struct code_redeem red;	/* first: its op is the committer's */
+	struct codepool_redeem red;	/* first: its op is the committer's */
 	struct http_wait *wait;
 	int rc;
 	char text[VALUE_TEXT_MAX + 1];
@@ -1050,7 +1050,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct redeem_call *c;
-	struct pool *p;
+	struct rpool *p;
 	bool waiting;
 	uint64_t k;
 	int rc;
@@ -1069,7 +1069,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 	}
 	/* A code still in its shard or its hopper has not been handed to
 	 * anyone yet: redeeming it would have it served spent. */
-	rc = pool_code_waiting(p, k, &waiting);
+	rc = rpool_code_waiting(p, k, &waiting);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
@@ -1086,7 +1086,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	code_redeem_init(&c->red, &a->pools->ledger, p->def, p->id, k);
+	codepool_redeem_init(&c->red, &a->pools->ledger, p->def, p->id, k);
 	c->red.op.done = redeem_call_done;
 	value_format(p->def, k, c->text);
 	c->wait = http_suspend(r, c, free);
@@ -1098,7 +1098,7 @@ static void route_redeem(struct api *a, struct http_req *r,
 	committer_submit(a->committer, &c->red.op);
 }
 
-static void job_json(struct buf *b, const struct code_job *j)
+static void job_json(struct buf *b, const struct codejob *j)
 {
 	char when[CLOCK_RFC3339_LEN];
 
@@ -1108,7 +1108,7 @@ static void job_json(struct buf *b, const struct code_job *j)
 	buf_add_json_str(b, j->prefix);
 	buf_printf(b, ",\"count\":%llu,\"done\":%llu,\"status\":\"%s\"",
 		   (unsigned long long)j->count, (unsigned long long)j->done,
-		   code_job_status_name(j->status));
+		   codejob_status_name(j->status));
 	clock_rfc3339(j->created_ms, when, sizeof(when));
 	buf_printf(b, ",\"created_at\":\"%s\",\"finished_at\":", when);
 	if (j->finished_ms) {
@@ -1117,7 +1117,7 @@ static void job_json(struct buf *b, const struct code_job *j)
 	} else {
 		buf_adds(b, "null");
 	}
-	if (j->status == JOB_DONE || (j->status == JOB_FAILED && j->done))
+	if (j->status == CODEJOB_DONE || (j->status == CODEJOB_FAILED && j->done))
 		buf_printf(b, ",\"download\":\"/jobs/%llu/codes.csv\"",
 			   (unsigned long long)j->id);
 	else
@@ -1136,10 +1136,10 @@ static void route_job_post(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	struct request_error e;
 	struct request_job q;
-	struct code_job job;
+	struct codejob job;
 	struct buf b = BUF_INIT;
 	uint64_t avail;
-	struct pool *p;
+	struct rpool *p;
 	char loc[64];
 	int rc;
 
@@ -1150,12 +1150,12 @@ static void route_job_post(struct api *a, struct http_req *r,
 		answer_bad(r, &e);
 		return;
 	}
-	rc = code_job_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
+	rc = codejob_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
 			    q.count, &job, &avail);
 	if (rc == -ENOSPC) {
 		uint64_t issued = 0;
 
-		code_count(&a->pools->ledger, p->def, &q.pfx, &issued);
+		codepool_count(&a->pools->ledger, p->def, &q.pfx, &issued);
 		http_error(r, 409, NULL, "not_enough",
 			   "only %llu codes can be promised for prefix "
 			   "\"%.64s\" now (%llu combinations, %llu issued; "
@@ -1171,7 +1171,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 							  NULL },
 			   "too_many_jobs", "pool \"%s\" has %d jobs queued or "
 			   "running; retry when some are done", p->def->name,
-			   CODE_JOBS_PENDING_MAX);
+			   CODEJOB_PENDING_MAX);
 		return;
 	}
 	if (rc) {
@@ -1180,7 +1180,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 			   log_strerror(rc));
 		return;
 	}
-	jobs_wake(a->jobs, p->def->name);
+	codegen_wake(a->jobs, p->def->name);
 	snprintf(loc, sizeof(loc), "/jobs/%llu", (unsigned long long)job.id);
 	buf_printf(&b, "{\"job\":\"%llu\",\"status\":\"queued\"}",
 		   (unsigned long long)job.id);
@@ -1197,7 +1197,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 
 /* The job named by path segment 1, or answers 404 / 400. */
 static bool get_job(struct api *a, struct http_req *r, const char *text,
-		    struct code_job *j)
+		    struct codejob *j)
 {
 	struct request_error e;
 	uint64_t id;
@@ -1207,7 +1207,7 @@ static bool get_job(struct api *a, struct http_req *r, const char *text,
 		answer_bad(r, &e);
 		return false;
 	}
-	rc = code_job_get(&a->pools->ledger, id, j);
+	rc = codejob_get(&a->pools->ledger, id, j);
 	if (rc == -ENOENT)
 		http_error(r, 404, NULL, "not_found", "no job %llu",
 			   (unsigned long long)id);
@@ -1222,7 +1222,7 @@ static void route_jobs(struct api *a, struct http_req *r,
 		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { NULL };
-	struct code_job jobs[50];
+	struct codejob jobs[50];
 	struct buf b = BUF_INIT;
 	size_t n = 0, i;
 	int rc;
@@ -1230,7 +1230,7 @@ static void route_jobs(struct api *a, struct http_req *r,
 	(void)ra;
 	if (bad_query(r, allowed))
 		return;
-	rc = code_job_recent(&a->pools->ledger, jobs, 50, &n);
+	rc = codejob_recent(&a->pools->ledger, jobs, 50, &n);
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
 			   "could not read the ledger: %s", log_strerror(rc));
@@ -1251,7 +1251,7 @@ static void route_job_get(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
-	struct code_job j;
+	struct codejob j;
 
 	if (bad_query(r, allowed) || !get_job(a, r, ra->seg[1], &j))
 		return;
@@ -1266,23 +1266,23 @@ static void route_job_csv(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	char path[1200], disp[96];
 	const char *hdr[] = { "Content-Disposition", disp, NULL };
-	struct code_job j;
+	struct codejob j;
 	struct stat st;
 	int fd;
 
 	if (bad_query(r, allowed) || !admin_ok(a, r) ||
 	    !get_job(a, r, ra->seg[1], &j))
 		return;
-	if (j.status != JOB_DONE && !(j.status == JOB_FAILED && j.done)) {
+	if (j.status != CODEJOB_DONE && !(j.status == CODEJOB_FAILED && j.done)) {
 		http_error(r, 409, NULL, "not_done",
 			   "job %llu is %s (%llu of %llu codes); its file is "
 			   "ready once it is done", (unsigned long long)j.id,
-			   code_job_status_name(j.status),
+			   codejob_status_name(j.status),
 			   (unsigned long long)j.done,
 			   (unsigned long long)j.count);
 		return;
 	}
-	jobs_path(a->cfg->data_dir, j.id, false, path, sizeof(path));
+	codegen_path(a->cfg->data_dir, j.id, false, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		if (fd >= 0)
@@ -1309,7 +1309,7 @@ static void route_random(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { "type", "count", NULL };
 	const char *type = http_query(r, "type");
-	struct pool *p;
+	struct rpool *p;
 	uint64_t n, one, *vals = &one;
 	unsigned shard;
 	char text[VALUE_TEXT_MAX + 1];
@@ -1320,7 +1320,7 @@ static void route_random(struct api *a, struct http_req *r,
 		return;
 	if (!type)
 		type = "int";
-	p = pool_set_find(a->pools, type);
+	p = pools_random(a->pools, type);
 	if (!p || p->def->kind == POOL_CODE) {
 		http_error(r, 400, NULL, "bad_parameter",
 			   "type must be int or float (or the name of another "
@@ -1334,7 +1334,7 @@ static void route_random(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	rc = pool_draw(p, n, vals, &shard, r->thread);
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
 	if (rc) {
 		answer_draw_error(r, p, rc, n);
 		goto out;
@@ -1380,8 +1380,8 @@ static void route_next(struct api *a, struct http_req *r,
 		       const struct request_path *ra)
 {
 	static const char *const allowed[] = { "count", NULL };
-	struct seq_pool *sp;
-	struct pool *p;
+	struct seq *sp;
+	struct rpool *p;
 	struct buf b = BUF_INIT;
 	uint64_t n, i, *vals;
 	unsigned shard;
@@ -1395,11 +1395,11 @@ static void route_next(struct api *a, struct http_req *r,
 	}
 	if (bad_query(r, allowed))
 		return;
-	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+	if ((sp = pools_seq(a->pools, ra->seg[1]))) {
 		route_seq_next(a, r, sp);
 		return;
 	}
-	if (pool_set_find_lease(a->pools, ra->seg[1])) {
+	if (pools_lease(a->pools, ra->seg[1])) {
 		http_error(r, 400, NULL, "wrong_kind",
 			   "pool \"%s\" lends numbers: borrow one with "
 			   "POST /pools/%s/leases", ra->seg[1], ra->seg[1]);
@@ -1414,7 +1414,7 @@ static void route_next(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	rc = pool_draw(p, n, vals, &shard, r->thread);
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
 	if (rc) {
 		answer_draw_error(r, p, rc, n);
 		goto out;
@@ -1424,7 +1424,7 @@ static void route_next(struct api *a, struct http_req *r,
 	for (i = 0; i < n; i++) {
 		if (i)
 			buf_addc(&b, ',');
-		pool_value_json(p, vals[i], &b);
+		rpool_value_json(p, vals[i], &b);
 	}
 	buf_adds(&b, "],\"pool\":");
 	buf_add_json_str(&b, p->def->name);
@@ -1442,10 +1442,10 @@ out:
 
 /* ---- GET /pools, GET /pools/{name} ------------------------------ */
 
-static int describe_pool(struct api *a, struct pool *p, struct buf *b)
+static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 {
 	const struct pool_def *d = p->def;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct refill_stats st;
 	char text[VALUE_TEXT_MAX + 1];
 	uint64_t ready = 0, sready[POOL_SHARDS_MAX];
@@ -1455,10 +1455,10 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 	/* Stock first, then issued: what was ready had been issued, and
 	 * issued only grows, so ready <= issued even while a refill runs. */
 	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
-		sready[i] = pool_shard_ready(p, i);
+		sready[i] = rpool_shard_ready(p, i);
 		ready += sready[i];
 	}
-	rc = ledger_pool_get(&a->pools->ledger, d->name, &rec);
+	rc = ledger_rec_get(&a->pools->ledger, d->name, &rec);
 	if (rc)
 		return rc;
 	refill_stats(a->refill, p, &st);
@@ -1468,7 +1468,7 @@ static int describe_pool(struct api *a, struct pool *p, struct buf *b)
 		static const struct code_prefix all = { 0 };
 
 		/* Issued by every stream: the root's and the prefixes'. */
-		rc = code_count(&a->pools->ledger, d, &all, &rec.counter);
+		rc = codepool_count(&a->pools->ledger, d, &all, &rec.counter);
 		if (rc)
 			return rc;
 		buf_adds(b, ",\"kind\":\"code\",\"pattern\":");
@@ -1555,17 +1555,17 @@ static void route_pool(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	struct buf b = BUF_INIT;
-	struct lease_pool *lp;
-	struct seq_pool *sp;
-	struct pool *p;
+	struct lease *lp;
+	struct seq *sp;
+	struct rpool *p;
 
 	if (bad_query(r, allowed))
 		return;
-	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+	if ((sp = pools_seq(a->pools, ra->seg[1]))) {
 		reply_buf(r, &b, describe_seq(sp, &b));
 		return;
 	}
-	if ((lp = pool_set_find_lease(a->pools, ra->seg[1]))) {
+	if ((lp = pools_lease(a->pools, ra->seg[1]))) {
 		reply_buf(r, &b, describe_lease(lp, &b));
 		return;
 	}
@@ -1582,18 +1582,18 @@ static void route_value(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { NULL };
 	struct request_error e;
 	struct buf b = BUF_INIT;
-	struct seq_pool *sp;
-	struct pool *p;
+	struct seq *sp;
+	struct rpool *p;
 	uint64_t k;
 	int rc;
 
 	if (bad_query(r, allowed))
 		return;
-	if ((sp = pool_set_find_seq(a->pools, ra->seg[1]))) {
+	if ((sp = pools_seq(a->pools, ra->seg[1]))) {
 		seq_value(r, sp, ra->seg[3]);
 		return;
 	}
-	if (pool_set_find_lease(a->pools, ra->seg[1])) {
+	if (pools_lease(a->pools, ra->seg[1])) {
 		http_error(r, 400, NULL, "wrong_kind",
 			   "pool \"%s\" lends numbers: see GET /pools/%s/leases",
 			   ra->seg[1], ra->seg[1]);
@@ -1605,7 +1605,7 @@ static void route_value(struct api *a, struct http_req *r,
 		answer_bad(r, &e);
 		return;
 	}
-	rc = pool_lookup_json(p, k, &b);
+	rc = rpool_lookup_json(p, k, &b);
 	if (rc) {
 		buf_release(&b);
 		http_error(r, 500, NULL, "internal",
@@ -1668,7 +1668,7 @@ static void route_metrics(struct api *a, struct http_req *r,
 {
 	static const char *const allowed[] = { NULL };
 	static const struct code_prefix all = { 0 };
-	struct pool_set *ps = a->pools;
+	struct pools *ps = a->pools;
 	struct buf b = BUF_INIT;
 	uint64_t batches, ops, jobs[4], v;
 	struct refill_stats st;
@@ -1685,12 +1685,12 @@ static void route_metrics(struct api *a, struct http_req *r,
 		     "recorded in the ledger; sequences: today; leases: out "
 		     "now).\n# TYPE uniqd_pool_issued gauge\n");
 	for (i = 0; i < ps->npools; i++) {
-		struct ledger_pool rec;
+		struct ledger_rec rec;
 
 		if (ps->pools[i].def->kind == POOL_CODE) {
-			if (code_count(&ps->ledger, ps->pools[i].def, &all, &v))
+			if (codepool_count(&ps->ledger, ps->pools[i].def, &all, &v))
 				continue;
-		} else if (ledger_pool_get(&ps->ledger, ps->pools[i].def->name,
+		} else if (ledger_rec_get(&ps->ledger, ps->pools[i].def->name,
 					   &rec) == 0) {
 			v = rec.counter;
 		} else {
@@ -1724,7 +1724,7 @@ static void route_metrics(struct api *a, struct http_req *r,
 			buf_printf(&b, "uniqd_shard_ready{pool=\"%s\",shard="
 				   "\"%s\"} ", ps->pools[i].def->name,
 				   ps->pools[i].shards[j].shard.name);
-			buf_add_u64(&b, pool_shard_ready(&ps->pools[i], j));
+			buf_add_u64(&b, rpool_shard_ready(&ps->pools[i], j));
 			buf_addc(&b, '\n');
 		}
 	buf_adds(&b, "# HELP uniqd_refills_total Ledger grants appended to "
@@ -1754,12 +1754,12 @@ static void route_metrics(struct api *a, struct http_req *r,
 	for (i = 0; i < ps->nleases; i++)
 		metric_pool(&b, "uniqd_leases_out", ps->leases[i].def->name,
 			    atomic_load(&ps->leases[i].out));
-	if (code_job_counts(&ps->ledger, jobs) == 0) {
+	if (codejob_counts(&ps->ledger, jobs) == 0) {
 		buf_adds(&b, "# HELP uniqd_jobs Code jobs by status.\n"
 			     "# TYPE uniqd_jobs gauge\n");
 		for (j = 0; j < 4; j++) {
 			buf_printf(&b, "uniqd_jobs{status=\"%s\"} ",
-				   code_job_status_name(j));
+				   codejob_status_name(j));
 			buf_add_u64(&b, jobs[j]);
 			buf_addc(&b, '\n');
 		}

@@ -8,8 +8,8 @@
 
 #include "common/config.h"
 #include "ledger/committer.h"
-#include "refill/jobs.h"
-#include "refill/pool.h"
+#include "pools/codegen.h"
+#include "pools/pools.h"
 #include "refill/refill.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -18,10 +18,10 @@
 
 struct api {
 	const struct config *cfg;
-	struct pool_set *pools;
+	struct pools *pools;
 	struct refill *refill;
 	struct committer *committer;	/* sequence ids, leases, redeems */
-	struct jobs *jobs;		/* code jobs' workers */
+	struct codegen *jobs;		/* code jobs' workers */
 	enum metrics_log access_log;	/* --access-log */
 	struct metrics *metrics;	/* made by api_init */
 	const char *pool_names[METRICS_POOLS_MAX]; /* for metrics */

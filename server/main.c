@@ -11,7 +11,7 @@
  *   committer      group commit of sequence ids, leases and redemptions
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
- *   job workers    one per code pool: bulk code jobs (refill/jobs.h)
+ *   job workers    one per code pool: bulk code jobs (pools/codegen.h)
  * Shutdown order, each step complete before the next:
  *   1. http_quiesce: no new connections;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
@@ -20,9 +20,9 @@
  *      submissions are answered 503 at once; a short drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more; then committer_free (HTTP threads used it until here);
- *   5. jobs_stop: code jobs stop at a commit boundary (and go on at the
+ *   5. codegen_stop: code jobs stop at a commit boundary (and go on at the
  *      next start); refill_stop: refill threads too;
- *   6. pool_put_back: unsent values go back to their shards (committed);
+ *   6. rpool_put_back: unsent values go back to their shards (committed);
  *   7. close every LMDB environment.
  */
 #include <errno.h>
@@ -42,10 +42,10 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "ledger/committer.h"
-#include "ledger/lease.h"
-#include "ledger/seq.h"
-#include "refill/jobs.h"
-#include "refill/pool.h"
+#include "pools/lease.h"
+#include "pools/seq.h"
+#include "pools/codegen.h"
+#include "pools/pools.h"
 #include "refill/refill.h"
 #include "server/api.h"
 #include "server/http.h"
@@ -304,13 +304,13 @@ static int lock_data_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-	struct pool_set_opts po = { .create = true, .leases = true };
-	struct pool_set pools;
-	bool pools_open = false;
+	struct pools_opts po = { .create = true, .leases = true };
+	struct pools pools;
+	bool pools_opened = false;
 	struct http_server *http = NULL;
 	struct committer *committer = NULL;
 	struct refill *refill = NULL;
-	struct jobs *jobs = NULL;
+	struct codegen *jobs = NULL;
 	struct http_opts ho;
 	struct config cfg;
 	struct api api = { 0 };
@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = pool_set_check_dir(cfg.data_dir, err, sizeof(err));
+	rc = pools_check_dir(cfg.data_dir, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		goto out;
@@ -365,13 +365,13 @@ int main(int argc, char **argv)
 		rc = lock_fd;
 		goto out;
 	}
-	rc = pool_set_open(&pools, &cfg, &po, err, sizeof(err));
+	rc = pools_open(&pools, &cfg, &po, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		goto out;
 	}
-	pools_open = true;
-	rc = refill_create(&pools, &refill);
+	pools_opened = true;
+	rc = refill_start(&pools, &refill);
 	if (rc) {
 		log_error("cannot start the refill threads: %s",
 			  log_strerror(rc));
@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 		log_error("cannot start the committer: %s", log_strerror(rc));
 		goto out;
 	}
-	rc = jobs_start(&pools, &jobs);
+	rc = codegen_start(&pools, &jobs);
 	if (rc) {
 		log_error("cannot start the job workers: %s", log_strerror(rc));
 		goto out;
@@ -446,18 +446,19 @@ out:
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	committer_free(committer); /* no HTTP thread can submit any more */
-	jobs_stop(jobs);
+	codegen_stop(jobs);
+	codegen_free(jobs);
 	api_release(&api);
 	refill_stop(refill);
-	if (pools_open) {
+	if (pools_opened) {
 		/* Also after a failed start: primed hoppers go back too. */
 		for (i = 0; i < pools.npools; i++)
-			if (pool_put_back(&pools.pools[i]) && !rc)
+			if (rpool_put_back(&pools.pools[i]) && !rc)
 				rc = -EIO;
 	}
 	refill_free(refill);
-	if (pools_open)
-		pool_set_release(&pools);
+	if (pools_opened)
+		pools_release(&pools);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	config_release(&cfg);

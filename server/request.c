@@ -14,8 +14,8 @@
 #include "common/code.h"
 #include "common/parse.h"
 #include "common/value.h"
-#include "ledger/lease.h"
-#include "ledger/seq.h"
+#include "pools/lease.h"
+#include "pools/seq.h"
 #include "server/request.h"
 #include "common/banned.h"
 

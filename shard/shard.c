@@ -16,13 +16,6 @@
 _Static_assert(sizeof(size_t) == sizeof(uint64_t),
 	       "MDB_INTEGERKEY keys are size_t; 64-bit sequence numbers");
 
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
-
 int shard_path(char *path, size_t len, const char *data_dir,
 	       const char *pool, uint32_t index)
 {
@@ -36,16 +29,16 @@ int shard_path(char *path, size_t len, const char *data_dir,
 static int check_identity(struct shard *s, MDB_txn *txn, const char *pool,
 			  const uint8_t *instance)
 {
-	MDB_val mk = mval("magic", 5), pk = mval("pool", 4);
-	MDB_val ik = mval("index", 5), lk = mval("ledger", 6), v;
+	MDB_val mk = store_val("magic", 5), pk = store_val("pool", 4);
+	MDB_val ik = store_val("index", 5), lk = store_val("ledger", 6), v;
 	int rc;
 
 	rc = mdb_get(txn, s->meta, &mk, &v);
 	if (rc == MDB_NOTFOUND) {
-		MDB_val m = mval(SHARD_MAGIC, strlen(SHARD_MAGIC));
-		MDB_val p = mval(pool, strlen(pool));
-		MDB_val i = mval(&s->index, sizeof(s->index));
-		MDB_val l = mval(instance, SHARD_INSTANCE_LEN);
+		MDB_val m = store_val(SHARD_MAGIC, strlen(SHARD_MAGIC));
+		MDB_val p = store_val(pool, strlen(pool));
+		MDB_val i = store_val(&s->index, sizeof(s->index));
+		MDB_val l = store_val(instance, SHARD_INSTANCE_LEN);
 
 		if ((rc = mdb_put(txn, s->meta, &mk, &m, 0)) ||
 		    (rc = mdb_put(txn, s->meta, &pk, &p, 0)) ||
@@ -186,8 +179,8 @@ static int append(struct shard *s, uint64_t seq0, const uint64_t *seqs,
 	rc = 0;
 	for (i = 0; i < n && rc == 0; i++) {
 		seq = seqs ? seqs[i] : seq0 + i;
-		k = mval(&seq, sizeof(seq));
-		v = mval(&vals[i], sizeof(vals[i]));
+		k = store_val(&seq, sizeof(seq));
+		v = store_val(&vals[i], sizeof(vals[i]));
 		rc = store_err(mdb_cursor_put(cur, &k, &v, flags));
 	}
 	if (rc == -EEXIST)
@@ -268,8 +261,8 @@ int shard_put_back(struct shard *s, const struct shard_item *items,
 	if (rc)
 		return rc;
 	for (i = 0; i < n && rc == 0; i++) {
-		k = mval(&items[i].seq, sizeof(items[i].seq));
-		v = mval(&items[i].value, sizeof(items[i].value));
+		k = store_val(&items[i].seq, sizeof(items[i].seq));
+		v = store_val(&items[i].value, sizeof(items[i].value));
 		rc = store_err(mdb_put(txn, s->values, &k, &v,
 				       MDB_NOOVERWRITE));
 	}
@@ -302,7 +295,7 @@ int shard_count(struct shard *s, uint64_t *n)
 int shard_get(struct shard *s, uint64_t seq, uint64_t *value)
 {
 	MDB_txn *txn;
-	MDB_val k = mval(&seq, sizeof(seq)), v;
+	MDB_val k = store_val(&seq, sizeof(seq)), v;
 	int rc;
 
 	rc = store_err(store_txn_begin(s->env, NULL, MDB_RDONLY, &txn));

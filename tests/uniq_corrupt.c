@@ -142,7 +142,7 @@ static int open_ledger(struct ledger *lg, const char *dir)
 
 static int set_counter(int argc, char **argv)
 {
-	struct ledger_pool p;
+	struct ledger_rec p;
 	struct ledger lg;
 	uint64_t n;
 	MDB_txn *txn;
@@ -158,10 +158,10 @@ static int set_counter(int argc, char **argv)
 		goto out;
 	rc = store_err(store_txn_begin(lg.env, NULL, 0, &txn));
 	if (rc == 0) {
-		rc = ledger_pool_get_txn(&lg, txn, argv[3], &p);
+		rc = ledger_rec_get_txn(&lg, txn, argv[3], &p);
 		p.counter = n;
 		if (rc == 0)
-			rc = ledger_pool_put_txn(&lg, txn, argv[3], &p);
+			rc = ledger_rec_put_txn(&lg, txn, argv[3], &p);
 		rc = store_finish(txn, rc);
 	}
 	ledger_release(&lg);
@@ -174,7 +174,7 @@ out:
 static int rewind_seq(int argc, char **argv)
 {
 	struct ledger_grant g;
-	struct ledger_pool p;
+	struct ledger_rec p;
 	struct ledger lg;
 	unsigned char key[8];
 	uint64_t shard, seq, count;
@@ -192,7 +192,7 @@ static int rewind_seq(int argc, char **argv)
 	rc = open_ledger(&lg, argv[2]);
 	if (rc)
 		goto out;
-	rc = ledger_pool_get(&lg, argv[3], &p);
+	rc = ledger_rec_get(&lg, argv[3], &p);
 	if (rc == 0)
 		rc = store_err(store_txn_begin(lg.env, NULL, 0, &txn));
 	if (rc == 0) {

@@ -7,7 +7,7 @@
  * both.
  *
  * DESIGN (init): one job per serving shard; min(jobs, 2 * CPUs) worker
- * threads take jobs from an atomic index and run pool_refill_step until
+ * threads take jobs from an atomic index and run rpool_refill_step until
  * their shard holds shard_size values. Workers only publish progress
  * through an atomic counter that the main thread draws.
  */
@@ -28,8 +28,8 @@
 #include "common/parse.h"
 #include "common/value.h"
 #include "common/code.h"
-#include "refill/jobs.h"
-#include "refill/pool.h"
+#include "pools/codegen.h"
+#include "pools/pools.h"
 #include "tools/progress.h"
 #include "tools/verify.h"
 #include "common/banned.h"
@@ -62,14 +62,14 @@ static const char usage[] =
 
 struct ctx {
 	struct config cfg;
-	struct pool_set ps;
+	struct pools ps;
 	bool open;
 };
 
 static int open_data(struct ctx *c, const char *config, const char *data_dir,
 		     bool create)
 {
-	struct pool_set_opts o = { .create = create, .readonly = !create };
+	struct pools_opts o = { .create = create, .readonly = !create };
 	char err[512];
 	int rc;
 
@@ -84,7 +84,7 @@ static int open_data(struct ctx *c, const char *config, const char *data_dir,
 	if (data_dir)
 		snprintf(c->cfg.data_dir, sizeof(c->cfg.data_dir), "%s",
 			 data_dir);
-	rc = pool_set_open(&c->ps, &c->cfg, &o, err, sizeof(err));
+	rc = pools_open(&c->ps, &c->cfg, &o, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "uniqctl: %s\n", err);
 		return rc;
@@ -96,7 +96,7 @@ static int open_data(struct ctx *c, const char *config, const char *data_dir,
 static void close_data(struct ctx *c)
 {
 	if (c->open)
-		pool_set_release(&c->ps);
+		pools_release(&c->ps);
 	config_release(&c->cfg);
 }
 
@@ -117,7 +117,7 @@ static int pool_opt(int argc, char **argv, const char **pool)
 /* ---- init -------------------------------------------------------- */
 
 struct init_job {
-	struct pool *pool;
+	struct rpool *pool;
 	unsigned shard;
 };
 
@@ -137,7 +137,7 @@ static void *init_worker(void *arg)
 	size_t j;
 
 	while ((j = atomic_fetch_add(&run->next, 1)) < run->njobs) {
-		struct pool *p = run->jobs[j].pool;
+		struct rpool *p = run->jobs[j].pool;
 		unsigned i = run->jobs[j].shard;
 		uint64_t level, added;
 		int rc;
@@ -152,7 +152,7 @@ static void *init_worker(void *arg)
 			rc = shard_count(&p->shards[i].shard, &level);
 			if (rc || level >= p->def->shard_size)
 				break;
-			rc = pool_refill_step(p, i, p->def->shard_size - level,
+			rc = rpool_refill_step(p, i, p->def->shard_size - level,
 					      scratch, &added);
 			if (rc || added == 0)
 				break;
@@ -188,8 +188,8 @@ static int cmd_init(struct ctx *c, const char *only)
 		return -ENOMEM;
 	run.njobs = 0;
 	for (i = 0; i < c->ps.npools; i++) {
-		struct pool *p = &c->ps.pools[i];
-		struct ledger_pool rec;
+		struct rpool *p = &c->ps.pools[i];
+		struct ledger_rec rec;
 		uint64_t want = 0;
 
 		if (only && strcmp(only, p->def->name))
@@ -203,7 +203,7 @@ static int cmd_init(struct ctx *c, const char *only)
 			run.jobs[run.njobs].pool = p;
 			run.jobs[run.njobs++].shard = j;
 		}
-		rc = ledger_pool_get(p->ledger, p->def->name, &rec);
+		rc = ledger_rec_get(p->ledger, p->def->name, &rec);
 		if (rc)
 			goto out;
 		total += want < rec.capacity - rec.counter ?
@@ -253,7 +253,7 @@ out:
 
 static int cmd_lookup(struct ctx *c, const char *name, const char *text)
 {
-	struct pool *p = pool_set_find(&c->ps, name);
+	struct rpool *p = pools_random(&c->ps, name);
 	struct buf b = BUF_INIT;
 	uint64_t k;
 	int rc;
@@ -269,7 +269,7 @@ static int cmd_lookup(struct ctx *c, const char *name, const char *text)
 			rc == -ERANGE ? " (outside its range)" : "");
 		return -EINVAL;
 	}
-	rc = pool_lookup_json(p, k, &b);
+	rc = rpool_lookup_json(p, k, &b);
 	if (rc == 0)
 		printf("%s\n", b.p);
 	else
@@ -286,7 +286,7 @@ static int cmd_verify(struct ctx *c, const char *only)
 	int rc;
 
 	for (i = 0; i < c->ps.npools; i++) {
-		struct pool *p = &c->ps.pools[i];
+		struct rpool *p = &c->ps.pools[i];
 
 		if (only && strcmp(only, p->def->name))
 			continue;
@@ -319,11 +319,11 @@ static int cmd_status(struct ctx *c)
 	int rc;
 
 	for (i = 0; i < c->ps.npools; i++) {
-		struct pool *p = &c->ps.pools[i];
-		struct ledger_pool rec;
+		struct rpool *p = &c->ps.pools[i];
+		struct ledger_rec rec;
 		uint64_t level;
 
-		rc = ledger_pool_get(p->ledger, p->def->name, &rec);
+		rc = ledger_rec_get(p->ledger, p->def->name, &rec);
 		if (rc)
 			return rc;
 		printf("%s (%s): capacity %llu, issued %llu, remaining %llu\n",
@@ -348,7 +348,7 @@ static int cmd_status(struct ctx *c)
 /* ---- codes generate ---------------------------------------------- */
 
 struct gen_run {
-	struct codes_gen g;
+	struct codegen_run g;
 	_Atomic uint64_t progress;
 	_Atomic bool finished;
 	int rc;
@@ -358,7 +358,7 @@ static void *gen_main(void *arg)
 {
 	struct gen_run *run = arg;
 
-	run->rc = codes_generate(&run->g);
+	run->rc = codegen_generate(&run->g);
 	atomic_store(&run->finished, true);
 	return NULL;
 }
@@ -408,7 +408,7 @@ static int gen_parse(int argc, char **argv, struct gen_args *a)
 
 static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 {
-	struct pool *p = pool_set_find(&c->ps, a->pool);
+	struct rpool *p = pools_random(&c->ps, a->pool);
 	struct progress bar;
 	struct gen_run run;
 	char part[1200];
@@ -431,9 +431,9 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 			"a symbol is outside the alphabet");
 		return -EINVAL;
 	}
-	rc = code_count(&c->ps.ledger, p->def, &run.g.prefix, &issued);
+	rc = codepool_count(&c->ps.ledger, p->def, &run.g.prefix, &issued);
 	if (rc == 0)
-		rc = code_job_pending(&c->ps.ledger, p->def, &run.g.prefix,
+		rc = codejob_pending(&c->ps.ledger, p->def, &run.g.prefix,
 				      &pending);
 	if (rc)
 		return rc;
@@ -470,7 +470,7 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 	}
 	run.g.lg = &c->ps.ledger;
 	run.g.def = p->def;
-	run.g.shard = CODE_CLI_SHARD;
+	run.g.shard = CODEPOOL_CLI_SHARD;
 	run.g.count = a->count;
 	run.g.fd = fd;
 	run.g.progress = &run.progress;

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/store.h"
 #include "common/value.h"
-#include "ledger/codes.h"
+#include "pools/codejob.h"
 #include "tools/verify.h"
 #include "common/banned.h"
 
@@ -70,7 +70,7 @@ static int cmp_range(const void *a, const void *b)
 }
 
 /* Check 1 of verify.h. */
-static int check_grants(struct pool *p, const struct ledger_pool *rec,
+static int check_grants(struct rpool *p, const struct ledger_rec *rec,
 			const struct ledger_grant *g, size_t n, FILE *out,
 			struct verify_report *r)
 {
@@ -123,13 +123,13 @@ static int check_grants(struct pool *p, const struct ledger_pool *rec,
 	return 0;
 }
 
-int verify_pool(struct pool *p, FILE *out, struct verify_report *r)
+int verify_pool(struct rpool *p, FILE *out, struct verify_report *r)
 {
 	const char *name = p->def->name;
 	struct shard_reader *rd = NULL;
 	struct ledger_grant *g = NULL;
 	const struct ledger_grant *hit;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct shard_item it;
 	char text[VALUE_TEXT_MAX + 1];
 	size_t ng = 0;
@@ -210,21 +210,44 @@ out:
 
 /* One sorted run in the merge. */
 struct run_cur {
-	MDB_cursor *cur;
-	uint64_t code;		/* current */
+	struct ledger_run run;
 	uint32_t stream;
-	bool live;
 };
 
-static int run_next(struct run_cur *c, MDB_cursor_op op)
-{
-	MDB_val k, v;
-	int rc = mdb_cursor_get(c->cur, &k, &v, op);
+/* The runs of every stream, as they are opened. */
+struct run_set {
+	struct ledger *lg;
+	MDB_txn *txn;
+	struct run_cur *v;
+	size_t n, cap;
+	uint32_t stream_id;	/* of the stream being opened */
+	uint32_t stream;	/* its index in the streams */
+	uint64_t codes;		/* codes in its runs */
+};
 
-	c->live = rc == 0;
-	if (rc == 0)
-		memcpy(&c->code, v.mv_data, sizeof(c->code));
-	return rc == MDB_NOTFOUND ? 0 : rc;
+static int run_add(uint64_t first, void *arg)
+{
+	struct run_set *rs = arg;
+	struct run_cur *c;
+	int rc;
+
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct run_cur *t = realloc(rs->v, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		rs->v = t;
+		rs->cap = cap;
+	}
+	c = &rs->v[rs->n];
+	c->stream = rs->stream;
+	rc = ledger_run_open(rs->lg, rs->txn, rs->stream_id, first, &c->run);
+	if (rc)
+		return rc;
+	rs->n++;
+	rs->codes += c->run.count;
+	return 0;
 }
 
 /* A binary heap of runs by current code. */
@@ -234,9 +257,9 @@ static void heap_down(struct run_cur **h, size_t n, size_t i)
 		size_t l = 2 * i + 1, m = i;
 		struct run_cur *t;
 
-		if (l < n && h[l]->code < h[m]->code)
+		if (l < n && h[l]->run.code < h[m]->run.code)
 			m = l;
-		if (l + 1 < n && h[l + 1]->code < h[m]->code)
+		if (l + 1 < n && h[l + 1]->run.code < h[m]->run.code)
 			m = l + 1;
 		if (m == i)
 			return;
@@ -247,13 +270,14 @@ static void heap_down(struct run_cur **h, size_t n, size_t i)
 	}
 }
 
-int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
+int verify_code_streams(struct rpool *p, FILE *out, struct verify_report *r)
 {
 	const char *name = p->def->name;
 	struct ledger *lg = p->ledger;
-	struct code_streams cs = { 0 };
-	struct run_cur *runs = NULL, **heap = NULL;
-	size_t nruns = 0, cap = 0, n, i, si;
+	struct codepool_streams cs = { 0 };
+	struct run_set rs = { 0 };
+	struct run_cur *runs, **heap = NULL;
+	size_t nruns, n, i, si;
 	uint64_t *in_runs = NULL, prev = 0;
 	bool have_prev = false;
 	MDB_txn *txn = NULL;
@@ -263,7 +287,9 @@ int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
 	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	rc = code_streams_load(lg, txn, p->def, &cs);
+	rs.lg = lg;
+	rs.txn = txn;
+	rc = codepool_streams_load(lg, txn, p->def, &cs);
 	if (rc)
 		goto out;
 	in_runs = calloc(cs.n ? cs.n : 1, sizeof(*in_runs));
@@ -273,63 +299,19 @@ int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
 	}
 	/* A cursor on every run of every stream. */
 	for (si = 0; si < cs.n; si++) {
-		unsigned char key[12];
-		MDB_cursor *keys = NULL;
-		MDB_val k, v;
-
-		rc = store_err(mdb_cursor_open(txn, lg->coderuns, &keys));
+		rs.stream = (uint32_t)si;
+		rs.stream_id = cs.v[si].rec.id;
+		rs.codes = 0;
+		rc = ledger_run_each(lg, txn, rs.stream_id, run_add, &rs);
+		in_runs[si] = rs.codes;
 		if (rc)
 			goto out;
-		store_put_be32(key, cs.v[si].rec.id);
-		store_put_be64(key + 4, 0);
-		k.mv_size = sizeof(key);
-		k.mv_data = key;
-		for (rc = mdb_cursor_get(keys, &k, &v, MDB_SET_RANGE); rc == 0;
-		     rc = mdb_cursor_get(keys, &k, &v, MDB_NEXT_NODUP)) {
-			struct run_cur *c;
-			size_t cnt = 0;
-
-			if (k.mv_size != 12 ||
-			    store_get_be32(k.mv_data) != cs.v[si].rec.id)
-				break;
-			if (nruns == cap) {
-				struct run_cur *t;
-
-				cap = cap ? cap * 2 : 64;
-				t = realloc(runs, cap * sizeof(*runs));
-				if (!t) {
-					rc = ENOMEM;
-					break;
-				}
-				runs = t;
-			}
-			c = &runs[nruns];
-			memset(c, 0, sizeof(*c));
-			c->stream = (uint32_t)si;
-			rc = mdb_cursor_open(txn, lg->coderuns, &c->cur);
-			if (rc)
-				break;
-			nruns++;
-			rc = mdb_cursor_get(c->cur, &k, &v, MDB_SET_KEY);
-			if (rc == 0)
-				rc = mdb_cursor_count(c->cur, &cnt);
-			if (rc)
-				break;
-			in_runs[si] += cnt;
-			rc = run_next(c, MDB_FIRST_DUP);
-			if (rc)
-				break;
-		}
-		mdb_cursor_close(keys);
-		if (rc && rc != MDB_NOTFOUND) {
-			rc = rc == ENOMEM ? -ENOMEM : store_err(rc);
-			goto out;
-		}
-		rc = 0;
 	}
+	runs = rs.v;
+	nruns = rs.n;
 	/* Each stream: its runs hold exactly what it issued. */
 	for (si = 0; si < cs.n; si++) {
-		const struct ledger_pool *rec = &cs.v[si].rec;
+		const struct ledger_rec *rec = &cs.v[si].rec;
 
 		if (in_runs[si] != rec->counter - rec->skipped)
 			problem(r, out, name, "stream \"%s\" issued %llu codes "
@@ -342,7 +324,7 @@ int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
 				(unsigned long long)in_runs[si]);
 		if (si > 0) {	/* the root's grants are checked above */
 			struct ledger_grant *g = NULL;
-			struct ledger_pool srec;
+			struct ledger_rec srec;
 			size_t ng = 0;
 
 			rc = ledger_grants_load(lg, cs.v[si].name, &srec, &g,
@@ -363,40 +345,37 @@ int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r)
 		goto out;
 	}
 	for (i = 0, n = 0; i < nruns; i++)
-		if (runs[i].live)
+		if (runs[i].run.live)
 			heap[n++] = &runs[i];
 	for (i = n / 2; i-- > 0;)
 		heap_down(heap, n, i);
 	while (n) {
 		struct run_cur *c = heap[0];
 
-		if (have_prev && c->code == prev) {
-			value_format(p->def, c->code, text);
+		if (have_prev && c->run.code == prev) {
+			value_format(p->def, c->run.code, text);
 			problem(r, out, name, "code %s was issued twice (again "
 				"by stream \"%s\")", text,
 				cs.v[c->stream].name);
 		}
-		prev = c->code;
+		prev = c->run.code;
 		have_prev = true;
 		r->issued_codes++;
-		rc = run_next(c, MDB_NEXT_DUP);
-		if (rc) {
-			rc = store_err(rc);
+		rc = ledger_run_next(&c->run);
+		if (rc)
 			goto out;
-		}
-		if (!c->live)
+		if (!c->run.live)
 			heap[0] = heap[--n];
 		heap_down(heap, n, 0);
 	}
 	rc = 0;
 out:
-	for (i = 0; i < nruns; i++)
-		if (runs[i].cur)
-			mdb_cursor_close(runs[i].cur);
-	free(runs);
+	for (i = 0; i < rs.n; i++)
+		ledger_run_release(&rs.v[i].run);
+	free(rs.v);
 	free(heap);
 	free(in_runs);
-	code_streams_release(&cs);
+	codepool_streams_release(&cs);
 	store_txn_abort(txn);
 	return rc;
 }

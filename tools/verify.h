@@ -30,7 +30,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "refill/pool.h"
+#include "pools/pools.h"
 
 struct verify_report {
 	uint64_t grants;	/* ledger grants of the pool */
@@ -43,10 +43,10 @@ struct verify_report {
 /* Verifies pool p, printing each problem (at most 20 in full) to out.
  * Returns 0 when the walk completed (look at r->problems), or a negative
  * errno when it could not read the ledger or a shard. */
-int verify_pool(struct pool *p, FILE *out, struct verify_report *r);
+int verify_pool(struct rpool *p, FILE *out, struct verify_report *r);
 
 /* For a code pool: the checks on all its streams above, adding to r.
  * Returns 0 when the walk completed, or a negative errno. */
-int verify_code_streams(struct pool *p, FILE *out, struct verify_report *r);
+int verify_code_streams(struct rpool *p, FILE *out, struct verify_report *r);
 
 #endif

@@ -30,7 +30,7 @@ DEFAULT_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 TOKEN = "test-admin-token-0123"
 AUTH = {"Authorization": "Bearer " + TOKEN}
 
-# Codes per ledger transaction of a job (refill/jobs.h CODES_CHUNK): the
+# Codes per ledger transaction of a job (pools/codegen.h CODEGEN_CHUNK): the
 # first commit of a job shows as done >= this.
 CHUNK = 65536
 
@@ -843,7 +843,7 @@ class CodesTest(ServerTest):
                     check=0)
             # Jobs under a prefix before those without: a job queued
             # behind a root job would have to reserve the whole of its
-            # prefix against it (code_job_admit), and Z9 has only 36.
+            # prefix against it (codejob_admit), and Z9 has only 36.
             jobs += [(self.post_job(s, "mid", n, p), n, p)
                      for p, n in (("Z9", 10), ("B", 300), ("", 8000),
                                   ("", 2000))]

@@ -1,6 +1,6 @@
 /*
  * fuzz_value.c: the values of int, float and sequence pools
- * (common/value.h, ledger/seq.h) and the number and address parsers of
+ * (common/value.h, pools/seq.h) and the number and address parsers of
  * common/parse.h, from any bytes.
  *
  * The input is a header of 18 bytes, then a text: byte 0 picks what is
@@ -24,7 +24,7 @@
 #include "common/config.h"
 #include "common/parse.h"
 #include "common/value.h"
-#include "ledger/seq.h"
+#include "pools/seq.h"
 #include "tests/fuzz/fuzz.h"
 #include "common/banned.h"
 
@@ -223,7 +223,7 @@ static void float_pool(struct pool_def *d, unsigned shape, uint64_t a,
 
 /* ---- sequence pools ----------------------------------------------- */
 
-static enum verdict ref_seq(const struct seq_pool *sp, const char *text,
+static enum verdict ref_seq(const struct seq *sp, const char *text,
 			    uint32_t *day, uint64_t *n)
 {
 	unsigned digits = sp->def->digits;
@@ -248,7 +248,7 @@ static void fuzz_seq(unsigned shape, uint64_t a, uint64_t b,
 		     const char *text)
 {
 	struct pool_def d;
-	struct seq_pool sp;
+	struct seq sp;
 	char id[SEQ_ID_MAX + 1];
 	uint32_t day = 0, rday = 0;
 	uint64_t n = 0, rn = 0;

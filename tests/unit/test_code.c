@@ -16,7 +16,7 @@
 #include "common/code.h"
 #include "common/config.h"
 #include "common/value.h"
-#include "ledger/codes.h"
+#include "pools/codejob.h"
 #include "common/store.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
@@ -127,7 +127,7 @@ static int rm_entry(const char *path, const struct stat *sb, int type,
 
 static unsigned char times[TINY];	/* how often each code was issued */
 
-static void note(const struct code_batch *b)
+static void note(const struct codepool_batch *b)
 {
 	size_t i;
 
@@ -141,7 +141,7 @@ static void note(const struct code_batch *b)
 /* Issues from prefix text until used up, `step` codes at a time. */
 static uint64_t drain(struct ledger *lg, const struct pool_def *d,
 		      const char *prefix, uint32_t shard, uint64_t step,
-		      struct code_batch *b, uint64_t *skipped)
+		      struct codepool_batch *b, uint64_t *skipped)
 {
 	struct code_prefix p;
 	uint64_t got = 0;
@@ -149,7 +149,7 @@ static uint64_t drain(struct ledger *lg, const struct pool_def *d,
 
 	CHECK(code_prefix_parse(d, prefix, &p) == 0);
 	for (;;) {
-		rc = code_issue(lg, d, &p, shard, step, b, NULL, NULL);
+		rc = codepool_issue(lg, d, &p, shard, step, b, NULL, NULL);
 		CHECK(rc == 0);
 		if (rc || b->grant.count == 0)
 			break;
@@ -178,7 +178,7 @@ static void check_counts(struct ledger *lg, const struct pool_def *d)
 		n = code_combinations(d, p.len);
 		for (k = lo; k < lo + n; k++)
 			want += times[k] ? 1 : 0;
-		CHECK(code_count(lg, d, &p, &issued) == 0);
+		CHECK(codepool_count(lg, d, &p, &issued) == 0);
 		CHECKF(issued == want, "prefix \"%s\": %llu issued, the "
 		       "codes say %llu", *t, (unsigned long long)issued,
 		       (unsigned long long)want);
@@ -189,8 +189,8 @@ static void test_streams(void)
 {
 	struct ledger_opts lo = { .sync = false, .create = true };
 	struct pool_def d = def_of("##-##", "ABC");
-	struct ledger_pool rec;
-	struct code_batch b;
+	struct ledger_rec rec;
+	struct codepool_batch b;
 	struct ledger lg;
 	struct code_prefix p;
 	char dir[256], path[512], err[256];
@@ -200,25 +200,25 @@ static void test_streams(void)
 	snprintf(dir, sizeof(dir), "%s", tmp);
 	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
 	CHECK(ledger_open(&lg, path, &lo) == 0);
-	CHECK(ledger_pool_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
-	CHECK(code_batch_init(&b, 64) == 0);
+	CHECK(ledger_rec_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
+	CHECK(codepool_batch_init(&b, 64) == 0);
 	memset(times, 0, sizeof(times));
 
 	/* The root takes some, then nested prefixes, then the root again:
 	 * each meets codes the others issued. */
 	CHECK(code_prefix_parse(&d, "", &p) == 0);
-	CHECK(code_issue(&lg, &d, &p, 0, 20, &b, NULL, NULL) == 0);
+	CHECK(codepool_issue(&lg, &d, &p, 0, 20, &b, NULL, NULL) == 0);
 	note(&b);
 	got += b.n;
 	CHECK_EQ_U64(b.n, 20);	/* no other stream yet: no skips */
 	check_counts(&lg, &d);
-	got += drain(&lg, &d, "A", CODE_JOB_SHARD(1), 5, &b, &skipped);
+	got += drain(&lg, &d, "A", CODEPOOL_JOB_SHARD(1), 5, &b, &skipped);
 	check_counts(&lg, &d);
-	got += drain(&lg, &d, "AB", CODE_JOB_SHARD(2), 2, &b, &skipped);
-	got += drain(&lg, &d, "BC-", CODE_CLI_SHARD, 1, &b, &skipped);
+	got += drain(&lg, &d, "AB", CODEPOOL_JOB_SHARD(2), 2, &b, &skipped);
+	got += drain(&lg, &d, "BC-", CODEPOOL_CLI_SHARD, 1, &b, &skipped);
 	check_counts(&lg, &d);
 	got += drain(&lg, &d, "", 0, 7, &b, &skipped);
-	got += drain(&lg, &d, "C", CODE_JOB_SHARD(3), 4, &b, &skipped);
+	got += drain(&lg, &d, "C", CODEPOOL_JOB_SHARD(3), 4, &b, &skipped);
 	check_counts(&lg, &d);
 	/* Every code exactly once, and every skip accounted for. */
 	for (i = 0; i < TINY; i++)
@@ -228,16 +228,16 @@ static void test_streams(void)
 	CHECK(skipped > 0);
 	/* The capacity everywhere is now 0 left. */
 	CHECK(code_prefix_parse(&d, "AB", &p) == 0);
-	CHECK(code_count(&lg, &d, &p, &issued) == 0 && issued == 9);
+	CHECK(codepool_count(&lg, &d, &p, &issued) == 0 && issued == 9);
 	/* A prefix that is too long generates nothing. */
 	CHECK(code_prefix_parse(&d, "AB-AB", &p) == -E2BIG);
 	/* The lookup knows every code's stream. */
 	for (i = 0; i < TINY; i++) {
-		struct code_lookup lk;
+		struct codepool_lookup lk;
 
-		CHECK(code_lookup(&lg, &d, i, &lk) == 0 && lk.issued);
+		CHECK(codepool_lookup(&lg, &d, i, &lk) == 0 && lk.issued);
 	}
-	code_batch_release(&b);
+	codepool_batch_release(&b);
 	ledger_release(&lg);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -264,9 +264,9 @@ static void test_walk_back(void)
 	struct pool_def d = def_of("####", "ABCDEFGH"); /* 4096 */
 	static struct collect c;
 	static uint64_t issued[4096];
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct code_prefix root, p;
-	struct code_batch b;
+	struct codepool_batch b;
 	struct ledger lg;
 	size_t n = 0, i;
 	char dir[256], path[512], err[256];
@@ -274,16 +274,16 @@ static void test_walk_back(void)
 	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
 	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
 	CHECK(ledger_open(&lg, path, &lo) == 0);
-	CHECK(ledger_pool_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
-	CHECK(code_batch_init(&b, 1000) == 0);
+	CHECK(ledger_rec_ensure(&lg, &d, &rec, err, sizeof(err)) == 0);
+	CHECK(codepool_batch_init(&b, 1000) == 0);
 	CHECK(code_prefix_parse(&d, "", &root) == 0);
 	CHECK(code_prefix_parse(&d, "B", &p) == 0);
 	/* the root takes 1500 codes, about 190 of them under B (of 512) */
-	CHECK(code_issue(&lg, &d, &root, 0, 1000, &b, NULL, NULL) == 0);
-	CHECK(code_issue(&lg, &d, &root, 0, 500, &b, NULL, NULL) == 0);
+	CHECK(codepool_issue(&lg, &d, &root, 0, 1000, &b, NULL, NULL) == 0);
+	CHECK(codepool_issue(&lg, &d, &root, 0, 500, &b, NULL, NULL) == 0);
 	/* a job under B takes 300, in chunks, skipping the root's */
 	while (n < 300) {
-		CHECK(code_issue(&lg, &d, &p, CODE_JOB_SHARD(9), 300 - n, &b,
+		CHECK(codepool_issue(&lg, &d, &p, CODEPOOL_JOB_SHARD(9), 300 - n, &b,
 				 NULL, NULL) == 0);
 		if (b.grant.count == 0)
 			break;
@@ -292,29 +292,29 @@ static void test_walk_back(void)
 	}
 	CHECK_EQ_U64(n, 300);
 	c.n = 0;
-	CHECK(code_shard_codes(&lg, &d, &p, CODE_JOB_SHARD(9), 0, 300,
+	CHECK(codepool_shard_codes(&lg, &d, &p, CODEPOOL_JOB_SHARD(9), 0, 300,
 			       collect_code, &c) == 0);
 	CHECK_EQ_U64(c.n, 300);
 	CHECK(c.n == 300 && !memcmp(c.v, issued, 300 * sizeof(*c.v)));
 	/* from the middle */
 	c.n = 0;
-	CHECK(code_shard_codes(&lg, &d, &p, CODE_JOB_SHARD(9), 123, 50,
+	CHECK(codepool_shard_codes(&lg, &d, &p, CODEPOOL_JOB_SHARD(9), 123, 50,
 			       collect_code, &c) == 0);
 	CHECK(c.n == 50 && !memcmp(c.v, issued + 123, 50 * sizeof(*c.v)));
 	for (i = 0; i < n; i++)
 		CHECK(code_top(&d, issued[i], 1) == 1);
-	code_batch_release(&b);
+	codepool_batch_release(&b);
 	ledger_release(&lg);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Job ids: 1, 2, ... and never one whose grants' receiver would be
- * another job's or uniqctl's (CODE_JOB_SHARD keeps 31 bits). */
+ * another job's or uniqctl's (CODEPOOL_JOB_SHARD keeps 31 bits). */
 static void test_job_ids(void)
 {
 	struct ledger_opts lo = { .sync = false, .create = true };
-	uint64_t next = CODE_JOB_ID_MAX;
-	struct code_job j;
+	uint64_t next = CODEJOB_ID_MAX;
+	struct codejob j;
 	struct ledger lg;
 	char dir[256], path[512];
 	char key[] = "next_job_id";
@@ -324,18 +324,18 @@ static void test_job_ids(void)
 	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
 	snprintf(path, sizeof(path), "%s/ledger.mdb", dir);
 	CHECK(ledger_open(&lg, path, &lo) == 0);
-	CHECK(code_job_create(&lg, "c", "", 5, &j) == 0 && j.id == 1);
-	CHECK(code_job_create(&lg, "c", "A", 5, &j) == 0 && j.id == 2);
-	CHECK(CODE_JOB_SHARD(CODE_JOB_ID_MAX) != CODE_CLI_SHARD);
+	CHECK(codejob_create(&lg, "c", "", 5, &j) == 0 && j.id == 1);
+	CHECK(codejob_create(&lg, "c", "A", 5, &j) == 0 && j.id == 2);
+	CHECK(CODEPOOL_JOB_SHARD(CODEJOB_ID_MAX) != CODEPOOL_CLI_SHARD);
 	/* a ledger that made two billion jobs */
 	CHECK(store_txn_begin(lg.env, NULL, 0, &txn) == 0);
 	v = (MDB_val){ sizeof(next), &next };
 	CHECK(store_finish(txn, store_err(mdb_put(txn, lg.meta, &k, &v,
 						   0))) == 0);
-	CHECK(code_job_create(&lg, "c", "", 5, &j) == 0 &&
-	      j.id == CODE_JOB_ID_MAX);
-	CHECK(code_job_create(&lg, "c", "", 5, &j) == -EOVERFLOW);
-	CHECK(code_job_get(&lg, CODE_JOB_ID_MAX + 1, &j) == -ENOENT);
+	CHECK(codejob_create(&lg, "c", "", 5, &j) == 0 &&
+	      j.id == CODEJOB_ID_MAX);
+	CHECK(codejob_create(&lg, "c", "", 5, &j) == -EOVERFLOW);
+	CHECK(codejob_get(&lg, CODEJOB_ID_MAX + 1, &j) == -ENOENT);
 	ledger_release(&lg);
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -22,7 +22,7 @@
 #include "common/config.h"
 #include "common/store.h"
 #include "ledger/committer.h"
-#include "ledger/lease.h"
+#include "pools/lease.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
 #include "common/banned.h"
@@ -63,7 +63,7 @@ static int run_req(struct committer *c, struct waiter *w)
 	return w->rc;
 }
 
-static int borrow(struct committer *c, struct lease_pool *lp,
+static int borrow(struct committer *c, struct lease *lp,
 		  const char *holder, int64_t ttl, uint64_t now_ms,
 		  int64_t *number)
 {
@@ -81,7 +81,7 @@ static int borrow(struct committer *c, struct lease_pool *lp,
 	return rc;
 }
 
-static int give_back(struct committer *c, struct lease_pool *lp,
+static int give_back(struct committer *c, struct lease *lp,
 		     int64_t number, const char *holder)
 {
 	struct waiter w;
@@ -109,7 +109,7 @@ struct env {
 	struct ledger lg;
 	struct committer *c;
 	struct pool_def def;
-	struct lease_pool lp;
+	struct lease lp;
 };
 
 static int env_open(struct env *e, int64_t start, uint64_t count,
@@ -129,7 +129,7 @@ static int env_open(struct env *e, int64_t start, uint64_t count,
 	rc = ledger_open(&e->lg, path, &lo);
 	if (rc)
 		return rc;
-	rc = lease_pool_open(&e->lp, &e->lg, &e->def, err, sizeof(err));
+	rc = lease_open(&e->lp, &e->lg, &e->def, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
 	if (rc)
 		return rc;
@@ -144,7 +144,7 @@ static void env_close(struct env *e)
 {
 	committer_stop(e->c);
 	committer_free(e->c);
-	lease_pool_release(&e->lp);
+	lease_release(&e->lp);
 	ledger_release(&e->lg);
 }
 
@@ -314,20 +314,20 @@ static void test_expiry_and_reopen(void)
  */
 static void test_free_stack_disagrees(void)
 {
-	struct lease_pool lp2;
+	struct lease lp2;
 	struct env e;
 	char err[256];
 	int64_t a = -1, b = -1, c = -1;
 
 	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
 	CHECK(env_open(&e, 0, 10, 600) == 0);
-	CHECK(lease_pool_open(&lp2, &e.lg, &e.def, err, sizeof(err)) == 0);
+	CHECK(lease_open(&lp2, &e.lg, &e.def, err, sizeof(err)) == 0);
 	CHECK(borrow(e.c, &e.lp, "a", 600, 0, &a) == 0);
 	CHECK(borrow(e.c, &lp2, "b", 600, 0, &b) == 0);
 	CHECK(borrow(e.c, &e.lp, "c", 600, 0, &c) == 0);
 	CHECKF(a == 0 && b == 1 && c == 2, "lent %lld, %lld, %lld",
 	       (long long)a, (long long)b, (long long)c);
-	lease_pool_release(&lp2);
+	lease_release(&lp2);
 	env_close(&e);
 	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -131,7 +131,7 @@ static bool key_is_zero(const uint8_t *key)
 	return true;
 }
 
-static bool pool_eq(const struct ledger_pool *a, const struct ledger_pool *b)
+static bool pool_eq(const struct ledger_rec *a, const struct ledger_rec *b)
 {
 	return a->id == b->id && a->kind == b->kind && a->min == b->min &&
 	       a->capacity == b->capacity && a->decimals == b->decimals &&
@@ -164,7 +164,7 @@ static void test_create_reopen(void)
 	uint8_t inst[LEDGER_INSTANCE_LEN];
 	char path[512];
 	struct ledger lg;
-	struct ledger_pool p;
+	struct ledger_rec p;
 
 	path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_only), -ENOENT);
@@ -174,7 +174,7 @@ static void test_create_reopen(void)
 	CHECK(lg.env != NULL);
 	CHECK(!key_is_zero(lg.instance));
 	memcpy(inst, lg.instance, sizeof(inst));
-	CHECK_RC(ledger_pool_get(&lg, "nope", &p), -ENOENT);
+	CHECK_RC(ledger_rec_get(&lg, "nope", &p), -ENOENT);
 	ledger_release(&lg);
 	CHECK(lg.env == NULL);
 	ledger_release(&lg); /* twice is harmless */
@@ -396,11 +396,11 @@ static void test_cut_creation(void)
 	rm_rf(dir);
 }
 
-/* ledger_pool_ensure: created once with a random key, then checked. */
+/* ledger_rec_ensure: created once with a random key, then checked. */
 static void test_pool_ensure(void)
 {
 	const char *dir = t_tmpdir();
-	struct ledger_pool a, a2, b, b2, c, got;
+	struct ledger_rec a, a2, b, b2, c, got;
 	struct pool_def d, bad;
 	struct ledger_grant g;
 	struct ledger lg;
@@ -412,7 +412,7 @@ static void test_pool_ensure(void)
 
 	d = int_def("alpha", -5, 1000);
 	err[0] = '\0';
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &a, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &a, err, sizeof(err)), 0);
 	CHECK(a.id != 0);
 	CHECK_EQ_U64(a.kind, POOL_INT);
 	CHECK(a.min == -5);
@@ -421,7 +421,7 @@ static void test_pool_ensure(void)
 	CHECK_EQ_U64(a.counter, 0);
 	CHECK(!key_is_zero(a.key));
 	CHECK(a.created_ms >= t0 && a.created_ms <= clock_now_ms());
-	CHECK_RC(ledger_pool_get(&lg, "alpha", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "alpha", &got), 0);
 	CHECK(pool_eq(&a, &got));
 
 	/* Same definition again: the same pool, key and counter. Decimals
@@ -429,72 +429,72 @@ static void test_pool_ensure(void)
 	d.decimals = 7;
 	d.shards = 9;
 	d.shard_size = 12345;
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &a2, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &a2, err, sizeof(err)), 0);
 	CHECK(pool_eq(&a, &a2));
 
 	/* Changed parameters: refused with a sentence, nothing changes. */
 	bad = int_def("alpha", -4, 1000);
 	err[0] = '\0';
-	CHECK_RC(ledger_pool_ensure(&lg, &bad, &got, err, sizeof(err)),
+	CHECK_RC(ledger_rec_ensure(&lg, &bad, &got, err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strstr(err, "alpha") != NULL);
 	bad = int_def("alpha", -5, 1001);
 	err[0] = '\0';
-	CHECK_RC(ledger_pool_ensure(&lg, &bad, &got, err, sizeof(err)),
+	CHECK_RC(ledger_rec_ensure(&lg, &bad, &got, err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strlen(err) > 0);
 	bad = float_def("alpha", -5, 1000, 0);
 	err[0] = '\0';
-	CHECK_RC(ledger_pool_ensure(&lg, &bad, &got, err, sizeof(err)),
+	CHECK_RC(ledger_rec_ensure(&lg, &bad, &got, err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strlen(err) > 0);
-	CHECK_RC(ledger_pool_get(&lg, "alpha", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "alpha", &got), 0);
 	CHECK(pool_eq(&a, &got));
 
 	/* A float pool: its decimals are part of what values mean. */
 	d = float_def("beta", 0, 1000000, 3);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &b, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &b, err, sizeof(err)), 0);
 	CHECK(b.id != a.id);
 	CHECK(memcmp(a.key, b.key, PERM_KEY_LEN) != 0);
 	CHECK_EQ_U64(b.kind, POOL_FLOAT);
 	CHECK_EQ_U64(b.decimals, 3);
 	bad = float_def("beta", 0, 1000000, 2);
 	err[0] = '\0';
-	CHECK_RC(ledger_pool_ensure(&lg, &bad, &got, err, sizeof(err)),
+	CHECK_RC(ledger_rec_ensure(&lg, &bad, &got, err, sizeof(err)),
 		 -EINVAL);
 	CHECK(strstr(err, "beta") != NULL);
 	bad = int_def("beta", 0, 1000000);
-	CHECK_RC(ledger_pool_ensure(&lg, &bad, &got, err, sizeof(err)),
+	CHECK_RC(ledger_rec_ensure(&lg, &bad, &got, err, sizeof(err)),
 		 -EINVAL);
-	CHECK_RC(ledger_pool_get(&lg, "beta", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "beta", &got), 0);
 	CHECK(pool_eq(&b, &got));
 
 	/* The counter ensure reports is the current one. */
 	CHECK_RC(ledger_grant(&lg, "beta", 0, 10, &g), 0);
 	CHECK_EQ_U64(g.count, 10);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &b2, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &b2, err, sizeof(err)), 0);
 	CHECK_EQ_U64(b2.counter, 10);
 	CHECK(b2.id == b.id && memcmp(b2.key, b.key, PERM_KEY_LEN) == 0);
 
-	/* ledger_pool_matches is the same test. */
+	/* ledger_rec_matches is the same test. */
 	d = float_def("beta", 0, 1000000, 3);
-	CHECK(ledger_pool_matches(&b, &d));
+	CHECK(ledger_rec_matches(&b, &d));
 	d.decimals = 4;
-	CHECK(!ledger_pool_matches(&b, &d));
+	CHECK(!ledger_rec_matches(&b, &d));
 	d = float_def("beta", 1, 1000000, 3);
-	CHECK(!ledger_pool_matches(&b, &d));
+	CHECK(!ledger_rec_matches(&b, &d));
 	d = float_def("beta", 0, 999999, 3);
-	CHECK(!ledger_pool_matches(&b, &d));
+	CHECK(!ledger_rec_matches(&b, &d));
 	d = int_def("alpha", -5, 1000);
 	d.decimals = 3;
-	CHECK(ledger_pool_matches(&a, &d));
+	CHECK(ledger_rec_matches(&a, &d));
 	d.kind = POOL_FLOAT;
 	d.decimals = 0;
-	CHECK(!ledger_pool_matches(&a, &d));
+	CHECK(!ledger_rec_matches(&a, &d));
 
 	/* Refused ensures did not use up pool ids. */
 	d = int_def("gamma", 0, 5);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &c, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &c, err, sizeof(err)), 0);
 	CHECK_EQ_U64(c.id, b.id + 1);
 	CHECK(memcmp(c.key, a.key, PERM_KEY_LEN) != 0);
 	CHECK(memcmp(c.key, b.key, PERM_KEY_LEN) != 0);
@@ -502,15 +502,15 @@ static void test_pool_ensure(void)
 	/* All of it survives a reopen. */
 	ledger_release(&lg);
 	CHECK_RC(ledger_open(&lg, path, &open_only), 0);
-	CHECK_RC(ledger_pool_get(&lg, "alpha", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "alpha", &got), 0);
 	CHECK(pool_eq(&a, &got));
-	CHECK_RC(ledger_pool_get(&lg, "beta", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "beta", &got), 0);
 	CHECK(pool_eq(&b2, &got));
 	d = int_def("gamma", 0, 5);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &got, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &got, err, sizeof(err)), 0);
 	CHECK(pool_eq(&c, &got));
 	d = int_def("delta", 0, 5);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &got, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &got, err, sizeof(err)), 0);
 	CHECK_EQ_U64(got.id, c.id + 1);
 	ledger_release(&lg);
 	rm_rf(dir);
@@ -521,7 +521,7 @@ static void test_grant_small(void)
 {
 	const char *dir = t_tmpdir();
 	struct pool_def d = int_def("ten", 100, 10);
-	struct ledger_pool p, got;
+	struct ledger_rec p, got;
 	struct ledger_grant g, *gs = NULL;
 	struct ledger lg;
 	char path[512], err[256];
@@ -533,7 +533,7 @@ static void test_grant_small(void)
 	path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	CHECK_RC(ledger_grant(&lg, "ten", 0, 4, &g), -ENOENT);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &p, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
 
 	/* Wanting nothing grants nothing. */
 	CHECK_RC(ledger_grant(&lg, "ten", 0, 0, &g), 0);
@@ -557,7 +557,7 @@ static void test_grant_small(void)
 		CHECK_RC(ledger_grant(&lg, "ten", i % 3, 4, &g), 0);
 		CHECK_EQ_U64(g.count, 0);
 	}
-	CHECK_RC(ledger_pool_get(&lg, "ten", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "ten", &got), 0);
 	CHECK_EQ_U64(got.counter, 10);
 	/* A used-up pool's empty grants did not register shards 1 and 2. */
 	CHECK_RC(ledger_shard_count(&lg, p.id, &nshards), 0);
@@ -581,7 +581,7 @@ static void test_grant_small(void)
 
 /* Writes pool record p of `name` as is, the way damage would. */
 static int put_pool_raw(struct ledger *lg, const char *name,
-			const struct ledger_pool *p)
+			const struct ledger_rec *p)
 {
 	MDB_txn *txn;
 	int rc;
@@ -589,7 +589,7 @@ static int put_pool_raw(struct ledger *lg, const char *name,
 	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
-	rc = ledger_pool_put_txn(lg, txn, name, p);
+	rc = ledger_rec_put_txn(lg, txn, name, p);
 	return store_finish(txn, rc);
 }
 
@@ -603,16 +603,16 @@ static void test_grant_damaged(void)
 {
 	const char *dir = t_tmpdir();
 	struct pool_def d = int_def("dmg", 100, 10);
-	struct ledger_pool p, bad, got;
+	struct ledger_rec p, bad, got;
 	struct ledger_grant g;
 	struct ledger lg;
 	char path[512], err[256];
 
 	path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &p, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
 	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), 0);
-	CHECK_RC(ledger_pool_get(&lg, "dmg", &p), 0);
+	CHECK_RC(ledger_rec_get(&lg, "dmg", &p), 0);
 	CHECK_EQ_U64(p.counter, 4);
 
 	bad = p;
@@ -626,7 +626,7 @@ static void test_grant_damaged(void)
 	bad.counter = p.capacity + 3;	/* beyond the capacity */
 	CHECK_RC(put_pool_raw(&lg, "dmg", &bad), 0);
 	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), -EIO);
-	CHECK_RC(ledger_pool_get(&lg, "dmg", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "dmg", &got), 0);
 	CHECK_EQ_U64(got.counter, p.capacity + 3);	/* nothing written */
 
 	CHECK_RC(put_pool_raw(&lg, "dmg", &p), 0);
@@ -642,7 +642,7 @@ static void test_grant_damaged(void)
 
 struct tile_pool {
 	const char *name;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct ledger_grant g[TILE_MAX_GRANTS];
 	size_t n;
 	uint64_t next_seq[8];
@@ -689,7 +689,7 @@ static void test_grant_tiling(void)
 	static const uint32_t shard_ids[] = { 0, 1, 3, 6 };
 	const char *dir = t_tmpdir();
 	struct ledger_grant g, *loaded;
-	struct ledger_pool got, empty;
+	struct ledger_rec got, empty;
 	struct pool_def d;
 	struct ledger lg;
 	char path[512], err[256];
@@ -705,12 +705,12 @@ static void test_grant_tiling(void)
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	for (i = 0; i < 2; i++) {
 		d = int_def(tp[i].name, 0, TILE_CAP);
-		CHECK_RC(ledger_pool_ensure(&lg, &d, &tp[i].rec, err,
+		CHECK_RC(ledger_rec_ensure(&lg, &d, &tp[i].rec, err,
 			 sizeof(err)), 0);
 	}
 	/* A pool with a higher id and no grants at all. */
 	d = int_def("empty", 0, 100);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &empty, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &empty, err, sizeof(err)), 0);
 
 	while ((!tp[0].used_up || !tp[1].used_up) && rounds++ < 100000) {
 		struct tile_pool *t = &tp[rng_next(&rng) % 2];
@@ -804,7 +804,7 @@ static void test_persist(void)
 {
 	const char *dir = t_tmpdir();
 	struct ledger_grant g[6], more, *loaded = NULL;
-	struct ledger_pool p, got;
+	struct ledger_rec p, got;
 	struct pool_def d = int_def("keep", 0, 1u << 20);
 	struct ledger lg;
 	char path[512], err[256];
@@ -813,14 +813,14 @@ static void test_persist(void)
 
 	path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &p, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
 	for (i = 0; i < 6; i++)
 		CHECK_RC(ledger_grant(&lg, "keep", (uint32_t)(i % 2), 100 + i,
 			 &g[i]), 0);
 	ledger_release(&lg);
 
 	CHECK_RC(ledger_open(&lg, path, &open_only), 0);
-	CHECK_RC(ledger_pool_get(&lg, "keep", &got), 0);
+	CHECK_RC(ledger_rec_get(&lg, "keep", &got), 0);
 	CHECK_EQ_U64(got.id, p.id);
 	CHECK(memcmp(got.key, p.key, PERM_KEY_LEN) == 0);
 	CHECK_EQ_U64(got.counter, g[5].first + g[5].count);

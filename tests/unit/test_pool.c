@@ -31,9 +31,9 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/perm.h"
-#include "ledger/codes.h"
+#include "pools/codejob.h"
 #include "ledger/ledger.h"
-#include "refill/pool.h"
+#include "pools/pools.h"
 #include "refill/refill.h"
 #include "shard/hopper.h"
 #include "shard/shard.h"
@@ -197,7 +197,7 @@ static void merge_new(struct vec *all, struct vec *fresh, uint64_t cap,
 /* One drawing thread: draws batches of 1..maxn from p until `total`
  * reaches target, the pool is used up, or the deadline passes. */
 struct drawer {
-	struct pool *p;
+	struct rpool *p;
 	unsigned hint;
 	unsigned maxn;
 	uint64_t target;
@@ -206,7 +206,7 @@ struct drawer {
 	uint64_t rng;
 	struct vec got;
 	uint64_t eagain;
-	int err;		/* an unexpected return of pool_draw */
+	int err;		/* an unexpected return of rpool_draw */
 	bool nodata, timed_out, bad_shard, oom;
 };
 
@@ -224,7 +224,7 @@ static void *drawer_main(void *arg)
 			break;
 		}
 		n = 1 + rng_next(&d->rng) % maxn;
-		rc = pool_draw(d->p, n, vals, &shard, d->hint);
+		rc = rpool_draw(d->p, n, vals, &shard, d->hint);
 		if (rc == -EAGAIN) {
 			d->eagain++;
 			sleep_us(100);
@@ -258,7 +258,7 @@ static void *drawer_main(void *arg)
  * together (UINT64_MAX: until -ENODATA), appending everything to out.
  * Returns how many threads saw -ENODATA.
  */
-static unsigned draw_many(struct pool *p, unsigned nthreads, unsigned maxn,
+static unsigned draw_many(struct rpool *p, unsigned nthreads, unsigned maxn,
 			  uint64_t target, struct vec *out)
 {
 	struct drawer d[16];
@@ -285,7 +285,7 @@ static unsigned draw_many(struct pool *p, unsigned nthreads, unsigned maxn,
 	}
 	for (i = 0; i < started; i++) {
 		pthread_join(tid[i], NULL);
-		CHECKF(d[i].err == 0, "%s: pool_draw: %s", p->def->name,
+		CHECKF(d[i].err == 0, "%s: rpool_draw: %s", p->def->name,
 		       log_strerror(d[i].err));
 		CHECKF(!d[i].timed_out, "%s: drawer %u stuck (%llu x "
 		       "-EAGAIN)", p->def->name, i,
@@ -301,12 +301,12 @@ static unsigned draw_many(struct pool *p, unsigned nthreads, unsigned maxn,
 }
 
 /* Draws one value in the calling thread, waiting through -EAGAIN. */
-static int draw_one(struct pool *p, uint64_t *v, unsigned *shard)
+static int draw_one(struct rpool *p, uint64_t *v, unsigned *shard)
 {
 	uint64_t end = deadline_in(PHASE_SECONDS);
 	int rc;
 
-	while ((rc = pool_draw(p, 1, v, shard, 0)) == -EAGAIN &&
+	while ((rc = rpool_draw(p, 1, v, shard, 0)) == -EAGAIN &&
 	       clock_mono_ns() < end)
 		sleep_us(500);
 	return rc;
@@ -315,7 +315,7 @@ static int draw_one(struct pool *p, uint64_t *v, unsigned *shard)
 /* Waits (bounded) until every serving shard of p has values ready in
  * both its environment and its hopper, as it has at rest: the filler
  * runs at a lower priority and may lag on a busy machine. */
-static void wait_stocked(struct pool *p)
+static void wait_stocked(struct rpool *p)
 {
 	uint64_t end = deadline_in(PHASE_SECONDS);
 	unsigned i;
@@ -335,7 +335,7 @@ static void wait_stocked(struct pool *p)
 }
 
 /* Appends every value in the environments of p's serving shards. */
-static void read_shards(struct pool *p, struct vec *out)
+static void read_shards(struct rpool *p, struct vec *out)
 {
 	struct shard_reader r;
 	struct shard_item it;
@@ -351,12 +351,12 @@ static void read_shards(struct pool *p, struct vec *out)
 	}
 }
 
-static uint64_t counter_of(struct pool *p)
+static uint64_t counter_of(struct rpool *p)
 {
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 
 	memset(&rec, 0, sizeof(rec));
-	CHECK_RC(ledger_pool_get(p->ledger, p->def->name, &rec), 0);
+	CHECK_RC(ledger_rec_get(p->ledger, p->def->name, &rec), 0);
 	return rec.counter;
 }
 
@@ -376,22 +376,22 @@ static int load_config(struct config *cfg, const char *json, const char *dir)
 }
 
 /* Opens ps on cfg (creating) and starts the refill threads. */
-static int start(struct pool_set *ps, const struct config *cfg,
+static int start(struct pools *ps, const struct config *cfg,
 		 struct refill **rf)
 {
-	struct pool_set_opts o = { .create = true };
+	struct pools_opts o = { .create = true };
 	char err[512] = "";
 	int rc;
 
 	*rf = NULL;
-	rc = pool_set_open(ps, cfg, &o, err, sizeof(err));
-	CHECKF(rc == 0, "pool_set_open: %s (%s)", log_strerror(rc), err);
+	rc = pools_open(ps, cfg, &o, err, sizeof(err));
+	CHECKF(rc == 0, "pools_open: %s (%s)", log_strerror(rc), err);
 	if (rc)
 		return rc;
-	rc = refill_create(ps, rf);
-	CHECKF(rc == 0, "refill_create: %s", log_strerror(rc));
+	rc = refill_start(ps, rf);
+	CHECKF(rc == 0, "refill_start: %s", log_strerror(rc));
 	if (rc)
-		pool_set_release(ps);
+		pools_release(ps);
 	return rc;
 }
 
@@ -463,7 +463,7 @@ static void test_concurrent_grants(void)
 	struct ledger_grant *all = NULL, *loaded = NULL;
 	struct ledger_opts lo = { .sync = false, .create = true };
 	struct pool_def d;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct ledger lg;
 	char dir[256], path[512], err[256];
 	uint64_t next = 0, seq[2] = { 0, 0 };
@@ -479,7 +479,7 @@ static void test_concurrent_grants(void)
 	d.capacity = CG_CAP;
 	d.shards = 2;
 	d.shard_size = 100;
-	CHECK_RC(ledger_pool_ensure(&lg, &d, &rec, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &rec, err, sizeof(err)), 0);
 
 	for (k = 0; k < CG_THREADS; k++) {
 		memset(&gr[k], 0, sizeof(gr[k]));
@@ -557,10 +557,10 @@ static void test_data_dir(void)
 	static const char json[] =
 		"{\"pools\": [{\"name\": \"d\", \"kind\": \"int\", "
 		"\"min\": 0, \"max\": 99, \"shards\": 1, \"shard_size\": 10}]}";
-	struct pool_set_opts create = { .create = true };
-	struct pool_set_opts only = { .create = false };
+	struct pools_opts create = { .create = true };
+	struct pools_opts only = { .create = false };
 	struct config cfg;
-	struct pool_set ps;
+	struct pools ps;
 	char dir[256], sub[300], file[400], err[512];
 	struct stat st;
 	FILE *f;
@@ -572,7 +572,7 @@ static void test_data_dir(void)
 
 	/* Missing, without create: -ENOENT, and nothing is created. */
 	err[0] = '\0';
-	CHECK_RC(pool_set_open(&ps, &cfg, &only, err, sizeof(err)), -ENOENT);
+	CHECK_RC(pools_open(&ps, &cfg, &only, err, sizeof(err)), -ENOENT);
 	CHECK(strlen(err) > 0);
 	CHECK(stat(sub, &st) != 0);
 
@@ -586,7 +586,7 @@ static void test_data_dir(void)
 		fclose(f);
 	}
 	err[0] = '\0';
-	CHECK_RC(pool_set_open(&ps, &cfg, &create, err, sizeof(err)), -EPROTO);
+	CHECK_RC(pools_open(&ps, &cfg, &create, err, sizeof(err)), -EPROTO);
 	CHECK(strlen(err) > 0);
 	snprintf(file, sizeof(file), "%s/shards", sub);
 	CHECK(stat(file, &st) != 0);
@@ -596,14 +596,14 @@ static void test_data_dir(void)
 	/* An empty directory is fine, and then it is ours. */
 	snprintf(file, sizeof(file), "%s/notes.txt", sub);
 	CHECK_EQ_U64(remove(file), 0);
-	CHECK_RC(pool_set_open(&ps, &cfg, &create, err, sizeof(err)), 0);
+	CHECK_RC(pools_open(&ps, &cfg, &create, err, sizeof(err)), 0);
 	CHECK_EQ_U64(ps.npools, 1);
-	CHECK(pool_set_find(&ps, "d") != NULL);
-	CHECK(pool_set_find(&ps, "e") == NULL);
-	pool_set_release(&ps);
-	CHECK_RC(pool_set_check_dir(sub, err, sizeof(err)), 0);
-	CHECK_RC(pool_set_open(&ps, &cfg, &only, err, sizeof(err)), 0);
-	pool_set_release(&ps);
+	CHECK(pools_random(&ps, "d") != NULL);
+	CHECK(pools_random(&ps, "e") == NULL);
+	pools_release(&ps);
+	CHECK_RC(pools_check_dir(sub, err, sizeof(err)), 0);
+	CHECK_RC(pools_open(&ps, &cfg, &only, err, sizeof(err)), 0);
+	pools_release(&ps);
 	config_release(&cfg);
 	rm_rf(dir);
 }
@@ -629,10 +629,10 @@ static void test_params_checked(void)
 		"{\"pools\": [{\"name\": \"f\", \"kind\": \"int\", "
 		"\"min\": 0, \"max\": 999, \"shards\": 1, "
 		"\"shard_size\": 10}]}";
-	struct pool_set_opts create = { .create = true };
-	struct pool_set_opts only = { .create = false };
+	struct pools_opts create = { .create = true };
+	struct pools_opts only = { .create = false };
 	struct config c3, c2, ci;
-	struct pool_set ps;
+	struct pools ps;
 	char dir[256], err[512];
 	int rc;
 
@@ -643,28 +643,28 @@ static void test_params_checked(void)
 	CHECK_EQ_U64(c3.pools[0].capacity, c2.pools[0].capacity);
 	CHECK(c3.pools[0].min == c2.pools[0].min);
 
-	CHECK_RC(pool_set_open(&ps, &c3, &create, err, sizeof(err)), 0);
-	pool_set_release(&ps);
+	CHECK_RC(pools_open(&ps, &c3, &create, err, sizeof(err)), 0);
+	pools_release(&ps);
 
 	/* Another kind: refused either way. */
-	CHECK_RC(pool_set_open(&ps, &ci, &create, err, sizeof(err)), -EINVAL);
-	CHECK_RC(pool_set_open(&ps, &ci, &only, err, sizeof(err)), -EINVAL);
-	/* Other decimals: refused with create (ledger_pool_ensure)... */
+	CHECK_RC(pools_open(&ps, &ci, &create, err, sizeof(err)), -EINVAL);
+	CHECK_RC(pools_open(&ps, &ci, &only, err, sizeof(err)), -EINVAL);
+	/* Other decimals: refused with create (ledger_rec_ensure)... */
 	err[0] = '\0';
-	CHECK_RC(pool_set_open(&ps, &c2, &create, err, sizeof(err)), -EINVAL);
+	CHECK_RC(pools_open(&ps, &c2, &create, err, sizeof(err)), -EINVAL);
 	CHECK(strlen(err) > 0);
 	/* ...and must be without create too (uniqctl lookup, verify). */
 	err[0] = '\0';
-	rc = pool_set_open(&ps, &c2, &only, err, sizeof(err));
+	rc = pools_open(&ps, &c2, &only, err, sizeof(err));
 	CHECKF(rc == -EINVAL, "a float pool reopened with other decimals "
 	       "and the same min and capacity was accepted without create "
 	       "(rc %d)", rc);
 	if (rc == 0)
-		pool_set_release(&ps);
+		pools_release(&ps);
 
 	/* The original still opens. */
-	CHECK_RC(pool_set_open(&ps, &c3, &only, err, sizeof(err)), 0);
-	pool_set_release(&ps);
+	CHECK_RC(pools_open(&ps, &c3, &only, err, sizeof(err)), 0);
+	pools_release(&ps);
 	config_release(&c3);
 	config_release(&c2);
 	config_release(&ci);
@@ -684,9 +684,9 @@ static void test_max_count_draw(void)
 		"\"min\": 0, \"max\": 999999, \"shards\": 1, "
 		"\"shard_size\": 300}]}";
 	struct config cfg;
-	struct pool_set ps;
+	struct pools ps;
 	struct refill *rf;
-	struct pool *p;
+	struct rpool *p;
 	struct vec got = { 0 };
 	uint64_t *vals = NULL, end;
 	unsigned shard;
@@ -699,7 +699,7 @@ static void test_max_count_draw(void)
 		return;
 	if (start(&ps, &cfg, &rf))
 		goto out_cfg;
-	p = pool_set_find(&ps, "h");
+	p = pools_random(&ps, "h");
 	CHECK(p != NULL);
 	if (!p)
 		goto out;
@@ -723,7 +723,7 @@ static void test_max_count_draw(void)
 	}
 	/* Now the largest count, for up to 5 s. */
 	end = deadline_in(5);
-	while ((rc = pool_draw(p, p->hopper_cap, vals, &shard, 0)) ==
+	while ((rc = rpool_draw(p, p->hopper_cap, vals, &shard, 0)) ==
 		       -EAGAIN &&
 	       clock_mono_ns() < end)
 		sleep_us(1000);
@@ -740,7 +740,7 @@ static void test_max_count_draw(void)
 out:
 	refill_stop(rf);
 	refill_free(rf);
-	pool_set_release(&ps);
+	pools_release(&ps);
 out_cfg:
 	free(vals);
 	vec_free(&got);
@@ -762,10 +762,10 @@ static void test_rest_holds_a_largest_draw(void)
 		"\"min\": 0, \"max\": 99999999, \"shards\": 1, "
 		"\"shard_size\": 40000}]}";
 	struct config cfg;
-	struct pool_set ps;
+	struct pools ps;
 	struct refill *rf;
-	struct pool *p;
-	struct pool_lookup lk;
+	struct rpool *p;
+	struct rpool_lookup lk;
 	struct vec got = { 0 };
 	struct shard_item head;
 	struct hopper *h;
@@ -780,12 +780,12 @@ static void test_rest_holds_a_largest_draw(void)
 		return;
 	if (start(&ps, &cfg, &rf))
 		goto out_cfg;
-	p = pool_set_find(&ps, "r");
+	p = pools_random(&ps, "r");
 	CHECK(p != NULL);
 	if (!p)
 		goto out;
 	CHECK_EQ_U64(p->hopper_cap, 16384);
-	CHECK_EQ_U64(p->max_draw, POOL_DRAW_MAX);
+	CHECK_EQ_U64(p->max_draw, RPOOL_DRAW_MAX);
 	CHECK(p->hopper_low == p->max_draw);
 	vals = calloc(p->max_draw, sizeof(*vals));
 	if (!vals)
@@ -800,7 +800,7 @@ static void test_rest_holds_a_largest_draw(void)
 	pthread_mutex_unlock(&h->lock);
 	CHECK(level > 0);
 	if (level) {
-		CHECK_RC(pool_lookup(p, head.value, &lk), 0);
+		CHECK_RC(rpool_lookup(p, head.value, &lk), 0);
 		CHECK(lk.issued && !lk.in_shard && lk.in_hopper);
 		CHECK(hopper_holds(h, head.seq, head.value));
 		CHECK(!hopper_holds(h, head.seq, head.value + 1));
@@ -817,7 +817,7 @@ static void test_rest_holds_a_largest_draw(void)
 	}
 	if (level) {
 		CHECK(got.v[0] == head.value);
-		CHECK_RC(pool_lookup(p, head.value, &lk), 0);
+		CHECK_RC(rpool_lookup(p, head.value, &lk), 0);
 		CHECK(lk.issued && !lk.in_shard && !lk.in_hopper);
 	}
 	/* Topped up to a largest draw without any demand. */
@@ -827,7 +827,7 @@ static void test_rest_holds_a_largest_draw(void)
 	CHECKF(hopper_level(h) >= p->max_draw,
 	       "a hopper at rest holds %zu, less than a largest draw (%zu)",
 	       hopper_level(h), p->max_draw);
-	rc = pool_draw(p, p->max_draw, vals, &shard, 0);
+	rc = rpool_draw(p, p->max_draw, vals, &shard, 0);
 	CHECK_RC(rc, 0);
 	if (rc == 0 && vec_add(&got, vals, p->max_draw)) {
 		vec_sort(&got);
@@ -836,7 +836,7 @@ static void test_rest_holds_a_largest_draw(void)
 out:
 	refill_stop(rf);
 	refill_free(rf);
-	pool_set_release(&ps);
+	pools_release(&ps);
 out_cfg:
 	free(vals);
 	vec_free(&got);
@@ -884,11 +884,11 @@ static const struct ledger_grant *grant_of_seq(const struct ledger_grant *gs,
  * held twice); none of them was drawn (sorted). Adds the entries' values
  * to ready when it is not NULL.
  */
-static void check_at_rest(struct pool *p, const struct vec *drawn,
+static void check_at_rest(struct rpool *p, const struct vec *drawn,
 			  struct vec *ready)
 {
 	struct ledger_grant *gs = NULL;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct shard_reader r;
 	struct shard_item it;
 	uint64_t next = 0, misplaced = 0, was_drawn = 0;
@@ -938,13 +938,13 @@ static void check_at_rest(struct pool *p, const struct vec *drawn,
 }
 
 /* Stops the refill threads and puts the hoppers back. */
-static void stop_clean(struct pool_set *ps, struct refill *rf)
+static void stop_clean(struct pools *ps, struct refill *rf)
 {
 	size_t i;
 
 	refill_stop(rf);
 	for (i = 0; i < ps->npools; i++)
-		CHECK_RC(pool_put_back(&ps->pools[i]), 0);
+		CHECK_RC(rpool_put_back(&ps->pools[i]), 0);
 	refill_free(rf);
 }
 
@@ -965,10 +965,10 @@ static void test_fewer_shards(void)
 		"\"min\": 0, \"max\": 99999, \"shards\": 2, "
 		"\"shard_size\": 200}]}";
 	struct config c3, c2;
-	struct pool_set ps;
+	struct pools ps;
 	struct refill *rf;
-	struct pool *p;
-	struct pool_lookup lk;
+	struct rpool *p;
+	struct rpool_lookup lk;
 	struct vec drawn = { 0 }, fresh = { 0 }, left = { 0 };
 	char dir[256];
 	size_t i;
@@ -980,19 +980,19 @@ static void test_fewer_shards(void)
 	/* Three shards. */
 	if (start(&ps, &c3, &rf))
 		goto out;
-	p = pool_set_find(&ps, "g");
+	p = pools_random(&ps, "g");
 	draw_many(p, 4, 8, 3000, &fresh);
 	merge_new(&drawn, &fresh, p->def->capacity, "g, 3 shards");
 	vec_free(&fresh);
 	wait_stocked(p);
 	stop_clean(&ps, rf);
 	check_at_rest(p, &drawn, NULL);
-	pool_set_release(&ps);
+	pools_release(&ps);
 
 	/* Two: shard 2 is still open, for lookups, and not served. */
 	if (start(&ps, &c2, &rf))
 		goto out;
-	p = pool_set_find(&ps, "g");
+	p = pools_random(&ps, "g");
 	CHECK_EQ_U64(p->nserving, 2);
 	CHECK_EQ_U64(p->nopen, 3);
 	{
@@ -1007,7 +1007,7 @@ static void test_fewer_shards(void)
 	CHECK(left.n > 0);
 	vec_sort(&left);
 	if (left.n) {
-		CHECK_RC(pool_lookup(p, left.v[0], &lk), 0);
+		CHECK_RC(rpool_lookup(p, left.v[0], &lk), 0);
 		CHECK(lk.issued && lk.in_shard && lk.shard == 2);
 	}
 	draw_many(p, 4, 8, 3000, &fresh);
@@ -1018,12 +1018,12 @@ static void test_fewer_shards(void)
 	vec_free(&fresh);
 	stop_clean(&ps, rf);
 	check_at_rest(p, &drawn, NULL);
-	pool_set_release(&ps);
+	pools_release(&ps);
 
 	/* Three again: shard 2's values are served now. */
 	if (start(&ps, &c3, &rf))
 		goto out;
-	p = pool_set_find(&ps, "g");
+	p = pools_random(&ps, "g");
 	draw_many(p, 4, 8, 6000, &fresh);
 	vec_sort(&fresh);
 	CHECKF(vec_common(&left, &fresh) == left.n,
@@ -1036,10 +1036,10 @@ static void test_fewer_shards(void)
 	fprintf(stderr, "test_pool: fewer shards: %zu drawn, %zu left in the "
 		"dropped shard and served later\n", drawn.n, left.n);
 	for (i = 0; i < left.n; i += 17) {
-		CHECK_RC(pool_lookup(p, left.v[i], &lk), 0);
+		CHECK_RC(rpool_lookup(p, left.v[i], &lk), 0);
 		CHECK(lk.issued && !lk.in_shard && lk.shard == 2);
 	}
-	pool_set_release(&ps);
+	pools_release(&ps);
 out:
 	vec_free(&drawn);
 	vec_free(&left);
@@ -1060,11 +1060,11 @@ static void test_two_processes(void)
 		"{\"pools\": [{\"name\": \"x\", \"kind\": \"int\", "
 		"\"min\": 0, \"max\": 9999999, \"shards\": 2, "
 		"\"shard_size\": 500}]}";
-	struct pool_set_opts create = { .create = true };
+	struct pools_opts create = { .create = true };
 	struct config cfg;
-	struct pool_set ps;
+	struct pools ps;
 	struct refill *rf;
-	struct pool *p;
+	struct rpool *p;
 	struct vec drawn = { 0 }, fresh = { 0 }, ready = { 0 };
 	char dir[256], err[512];
 	int status = -1, round;
@@ -1073,32 +1073,32 @@ static void test_two_processes(void)
 	make_tmpdir(dir, sizeof(dir));
 	if (load_config(&cfg, json, dir))
 		return;
-	CHECK_RC(pool_set_open(&ps, &cfg, &create, err, sizeof(err)), 0);
-	pool_set_release(&ps);
+	CHECK_RC(pools_open(&ps, &cfg, &create, err, sizeof(err)), 0);
+	pools_release(&ps);
 
 	/* No thread of this process is running here, so forking is safe. */
 	fflush(NULL);
 	pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0) {
-		struct pool_set_opts only = { .create = false };
+		struct pools_opts only = { .create = false };
 		uint64_t scratch[500], added;
 		int rc;
 
-		rc = pool_set_open(&ps, &cfg, &only, err, sizeof(err));
-		p = rc ? NULL : pool_set_find(&ps, "x");
+		rc = pools_open(&ps, &cfg, &only, err, sizeof(err));
+		p = rc ? NULL : pools_random(&ps, "x");
 		for (round = 0; p && rc == 0 && round < 60; round++) {
-			rc = pool_refill_step(p, (unsigned)round % 2, 500,
+			rc = rpool_refill_step(p, (unsigned)round % 2, 500,
 					      scratch, &added);
 			if (rc == 0 && added != 500)
 				rc = -EIO;
 		}
 		if (rc == 0)
-			pool_set_release(&ps);
+			pools_release(&ps);
 		_exit(rc || !p ? 1 : 0);
 	}
 	if (start(&ps, &cfg, &rf) == 0) {
-		p = pool_set_find(&ps, "x");
+		p = pools_random(&ps, "x");
 		draw_many(p, 4, 16, 30000, &fresh);
 		merge_new(&drawn, &fresh, p->def->capacity, "x");
 		vec_free(&fresh);
@@ -1117,7 +1117,7 @@ static void test_two_processes(void)
 		fprintf(stderr, "test_pool: two processes: %llu issued, %zu "
 			"drawn, %zu ready\n",
 			(unsigned long long)counter_of(p), drawn.n, ready.n);
-		pool_set_release(&ps);
+		pools_release(&ps);
 	}
 	if (pid > 0)
 		waitpid(pid, &status, 0);
@@ -1146,9 +1146,9 @@ static const char lifecycle_json[] =
 
 struct life {
 	struct config cfg;
-	struct pool_set ps;
+	struct pools ps;
 	struct refill *rf;
-	struct pool *small, *big, *flt;
+	struct rpool *small, *big, *flt;
 	struct vec big_drawn;	/* every big value drawn so far, sorted */
 	struct vec flt_drawn;	/* every flt value drawn so far, sorted */
 	uint64_t ready[3][MAX_SHARDS];	/* per pool, per shard */
@@ -1159,7 +1159,7 @@ struct life {
  * (and, with level, that the pool's idea of it agrees). */
 static void life_check_levels(struct life *lf, const char *when, bool level)
 {
-	struct pool *pools[3] = { lf->small, lf->big, lf->flt };
+	struct rpool *pools[3] = { lf->small, lf->big, lf->flt };
 	unsigned j, i;
 	uint64_t n;
 
@@ -1182,30 +1182,30 @@ static void life_check_levels(struct life *lf, const char *when, bool level)
  * threads start that every shard holds what lf->ready says. */
 static bool life_start(struct life *lf, const char *check)
 {
-	struct pool_set_opts o = { .create = true };
+	struct pools_opts o = { .create = true };
 	char err[512] = "";
 	int rc;
 
-	rc = pool_set_open(&lf->ps, &lf->cfg, &o, err, sizeof(err));
-	CHECKF(rc == 0, "pool_set_open: %s (%s)", log_strerror(rc), err);
+	rc = pools_open(&lf->ps, &lf->cfg, &o, err, sizeof(err));
+	CHECKF(rc == 0, "pools_open: %s (%s)", log_strerror(rc), err);
 	if (rc)
 		return false;
-	lf->small = pool_set_find(&lf->ps, "small");
-	lf->big = pool_set_find(&lf->ps, "big");
-	lf->flt = pool_set_find(&lf->ps, "flt");
+	lf->small = pools_random(&lf->ps, "small");
+	lf->big = pools_random(&lf->ps, "big");
+	lf->flt = pools_random(&lf->ps, "flt");
 	CHECK(lf->small && lf->big && lf->flt);
 	if (!lf->small || !lf->big || !lf->flt) {
-		pool_set_release(&lf->ps);
+		pools_release(&lf->ps);
 		return false;
 	}
 	CHECK(lf->small->nserving == 2 && lf->big->nserving == 3 &&
 	      lf->flt->nserving == 2);
 	if (check)
 		life_check_levels(lf, check, true);
-	rc = refill_create(&lf->ps, &lf->rf);
-	CHECKF(rc == 0, "refill_create: %s", log_strerror(rc));
+	rc = refill_start(&lf->ps, &lf->rf);
+	CHECKF(rc == 0, "refill_start: %s", log_strerror(rc));
 	if (rc) {
-		pool_set_release(&lf->ps);
+		pools_release(&lf->ps);
 		return false;
 	}
 	return true;
@@ -1218,16 +1218,16 @@ static void life_stop(struct life *lf, bool put_back)
 	refill_stop(lf->rf);
 	if (put_back)
 		for (i = 0; i < lf->ps.npools; i++)
-			CHECK_RC(pool_put_back(&lf->ps.pools[i]), 0);
+			CHECK_RC(rpool_put_back(&lf->ps.pools[i]), 0);
 	refill_free(lf->rf);
 	lf->rf = NULL;
-	pool_set_release(&lf->ps);
+	pools_release(&lf->ps);
 }
 
 /* Lookups while running: drawn values are served, others not issued. */
 static void life_lookups(struct life *lf, const struct vec *small_drawn)
 {
-	struct pool_lookup lk;
+	struct rpool_lookup lk;
 	uint64_t v, k, counter, rng = 12345, now;
 	unsigned shard;
 	size_t i, bad;
@@ -1242,7 +1242,7 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 		merge_new(&lf->big_drawn, &one, lf->big->def->capacity, "big");
 		vec_free(&one);
 	}
-	CHECK_RC(pool_lookup(lf->big, v, &lk), 0);
+	CHECK_RC(rpool_lookup(lf->big, v, &lk), 0);
 	now = clock_now_ms();
 	CHECK(lk.issued);
 	CHECK(!lk.in_shard);
@@ -1252,14 +1252,14 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 
 	/* A sample of the big draws, and every small value. */
 	for (i = 0, bad = 0; i < lf->big_drawn.n; i += 97) {
-		if (pool_lookup(lf->big, lf->big_drawn.v[i], &lk) != 0 ||
+		if (rpool_lookup(lf->big, lf->big_drawn.v[i], &lk) != 0 ||
 		    !lk.issued || lk.in_shard ||
 		    lk.shard >= lf->big->nserving)
 			bad++;
 	}
 	CHECKF(bad == 0, "%zu drawn big values look unserved", bad);
 	for (i = 0, bad = 0; i < small_drawn->n; i++) {
-		if (pool_lookup(lf->small, small_drawn->v[i], &lk) != 0 ||
+		if (rpool_lookup(lf->small, small_drawn->v[i], &lk) != 0 ||
 		    !lk.issued || lk.in_shard)
 			bad++;
 	}
@@ -1272,7 +1272,7 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 		k = rng_next(&rng) % lf->big->def->capacity;
 		if (perm_invert(&lf->big->perm, k) < counter)
 			continue;
-		CHECK_RC(pool_lookup(lf->big, k, &lk), 0);
+		CHECK_RC(rpool_lookup(lf->big, k, &lk), 0);
 		/* the fillers may still run: granted meanwhile is no news */
 		if (perm_invert(&lf->big->perm, k) < counter_of(lf->big))
 			continue;
@@ -1284,7 +1284,7 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 		if (perm_invert(&lf->flt->perm, k) < counter)
 			continue;
 		tries++;
-		CHECK_RC(pool_lookup(lf->flt, k, &lk), 0);
+		CHECK_RC(rpool_lookup(lf->flt, k, &lk), 0);
 		if (perm_invert(&lf->flt->perm, k) < counter_of(lf->flt))
 			continue;
 		CHECK(!lk.issued);
@@ -1297,13 +1297,13 @@ static void life_lookup_ready(struct life *lf)
 {
 	struct shard_reader r;
 	struct shard_item it;
-	struct pool_lookup lk;
+	struct rpool_lookup lk;
 	unsigned i;
 
 	for (i = 0; i < lf->big->nserving; i++) {
 		CHECK_RC(shard_reader_begin(&lf->big->shards[i].shard, &r), 0);
 		if (shard_reader_next(&r, &it) == 0) {
-			CHECK_RC(pool_lookup(lf->big, it.value, &lk), 0);
+			CHECK_RC(rpool_lookup(lf->big, it.value, &lk), 0);
 			CHECK(lk.issued);
 			CHECK(lk.in_shard);
 			CHECK_EQ_U64(lk.shard, i);
@@ -1320,29 +1320,29 @@ static void life_lookup_ready(struct life *lf)
 /* Records what each serving shard holds ready (environment + hopper). */
 static void life_record_ready(struct life *lf)
 {
-	struct pool *pools[3] = { lf->small, lf->big, lf->flt };
+	struct rpool *pools[3] = { lf->small, lf->big, lf->flt };
 	unsigned j, i;
 
 	for (j = 0; j < 3; j++)
 		for (i = 0; i < pools[j]->nserving && i < MAX_SHARDS; i++)
-			lf->ready[j][i] = pool_shard_ready(pools[j], i);
+			lf->ready[j][i] = rpool_shard_ready(pools[j], i);
 }
 
-/* pool_draw on a used-up pool: -ENODATA, never a value, never stuck in
+/* rpool_draw on a used-up pool: -ENODATA, never a value, never stuck in
  * -EAGAIN for long. */
-static void check_used_up(struct pool *p)
+static void check_used_up(struct rpool *p)
 {
 	uint64_t v[4], end = deadline_in(30);
 	unsigned shard, i;
 	int rc;
 
-	while ((rc = pool_draw(p, 1, v, &shard, 0)) == -EAGAIN &&
+	while ((rc = rpool_draw(p, 1, v, &shard, 0)) == -EAGAIN &&
 	       clock_mono_ns() < end)
 		sleep_us(1000);
-	CHECKF(rc == -ENODATA, "%s: used up, but pool_draw says %s",
+	CHECKF(rc == -ENODATA, "%s: used up, but rpool_draw says %s",
 	       p->def->name, log_strerror(rc));
 	for (i = 0; i < 10; i++)
-		CHECK_RC(pool_draw(p, 1 + i % 4, v, &shard, i), -ENODATA);
+		CHECK_RC(rpool_draw(p, 1 + i % 4, v, &shard, i), -ENODATA);
 	CHECK(atomic_load(&p->used_up));
 	CHECK_EQ_U64(counter_of(p), p->def->capacity);
 }
@@ -1354,7 +1354,7 @@ static void test_lifecycle(void)
 	struct vec burned = { 0 };
 	struct refill_stats st;
 	struct shard_item *items = NULL;
-	struct pool_lookup lk;
+	struct rpool_lookup lk;
 	char dir[256];
 	uint64_t sum;
 	unsigned i, nodata;
@@ -1408,7 +1408,7 @@ static void test_lifecycle(void)
 	life_lookup_ready(&lf);
 	life_record_ready(&lf);
 	for (i = 0; i < lf.ps.npools; i++)
-		CHECK_RC(pool_put_back(&lf.ps.pools[i]), 0);
+		CHECK_RC(rpool_put_back(&lf.ps.pools[i]), 0);
 	for (i = 0; i < lf.big->nserving; i++)
 		CHECK_EQ_U64(hopper_level(&lf.big->shards[i].hopper), 0);
 	life_check_levels(&lf, "after put back", false);
@@ -1422,13 +1422,13 @@ static void test_lifecycle(void)
 	CHECKF(vec_common(&ready, &lf.big_drawn) == 0,
 	       "values put back had been drawn");
 	for (n = 0, bad = 0; n < ready.n; n++)
-		if (pool_lookup(lf.big, ready.v[n], &lk) || !lk.issued ||
+		if (rpool_lookup(lf.big, ready.v[n], &lk) || !lk.issued ||
 		    !lk.in_shard)
 			bad++;
 	CHECKF(bad == 0, "%zu values put back do not look ready", bad);
 	refill_free(lf.rf);
 	lf.rf = NULL;
-	pool_set_release(&lf.ps);
+	pools_release(&lf.ps);
 
 	/* Run 2: the put-back values are ready again and get served, and
 	 * nothing of run 1 comes back. */
@@ -1465,7 +1465,7 @@ static void test_lifecycle(void)
 		lf.ready[2][i] -= hopper_level(&lf.flt->shards[i].hopper);
 	refill_free(lf.rf);
 	lf.rf = NULL;
-	pool_set_release(&lf.ps);
+	pools_release(&lf.ps);
 	vec_sort(&burned);
 	CHECK(burned.n > 0);
 	CHECK_EQ_U64(vec_common(&burned, &lf.big_drawn), 0);
@@ -1480,7 +1480,7 @@ static void test_lifecycle(void)
 	merge_new(&lf.big_drawn, &fresh, lf.big->def->capacity, "big run 3");
 	vec_free(&fresh);
 	for (n = 0, bad = 0; n < burned.n; n++)
-		if (pool_lookup(lf.big, burned.v[n], &lk) || !lk.issued ||
+		if (rpool_lookup(lf.big, burned.v[n], &lk) || !lk.issued ||
 		    lk.in_shard)
 			bad++;
 	CHECKF(bad == 0, "%zu burned values do not look served", bad);
@@ -1517,13 +1517,13 @@ static void test_failed_append_is_retried(void)
 		"\"shard_size\": 100}]}";
 	struct shard_opts ro = { .readonly = true, .shard_size = 100 };
 	struct shard_opts rw = { .create = false, .shard_size = 100 };
-	struct pool_set_opts o = { .create = true };
-	struct ledger_pool rec;
+	struct pools_opts o = { .create = true };
+	struct ledger_rec rec;
 	struct shard_reader rd;
 	struct shard_item it;
-	struct pool_set ps;
+	struct pools ps;
 	struct config cfg;
-	struct pool *p;
+	struct rpool *p;
 	char dir[256], path[512], err[256];
 	uint64_t scratch[100], added = 1, counter, n = 0, i;
 	int rc;
@@ -1531,21 +1531,21 @@ static void test_failed_append_is_retried(void)
 	make_tmpdir(dir, sizeof(dir));
 	if (load_config(&cfg, json, dir))
 		return;
-	rc = pool_set_open(&ps, &cfg, &o, err, sizeof(err));
+	rc = pools_open(&ps, &cfg, &o, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
 	if (rc)
 		goto out_cfg;
-	p = pool_set_find(&ps, "ap");
+	p = pools_random(&ps, "ap");
 	/* reopen the shard read-only: appends now fail */
 	shard_path(path, sizeof(path), dir, "ap", 0);
 	shard_release(&p->shards[0].shard);
 	CHECK(shard_open(&p->shards[0].shard, path, "ap", 0,
 			 ps.ledger.instance, &ro) == 0);
 	for (i = 0; i < 5; i++) {
-		rc = pool_refill_step(p, 0, 100, scratch, &added);
+		rc = rpool_refill_step(p, 0, 100, scratch, &added);
 		CHECK(rc != 0 && added == 0);
 	}
-	CHECK(ledger_pool_get(&ps.ledger, "ap", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ap", &rec) == 0);
 	counter = rec.counter;
 	CHECKF(counter == 100, "5 failed appends granted %llu values",
 	       (unsigned long long)counter);
@@ -1554,10 +1554,10 @@ static void test_failed_append_is_retried(void)
 	shard_release(&p->shards[0].shard);
 	CHECK(shard_open(&p->shards[0].shard, path, "ap", 0,
 			 ps.ledger.instance, &rw) == 0);
-	CHECK(pool_refill_step(p, 0, 100, scratch, &added) == 0);
+	CHECK(rpool_refill_step(p, 0, 100, scratch, &added) == 0);
 	CHECK_EQ_U64(added, 100);
 	CHECK_EQ_U64(p->shards[0].pending.count, 0);
-	CHECK(ledger_pool_get(&ps.ledger, "ap", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ap", &rec) == 0);
 	CHECK_EQ_U64(rec.counter, counter);
 	/* and they are exactly the granted values, where the grant put them */
 	CHECK(shard_reader_begin(&p->shards[0].shard, &rd) == 0);
@@ -1567,7 +1567,7 @@ static void test_failed_append_is_retried(void)
 	}
 	shard_reader_end(&rd);
 	CHECK_EQ_U64(n, 100);
-	pool_set_release(&ps);
+	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);
 	rm_rf(dir);
@@ -1589,12 +1589,12 @@ static void test_code_refill_walks_past_skips(void)
 		"\"shards\": 1, \"shard_size\": 4}]}";
 	static const char *const prefixes[] = { "A", "B", "C", "DA", "DB",
 						 "DC", "DD-A", "DD-B", "DD-C" };
-	struct pool_set_opts o = { .create = true };
-	struct code_batch b;
+	struct pools_opts o = { .create = true };
+	struct codepool_batch b;
 	struct code_prefix cp;
-	struct pool_set ps;
+	struct pools ps;
 	struct config cfg;
-	struct pool *p;
+	struct rpool *p;
 	char dir[256], err[256];
 	uint64_t scratch[4], added, total = 0, taken = 0;
 	unsigned steps = 0, k;
@@ -1603,16 +1603,16 @@ static void test_code_refill_walks_past_skips(void)
 	make_tmpdir(dir, sizeof(dir));
 	if (load_config(&cfg, json, dir))
 		return;
-	rc = pool_set_open(&ps, &cfg, &o, err, sizeof(err));
+	rc = pools_open(&ps, &cfg, &o, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
 	if (rc)
 		goto out_cfg;
-	p = pool_set_find(&ps, "cw");
-	CHECK(code_batch_init(&b, 64) == 0);
+	p = pools_random(&ps, "cw");
+	CHECK(codepool_batch_init(&b, 64) == 0);
 	for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		CHECK(code_prefix_parse(p->def, prefixes[k], &cp) == 0);
 		for (;;) {
-			rc = code_issue(&ps.ledger, p->def, &cp, CODE_CLI_SHARD,
+			rc = codepool_issue(&ps.ledger, p->def, &cp, CODEPOOL_CLI_SHARD,
 					64, &b, NULL, NULL);
 			CHECK_RC(rc, 0);
 			if (rc || b.grant.count == 0)
@@ -1622,7 +1622,7 @@ static void test_code_refill_walks_past_skips(void)
 	}
 	CHECK_EQ_U64(taken, 252);
 	while (!atomic_load(&p->used_up) && steps++ < 100) {
-		rc = pool_refill_step(p, 0, 4, scratch, &added);
+		rc = rpool_refill_step(p, 0, 4, scratch, &added);
 		CHECK_RC(rc, 0);
 		if (rc)
 			break;
@@ -1635,8 +1635,8 @@ static void test_code_refill_walks_past_skips(void)
 	}
 	CHECK_EQ_U64(total, 4);
 	CHECK(atomic_load(&p->used_up));
-	code_batch_release(&b);
-	pool_set_release(&ps);
+	codepool_batch_release(&b);
+	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);
 	rm_rf(dir);
@@ -1660,13 +1660,13 @@ static void test_refilling_flag(void)
 		"\"min\": 0, \"max\": 999999, \"shards\": 1, "
 		"\"shard_size\": 100}]}";
 	struct shard_opts ro = { .readonly = true, .shard_size = 100 };
-	struct pool_set_opts o = { .create = true };
+	struct pools_opts o = { .create = true };
 	struct refill_stats st;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	struct refill *rf = NULL;
-	struct pool_set ps;
+	struct pools ps;
 	struct config cfg;
-	struct pool *stuck, *ok;
+	struct rpool *stuck, *ok;
 	char dir[256], path[512], err[256];
 	uint64_t vals[100], deadline, issued;
 	unsigned shard, i;
@@ -1675,18 +1675,18 @@ static void test_refilling_flag(void)
 	make_tmpdir(dir, sizeof(dir));
 	if (load_config(&cfg, json, dir))
 		return;
-	rc = pool_set_open(&ps, &cfg, &o, err, sizeof(err));
+	rc = pools_open(&ps, &cfg, &o, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
 	if (rc)
 		goto out_cfg;
-	stuck = pool_set_find(&ps, "st");
-	ok = pool_set_find(&ps, "ok");
+	stuck = pools_random(&ps, "st");
+	ok = pools_random(&ps, "ok");
 	shard_path(path, sizeof(path), dir, "st", 0);
 	shard_release(&stuck->shards[0].shard);
 	CHECK(shard_open(&stuck->shards[0].shard, path, "st", 0,
 			 ps.ledger.instance, &ro) == 0);
 	log_setup("test_pool", LOG_OFF);	/* the stuck filler's retries */
-	CHECK_RC(refill_create(&ps, &rf), 0);
+	CHECK_RC(refill_start(&ps, &rf), 0);
 	if (!rf)
 		goto out_ps;
 	/* ok comes to rest: 100 in the shard, 100 in the hopper */
@@ -1696,8 +1696,8 @@ static void test_refilling_flag(void)
 		refill_stats(rf, ok, &st);
 	} while (st.refilling && clock_mono_ns() < deadline);
 	CHECK(!st.refilling);
-	CHECK_EQ_U64(pool_shard_ready(ok, 0), 200);
-	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK_EQ_U64(rpool_shard_ready(ok, 0), 200);
+	CHECK(ledger_rec_get(&ps.ledger, "ok", &rec) == 0);
 	issued = rec.counter;
 	CHECK_EQ_U64(issued, 200);
 	/* the stuck one never does */
@@ -1710,25 +1710,25 @@ static void test_refilling_flag(void)
 	sleep_us(300000);
 	refill_stats(rf, ok, &st);
 	CHECK(!st.refilling);
-	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ok", &rec) == 0);
 	CHECK_EQ_U64(rec.counter, issued);
 	/* a draw of 100 (the whole hopper) leaves the shard to the taker and
 	 * the shard below low water: at work until the refill is over */
-	CHECK_RC(pool_draw(ok, 100, vals, &shard, 0), 0);
+	CHECK_RC(rpool_draw(ok, 100, vals, &shard, 0), 0);
 	deadline = deadline_in(PHASE_SECONDS);
 	do {
 		sleep_us(10000);
 		refill_stats(rf, ok, &st);
 	} while (st.refilling && clock_mono_ns() < deadline);
 	CHECK(!st.refilling);
-	CHECK(ledger_pool_get(&ps.ledger, "ok", &rec) == 0);
+	CHECK(ledger_rec_get(&ps.ledger, "ok", &rec) == 0);
 	CHECK_EQ_U64(rec.counter, issued + 100);
-	CHECK_EQ_U64(pool_shard_ready(ok, 0), 200);
+	CHECK_EQ_U64(rpool_shard_ready(ok, 0), 200);
 	refill_stop(rf);
 	refill_free(rf);
 out_ps:
 	log_setup("test_pool", getenv("T_VERBOSE") ? LOG_DEBUG : LOG_ERROR);
-	pool_set_release(&ps);
+	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);
 	rm_rf(dir);

@@ -23,7 +23,7 @@
 #include "common/store.h"
 #include "ledger/committer.h"
 #include "ledger/ledger.h"
-#include "ledger/seq.h"
+#include "pools/seq.h"
 #include "tests/unit/t.h"
 #include "common/banned.h"
 
@@ -52,7 +52,7 @@ static void on_done(struct commit_op *op, int rc)
 
 /* Issues count ids at now_ms (key may be NULL) and waits for the commit.
  * Returns the result; *w holds day and first. */
-static int issue(struct committer *c, struct seq_pool *sp, uint64_t count,
+static int issue(struct committer *c, struct seq *sp, uint64_t count,
 		 uint64_t now_ms, const char *key, struct waiter *w)
 {
 	seq_req_init(&w->req, sp, count, key, key ? strlen(key) : 0);
@@ -85,7 +85,7 @@ struct env {
 	struct ledger lg;
 	struct committer *c;
 	struct pool_def def;
-	struct seq_pool sp;
+	struct seq sp;
 };
 
 static int env_open(struct env *e, const char *tz, unsigned digits)
@@ -107,7 +107,7 @@ static int env_open(struct env *e, const char *tz, unsigned digits)
 	rc = ledger_open(&e->lg, path, &lo);
 	if (rc)
 		return rc;
-	rc = seq_pool_open(&e->sp, &e->lg, &e->def, true, err, sizeof(err));
+	rc = seq_open(&e->sp, &e->lg, &e->def, true, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
 	if (rc)
 		return rc;
@@ -118,7 +118,7 @@ static void env_close(struct env *e)
 {
 	committer_stop(e->c);
 	committer_free(e->c);
-	seq_pool_release(&e->sp);
+	seq_release(&e->sp);
 	ledger_release(&e->lg);
 }
 
@@ -568,18 +568,18 @@ static void test_bad_zone_and_digits(void)
 	CHECK(env_open(&e, "UTC", 5) == 0);
 	committer_stop(e.c);
 	committer_free(e.c);
-	seq_pool_release(&e.sp);
+	seq_release(&e.sp);
 	/* the same pool with other digits is refused */
 	e.def.digits = 6;
 	e.def.capacity = 999999;
-	CHECK(seq_pool_open(&e.sp, &e.lg, &e.def, true, err, sizeof(err)) ==
+	CHECK(seq_open(&e.sp, &e.lg, &e.def, true, err, sizeof(err)) ==
 	      -EINVAL);
 	CHECK(strstr(err, "could repeat values") != NULL);
 	/* an unknown zone is refused with its name */
 	e.def.digits = 5;
 	e.def.capacity = 99999;
 	snprintf(e.def.tz, sizeof(e.def.tz), "Mars/Olympus_Mons");
-	CHECK(seq_pool_open(&e.sp, &e.lg, &e.def, true, err, sizeof(err)) ==
+	CHECK(seq_open(&e.sp, &e.lg, &e.def, true, err, sizeof(err)) ==
 	      -ENOENT);
 	CHECK(strstr(err, "Mars/Olympus_Mons") != NULL);
 	ledger_release(&e.lg);

@@ -17,7 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
-#include "ledger/lease.h"
+#include "pools/lease.h"
 #include "common/banned.h"
 
 #define EXPIRE_MAX 10000
@@ -28,13 +28,6 @@ struct lease_rec {
 	char holder[LEASE_HOLDER_MAX + 1];
 	char reserved[7];
 };
-
-static MDB_val mval(const void *p, size_t n)
-{
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
 
 /* Numbers in keys: flipping the sign bit makes big-endian order numeric. */
 static uint64_t num_bits(int64_t n)
@@ -68,7 +61,7 @@ static void exp_key(unsigned char k[20], uint32_t pool, uint64_t ms,
  * expected, and becomes -EIO so that the committer aborts the batch
  * rather than commit it half done (committer.h).
  */
-static int after_write(const struct lease_pool *lp, int rc, int64_t number)
+static int after_write(const struct lease *lp, int rc, int64_t number)
 {
 	if (rc == 0 || committer_stops_batch(rc))
 		return rc;
@@ -83,7 +76,7 @@ static int after_write(const struct lease_pool *lp, int rc, int64_t number)
  * expiry entry that is missing is what deleting it would leave: the
  * lease still ends (logged), rather than stay out forever.
  */
-static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+static int lease_del(struct lease *lp, MDB_txn *txn, int64_t number,
 		     const struct lease_rec *rec)
 {
 	unsigned char k[12], e[20];
@@ -91,11 +84,11 @@ static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	int rc;
 
 	lease_key(k, lp->id, number);
-	kv = mval(k, sizeof(k));
+	kv = store_val(k, sizeof(k));
 	rc = mdb_del(txn, lp->ledger->leases, &kv, NULL);
 	if (rc == 0 && rec->expires_ms) {
 		exp_key(e, lp->id, rec->expires_ms, number);
-		kv = mval(e, sizeof(e));
+		kv = store_val(e, sizeof(e));
 		rc = mdb_del(txn, lp->ledger->lease_exp, &kv, NULL);
 		if (rc == MDB_NOTFOUND) {
 			log_warn("pool \"%s\": the lease of %lld had no "
@@ -110,7 +103,7 @@ static int lease_del(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 /* Writes the lease of number (record and expiry index) in txn; flags
  * MDB_NOOVERWRITE for a new lease: -EEXIST, with nothing written, if the
  * ledger already has the number out. */
-static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+static int lease_put(struct lease *lp, MDB_txn *txn, int64_t number,
 		     const struct lease_rec *rec, unsigned flags)
 {
 	unsigned char k[12], e[20];
@@ -118,23 +111,23 @@ static int lease_put(struct lease_pool *lp, MDB_txn *txn, int64_t number,
 	int rc;
 
 	lease_key(k, lp->id, number);
-	kv = mval(k, sizeof(k));
-	vv = mval(rec, sizeof(*rec));
+	kv = store_val(k, sizeof(k));
+	vv = store_val(rec, sizeof(*rec));
 	rc = mdb_put(txn, lp->ledger->leases, &kv, &vv, flags);
 	if (rc == 0 && rec->expires_ms) {
 		exp_key(e, lp->id, rec->expires_ms, number);
-		kv = mval(e, sizeof(e));
-		vv = mval("", 0);
+		kv = store_val(e, sizeof(e));
+		vv = store_val("", 0);
 		rc = mdb_put(txn, lp->ledger->lease_exp, &kv, &vv, 0);
 	}
 	return store_err(rc);
 }
 
-static int lease_get(struct lease_pool *lp, MDB_txn *txn, int64_t number,
+static int lease_get(struct lease *lp, MDB_txn *txn, int64_t number,
 		     struct lease_rec *rec)
 {
 	unsigned char k[12];
-	MDB_val kv = mval(k, sizeof(k)), vv;
+	MDB_val kv = store_val(k, sizeof(k)), vv;
 	int rc;
 
 	lease_key(k, lp->id, number);
@@ -157,63 +150,62 @@ static void to_info(int64_t number, const struct lease_rec *rec,
 	out->expires_ms = rec->expires_ms;
 }
 
+struct read_all {
+	struct lease_info *arr;
+	size_t n, cap;
+};
+
+static int read_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct read_all *r = arg;
+	struct lease_info *tmp;
+	struct lease_rec rec;
+
+	if (k->mv_size != 12)
+		return 1;
+	if (v->mv_size != sizeof(rec))
+		return -EIO;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 64;
+		tmp = realloc(r->arr, r->cap * sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		r->arr = tmp;
+	}
+	memcpy(&rec, v->mv_data, sizeof(rec));
+	to_info(num_of((const unsigned char *)k->mv_data + 4), &rec,
+		&r->arr[r->n++]);
+	return 0;
+}
+
 /* The leases of pool lp in txn, in number order, into a malloc'd array. */
-static int lease_read_all(struct lease_pool *lp, MDB_txn *txn,
+static int lease_read_all(struct lease *lp, MDB_txn *txn,
 			  struct lease_info **out, size_t *n)
 {
-	struct lease_info *arr = NULL, *tmp;
+	struct read_all r = { NULL, 0, 0 };
 	unsigned char k[12];
-	MDB_cursor *cur = NULL;
-	MDB_val kv, vv;
-	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	rc = store_err(mdb_cursor_open(txn, lp->ledger->leases, &cur));
-	if (rc)
-		return rc;
 	store_put_be32(k, lp->id);
 	store_put_be64(k + 4, 0);
-	kv = mval(k, sizeof(k));
-	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-		struct lease_rec rec;
-
-		if (kv.mv_size != 12 || store_get_be32(kv.mv_data) != lp->id)
-			break;
-		if (vv.mv_size != sizeof(rec)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			tmp = realloc(arr, cap * sizeof(*arr));
-			if (!tmp) {
-				rc = ENOMEM;
-				break;
-			}
-			arr = tmp;
-		}
-		memcpy(&rec, vv.mv_data, sizeof(rec));
-		to_info(num_of((const unsigned char *)kv.mv_data + 4), &rec,
-			&arr[(*n)++]);
+	rc = store_scan(txn, lp->ledger->leases, k, sizeof(k), 4, read_one,
+			&r);
+	if (rc < 0) {
+		free(r.arr);
+		return rc;
 	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND && rc != 0) {
-		free(arr);
-		*n = 0;
-		return store_err(rc);
-	}
-	*out = arr;
+	*out = r.arr;
+	*n = r.n;
 	return 0;
 }
 
-int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
-		    const struct pool_def *d, char *err, size_t errlen)
+int lease_open(struct lease *lp, struct ledger *lg,
+	       const struct pool_def *d, char *err, size_t errlen)
 {
 	struct lease_info *all = NULL;
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	uint8_t *taken = NULL;
 	MDB_txn *txn = NULL;
 	size_t n = 0, j;
@@ -223,8 +215,8 @@ int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
 	memset(lp, 0, sizeof(*lp));
 	lp->def = d;
 	lp->ledger = lg;
-	rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
-	if (rc == -EINVAL && ledger_pool_get(lg, d->name, &rec) == 0 &&
+	rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
+	if (rc == -EINVAL && ledger_rec_get(lg, d->name, &rec) == 0 &&
 	    rec.kind == POOL_LEASE) {
 		/* A new range repeats nothing for leases: adopt it; the
 		 * leases now outside it end below. */
@@ -233,7 +225,7 @@ int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
 			 (long long)(rec.min + (int64_t)rec.capacity),
 			 (long long)d->min,
 			 (long long)(d->min + (int64_t)d->capacity));
-		rc = ledger_pool_redefine(lg, d, &rec);
+		rc = ledger_rec_redefine(lg, d, &rec);
 	}
 	if (rc)
 		return rc;
@@ -283,7 +275,7 @@ out:
 	return rc;
 }
 
-void lease_pool_release(struct lease_pool *lp)
+void lease_release(struct lease *lp)
 {
 	free(lp->free);
 	free(lp->expired);
@@ -292,7 +284,7 @@ void lease_pool_release(struct lease_pool *lp)
 }
 
 /* Pushes an offset back on the free stack (committer thread). */
-static void push_free(struct lease_pool *lp, uint32_t off)
+static void push_free(struct lease *lp, uint32_t off)
 {
 	if (lp->nfree < lp->def->capacity)
 		lp->free[lp->nfree++] = off;
@@ -310,7 +302,7 @@ static uint64_t expiry(const struct lease_req *r, uint64_t now)
 
 static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	struct lease_rec rec;
 	uint32_t off;
 	int rc;
@@ -343,7 +335,7 @@ static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 /* The checks shared by return and renew: in range, out, holder. */
 static int find_out(struct lease_req *r, MDB_txn *txn, struct lease_rec *rec)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	int64_t off = r->number - lp->def->min;
 	int rc;
 
@@ -391,7 +383,7 @@ static int apply_renew(struct lease_req *r, MDB_txn *txn, uint64_t now)
 
 static int apply_reset(struct lease_req *r, MDB_txn *txn)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	struct lease_info *all;
 	size_t n, i;
 	int rc;
@@ -437,7 +429,7 @@ static int lease_apply(struct commit_op *op, MDB_txn *txn)
 	return -EINVAL;
 }
 
-void lease_req_init(struct lease_req *r, struct lease_pool *lp,
+void lease_req_init(struct lease_req *r, struct lease *lp,
 		    enum lease_verb verb)
 {
 	memset(r, 0, sizeof(*r));
@@ -449,7 +441,7 @@ void lease_req_init(struct lease_req *r, struct lease_pool *lp,
 
 void lease_req_finish(struct lease_req *r, int rc)
 {
-	struct lease_pool *lp = r->pool;
+	struct lease *lp = r->pool;
 	size_t i;
 
 	switch (r->verb) {
@@ -479,12 +471,13 @@ void lease_req_finish(struct lease_req *r, int rc)
 	r->popped = false;
 }
 
-int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n)
+int lease_list(struct lease *lp, struct lease_info **out, size_t *n)
 {
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(store_txn_begin(lp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(lp->ledger->env, NULL, MDB_RDONLY,
+				       &txn));
 	if (rc)
 		return rc;
 	rc = lease_read_all(lp, txn, out, n);
@@ -499,13 +492,13 @@ struct due {
 };
 
 /* Deletes one entry of the expiry index. */
-static int exp_del(struct lease_pool *lp, MDB_txn *txn, const struct due *d)
+static int exp_del(struct lease *lp, MDB_txn *txn, const struct due *d)
 {
 	unsigned char e[20];
 	MDB_val kv;
 
 	exp_key(e, lp->id, d->ms, d->number);
-	kv = mval(e, sizeof(e));
+	kv = store_val(e, sizeof(e));
 	return store_err(mdb_del(txn, lp->ledger->lease_exp, &kv, NULL));
 }
 
@@ -516,41 +509,49 @@ static int exp_del(struct lease_pool *lp, MDB_txn *txn, const struct due *d)
  * neither stops the tick every second nor ends a lease renewed since.
  * Those are counted and logged once per tick that finds any.
  */
+struct due_scan {
+	struct due *due;
+	size_t n;
+	uint64_t now_ms;
+};
+
+/* Collects one expiry entry that is due, up to EXPIRE_MAX. */
+static int due_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct due_scan *d = arg;
+	const unsigned char *b = k->mv_data;
+
+	(void)v;
+	if (d->n == EXPIRE_MAX || k->mv_size != 20 ||
+	    store_get_be64(b + 4) > d->now_ms)
+		return 1;
+	d->due[d->n].ms = store_get_be64(b + 4);
+	d->due[d->n++].number = num_of(b + 12);
+	return 0;
+}
+
 int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 {
-	struct lease_pool *lp = arg;
+	struct lease *lp = arg;
+	struct due_scan ds = { NULL, 0, now_ms };
 	unsigned char k[20];
-	MDB_cursor *cur = NULL;
-	MDB_val kv, vv;
 	struct due *due = NULL;
 	size_t n = 0, i, dangling = 0;
 	int rc;
 
 	lp->nexpired = 0;
-	rc = store_err(mdb_cursor_open(txn, lp->ledger->lease_exp, &cur));
-	if (rc)
-		return rc;
 	due = malloc(EXPIRE_MAX * sizeof(*due));
 	if (!due) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	ds.due = due;
 	exp_key(k, lp->id, 0, INT64_MIN);
-	kv = mval(k, sizeof(k));
-	for (rc = mdb_cursor_get(cur, &kv, &vv, MDB_SET_RANGE);
-	     rc == 0 && n < EXPIRE_MAX;
-	     rc = mdb_cursor_get(cur, &kv, &vv, MDB_NEXT)) {
-		const unsigned char *b = kv.mv_data;
-
-		if (kv.mv_size != 20 || store_get_be32(b) != lp->id ||
-		    store_get_be64(b + 4) > now_ms)
-			break;
-		due[n].ms = store_get_be64(b + 4);
-		due[n++].number = num_of(b + 12);
-	}
-	mdb_cursor_close(cur);
-	cur = NULL;
-	rc = rc == MDB_NOTFOUND ? 0 : store_err(rc);
+	rc = store_scan(txn, lp->ledger->lease_exp, k, sizeof(k), 4, due_one,
+			&ds);
+	n = ds.n;
+	if (rc > 0)
+		rc = 0;
 	if (rc)
 		goto out;
 	if (n > lp->expired_cap) {
@@ -585,8 +586,6 @@ int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 			 "no lease that ends then; deleted", lp->def->name,
 			 dangling);
 out:
-	if (cur)
-		mdb_cursor_close(cur);
 	if (rc)
 		lp->nexpired = 0;
 	free(due);
@@ -595,7 +594,7 @@ out:
 
 void lease_expire_done(void *arg, int rc)
 {
-	struct lease_pool *lp = arg;
+	struct lease *lp = arg;
 	size_t i;
 
 	if (rc == 0) {

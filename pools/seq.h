@@ -36,7 +36,7 @@
 
 struct tz;
 
-struct seq_pool {
+struct seq {
 	const struct pool_def *def;
 	struct ledger *ledger;
 	uint32_t id;		/* in the ledger */
@@ -54,16 +54,16 @@ struct seq_pool {
  * would change what the ids look like). Returns 0, or a negative errno
  * with a sentence in err and nothing to release.
  */
-int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
-		  const struct pool_def *d, bool create, char *err,
-		  size_t errlen);
+int seq_open(struct seq *sp, struct ledger *lg,
+	     const struct pool_def *d, bool create, char *err,
+	     size_t errlen);
 
-void seq_pool_release(struct seq_pool *sp);
+void seq_release(struct seq *sp);
 
 /* One request for `count` consecutive ids of a pool. */
 struct seq_req {
 	struct commit_op op;	/* op.done is the caller's */
-	struct seq_pool *pool;
+	struct seq *pool;
 	uint64_t count;
 	uint64_t now_ms;	/* the clock to use; 0: the real one */
 	size_t keylen;		/* 0: no Idempotency-Key */
@@ -84,31 +84,31 @@ struct seq_req {
  * is more than a day holds), -EEXIST (the key was first used with another
  * count), or a storage error.
  */
-void seq_req_init(struct seq_req *r, struct seq_pool *sp, uint64_t count,
+void seq_req_init(struct seq_req *r, struct seq *sp, uint64_t count,
 		  const char *key, size_t keylen);
 
 /* Writes "YYYYMMDD-nnnnn" for (day, n) of pool sp into buf (at least
  * SEQ_ID_MAX + 1 bytes); returns the length. */
-size_t seq_format(const struct seq_pool *sp, uint32_t day, uint64_t n,
+size_t seq_format(const struct seq *sp, uint32_t day, uint64_t n,
 		  char *buf);
 
 /* Parses an id of pool sp. Returns 0, or -EINVAL if it is not one. */
-int seq_parse(const struct seq_pool *sp, const char *text, uint32_t *day,
+int seq_parse(const struct seq *sp, const char *text, uint32_t *day,
 	      uint64_t *n);
 
 /* Whether (day, n) was issued, and when. Returns 0 or a storage error. */
-int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
+int seq_lookup(struct seq *sp, uint32_t day, uint64_t n, bool *issued,
 	       uint64_t *issued_ms);
 
 /* The committed state: the last day used and its counter (0, 0 if none).
  * Reads the ledger; any thread. */
-int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n);
+int seq_state(struct seq *sp, uint32_t *day, uint64_t *n);
 
 /* The committer tick that drops Idempotency-Keys older than twice the
  * keep time (arg: the struct ledger). */
 int seq_purge_tick(void *arg, MDB_txn *txn, uint64_t now_ms);
 
 /* The day of `ms` in the pool's time zone, as YYYYMMDD. */
-int seq_today(const struct seq_pool *sp, uint64_t ms, uint32_t *day);
+int seq_today(const struct seq *sp, uint64_t ms, uint32_t *day);
 
 #endif

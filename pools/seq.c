@@ -19,7 +19,7 @@
 #include "common/store.h"
 #include "common/tz.h"
 #include "common/value.h"
-#include "ledger/seq.h"
+#include "pools/seq.h"
 #include "common/banned.h"
 
 #define PURGE_MAX 10000
@@ -38,18 +38,11 @@ struct idem_rec {
 	uint64_t count;
 };
 
-static MDB_val mval(const void *p, size_t n)
+int seq_open(struct seq *sp, struct ledger *lg,
+	     const struct pool_def *d, bool create, char *err,
+	     size_t errlen)
 {
-	MDB_val v = { n, (void *)(uintptr_t)p };
-
-	return v;
-}
-
-int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
-		  const struct pool_def *d, bool create, char *err,
-		  size_t errlen)
-{
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	uint32_t day = 0;
 	uint64_t n = 0;
 	int rc;
@@ -66,10 +59,10 @@ int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
 		return rc;
 	}
 	if (create)
-		rc = ledger_pool_ensure(lg, d, &rec, err, errlen);
+		rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
 	else
-		rc = ledger_pool_get(lg, d->name, &rec);
-	if (rc == 0 && !ledger_pool_matches(&rec, d)) {
+		rc = ledger_rec_get(lg, d->name, &rec);
+	if (rc == 0 && !ledger_rec_matches(&rec, d)) {
 		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
 			 "parameters than in the configuration", d->name);
 		rc = -EINVAL;
@@ -91,18 +84,18 @@ int seq_pool_open(struct seq_pool *sp, struct ledger *lg,
 	return 0;
 }
 
-void seq_pool_release(struct seq_pool *sp)
+void seq_release(struct seq *sp)
 {
 	tz_free(sp->tz);
 	sp->tz = NULL;
 }
 
-int seq_today(const struct seq_pool *sp, uint64_t ms, uint32_t *day)
+int seq_today(const struct seq *sp, uint64_t ms, uint32_t *day)
 {
 	return tz_day(sp->tz, (int64_t)ms, day);
 }
 
-static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
+static int get_state(struct seq *sp, MDB_txn *txn, struct seq_state *st)
 {
 	unsigned char key[4];
 	MDB_val k, v;
@@ -110,7 +103,7 @@ static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
 
 	memset(st, 0, sizeof(*st));
 	store_put_be32(key, sp->id);
-	k = mval(key, sizeof(key));
+	k = store_val(key, sizeof(key));
 	rc = mdb_get(txn, sp->ledger->seq, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -122,13 +115,14 @@ static int get_state(struct seq_pool *sp, MDB_txn *txn, struct seq_state *st)
 	return 0;
 }
 
-int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n)
+int seq_state(struct seq *sp, uint32_t *day, uint64_t *n)
 {
 	struct seq_state st;
 	MDB_txn *txn;
 	int rc;
 
-	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY,
+				       &txn));
 	if (rc)
 		return rc;
 	rc = get_state(sp, txn, &st);
@@ -142,7 +136,7 @@ int seq_state(struct seq_pool *sp, uint32_t *day, uint64_t *n)
 
 /* Seconds from now_ms until the local day after `day` begins (at least
  * 1: it is a Retry-After). */
-static uint64_t secs_until_after(struct seq_pool *sp, uint64_t now_ms,
+static uint64_t secs_until_after(struct seq *sp, uint64_t now_ms,
 				 uint32_t day)
 {
 	int64_t start;
@@ -170,7 +164,7 @@ static int idem_find(struct seq_req *r, MDB_txn *txn, uint64_t now)
 	int rc;
 
 	idem_key(kb, r->pool->id, r->key, r->keylen);
-	k = mval(kb, 4 + r->keylen);
+	k = store_val(kb, 4 + r->keylen);
 	rc = mdb_get(txn, r->pool->ledger->idem, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -202,22 +196,22 @@ static int idem_put(struct seq_req *r, MDB_txn *txn, uint64_t now)
 	rec.first = r->first;
 	rec.count = r->count;
 	idem_key(kb, r->pool->id, r->key, r->keylen);
-	k = mval(kb, 4 + r->keylen);
-	v = mval(&rec, sizeof(rec));
+	k = store_val(kb, 4 + r->keylen);
+	v = store_val(&rec, sizeof(rec));
 	rc = mdb_put(txn, r->pool->ledger->idem, &k, &v, 0);
 	if (rc)
 		return store_err(rc);
 	store_put_be64(tb, now);
 	memcpy(tb + 8, kb, 4 + r->keylen);
-	k = mval(tb, 12 + r->keylen);
-	v = mval("", 0);
+	k = store_val(tb, 12 + r->keylen);
+	v = store_val("", 0);
 	return store_err(mdb_put(txn, r->pool->ledger->idem_time, &k, &v, 0));
 }
 
 static int seq_apply(struct commit_op *op, MDB_txn *txn)
 {
 	struct seq_req *r = (struct seq_req *)op;
-	struct seq_pool *sp = r->pool;
+	struct seq *sp = r->pool;
 	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms(), i, time_ms;
 	unsigned char key[16], skey[4];
 	struct seq_state st;
@@ -250,16 +244,16 @@ static int seq_apply(struct commit_op *op, MDB_txn *txn)
 	r->first = st.n + 1;
 	st.n += r->count;
 	store_put_be32(skey, sp->id);
-	k = mval(skey, sizeof(skey));
-	v = mval(&st, sizeof(st));
+	k = store_val(skey, sizeof(skey));
+	v = store_val(&st, sizeof(st));
 	rc = store_err(mdb_put(txn, sp->ledger->seq, &k, &v, 0));
 	time_ms = now;
 	for (i = 0; i < r->count && rc == 0; i++) {
 		store_put_be32(key, sp->id);
 		store_put_be32(key + 4, r->day);
 		store_put_be64(key + 8, r->first + i);
-		k = mval(key, sizeof(key));
-		v = mval(&time_ms, sizeof(time_ms));
+		k = store_val(key, sizeof(key));
+		v = store_val(&time_ms, sizeof(time_ms));
 		rc = store_err(mdb_put(txn, sp->ledger->seqids, &k, &v,
 				       MDB_NOOVERWRITE));
 	}
@@ -275,7 +269,7 @@ static int seq_apply(struct commit_op *op, MDB_txn *txn)
 	return rc;
 }
 
-void seq_req_init(struct seq_req *r, struct seq_pool *sp, uint64_t count,
+void seq_req_init(struct seq_req *r, struct seq *sp, uint64_t count,
 		  const char *key, size_t keylen)
 {
 	memset(r, 0, sizeof(*r));
@@ -288,7 +282,7 @@ void seq_req_init(struct seq_req *r, struct seq_pool *sp, uint64_t count,
 	}
 }
 
-size_t seq_format(const struct seq_pool *sp, uint32_t day, uint64_t n,
+size_t seq_format(const struct seq *sp, uint32_t day, uint64_t n,
 		  char *buf)
 {
 	unsigned i, digits = sp->def->digits;
@@ -302,7 +296,7 @@ size_t seq_format(const struct seq_pool *sp, uint32_t day, uint64_t n,
 	return 9 + digits;
 }
 
-int seq_parse(const struct seq_pool *sp, const char *text, uint32_t *day,
+int seq_parse(const struct seq *sp, const char *text, uint32_t *day,
 	      uint64_t *n)
 {
 	unsigned digits = sp->def->digits;
@@ -321,7 +315,7 @@ int seq_parse(const struct seq_pool *sp, const char *text, uint32_t *day,
 	return 0;
 }
 
-int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
+int seq_lookup(struct seq *sp, uint32_t day, uint64_t n, bool *issued,
 	       uint64_t *issued_ms)
 {
 	unsigned char key[16];
@@ -330,13 +324,14 @@ int seq_lookup(struct seq_pool *sp, uint32_t day, uint64_t n, bool *issued,
 	int rc;
 
 	*issued = false;
-	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY, &txn));
+	rc = store_err(store_txn_begin(sp->ledger->env, NULL, MDB_RDONLY,
+				       &txn));
 	if (rc)
 		return rc;
 	store_put_be32(key, sp->id);
 	store_put_be32(key + 4, day);
 	store_put_be64(key + 8, n);
-	k = mval(key, sizeof(key));
+	k = store_val(key, sizeof(key));
 	rc = mdb_get(txn, sp->ledger->seqids, &k, &v);
 	if (rc == 0 && v.mv_size == sizeof(*issued_ms)) {
 		*issued = true;
@@ -373,7 +368,8 @@ int seq_purge_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 		if (t >= cutoff)
 			break;
 		/* Drop the key's record only if this is its last use. */
-		ik = mval((const unsigned char *)k.mv_data + 8, k.mv_size - 8);
+		ik = store_val((const unsigned char *)k.mv_data + 8,
+			       k.mv_size - 8);
 		if (mdb_get(txn, lg->idem, &ik, &iv) == 0 &&
 		    iv.mv_size == sizeof(rec)) {
 			memcpy(&rec, iv.mv_data, sizeof(rec));

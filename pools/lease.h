@@ -52,7 +52,7 @@
 
 #define LEASE_HOLDER_MAX 64
 
-struct lease_pool {
+struct lease {
 	const struct pool_def *def;
 	struct ledger *ledger;
 	uint32_t id;
@@ -79,17 +79,17 @@ struct lease_info {
  * stack from the leases out. Returns 0, or a negative errno with a
  * sentence in err and nothing to release.
  */
-int lease_pool_open(struct lease_pool *lp, struct ledger *lg,
-		    const struct pool_def *d, char *err, size_t errlen);
+int lease_open(struct lease *lp, struct ledger *lg,
+	       const struct pool_def *d, char *err, size_t errlen);
 
-void lease_pool_release(struct lease_pool *lp);
+void lease_release(struct lease *lp);
 
 enum lease_verb { LEASE_BORROW, LEASE_RETURN, LEASE_RENEW, LEASE_RESET };
 
 /* One request to a lease pool. */
 struct lease_req {
 	struct commit_op op;	/* op.done is the caller's */
-	struct lease_pool *pool;
+	struct lease *pool;
 	enum lease_verb verb;
 	int64_t number;		/* return, renew */
 	bool check_holder;	/* return, renew: holder must match */
@@ -115,7 +115,7 @@ struct lease_req {
  * aborts the batch (committer_stops_batch; -EIO when the ledger turns out
  * inconsistent after the request wrote).
  */
-void lease_req_init(struct lease_req *r, struct lease_pool *lp,
+void lease_req_init(struct lease_req *r, struct lease *lp,
 		    enum lease_verb verb);
 
 /* Must be called from done() for every request, whatever rc: it puts
@@ -125,7 +125,7 @@ void lease_req_finish(struct lease_req *r, int rc);
 
 /* The leases out, in number order, into a malloc'd array (caller frees).
  * Any thread. Returns 0 or a negative errno. */
-int lease_list(struct lease_pool *lp, struct lease_info **out, size_t *n);
+int lease_list(struct lease *lp, struct lease_info **out, size_t *n);
 
 /* The committer tick that ends expired leases (arg: the pool), and its
  * done callback. */

@@ -1,6 +1,6 @@
 /*
- * pool.c: random pools at run time; see pool.h for the way of a value and
- * refill.h for the threads.
+ * rpool.c: random pools at run time; see rpool.h for the way of a value
+ * and refill.h for the threads.
  *
  * Sizes, from a pool's shard_size S:
  *   hopper capacity  min(S, 16384): what a crash can burn per shard, and
@@ -11,64 +11,23 @@
  *                    append, so that an append holds the shard's write
  *                    lock (which takes also need) only briefly.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
 #include "common/value.h"
-#include "refill/pool.h"
+#include "pools/rpool.h"
 #include "common/banned.h"
 
 #define HOPPER_MAX 16384
 #define GRANT_MAX 16384
 
-static int make_dir(const char *path)
-{
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	return -errno;
-}
-
-int pool_set_check_dir(const char *dir, char *err, size_t errlen)
-{
-	char path[1200];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int others = 0;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, LEDGER_FILE) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (stat(path, &st) == 0)
-		return 0;
-	d = opendir(dir);
-	if (!d)
-		return 0; /* does not exist yet: will be created */
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, "uniqd.lock") &&
-		    strcmp(de->d_name, "shards"))
-			others++;
-	closedir(d);
-	if (others) {
-		snprintf(err, errlen,
-			 "%s holds files but no %s: it is not a uniqd data "
-			 "directory, and uniqd will not write into it",
-			 dir, LEDGER_FILE);
-		return -EPROTO;
-	}
-	return 0;
-}
-
-static void pool_release(struct pool *p)
+void rpool_release(struct rpool *p)
 {
 	unsigned i;
 
@@ -77,22 +36,22 @@ static void pool_release(struct pool *p)
 	for (i = 0; i < p->nopen; i++) {
 		hopper_release(&p->shards[i].hopper);
 		shard_release(&p->shards[i].shard);
-		code_batch_release(&p->shards[i].codes);
+		codepool_batch_release(&p->shards[i].codes);
 		pthread_mutex_destroy(&p->shards[i].level_lock);
 	}
 	free(p->shards);
 	p->shards = NULL;
 }
 
-static int pool_open(struct pool *p, struct pool_set *ps,
-		     const struct pool_def *d, const struct pool_set_opts *o,
-		     char *err, size_t errlen)
+int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
+	       const struct pool_def *d, bool create, bool readonly,
+	       char *err, size_t errlen)
 {
-	struct shard_opts so = { .sync = ps->cfg->sync, .create = o->create,
-				 .readonly = o->readonly,
-				 .map_size = ps->cfg->map_size,
+	struct shard_opts so = { .sync = cfg->sync, .create = create,
+				 .readonly = readonly,
+				 .map_size = cfg->map_size,
 				 .shard_size = d->shard_size };
-	struct ledger_pool rec;
+	struct ledger_rec rec;
 	char path[1200];
 	uint32_t known;
 	unsigned i;
@@ -100,10 +59,10 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 
 	memset(p, 0, sizeof(*p));
 	p->def = d;
-	p->ledger = &ps->ledger;
+	p->ledger = lg;
 	p->hopper_cap = d->shard_size < HOPPER_MAX ? d->shard_size : HOPPER_MAX;
-	p->max_draw = p->hopper_cap < POOL_DRAW_MAX ? p->hopper_cap
-						    : POOL_DRAW_MAX;
+	p->max_draw = p->hopper_cap < RPOOL_DRAW_MAX ? p->hopper_cap
+						    : RPOOL_DRAW_MAX;
 	/* Topping up below half batches the takes; topping up below
 	 * max_draw when that is more means a hopper at rest always holds a
 	 * largest draw, so such a draw never meets "refilling" while the
@@ -115,16 +74,16 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 	p->low_water = d->shard_size / 2;
 	p->grant_batch = d->shard_size < GRANT_MAX ? d->shard_size : GRANT_MAX;
 
-	if (o->create)
-		rc = ledger_pool_ensure(&ps->ledger, d, &rec, err, errlen);
+	if (create)
+		rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
 	else
-		rc = ledger_pool_get(&ps->ledger, d->name, &rec);
+		rc = ledger_rec_get(lg, d->name, &rec);
 	if (rc == -ENOENT)
 		snprintf(err, errlen, "pool \"%s\" is not in the ledger yet "
 			 "(start uniqd or run uniqctl init first)", d->name);
 	if (rc)
 		return rc;
-	if (!ledger_pool_matches(&rec, d)) {
+	if (!ledger_rec_matches(&rec, d)) {
 		snprintf(err, errlen, "pool \"%s\" in the ledger has other "
 			 "parameters than in the configuration", d->name);
 		return -EINVAL;
@@ -133,7 +92,7 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 	perm_init(&p->perm, rec.capacity, rec.key);
 	atomic_store(&p->used_up, rec.counter == rec.capacity);
 
-	rc = ledger_shard_count(&ps->ledger, p->id, &known);
+	rc = ledger_shard_count(lg, p->id, &known);
 	if (rc)
 		return rc;
 	p->nserving = d->shards;
@@ -144,15 +103,13 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 	for (i = 0; i < p->nopen; i++)
 		pthread_mutex_init(&p->shards[i].level_lock, NULL);
 	for (i = 0; i < p->nopen; i++) {
-		struct pool_shard *s = &p->shards[i];
+		struct rpool_shard *s = &p->shards[i];
 
-		rc = shard_path(path, sizeof(path), ps->cfg->data_dir, d->name,
-				i);
+		rc = shard_path(path, sizeof(path), cfg->data_dir, d->name, i);
 		if (rc)
 			goto out;
-		rc = shard_open(&s->shard, path, d->name, i,
-				ps->ledger.instance, &so);
-		if (rc == -ENOENT && !o->create) {
+		rc = shard_open(&s->shard, path, d->name, i, lg->instance, &so);
+		if (rc == -ENOENT && !create) {
 			/* Never created, so it holds nothing. */
 			rc = 0;
 			continue;
@@ -162,163 +119,21 @@ static int pool_open(struct pool *p, struct pool_set *ps,
 				 log_strerror(rc));
 			goto out;
 		}
-		rc = pool_shard_recount(p, i);
+		rc = rpool_shard_recount(p, i);
 		if (rc == 0 && d->kind == POOL_CODE && i < p->nserving)
-			rc = code_batch_init(&s->codes, p->grant_batch);
+			rc = codepool_batch_init(&s->codes, p->grant_batch);
 		if (rc)
 			goto out;
 	}
 	rc = 0;
 out:
 	if (rc)
-		pool_release(p);
+		rpool_release(p);
 	return rc;
 }
 
-int pool_set_open(struct pool_set *ps, const struct config *cfg,
-		  const struct pool_set_opts *o, char *err, size_t errlen)
-{
-	struct ledger_opts lo = { .sync = cfg->sync, .create = o->create,
-				  .map_size = cfg->map_size,
-				  .readonly = o->readonly };
-	char path[1200];
-	size_t i, n = 0;
-	int rc;
-
-	memset(ps, 0, sizeof(*ps));
-	ps->cfg = cfg;
-	if (errlen)
-		*err = '\0';
-	if (o->create) {
-		rc = pool_set_check_dir(cfg->data_dir, err, errlen);
-		if (rc)
-			return rc;
-		snprintf(path, sizeof(path), "%s/shards", cfg->data_dir);
-		if ((rc = make_dir(cfg->data_dir)) || (rc = make_dir(path))) {
-			snprintf(err, errlen, "cannot create %s: %s", path,
-				 log_strerror(rc));
-			return rc;
-		}
-	}
-	if (snprintf(path, sizeof(path), "%s/%s", cfg->data_dir,
-		     LEDGER_FILE) >= (int)sizeof(path))
-		return -ENAMETOOLONG;
-	rc = ledger_open(&ps->ledger, path, &lo);
-	if (rc) {
-		snprintf(err, errlen, "cannot open the ledger %s: %s", path,
-			 rc == -EPROTO ? "not a uniqd ledger" :
-			 rc == -ENOENT ? "no such file (run uniqctl init or "
-					 "start uniqd first)" : log_strerror(rc));
-		return rc;
-	}
-	for (i = 0; i < cfg->npools; i++)
-		if (config_kind_is_random(cfg->pools[i].kind))
-			n++;
-	ps->pools = calloc(n ? n : 1, sizeof(*ps->pools));
-	ps->seqs = calloc(cfg->npools - n ? cfg->npools - n : 1,
-			  sizeof(*ps->seqs));
-	ps->leases = calloc(cfg->npools - n ? cfg->npools - n : 1,
-			    sizeof(*ps->leases));
-	if (!ps->pools || !ps->seqs || !ps->leases) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < cfg->npools; i++) {
-		const struct pool_def *d = &cfg->pools[i];
-
-		if (config_kind_is_random(d->kind)) {
-			rc = pool_open(&ps->pools[ps->npools], ps, d, o, err,
-				       errlen);
-			if (rc)
-				goto out;
-			ps->npools++;
-		} else if (d->kind == POOL_SEQUENCE) {
-			rc = seq_pool_open(&ps->seqs[ps->nseqs], &ps->ledger,
-					   d, o->create, err, errlen);
-			if (rc)
-				goto out;
-			ps->nseqs++;
-		} else if (d->kind == POOL_LEASE && o->leases) {
-			rc = lease_pool_open(&ps->leases[ps->nleases],
-					     &ps->ledger, d, err, errlen);
-			if (rc)
-				goto out;
-			ps->nleases++;
-		}
-	}
-	rc = 0;
-out:
-	if (rc && errlen && !*err) /* a step that does not say why */
-		snprintf(err, errlen, "cannot open %s%s%s: %s",
-			 i < cfg->npools ? "pool \"" : "the pools",
-			 i < cfg->npools ? cfg->pools[i].name : "",
-			 i < cfg->npools ? "\"" : "", log_strerror(rc));
-	if (rc)
-		pool_set_release(ps);
-	return rc;
-}
-
-void pool_set_release(struct pool_set *ps)
-{
-	size_t i;
-
-	for (i = 0; i < ps->npools; i++)
-		pool_release(&ps->pools[i]);
-	for (i = 0; i < ps->nseqs; i++)
-		seq_pool_release(&ps->seqs[i]);
-	for (i = 0; i < ps->nleases; i++)
-		lease_pool_release(&ps->leases[i]);
-	free(ps->pools);
-	free(ps->seqs);
-	free(ps->leases);
-	ps->leases = NULL;
-	ps->nleases = 0;
-	ps->pools = NULL;
-	ps->seqs = NULL;
-	ps->npools = 0;
-	ps->nseqs = 0;
-	ledger_release(&ps->ledger);
-}
-
-struct pool *pool_set_find(struct pool_set *ps, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ps->npools; i++)
-		if (!strcmp(ps->pools[i].def->name, name))
-			return &ps->pools[i];
-	return NULL;
-}
-
-struct seq_pool *pool_set_find_seq(struct pool_set *ps, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ps->nseqs; i++)
-		if (!strcmp(ps->seqs[i].def->name, name))
-			return &ps->seqs[i];
-	return NULL;
-}
-
-struct lease_pool *pool_set_find_lease(struct pool_set *ps, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ps->nleases; i++)
-		if (!strcmp(ps->leases[i].def->name, name))
-			return &ps->leases[i];
-	return NULL;
-}
-
-int pool_set_kind(struct pool_set *ps, const char *name)
-{
-	const struct pool_def *d = config_pool(ps->cfg, name);
-
-	return d ? (int)d->kind : -1;
-}
-
-int pool_draw(struct pool *p, size_t n, uint64_t *vals, unsigned *shard,
-	      unsigned hint)
+int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
+	       unsigned hint)
 {
 	uint64_t before;
 	unsigned j, i;
@@ -362,13 +177,13 @@ refilling:
 	return -EAGAIN;
 }
 
-/* Brackets a step that moves values (see pool_draw). */
-static void step_begin(struct pool *p)
+/* Brackets a step that moves values (see rpool_draw). */
+static void step_begin(struct rpool *p)
 {
 	atomic_fetch_add(&p->busy, 1);
 }
 
-static void step_end(struct pool *p, bool moved)
+static void step_end(struct rpool *p, bool moved)
 {
 	if (moved)
 		atomic_fetch_add(&p->steps, 1);
@@ -384,24 +199,24 @@ static void step_end(struct pool *p, bool moved)
 #define CODE_EMPTY_GRANTS 64
 
 /*
- * pool_refill_step for code pools: the root stream issues through
- * code_issue (which checks every candidate against the prefix streams and
+ * rpool_refill_step for code pools: the root stream issues through
+ * codepool_issue (which checks every candidate against the prefix streams and
  * skips those they had), so a grant may add fewer values than it covers,
  * at sequence numbers with gaps.
  */
-static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
+static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 			    uint64_t *added)
 {
 	static const struct code_prefix root = { 0 };
-	struct pool_shard *s = &p->shards[i];
-	struct code_batch *b = &s->codes;
+	struct rpool_shard *s = &p->shards[i];
+	struct codepool_batch *b = &s->codes;
 	unsigned grants = 0;
 	size_t j;
 	int rc = 0;
 
 	step_begin(p);
 	while (!s->pending.count) {
-		rc = code_issue(p->ledger, p->def, &root, i, want, b, NULL,
+		rc = codepool_issue(p->ledger, p->def, &root, i, want, b, NULL,
 				NULL);
 		if (rc == -EBUSY) {
 			rc = 0;	/* what is left is promised to jobs: later */
@@ -433,16 +248,16 @@ static int code_refill_step(struct pool *p, unsigned i, uint64_t want,
 	}
 	memset(&s->pending, 0, sizeof(s->pending));
 	*added = b->n;
-	rc = pool_shard_recount(p, i);
+	rc = rpool_shard_recount(p, i);
 out:
 	step_end(p, *added > 0);
 	return rc;
 }
 
-int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
-		     uint64_t *scratch, uint64_t *added)
+int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
+		      uint64_t *scratch, uint64_t *added)
 {
-	struct pool_shard *s = &p->shards[i];
+	struct rpool_shard *s = &p->shards[i];
 	struct ledger_grant g;
 	uint64_t j;
 	int rc = 0;
@@ -484,16 +299,16 @@ int pool_refill_step(struct pool *p, unsigned i, uint64_t want,
 			 s->shard.name, (unsigned long long)g.count);
 	memset(&s->pending, 0, sizeof(s->pending));
 	*added = g.count;
-	rc = pool_shard_recount(p, i);
+	rc = rpool_shard_recount(p, i);
 out:
 	step_end(p, *added > 0);
 	return rc;
 }
 
-int pool_take_step(struct pool *p, unsigned i, size_t max,
-		   struct shard_item *items, size_t *moved)
+int rpool_take_step(struct rpool *p, unsigned i, size_t max,
+		    struct shard_item *items, size_t *moved)
 {
-	struct pool_shard *s = &p->shards[i];
+	struct rpool_shard *s = &p->shards[i];
 	size_t got = 0;
 	int rc;
 
@@ -504,13 +319,13 @@ int pool_take_step(struct pool *p, unsigned i, size_t max,
 		goto out;
 	hopper_push(&s->hopper, items, got);
 	*moved = got;
-	rc = pool_shard_recount(p, i);
+	rc = rpool_shard_recount(p, i);
 out:
 	step_end(p, *moved > 0);
 	return rc;
 }
 
-int pool_put_back(struct pool *p)
+int rpool_put_back(struct rpool *p)
 {
 	struct shard_item *items;
 	unsigned i;
@@ -522,7 +337,7 @@ int pool_put_back(struct pool *p)
 	if (!items)
 		return -ENOMEM;
 	for (i = 0; i < p->nserving; i++) {
-		struct pool_shard *s = &p->shards[i];
+		struct rpool_shard *s = &p->shards[i];
 		size_t n;
 
 		if (!s->hopper.ring)
@@ -542,9 +357,9 @@ int pool_put_back(struct pool *p)
 	return rc;
 }
 
-int pool_shard_recount(struct pool *p, unsigned i)
+int rpool_shard_recount(struct rpool *p, unsigned i)
 {
-	struct pool_shard *s = &p->shards[i];
+	struct rpool_shard *s = &p->shards[i];
 	uint64_t n, txn;
 	int rc;
 
@@ -560,9 +375,9 @@ int pool_shard_recount(struct pool *p, unsigned i)
 	return 0;
 }
 
-uint64_t pool_shard_ready(struct pool *p, unsigned i)
+uint64_t rpool_shard_ready(struct rpool *p, unsigned i)
 {
-	struct pool_shard *s = &p->shards[i];
+	struct rpool_shard *s = &p->shards[i];
 	uint64_t n = atomic_load(&s->level);
 
 	if (s->hopper.ring)
@@ -570,7 +385,7 @@ uint64_t pool_shard_ready(struct pool *p, unsigned i)
 	return n;
 }
 
-int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
+int rpool_lookup(struct rpool *p, uint64_t k, struct rpool_lookup *out)
 {
 	struct ledger_grant g;
 	uint64_t v, seq;
@@ -595,7 +410,7 @@ int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 	out->in_shard = rc == 0 && v == k;
 	/* The shard first, then the hopper: a value leaves the one only to
 	 * enter the other, so it cannot slip between the two looks except
-	 * during a take's commit (see pool.h). */
+	 * during a take's commit (see rpool.h). */
 	if (!out->in_shard)
 		out->in_hopper = hopper_holds(&p->shards[g.shard].hopper, seq,
 					      k);
@@ -604,10 +419,10 @@ int pool_lookup(struct pool *p, uint64_t k, struct pool_lookup *out)
 
 /* True if code k, as lk found it, sits in its shard or its hopper: issued
  * to a shard and not sent yet. */
-static bool code_unsent(struct pool *p, const struct code_lookup *lk,
+static bool code_unsent(struct rpool *p, const struct codepool_lookup *lk,
 			uint64_t k)
 {
-	struct pool_shard *s;
+	struct rpool_shard *s;
 	uint64_t v;
 
 	if (!lk->issued || !lk->root || lk->shard >= p->nopen)
@@ -620,29 +435,29 @@ static bool code_unsent(struct pool *p, const struct code_lookup *lk,
 	return hopper_holds(&s->hopper, lk->seq, k);
 }
 
-int pool_code_waiting(struct pool *p, uint64_t k, bool *waiting)
+int rpool_code_waiting(struct rpool *p, uint64_t k, bool *waiting)
 {
-	struct code_lookup lk;
+	struct codepool_lookup lk;
 	int rc;
 
 	*waiting = false;
 	if (p->def->kind != POOL_CODE)
 		return -EINVAL;
-	rc = code_lookup(p->ledger, p->def, k, &lk);
+	rc = codepool_lookup(p->ledger, p->def, k, &lk);
 	if (rc == 0)
 		*waiting = code_unsent(p, &lk, k);
 	return rc;
 }
 
-/* pool_lookup_json for code pools: any stream may have issued k. */
-static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
+/* rpool_lookup_json for code pools: any stream may have issued k. */
+static int code_lookup_json(struct rpool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
-	struct code_lookup lk;
+	struct codepool_lookup lk;
 	bool unsent = false;
 	int rc;
 
-	rc = code_lookup(p->ledger, p->def, k, &lk);
+	rc = codepool_lookup(p->ledger, p->def, k, &lk);
 	if (rc)
 		return rc;
 	buf_adds(b, "{\"pool\":");
@@ -655,9 +470,9 @@ static int code_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 		goto out;
 	clock_rfc3339(lk.issued_ms, when, sizeof(when));
 	buf_printf(b, ",\"issued_at\":\"%s\"", when);
-	if (CODE_SHARD_IS_JOB(lk.shard)) {
+	if (CODEPOOL_SHARD_IS_JOB(lk.shard)) {
 		buf_printf(b, ",\"job\":\"%u\"", lk.shard & 0x7fffffffu);
-	} else if (lk.shard == CODE_CLI_SHARD) {
+	} else if (lk.shard == CODEPOOL_CLI_SHARD) {
 		buf_adds(b, ",\"job\":\"uniqctl\"");
 	} else {
 		unsent = code_unsent(p, &lk, k);
@@ -675,15 +490,15 @@ out:
 	return buf_finish(b);
 }
 
-int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b)
+int rpool_lookup_json(struct rpool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
-	struct pool_lookup lk;
+	struct rpool_lookup lk;
 	int rc;
 
 	if (p->def->kind == POOL_CODE)
 		return code_lookup_json(p, k, b);
-	rc = pool_lookup(p, k, &lk);
+	rc = rpool_lookup(p, k, &lk);
 	if (rc)
 		return rc;
 	buf_adds(b, "{\"pool\":");
@@ -701,7 +516,7 @@ int pool_lookup_json(struct pool *p, uint64_t k, struct buf *b)
 	return buf_finish(b);
 }
 
-int pool_value_json(const struct pool *p, uint64_t k, struct buf *b)
+int rpool_value_json(const struct rpool *p, uint64_t k, struct buf *b)
 {
 	char text[VALUE_TEXT_MAX + 1];
 	size_t n = value_format(p->def, k, text);

@@ -1,6 +1,6 @@
 /*
- * jobs.c: bulk code jobs and their workers; see the DESIGN block in
- * jobs.h.
+ * codegen.c: generation runs, export files and the job workers; see the
+ * DESIGN block in codegen.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,8 @@
 #include "common/log.h"
 #include "common/store.h"
 #include "common/value.h"
-#include "refill/jobs.h"
+#include "common/worker.h"
+#include "pools/codegen.h"
 #include "common/banned.h"
 
 /* ---- generation ---------------------------------------------------- */
@@ -39,14 +40,15 @@ static int write_all(int fd, const char *p, size_t len)
 }
 
 /* The hook that commits a job's progress with the chunk that makes it. */
-static int progress_hook(MDB_txn *txn, const struct code_batch *b, void *arg)
+static int progress_hook(MDB_txn *txn, const struct codepool_batch *b,
+			 void *arg)
 {
-	struct codes_gen *g = arg;
-	struct code_job j = *g->job;
+	struct codegen_run *g = arg;
+	struct codejob j = *g->job;
 
 	j.done += b->n;
-	j.status = JOB_RUNNING;
-	return code_job_put(g->lg, txn, &j);
+	j.status = CODEJOB_RUNNING;
+	return codejob_put(g->lg, txn, &j);
 }
 
 /* Formats n codes, a line each, into out (n * (pattern + 1) bytes). */
@@ -63,19 +65,19 @@ static size_t format_lines(const struct pool_def *d, const uint64_t *codes,
 	return at;
 }
 
-int codes_generate(struct codes_gen *g)
+int codegen_generate(struct codegen_run *g)
 {
 	size_t line = strlen(g->def->pattern) + 1;
-	struct code_batch b;
+	struct codepool_batch b;
 	char *out = NULL;
 	unsigned long grown;
 	uint64_t want;
 	int rc;
 
-	rc = code_batch_init(&b, CODES_CHUNK);
+	rc = codepool_batch_init(&b, CODEGEN_CHUNK);
 	if (rc)
 		return rc;
-	out = malloc((size_t)CODES_CHUNK * line);
+	out = malloc((size_t)CODEGEN_CHUNK * line);
 	if (!out) {
 		rc = -ENOMEM;
 		goto out;
@@ -86,11 +88,11 @@ int codes_generate(struct codes_gen *g)
 			goto out;
 		}
 		want = g->count - g->done;
-		if (want > CODES_CHUNK)
-			want = CODES_CHUNK;
+		if (want > CODEGEN_CHUNK)
+			want = CODEGEN_CHUNK;
 		grown = store_map_growths(g->lg->env);
-		rc = code_issue(g->lg, g->def, &g->prefix, g->shard, want, &b,
-				g->job ? progress_hook : NULL, g);
+		rc = codepool_issue(g->lg, g->def, &g->prefix, g->shard, want,
+				    &b, g->job ? progress_hook : NULL, g);
 		if (rc == -ENOSPC && store_map_growths(g->lg->env) != grown)
 			continue; /* the ledger's map was full and has grown */
 		if (rc)
@@ -102,11 +104,11 @@ int codes_generate(struct codes_gen *g)
 		/* Committed (with the job's progress): done counts them now,
 		 * whatever happens to the file. A crash or a failed write
 		 * before the lines are in the file is repaired from the
-		 * ledger (codes_repair_file). */
+		 * ledger (codegen_repair_file). */
 		g->done += b.n;
 		if (g->job) {
 			g->job->done = g->done;
-			g->job->status = JOB_RUNNING;
+			g->job->status = CODEJOB_RUNNING;
 		}
 		if (g->progress)
 			atomic_store(g->progress, g->done);
@@ -117,7 +119,7 @@ int codes_generate(struct codes_gen *g)
 	}
 out:
 	free(out);
-	code_batch_release(&b);
+	codepool_batch_release(&b);
 	return rc;
 }
 
@@ -181,7 +183,7 @@ static int check_line(uint64_t code, void *arg)
 	return 0;
 }
 
-int codes_repair_file(struct codes_gen *g)
+int codegen_repair_file(struct codegen_run *g)
 {
 	size_t line = strlen(g->def->pattern) + 1;
 	struct repair r = { g->def, NULL, 0, 0, g->fd, 0 };
@@ -202,8 +204,8 @@ int codes_repair_file(struct codes_gen *g)
 		c.buf = malloc(CHECK_BUF);
 		if (!c.buf)
 			return -ENOMEM;
-		rc = code_shard_codes(g->lg, g->def, &g->prefix, g->shard, 0,
-				      lines, check_line, &c);
+		rc = codepool_shard_codes(g->lg, g->def, &g->prefix, g->shard,
+					  0, lines, check_line, &c);
 		free(c.buf);
 		if (rc < 0)
 			return rc;
@@ -226,16 +228,16 @@ int codes_repair_file(struct codes_gen *g)
 	r.buf = malloc(r.cap);
 	if (!r.buf)
 		return -ENOMEM;
-	rc = code_shard_codes(g->lg, g->def, &g->prefix, g->shard, lines,
-			      g->done - lines, repair_line, &r);
+	rc = codepool_shard_codes(g->lg, g->def, &g->prefix, g->shard, lines,
+				  g->done - lines, repair_line, &r);
 	if (rc == 0)
 		rc = write_all(g->fd, r.buf, r.len);
 	free(r.buf);
 	return rc;
 }
 
-int jobs_path(const char *data_dir, uint64_t id, bool part, char *buf,
-	      size_t len)
+int codegen_path(const char *data_dir, uint64_t id, bool part, char *buf,
+		 size_t len)
 {
 	int n = snprintf(buf, len, "%s/jobs/%llu.csv%s", data_dir,
 			 (unsigned long long)id, part ? ".part" : "");
@@ -245,20 +247,16 @@ int jobs_path(const char *data_dir, uint64_t id, bool part, char *buf,
 
 /* ---- workers ------------------------------------------------------- */
 
-struct worker {
-	struct jobs *jobs;
+/* The worker of one code pool. */
+struct job_worker {
+	struct worker w;	/* its thread, wake and stop (worker.h) */
+	struct codegen *jobs;
 	const struct pool_def *def;
-	pthread_t tid;
-	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool wake;		/* under lock */
-	_Atomic bool stop;
 };
 
-struct jobs {
-	struct pool_set *ps;
-	struct worker *w;
+struct codegen {
+	struct pools *ps;
+	struct job_worker *w;
 	size_t n;
 	_Atomic uint64_t done, failed;
 };
@@ -283,20 +281,20 @@ static int sync_dir(const char *path)
 }
 
 /* Ends job j (done or failed) in the ledger. */
-static int finish_job(struct worker *w, struct code_job *j, uint32_t status,
+static int finish_job(struct job_worker *w, struct codejob *j, uint32_t status,
 		      const char *why)
 {
 	j->status = status;
 	j->finished_ms = clock_now_ms();
 	if (why)
 		snprintf(j->error, sizeof(j->error), "%s", why);
-	atomic_fetch_add(status == JOB_DONE ? &w->jobs->done :
+	atomic_fetch_add(status == CODEJOB_DONE ? &w->jobs->done :
 					      &w->jobs->failed, 1);
 	log_info("job %llu (%s, prefix \"%s\"): %s, %llu of %llu codes%s%s",
 		 (unsigned long long)j->id, j->pool, j->prefix,
-		 code_job_status_name(status), (unsigned long long)j->done,
+		 codejob_status_name(status), (unsigned long long)j->done,
 		 (unsigned long long)j->count, why ? ": " : "", why ? why : "");
-	return code_job_put(&w->jobs->ps->ledger, NULL, j);
+	return codejob_put(&w->jobs->ps->ledger, NULL, j);
 }
 
 /*
@@ -304,25 +302,25 @@ static int finish_job(struct worker *w, struct code_job *j, uint32_t status,
  * failed), -ECANCELED (stopped; resumed later), or an error (retried
  * later).
  */
-static int run_job(struct worker *w, struct code_job *j)
+static int run_job(struct job_worker *w, struct codejob *j)
 {
 	const char *data_dir = w->jobs->ps->cfg->data_dir;
 	char part[1200], final[1200], why[160];
-	struct codes_gen g;
+	struct codegen_run g;
 	int fd = -1, rc;
 
 	memset(&g, 0, sizeof(g));
 	g.lg = &w->jobs->ps->ledger;
 	g.def = w->def;
 	if (code_prefix_parse(w->def, j->prefix, &g.prefix))
-		return finish_job(w, j, JOB_FAILED, "bad prefix");
-	g.shard = CODE_JOB_SHARD(j->id);
+		return finish_job(w, j, CODEJOB_FAILED, "bad prefix");
+	g.shard = CODEPOOL_JOB_SHARD(j->id);
 	g.count = j->count;
 	g.done = j->done;
 	g.job = j;
-	g.stop = &w->stop;
-	if ((rc = jobs_path(data_dir, j->id, true, part, sizeof(part))) ||
-	    (rc = jobs_path(data_dir, j->id, false, final, sizeof(final))))
+	g.stop = &w->w.stop;
+	if ((rc = codegen_path(data_dir, j->id, true, part, sizeof(part))) ||
+	    (rc = codegen_path(data_dir, j->id, false, final, sizeof(final))))
 		return rc;
 	fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -332,15 +330,15 @@ static int run_job(struct worker *w, struct code_job *j)
 		return rc;
 	}
 	g.fd = fd;
-	rc = codes_repair_file(&g);
+	rc = codegen_repair_file(&g);
 	if (rc == 0) {
-		if (j->status == JOB_QUEUED) {
-			j->status = JOB_RUNNING;
-			rc = code_job_put(g.lg, NULL, j);
+		if (j->status == CODEJOB_QUEUED) {
+			j->status = CODEJOB_RUNNING;
+			rc = codejob_put(g.lg, NULL, j);
 		}
 	}
 	if (rc == 0)
-		rc = codes_generate(&g);
+		rc = codegen_generate(&g);
 	/* Done, or the prefix used up (what was issued stays in the file,
 	 * renamed all the same): the file is made final. Any other error
 	 * (a full disk, a full map) is retried later: what the ledger
@@ -359,9 +357,9 @@ static int run_job(struct worker *w, struct code_job *j)
 			snprintf(why, sizeof(why), "prefix \"%s\" ran out of "
 				 "codes after %llu", j->prefix,
 				 (unsigned long long)g.done);
-			rc = finish_job(w, j, JOB_FAILED, why);
+			rc = finish_job(w, j, CODEJOB_FAILED, why);
 		} else if (rc == 0) {
-			rc = finish_job(w, j, JOB_DONE, NULL);
+			rc = finish_job(w, j, CODEJOB_DONE, NULL);
 		}
 	}
 	if (fd >= 0)
@@ -369,51 +367,37 @@ static int run_job(struct worker *w, struct code_job *j)
 	return rc;
 }
 
-static bool wait_wake(struct worker *w, unsigned ms)
-{
-	struct timespec ts = clock_mono_deadline(ms);
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->wake && !atomic_load(&w->stop))
-		if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) ==
-		    ETIMEDOUT)
-			break;
-	w->wake = false;
-	pthread_mutex_unlock(&w->lock);
-	return atomic_load(&w->stop);
-}
-
 static void *worker_main(void *arg)
 {
-	struct worker *w = arg;
-	struct code_job j;
+	struct job_worker *w = arg;
+	struct codejob j;
 	int rc;
 
-	while (!atomic_load(&w->stop)) {
-		rc = code_job_next(&w->jobs->ps->ledger, w->def->name, &j);
+	while (!worker_stopping(&w->w)) {
+		rc = codejob_next(&w->jobs->ps->ledger, w->def->name, &j);
 		if (rc == 0) {
 			rc = run_job(w, &j);
 			if (rc == 0 || rc == -ECANCELED)
 				continue;
 			log_error("job %llu: %s; retrying in 1 s",
 				  (unsigned long long)j.id, store_strerror(rc));
-			if (wait_wake(w, 1000))
+			if (worker_wait(&w->w, 1000))
 				break;
 			continue;
 		}
 		if (rc != -ENOENT)
 			log_error("jobs of \"%s\": %s", w->def->name,
 				  store_strerror(rc));
-		if (wait_wake(w, 1000))
+		if (worker_wait(&w->w, 1000))
 			break;
 	}
 	return NULL;
 }
 
-int jobs_start(struct pool_set *ps, struct jobs **out)
+int codegen_start(struct pools *ps, struct codegen **out)
 {
 	char dir[1200];
-	struct jobs *j;
+	struct codegen *j;
 	size_t i, n = 0;
 	int rc = 0;
 
@@ -434,72 +418,67 @@ int jobs_start(struct pool_set *ps, struct jobs **out)
 		return -ENOMEM;
 	}
 	for (i = 0; i < ps->npools; i++) {
-		struct worker *w;
+		struct job_worker *w;
 
 		if (ps->pools[i].def->kind != POOL_CODE)
 			continue;
 		w = &j->w[j->n];
 		w->jobs = j;
 		w->def = ps->pools[i].def;
-		pthread_mutex_init(&w->lock, NULL);
-		rc = -clock_cond_init(&w->cond); /* wait_wake's deadlines */
-		if (rc) {
-			pthread_mutex_destroy(&w->lock);
-			break;
-		}
-		j->n++;
-		rc = -pthread_create(&w->tid, NULL, worker_main, w);
+		rc = worker_init(&w->w);
 		if (rc)
 			break;
-		w->started = true;
+		j->n++;
+		rc = worker_start(&w->w, worker_main, w);
+		if (rc)
+			break;
 	}
 	if (rc) {
-		jobs_stop(j);
+		codegen_stop(j);
+		codegen_free(j);
 		return rc;
 	}
 	*out = j;
 	return 0;
 }
 
-void jobs_wake(struct jobs *j, const char *pool)
+void codegen_wake(struct codegen *j, const char *pool)
 {
 	size_t i;
 
 	if (!j)
 		return;
 	for (i = 0; i < j->n; i++) {
-		if (strcmp(j->w[i].def->name, pool))
-			continue;
-		pthread_mutex_lock(&j->w[i].lock);
-		j->w[i].wake = true;
-		pthread_cond_signal(&j->w[i].cond);
-		pthread_mutex_unlock(&j->w[i].lock);
+		if (!strcmp(j->w[i].def->name, pool))
+			worker_wake(&j->w[i].w);
 	}
 }
 
-void jobs_stop(struct jobs *j)
+void codegen_stop(struct codegen *j)
 {
 	size_t i;
 
 	if (!j)
 		return;
-	for (i = 0; i < j->n; i++) {
-		atomic_store(&j->w[i].stop, true);
-		pthread_mutex_lock(&j->w[i].lock);
-		pthread_cond_signal(&j->w[i].cond);
-		pthread_mutex_unlock(&j->w[i].lock);
-	}
-	for (i = 0; i < j->n; i++) {
-		if (j->w[i].started)
-			pthread_join(j->w[i].tid, NULL);
-		pthread_cond_destroy(&j->w[i].cond);
-		pthread_mutex_destroy(&j->w[i].lock);
-	}
+	for (i = 0; i < j->n; i++)
+		worker_ask_stop(&j->w[i].w);
+	for (i = 0; i < j->n; i++)
+		worker_stop(&j->w[i].w);
+}
+
+void codegen_free(struct codegen *j)
+{
+	size_t i;
+
+	if (!j)
+		return;
+	for (i = 0; i < j->n; i++)
+		worker_release(&j->w[i].w);
 	free(j->w);
 	free(j);
 }
 
-void jobs_counts(struct jobs *j, uint64_t *done, uint64_t *failed)
+void codegen_counts(struct codegen *j, uint64_t *done, uint64_t *failed)
 {
 	*done = j ? atomic_load(&j->done) : 0;
 	*failed = j ? atomic_load(&j->failed) : 0;
