@@ -114,7 +114,7 @@ static unsigned long torture(const struct op *op)
 
 struct ledger_case {
 	char dir[256];
-	char path[300];		/* the ledger every case but create uses */
+	char path[300];		/* the ledger of all cases but create */
 	char fresh[300];	/* create: a new file per run */
 	struct ledger lg;
 	struct ledger_opts opts;
