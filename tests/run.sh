@@ -4,17 +4,20 @@
 # ThreadSanitizer build for the threaded suites (hopper, pool, end to
 # end), then a short libFuzzer run of each fuzz target (clang, ASan and
 # UBSan; UNIQ_FUZZ_SECONDS each, default 15). Installs what it needs first
-# (Debian 12, as root). Prints "N passed, N failed" at the end and exits
-# non-zero if anything failed.
+# (Debian 12, as root). Ends with a line "SKIPPED (run) test: why" per
+# skipped test (a Python module's skipped cases one by one), then the
+# last line "N passed, N failed, N skipped"; exits non-zero if anything
+# failed.
 #
 #   tests/run.sh [plain|asan|tsan|fuzz ...]   (default: all four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh --tests || { echo "0 passed, 1 failed"; exit 1; }
+bash tools/install-deps.sh --tests ||
+  { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 # playwright-core for the browser tests (no browser download: Debian's
 # Chromium is used).
 (cd tests/browser && npm ci --no-audit --no-fund --silent) ||
-  { echo "0 passed, 1 failed"; exit 1; }
+  { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 export UNIQ_REQUIRE_BROWSER=1
 
 runs=("$@")
@@ -68,23 +71,43 @@ for run in "${runs[@]}"; do
 done
 
 python3 - "$build_failed" "$fuzz_passed" "$fuzz_failed" "${logs[@]}" <<'PY'
+# One result per meson test, but a Python module's skipped tests (lines
+# "UNIQ-SKIP id: reason" from tests/e2e/run_module.py) count one skip each;
+# a test meson calls SKIP (exit 77) with no such line counts one. Each
+# skip is named with its reason, then the last line is the count.
 import json, sys
+MARK = "UNIQ-SKIP "
 failed_builds = int(sys.argv[1])
 passed, failed = int(sys.argv[2]), int(sys.argv[3])
+skips = []
 for path in sys.argv[4:]:
+    run = path.split("/")[0].replace("build-test-", "")
     try:
         lines = open(path).read().splitlines()
     except OSError:
         failed += 1
+        print("FAILED: no test log %s" % path)
         continue
     for line in lines:
         t = json.loads(line)
+        out = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+        marked = [l[len(MARK):].strip() for l in out.splitlines()
+                  if l.startswith(MARK)]
+        for m in marked:
+            skips.append("(%s) %s: %s" % (run, t["name"], m))
         if t["result"] in ("OK", "EXPECTEDFAIL"):
             passed += 1
-        elif t["result"] != "SKIP":
+        elif t["result"] == "SKIP":
+            if not marked:
+                said = [l.strip() for l in out.splitlines() if l.strip()]
+                skips.append("(%s) %s: exit 77: %s" % (
+                    run, t["name"], said[-1] if said else "no reason"))
+        else:
             failed += 1
             print("FAILED: %s (%s) %s" % (t["name"], t["result"], path))
 failed += failed_builds
-print("%d passed, %d failed" % (passed, failed))
+for s in skips:
+    print("SKIPPED " + s)
+print("%d passed, %d failed, %d skipped" % (passed, failed, len(skips)))
 sys.exit(1 if failed else 0)
 PY

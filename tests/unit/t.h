@@ -1,8 +1,8 @@
 /*
  * t.h: the smallest test harness that does the job: CHECK() records a
  * failure with its line and goes on, t_done() prints a summary and gives
- * the exit status for meson (0 pass, 1 fail). Include once per test
- * program.
+ * the exit status for meson (0 pass, 1 fail, and a program that ran no
+ * check fails too). Include once per test program.
  */
 #ifndef UNIQ_T_H
 #define UNIQ_T_H
@@ -60,10 +60,17 @@ static inline const char *t_tmpdir(void)
 	return path;
 }
 
+/* Prints the summary and gives the exit status: 1 if a check failed, or
+ * if none ran at all (a test whose checks vanished proves nothing). */
 static inline int t_done(const char *name)
 {
 	fprintf(stderr, "%s: %d checks, %d failed\n", name, t_checked,
 		t_failed);
+	if (t_checked == 0) {
+		fprintf(stderr, "%s: no check ran: that is a failure\n",
+			name);
+		return 1;
+	}
 	return t_failed ? 1 : 0;
 }
 

@@ -8,7 +8,6 @@
  * codes can be walked back in the order they were issued.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "common/store.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
 
 static struct pool_def def_of(const char *pattern, const char *alphabet)
@@ -113,15 +113,6 @@ static void test_prefix(void)
 }
 
 /* ---- streams on a real ledger -------------------------------------- */
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 #define TINY 81	/* "##-##" over "ABC": 3^4 */
 
@@ -239,7 +230,7 @@ static void test_streams(void)
 	}
 	codepool_batch_release(&b);
 	ledger_release(&lg);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(dir);
 }
 
 struct collect {
@@ -305,7 +296,7 @@ static void test_walk_back(void)
 		CHECK(code_top(&d, issued[i], 1) == 1);
 	codepool_batch_release(&b);
 	ledger_release(&lg);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(dir);
 }
 
 /* Job ids: 1, 2, ... and never one whose grants' receiver would be
@@ -337,7 +328,7 @@ static void test_job_ids(void)
 	CHECK(codejob_create(&lg, "c", "", 5, &j) == -EOVERFLOW);
 	CHECK(codejob_get(&lg, CODEJOB_ID_MAX + 1, &j) == -ENOENT);
 	ledger_release(&lg);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(dir);
 }
 
 int main(void)

@@ -21,15 +21,8 @@
 #include "common/log.h"
 #include "shard/hopper.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
-
-/* Checks that an errno-style call returns want, saying what it got. */
-#define CHECK_RC(expr, want)                                                \
-	do {                                                                \
-		int rc_ = (expr);                                           \
-		CHECKF(rc_ == (want), "%s returned %d (%s)", #expr, rc_,    \
-		       log_strerror(rc_));                                  \
-	} while (0)
 
 static _Atomic unsigned long wakes;
 
@@ -242,15 +235,6 @@ struct popper {
 	bool range_ok;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static void *pusher_main(void *arg)
 {
 	struct mt *mt = arg;
@@ -264,7 +248,7 @@ static void *pusher_main(void *arg)
 			sched_yield();
 			continue;
 		}
-		n = 1 + rng_next(&rng) % 128;
+		n = 1 + t_rng_next(&rng) % 128;
 		if (n > room)
 			n = room;
 		if (n > MT_VALUES - next)
@@ -290,7 +274,7 @@ static void *popper_main(void *arg)
 
 	pp->order_ok = pp->range_ok = true;
 	while (atomic_load(&mt->popped) < MT_VALUES) {
-		n = 1 + rng_next(&pp->rng) % 64;
+		n = 1 + t_rng_next(&pp->rng) % 64;
 		if (hopper_pop(&mt->h, n, v) != 0) {
 			/* At the end fewer than n may be left for good. */
 			if (atomic_load(&mt->pushed_all) &&

@@ -9,7 +9,6 @@
  * (suite "threads": the committer is a thread.)
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "pools/lease.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
 
 struct waiter {
@@ -93,15 +93,6 @@ static int give_back(struct committer *c, struct lease *lp,
 		w.req.check_holder = true;
 	}
 	return run_req(c, &w);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
 }
 
 struct env {
@@ -252,7 +243,7 @@ static void test_basics(void)
 		CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0);
 	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 static void test_expiry_and_reopen(void)
@@ -304,7 +295,7 @@ static void test_expiry_and_reopen(void)
 	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0);
 	CHECK_EQ_U64(n, 10);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 /*
@@ -329,7 +320,7 @@ static void test_free_stack_disagrees(void)
 	       (long long)a, (long long)b, (long long)c);
 	lease_release(&lp2);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 /* ---- a damaged expiry index ------------------------------------ */
@@ -490,7 +481,7 @@ static void test_damaged_index(void)
 	CHECK_EQ_U64(atomic_load(&e.lp.out), 10);
 	CHECK_EQ_U64(exp_read(&e, ms, num, 8), 10);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 #define THREADS 16
@@ -558,7 +549,7 @@ static void test_concurrent(void)
 	fprintf(stderr, "test_lease: %u borrow/return pairs, %u found all out\n",
 		THREADS * ROUNDS - atomic_load(&busy), atomic_load(&busy));
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 int main(void)

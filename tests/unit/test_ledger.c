@@ -10,7 +10,6 @@
  * "threads").
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,66 +25,15 @@
 #include "common/store.h"
 #include "ledger/ledger.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
-
-/* Checks that an errno-style call returns want, saying what it got. */
-#define CHECK_RC(expr, want)                                                \
-	do {                                                                \
-		int rc_ = (expr);                                           \
-		CHECKF(rc_ == (want), "%s returned %d (%s)", #expr, rc_,    \
-		       log_strerror(rc_));                                  \
-	} while (0)
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Deletes dir and everything under it. */
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void path_in(char *buf, size_t len, const char *dir, const char *name)
-{
-	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len) {
-		fprintf(stderr, "path too long\n");
-		exit(2);
-	}
-}
-
-/* Reads a whole file into a malloc'd buffer; NULL if it cannot. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	unsigned char *buf = NULL;
-	struct stat st;
-	FILE *f;
-
-	*len = 0;
-	if (stat(path, &st) != 0)
-		return NULL;
-	f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-		*len = (size_t)st.st_size;
-	return buf;
-}
 
 /* True when the file at path holds exactly len bytes equal to want. */
 static bool same_bytes(const char *path, const unsigned char *want,
 		       size_t len)
 {
 	size_t n;
-	unsigned char *now = slurp(path, &n);
+	unsigned char *now = t_slurp(path, &n);
 	bool same = now && n == len && memcmp(now, want, len) == 0;
 
 	free(now);
@@ -147,16 +95,6 @@ static bool grant_eq(const struct ledger_grant *a,
 	       a->shard == b->shard;
 }
 
-/* A deterministic generator (splitmix64). */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 /* A new ledger, reopened; a missing file without create is -ENOENT. */
 static void test_create_reopen(void)
 {
@@ -166,7 +104,7 @@ static void test_create_reopen(void)
 	struct ledger lg;
 	struct ledger_rec p;
 
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_only), -ENOENT);
 	CHECK(lg.env == NULL);
 
@@ -188,11 +126,11 @@ static void test_create_reopen(void)
 	ledger_release(&lg);
 
 	/* Another ledger has another instance id. */
-	path_in(path, sizeof(path), dir, "other.mdb");
+	t_path_in(path, sizeof(path), dir, "other.mdb");
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	CHECK(memcmp(lg.instance, inst, sizeof(inst)) != 0);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -268,10 +206,10 @@ static void check_foreign(const char *dir, const char *name,
 	size_t len;
 	int rc;
 
-	path_in(path, sizeof(path), dir, name);
+	t_path_in(path, sizeof(path), dir, name);
 	rc = make_foreign(path, subdb, key, val);
 	CHECKF(rc == 0, "make_foreign %s: %s", name, mdb_strerror(rc));
-	before = slurp(path, &len);
+	before = t_slurp(path, &len);
 	CHECK(before != NULL && len > 0);
 	if (!before)
 		return;
@@ -335,7 +273,7 @@ static void test_foreign_files(void)
 	check_foreign(dir, "metakey.mdb", NULL, "meta", "not a database");
 
 	/* Not an LMDB file at all. */
-	path_in(path, sizeof(path), dir, "text.mdb");
+	t_path_in(path, sizeof(path), dir, "text.mdb");
 	for (i = 0; i + 1 < sizeof(text); i++)
 		text[i] = (char)('a' + i % 26);
 	text[sizeof(text) - 1] = '\n';
@@ -350,18 +288,18 @@ static void test_foreign_files(void)
 	CHECK(same_bytes(path, (const unsigned char *)text, sizeof(text)));
 
 	/* A ledger of a newer format: refused, not rewritten. */
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	ledger_release(&lg);
 	CHECK_EQ_U64(forge_format(path, 2), 0);
-	before = slurp(path, &len);
+	before = t_slurp(path, &len);
 	CHECK(before != NULL);
 	CHECK_RC(ledger_open(&lg, path, &open_create), -EPROTO);
 	CHECK_RC(ledger_open(&lg, path, &open_only), -EPROTO);
 	if (before)
 		CHECK(same_bytes(path, before, len));
 	free(before);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -381,7 +319,7 @@ static void test_cut_creation(void)
 	struct stat st;
 	FILE *f;
 
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	f = fopen(path, "wb");
 	CHECK(f != NULL);
 	if (f)
@@ -393,7 +331,7 @@ static void test_cut_creation(void)
 	ledger_release(&lg);
 	CHECK_RC(ledger_open(&lg, path, &ro), 0);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* ledger_rec_ensure: created once with a random key, then checked. */
@@ -407,7 +345,7 @@ static void test_pool_ensure(void)
 	char path[512], err[512];
 	uint64_t t0 = clock_now_ms();
 
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 
 	d = int_def("alpha", -5, 1000);
@@ -513,7 +451,7 @@ static void test_pool_ensure(void)
 	CHECK_RC(ledger_rec_ensure(&lg, &d, &got, err, sizeof(err)), 0);
 	CHECK_EQ_U64(got.id, c.id + 1);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* A capacity-10 pool granted 4 at a time: 4, 4, 2, then nothing. */
@@ -530,7 +468,7 @@ static void test_grant_small(void)
 	size_t n = 0;
 	int i;
 
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	CHECK_RC(ledger_grant(&lg, "ten", 0, 4, &g), -ENOENT);
 	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
@@ -576,7 +514,7 @@ static void test_grant_small(void)
 	CHECK_RC(ledger_grants_load(&lg, "nope", &got, &gs, &n), -ENOENT);
 	CHECK(gs == NULL && n == 0);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* Writes pool record p of `name` as is, the way damage would. */
@@ -608,7 +546,7 @@ static void test_grant_damaged(void)
 	struct ledger lg;
 	char path[512], err[256];
 
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
 	CHECK_RC(ledger_grant(&lg, "dmg", 0, 4, &g), 0);
@@ -634,7 +572,7 @@ static void test_grant_damaged(void)
 	CHECK_EQ_U64(g.first, 4);
 	CHECK_EQ_U64(g.count, 4);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 #define TILE_CAP 60000u
@@ -701,7 +639,7 @@ static void test_grant_tiling(void)
 	memset(tp, 0, sizeof(tp));
 	tp[0].name = "left";
 	tp[1].name = "right";
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	for (i = 0; i < 2; i++) {
 		d = int_def(tp[i].name, 0, TILE_CAP);
@@ -713,9 +651,9 @@ static void test_grant_tiling(void)
 	CHECK_RC(ledger_rec_ensure(&lg, &d, &empty, err, sizeof(err)), 0);
 
 	while ((!tp[0].used_up || !tp[1].used_up) && rounds++ < 100000) {
-		struct tile_pool *t = &tp[rng_next(&rng) % 2];
-		uint32_t sh = shard_ids[rng_next(&rng) % 4];
-		uint64_t want = 1 + rng_next(&rng) % 60;
+		struct tile_pool *t = &tp[t_rng_next(&rng) % 2];
+		uint32_t sh = shard_ids[t_rng_next(&rng) % 4];
+		uint64_t want = 1 + t_rng_next(&rng) % 60;
 		uint64_t before = t->n ? t->g[t->n - 1].first +
 					 t->g[t->n - 1].count : 0;
 		int rc;
@@ -795,7 +733,7 @@ static void test_grant_tiling(void)
 	CHECK_EQ_U64(got.counter, 0);
 	free(loaded);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* Grants, counters and shard sequence numbers persist across a reopen,
@@ -811,7 +749,7 @@ static void test_persist(void)
 	uint32_t nsh;
 	size_t n = 0, i;
 
-	path_in(path, sizeof(path), dir, LEDGER_FILE);
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
 	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
 	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
 	for (i = 0; i < 6; i++)
@@ -846,7 +784,7 @@ static void test_persist(void)
 	CHECK_RC(ledger_shard_count(&lg, p.id, &nsh), 0);
 	CHECK_EQ_U64(nsh, 6);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 int main(void)

@@ -13,6 +13,7 @@
 
 #include "common/perm.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
 
 /* The key of the SipHash reference vectors: bytes 00 01 .. 0f. */
@@ -32,23 +33,6 @@ static uint64_t le64(const uint8_t *b)
 	for (i = 0; i < 8; i++)
 		v |= (uint64_t)b[i] << (8 * i);
 	return v;
-}
-
-/* A deterministic generator for sampling (splitmix64). */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /*
@@ -137,7 +121,8 @@ static void test_siphash_vector(void)
 
 	/* perm_siphash_u64 agrees with the oracle on random keys and words. */
 	for (i = 0; i < 10000; i++) {
-		uint64_t a = rng_next(&s), b = rng_next(&s), m = rng_next(&s);
+		uint64_t a = t_rng_next(&s), b = t_rng_next(&s);
+		uint64_t m = t_rng_next(&s);
 		uint64_t got, want;
 
 		for (j = 0; j < 8; j++) {
@@ -245,8 +230,8 @@ static void check_sampled(uint64_t capacity, const uint8_t *key)
 	for (x = 0; x < capacity && x < nfirst; x++)
 		in[n++] = x;
 	for (i = 0; i < nrand; i++)
-		in[n++] = rng_next(&s) % capacity;
-	qsort(in, n, sizeof(*in), cmp_u64);
+		in[n++] = t_rng_next(&s) % capacity;
+	qsort(in, n, sizeof(*in), t_cmp_u64);
 	for (i = 0, uniq = 0; i < n; i++)
 		if (uniq == 0 || in[i] != in[uniq - 1])
 			in[uniq++] = in[i];
@@ -262,7 +247,7 @@ static void check_sampled(uint64_t capacity, const uint8_t *key)
 	}
 	CHECKF(bad == 0, "capacity %llu: %zu outputs out of range or not "
 	       "inverted", (unsigned long long)capacity, bad);
-	qsort(out, uniq, sizeof(*out), cmp_u64);
+	qsort(out, uniq, sizeof(*out), t_cmp_u64);
 	for (i = 1; i < uniq; i++)
 		if (out[i] == out[i - 1])
 			dups++;

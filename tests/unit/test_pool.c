@@ -14,7 +14,6 @@
  * of its prefix streams within one refill step.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -38,30 +37,11 @@
 #include "shard/hopper.h"
 #include "shard/shard.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
-
-/* Checks that an errno-style call returns want, saying what it got. */
-#define CHECK_RC(expr, want)                                                \
-	do {                                                                \
-		int rc_ = (expr);                                           \
-		CHECKF(rc_ == (want), "%s returned %d (%s)", #expr, rc_,    \
-		       log_strerror(rc_));                                  \
-	} while (0)
 
 /* How long a phase may take before the test calls it stuck. */
 #define PHASE_SECONDS 60
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Deletes dir and everything under it. */
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* A fresh temporary directory, copied out of t_tmpdir's static buffer. */
 static void make_tmpdir(char *buf, size_t len)
@@ -79,16 +59,6 @@ static void sleep_us(long us)
 static uint64_t deadline_in(unsigned seconds)
 {
 	return clock_mono_ns() + (uint64_t)seconds * 1000000000ull;
-}
-
-/* A deterministic generator (splitmix64). */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 /* A growable array of values. */
@@ -124,17 +94,10 @@ static void vec_free(struct vec *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void vec_sort(struct vec *a)
 {
 	if (a->n)
-		qsort(a->v, a->n, sizeof(*a->v), cmp_u64);
+		qsort(a->v, a->n, sizeof(*a->v), t_cmp_u64);
 }
 
 /* Values held more than once by a sorted vec. */
@@ -151,7 +114,7 @@ static size_t vec_dups(const struct vec *a)
 static bool vec_has(const struct vec *sorted, uint64_t x)
 {
 	return sorted->n &&
-	       bsearch(&x, sorted->v, sorted->n, sizeof(x), cmp_u64);
+	       bsearch(&x, sorted->v, sorted->n, sizeof(x), t_cmp_u64);
 }
 
 /* Values of a that are also in the sorted vec b. */
@@ -223,7 +186,7 @@ static void *drawer_main(void *arg)
 			d->timed_out = true;
 			break;
 		}
-		n = 1 + rng_next(&d->rng) % maxn;
+		n = 1 + t_rng_next(&d->rng) % maxn;
 		rc = rpool_draw(d->p, n, vals, &shard, d->hint);
 		if (rc == -EAGAIN) {
 			d->eagain++;
@@ -418,7 +381,7 @@ static void *granter_main(void *arg)
 
 	for (;;) {
 		rc = ledger_grant(gr->lg, "cc", gr->shard,
-				  1 + rng_next(&gr->rng) % 50, &g);
+				  1 + t_rng_next(&gr->rng) % 50, &g);
 		if (rc) {
 			gr->err = rc;
 			return NULL;
@@ -545,7 +508,7 @@ static void test_concurrent_grants(void)
 	for (k = 0; k < CG_THREADS; k++)
 		free(gr[k].g);
 	ledger_release(&lg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* ---------------------------------------------------------------- */
@@ -605,7 +568,7 @@ static void test_data_dir(void)
 	CHECK_RC(pools_open(&ps, &cfg, &only, err, sizeof(err)), 0);
 	pools_release(&ps);
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -668,7 +631,7 @@ static void test_params_checked(void)
 	config_release(&c3);
 	config_release(&c2);
 	config_release(&ci);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -745,7 +708,7 @@ out_cfg:
 	free(vals);
 	vec_free(&got);
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -841,7 +804,7 @@ out_cfg:
 	free(vals);
 	vec_free(&got);
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1045,7 +1008,7 @@ out:
 	vec_free(&left);
 	config_release(&c3);
 	config_release(&c2);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -1124,7 +1087,7 @@ static void test_two_processes(void)
 	vec_free(&drawn);
 	vec_free(&ready);
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1269,7 +1232,7 @@ static void life_lookups(struct life *lf, const struct vec *small_drawn)
 	counter = counter_of(lf->big);
 	CHECK(counter >= lf->big_drawn.n);
 	for (tries = 0; tries < 20; tries++) {
-		k = rng_next(&rng) % lf->big->def->capacity;
+		k = t_rng_next(&rng) % lf->big->def->capacity;
 		if (perm_invert(&lf->big->perm, k) < counter)
 			continue;
 		CHECK_RC(rpool_lookup(lf->big, k, &lk), 0);
@@ -1500,7 +1463,7 @@ out:
 	vec_free(&lf.big_drawn);
 	vec_free(&lf.flt_drawn);
 	config_release(&lf.cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -1570,7 +1533,7 @@ static void test_failed_append_is_retried(void)
 	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -1639,7 +1602,7 @@ static void test_code_refill_walks_past_skips(void)
 	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -1731,7 +1694,7 @@ out_ps:
 	pools_release(&ps);
 out_cfg:
 	config_release(&cfg);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 int main(void)

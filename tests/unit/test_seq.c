@@ -11,7 +11,6 @@
  * "threads": the committer is a thread.)
  */
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "ledger/ledger.h"
 #include "pools/seq.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
 
 /* 2026-11-22T12:00:00Z */
@@ -69,15 +69,6 @@ static int issue(struct committer *c, struct seq *sp, uint64_t count,
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	return w->rc;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
 }
 
 struct env {
@@ -169,7 +160,7 @@ static void test_contiguous_and_format(void)
 	CHECK(issue(e.c, &e.sp, 1, NOON_UTC, NULL, &w) == 0);
 	CHECK_EQ_U64(w.req.first, 58);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 /* The day follows the pool's zone: local midnight starts it again. */
@@ -197,7 +188,7 @@ static void test_day_change(const char *tz, uint64_t midnight_ms,
 	CHECKF(w.req.day == day_after && w.req.first == 2, "%s: %u-%llu", tz,
 	       w.req.day, (unsigned long long)w.req.first);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 static void test_overflow(void)
@@ -230,7 +221,7 @@ static void test_overflow(void)
 	CHECK(issue(e.c, &e.sp, 97, NOON_UTC + 11 * HOUR, NULL, &w) == 0);
 	CHECK_EQ_U64(w.req.first, 3);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 
 	/* Across the night the clocks go back (Paris, 25 October 2026): at
 	 * 00:30Z (02:30 CEST) the next day starts at 23:00Z, 22.5 hours on,
@@ -241,7 +232,7 @@ static void test_overflow(void)
 	CHECK(issue(e.c, &e.sp, 1, 1792888200000ull, NULL, &w) == -ENODATA);
 	CHECK_EQ_U64(w.req.retry_after, 22 * 3600 + 1800);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 static void test_idempotency(void)
@@ -304,7 +295,7 @@ static void test_idempotency(void)
 	CHECK(issue(e.c, &e.sp, 1, NOON_UTC + 26 * HOUR, "order-17", &w) == 0);
 	CHECK(w.req.replayed && w.req.day == 20261123 && w.req.first == 1);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 #define THREADS 8
@@ -363,7 +354,7 @@ static void test_concurrent(void)
 	fprintf(stderr, "test_seq: %u ids from %u threads in %llu batches\n",
 		THREADS * PER_THREAD, THREADS, (unsigned long long)batches);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 /* An operation that holds the committer inside its batch until the test
@@ -459,7 +450,7 @@ static void test_group_commit(void)
 	pthread_cond_destroy(&g.cond);
 	pthread_mutex_destroy(&g.lock);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 /* Periodic ticks: added while the committer runs and requests come in
@@ -556,7 +547,7 @@ static void test_ticks(void)
 	store_txn_abort(txn);
 	CHECK(rc == MDB_NOTFOUND);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 static void test_bad_zone_and_digits(void)
@@ -583,7 +574,7 @@ static void test_bad_zone_and_digits(void)
 	      -ENOENT);
 	CHECK(strstr(err, "Mars/Olympus_Mons") != NULL);
 	ledger_release(&e.lg);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 /* Submitting after committer_stop (the HTTP threads do, until they are
@@ -613,7 +604,7 @@ static void test_submit_after_stop(void)
 	CHECK(issue(e.c, &e.sp, 1, NOON_UTC, NULL, &w) == 0);
 	CHECK_EQ_U64(w.req.first, 2);
 	env_close(&e);
-	nftw(e.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	t_rm_rf(e.dir);
 }
 
 int main(void)

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,59 +22,8 @@
 #include "common/store.h"
 #include "shard/shard.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
-
-/* Checks that an errno-style call returns want, saying what it got. */
-#define CHECK_RC(expr, want)                                                \
-	do {                                                                \
-		int rc_ = (expr);                                           \
-		CHECKF(rc_ == (want), "%s returned %d (%s)", #expr, rc_,    \
-		       log_strerror(rc_));                                  \
-	} while (0)
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* Deletes dir and everything under it. */
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void path_in(char *buf, size_t len, const char *dir, const char *name)
-{
-	if (snprintf(buf, len, "%s/%s", dir, name) >= (int)len) {
-		fprintf(stderr, "path too long\n");
-		exit(2);
-	}
-}
-
-/* Reads a whole file into a malloc'd buffer; NULL if it cannot. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-	unsigned char *buf = NULL;
-	struct stat st;
-	FILE *f;
-
-	*len = 0;
-	if (stat(path, &st) != 0)
-		return NULL;
-	f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf && fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	if (buf)
-		*len = (size_t)st.st_size;
-	return buf;
-}
 
 static const struct shard_opts open_create = { .sync = false, .create = true,
 						.shard_size = 1000 };
@@ -145,7 +93,7 @@ static void test_open(void)
 	size_t len, n;
 	struct shard_item it[4];
 
-	path_in(path, sizeof(path), dir, "int_shard_3.mdb");
+	t_path_in(path, sizeof(path), dir, "int_shard_3.mdb");
 	CHECK_RC(shard_open(&s, path, "int", 3, inst_a, &open_only), -ENOENT);
 	CHECK(s.env == NULL);
 
@@ -162,7 +110,7 @@ static void test_open(void)
 	shard_release(&s); /* twice is harmless */
 
 	/* Another pool, another index: refused, file untouched. */
-	before = slurp(path, &len);
+	before = t_slurp(path, &len);
 	CHECK(before != NULL);
 	CHECK_RC(shard_open(&s, path, "float", 3, inst_a, &open_create),
 		 -EPROTO);
@@ -176,7 +124,7 @@ static void test_open(void)
 	CHECK_RC(shard_open(&s, path, "int", 3, inst_b, &open_create), -EPROTO);
 	CHECK_RC(shard_open(&s, path, "int", 3, inst_b, &open_only), -EPROTO);
 	if (before) {
-		unsigned char *now = slurp(path, &n);
+		unsigned char *now = t_slurp(path, &n);
 
 		CHECK(now && n == len && memcmp(now, before, len) == 0);
 		free(now);
@@ -197,18 +145,18 @@ static void test_open(void)
 	/* A name that does not fit. */
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	path_in(other, sizeof(other), dir, "long.mdb");
+	t_path_in(other, sizeof(other), dir, "long.mdb");
 	CHECK_RC(shard_open(&s, other, longname, 0, inst_a, &open_create),
 		 -ENAMETOOLONG);
 	CHECK(s.env == NULL);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* Writes the first len bytes of src to dst (a new file). */
 static void copy_head(const char *src, const char *dst, size_t len)
 {
 	size_t n = 0;
-	unsigned char *buf = slurp(src, &n);
+	unsigned char *buf = t_slurp(src, &n);
 	FILE *f = fopen(dst, "wb");
 
 	CHECK(buf && n >= len && f);
@@ -244,7 +192,7 @@ static void test_cut_creation(void)
 	char c = 0;
 	FILE *f;
 
-	path_in(path, sizeof(path), dir, "float_shard_1.mdb");
+	t_path_in(path, sizeof(path), dir, "float_shard_1.mdb");
 	f = fopen(path, "wb");
 	CHECK(f != NULL);
 	if (f)
@@ -260,12 +208,12 @@ static void test_cut_creation(void)
 	shard_release(&s);
 
 	/* Only meta page 0 was written. */
-	path_in(whole, sizeof(whole), dir, "int_shard_0.mdb");
+	t_path_in(whole, sizeof(whole), dir, "int_shard_0.mdb");
 	CHECK_RC(shard_open(&s, whole, "int", 0, inst_a, &open_create), 0);
 	shard_release(&s);
 	{
 		size_t n = 0;
-		unsigned char *buf = slurp(whole, &n);
+		unsigned char *buf = t_slurp(whole, &n);
 		uint32_t psize = 0;
 
 		if (buf && n >= 44)
@@ -275,7 +223,7 @@ static void test_cut_creation(void)
 		       "page size %u, file %zu", (unsigned)psize, n);
 		page = psize >= 512 ? (long)psize : 4096;
 	}
-	path_in(path, sizeof(path), dir, "int_shard_2.mdb");
+	t_path_in(path, sizeof(path), dir, "int_shard_2.mdb");
 	copy_head(whole, path, (size_t)page);
 	CHECK_RC(shard_open(&s, path, "int", 2, inst_a, &ro), -ENOENT);
 	CHECK(stat(path, &st) == 0 && st.st_size == page);
@@ -327,7 +275,7 @@ static void test_cut_creation(void)
 	/* Meta page 0 of pages smaller than this machine's (as if made on
 	 * another machine): two of its pages are there, so it is not a cut
 	 * creation, and nothing truncates it. */
-	path_in(path, sizeof(path), dir, "int_shard_4.mdb");
+	t_path_in(path, sizeof(path), dir, "int_shard_4.mdb");
 	copy_head(whole, path, (size_t)page);
 	{
 		uint32_t small = (uint32_t)page / 4;
@@ -341,13 +289,13 @@ static void test_cut_creation(void)
 			      fwrite(&small, sizeof(small), 1, f) == 1);
 			fclose(f);
 		}
-		before = slurp(path, &len);
+		before = t_slurp(path, &len);
 		CHECK(before != NULL && len == (size_t)page);
 		CHECK(shard_open(&s, path, "int", 4, inst_a, &ro) != -ENOENT);
 		CHECK(s.env == NULL);
 		CHECK(shard_open(&s, path, "int", 4, inst_a, &open_create) != 0);
 		if (before) {
-			unsigned char *now = slurp(path, &len);
+			unsigned char *now = t_slurp(path, &len);
 
 			CHECK(now && len == (size_t)page &&
 			      memcmp(now, before, len) == 0);
@@ -373,7 +321,7 @@ static void test_cut_creation(void)
 			junk[40] = 0x00;
 			junk[41] = 0x10;
 		}
-		path_in(path, sizeof(path), dir, "int_shard_5.mdb");
+		t_path_in(path, sizeof(path), dir, "int_shard_5.mdb");
 		f = fopen(path, "wb");
 		CHECK(f != NULL);
 		if (f) {
@@ -382,13 +330,13 @@ static void test_cut_creation(void)
 		}
 		CHECK(shard_open(&s, path, "int", 5, inst_a, &ro) != -ENOENT);
 		CHECK(shard_open(&s, path, "int", 5, inst_a, &open_create) != 0);
-		now = slurp(path, &n);
+		now = t_slurp(path, &n);
 		CHECK(now && n == sizeof(junk) &&
 		      memcmp(now, junk, sizeof(junk)) == 0);
 		free(now);
 		remove(path);
 	}
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* Append, then take: sequence order, partial takes, empty takes. */
@@ -406,7 +354,7 @@ static void test_append_take(void)
 	CHECK(it != NULL);
 	if (!it)
 		return;
-	path_in(path, sizeof(path), dir, "p_shard_0.mdb");
+	t_path_in(path, sizeof(path), dir, "p_shard_0.mdb");
 	CHECK_RC(shard_open(&s, path, "p", 0, inst_a, &open_create), 0);
 
 	CHECK_RC(shard_append(&s, 0, NULL, 0), 0);
@@ -498,7 +446,7 @@ static void test_append_take(void)
 	CHECK_RC(shard_get(&s, 50002, &v), -ENOENT);
 	shard_release(&s);
 	free(it);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* Taken entries put back are the same entries, in the same order. */
@@ -512,7 +460,7 @@ static void test_put_back(void)
 	size_t n, i;
 	bool ok = true;
 
-	path_in(path, sizeof(path), dir, "p_shard_1.mdb");
+	t_path_in(path, sizeof(path), dir, "p_shard_1.mdb");
 	CHECK_RC(shard_open(&s, path, "p", 1, inst_a, &open_create), 0);
 	CHECK_RC(append_range(&s, 10, 10, 500), 0);
 	CHECK_RC(shard_take(&s, 5, it, &n), 0);
@@ -559,7 +507,7 @@ static void test_put_back(void)
 	CHECK(it[1].seq == 17 && it[1].value == 517);
 	CHECK(it[2].seq == 19 && it[2].value == 519);
 	shard_release(&s);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* Appends below the last sequence number work; a used sequence number is
@@ -574,7 +522,7 @@ static void test_append_order(void)
 	size_t n, i;
 	bool ok = true;
 
-	path_in(path, sizeof(path), dir, "p_shard_2.mdb");
+	t_path_in(path, sizeof(path), dir, "p_shard_2.mdb");
 	CHECK_RC(shard_open(&s, path, "p", 2, inst_a, &open_create), 0);
 	CHECK_RC(append_range(&s, 100, 10, 0), 0);	/* 100..109 */
 	/* Another process appended a later grant first. */
@@ -609,7 +557,7 @@ static void test_append_order(void)
 	}
 	CHECK(ok);
 	shard_release(&s);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /*
@@ -632,7 +580,7 @@ static void test_map_growth(void)
 	bool ok = true;
 	int rc;
 
-	path_in(path, sizeof(path), dir, "g_shard_0.mdb");
+	t_path_in(path, sizeof(path), dir, "g_shard_0.mdb");
 	CHECK_RC(shard_open(&s, path, "g", 0, inst_a, &tiny), 0);
 	for (i = 0; i < 200 && ok; i++) {
 		g0 = store_map_growths(s.env);
@@ -660,7 +608,7 @@ static void test_map_growth(void)
 	CHECK_EQ_U64(store_map_growths(s.env), full);
 	CHECK_EQ_U64(count_of(&s), seq);
 	shard_release(&s);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 /* A reader sees the shard as it was at begin, in order. */
@@ -676,7 +624,7 @@ static void test_reader(void)
 	bool ok = true;
 	int rc;
 
-	path_in(path, sizeof(path), dir, "p_shard_0.mdb");
+	t_path_in(path, sizeof(path), dir, "p_shard_0.mdb");
 	CHECK_RC(shard_open(&s, path, "p", 0, inst_a, &open_create), 0);
 
 	CHECK_RC(shard_reader_begin(&s, &r), 0);
@@ -719,7 +667,7 @@ static void test_reader(void)
 	CHECK_EQ_U64(seen, 1090);
 	shard_reader_end(&r);
 	shard_release(&s);
-	rm_rf(dir);
+	t_rm_rf(dir);
 }
 
 int main(void)

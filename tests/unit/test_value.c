@@ -15,6 +15,7 @@
 #include "common/config.h"
 #include "common/value.h"
 #include "tests/unit/t.h"
+#include "tests/unit/t_util.h"
 #include "common/banned.h"
 
 static struct pool_def int_pool(int64_t min, uint64_t capacity)
@@ -40,15 +41,6 @@ static struct pool_def float_pool(unsigned decimals, int64_t min,
 	d.kind = POOL_FLOAT;
 	d.decimals = decimals;
 	return d;
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
 }
 
 static double pow10d(unsigned n)
@@ -154,7 +146,7 @@ static void check_pool(const struct pool_def *d)
 		bad |= check_one(d, d->capacity - 1 - i);
 	}
 	for (i = 0; i < 20000 && !bad; i++) {
-		k = rng_next(&s) % d->capacity;
+		k = t_rng_next(&s) % d->capacity;
 		bad |= check_one(d, k);
 	}
 	if (!bad)
@@ -292,7 +284,7 @@ static void test_doubles_distinct(void)
 		for (i = 0; i < 20000 && !bad; i++) {
 			char a[VALUE_TEXT_MAX + 1], b[VALUE_TEXT_MAX + 1];
 
-			k = i < 10000 ? i : rng_next(&s) % (d->capacity - 1);
+			k = i < 10000 ? i : t_rng_next(&s) % (d->capacity - 1);
 			if (i >= 5000 && i < 10000)
 				k = d->capacity - 2 - (i - 5000);
 			value_format(d, k, a);
