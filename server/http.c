@@ -105,6 +105,7 @@ struct http_wait *http_suspend(struct http_req *r, void *state,
 	ctx->state_free = state_free;
 	ctx->suspended = true;
 	r->suspended = true;
+	r->state = state;
 	MHD_suspend_connection(r->conn);
 	return (struct http_wait *)ctx;
 }

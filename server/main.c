@@ -89,7 +89,7 @@ static const char usage[] =
 "                     refuses to listen beyond loopback\n"
 "  RANGE_START, RANGE_AMOUNT  the range of the lease pool \"users\"\n"
 "\n"
-"Routes (../shared/API.md has the whole contract):\n"
+"Routes (docs/API.md has the whole contract):\n"
 "  GET  /random[?type=int|float][&count=N]    a value of pool int or float\n"
 "  GET  /pools, GET /pools/NAME               pools: capacity, issued, fill\n"
 "  POST /pools/NAME/next[?count=N]            N values of any drawn pool\n"
