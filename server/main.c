@@ -6,12 +6,19 @@
  * DESIGN (threads of the process)
  *   main thread    start-up, then sigwait(); on a signal, the shutdown below
  *   HTTP threads   libmicrohttpd's pool (server/http.c); pop from hoppers,
- *                  submit sequence requests and suspend them
+ *                  submit ids, leases and redemptions to the committer
+ *                  and suspend those requests (server/api_route.h)
  *   refill threads a taker and a filler per serving shard (refill/refill.h)
- *   committer      group commit of sequence ids, leases and redemptions
+ *   committer      group commit of sequence ids, leases and redemptions,
+ *                  and the periodic ticks (purges, lease expiry)
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
  *   job workers    one per code pool: bulk code jobs (refill/jobs.h)
+ *   code helpers   short-lived: code_issue (ledger/codes.c) computes half
+ *                  of a large batch of codes on a thread of its own, and
+ *                  joins it before it returns; started by whoever issues
+ *                  codes: a filler, a job worker, or this thread while it
+ *                  primes the hoppers (refill_create)
  * Shutdown order, each step complete before the next:
  *   1. http_quiesce: no new connections;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
