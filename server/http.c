@@ -483,6 +483,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* libmicrohttpd's messages: fmt is its own printf format. */
+__attribute__((format(printf, 2, 0)))
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
