@@ -1,7 +1,10 @@
 /*
  * api.h: the routes of uniqd, their parameters and their answers (see
- * ../shared/API.md). Handlers parse and range-check every parameter
- * before touching any state, so a bad request changes nothing.
+ * docs/API.md): what main.c needs to serve them. Handlers parse and
+ * range-check every parameter before touching any state, so a bad
+ * request changes nothing. The routes live in one file per pool kind
+ * (api_random.c, api_seq.c, api_lease.c, api_code.c) and api_ops.c;
+ * api_route.h is what they share, api.c their table and dispatch.
  */
 #ifndef UNIQ_API_H
 #define UNIQ_API_H

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns a file into C: `const char NAME[]` (NUL-terminated) and
-`const size_t NAME_len`, so the admin page ships inside the binary.
+`const size_t NAME_len`, so that a page (admin.html, orders.html) ships
+inside the binary.
 Usage: embed.py INPUT OUTPUT NAME"""
 import sys
 

@@ -105,6 +105,7 @@ struct http_wait *http_suspend(struct http_req *r, void *state,
 	ctx->state_free = state_free;
 	ctx->suspended = true;
 	r->suspended = true;
+	r->state = state;
 	MHD_suspend_connection(r->conn);
 	return (struct http_wait *)ctx;
 }
@@ -482,6 +483,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	atomic_fetch_sub(&s->inflight, 1);
 }
 
+/* libmicrohttpd's messages: fmt is its own printf format. */
+__attribute__((format(printf, 2, 0)))
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];

@@ -123,7 +123,8 @@ int http_query_check(struct http_req *r, const char *const *allowed,
  * connection waits without holding a thread, and once http_resume(w) is
  * called (from any thread) the handler is called again for the same
  * request with r->resumed true and r->state == state; it must answer
- * then. state_free(state), if not NULL, is called when the request is
+ * then (r->state is state already once http_suspend returns).
+ * state_free(state), if not NULL, is called when the request is
  * over. Returns the handle, or NULL (out of memory: answer now instead).
  * Call http_resume only after the handler has called http_suspend.
  */

@@ -6,12 +6,19 @@
  * DESIGN (threads of the process)
  *   main thread    start-up, then sigwait(); on a signal, the shutdown below
  *   HTTP threads   libmicrohttpd's pool (server/http.c); pop from hoppers,
- *                  submit sequence requests and suspend them
+ *                  submit ids, leases and redemptions to the committer
+ *                  and suspend those requests (server/api_route.h)
  *   refill threads a taker and a filler per serving shard (refill/refill.h)
- *   committer      group commit of sequence ids, leases and redemptions
+ *   committer      group commit of sequence ids, leases and redemptions,
+ *                  and the periodic ticks (purges, lease expiry)
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
  *   job workers    one per code pool: bulk code jobs (pools/codegen.h)
+ *   code helpers   short-lived: codepool_issue (pools/codepool.c)
+ *                  computes half of a large batch of codes on a thread of
+ *                  its own, and joins it before it returns; started by
+ *                  whoever issues codes: a filler, a job worker, or this
+ *                  thread while it primes the hoppers (refill_start)
  * Shutdown order, each step complete before the next:
  *   1. http_quiesce: no new connections;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
@@ -89,7 +96,7 @@ static const char usage[] =
 "                     refuses to listen beyond loopback\n"
 "  RANGE_START, RANGE_AMOUNT  the range of the lease pool \"users\"\n"
 "\n"
-"Routes (../shared/API.md has the whole contract):\n"
+"Routes (docs/API.md has the whole contract):\n"
 "  GET  /random[?type=int|float][&count=N]    a value of pool int or float\n"
 "  GET  /pools, GET /pools/NAME               pools: capacity, issued, fill\n"
 "  POST /pools/NAME/next[?count=N]            N values of any drawn pool\n"

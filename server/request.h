@@ -2,8 +2,8 @@
  * request.h: what a request says, parsed: its path split into segments
  * and matched against the routes' patterns, its query parameters and
  * headers, and its JSON bodies. Pure parsing: no HTTP connection, no
- * ledger, no state; api.c answers with what these return, and
- * tests/fuzz/fuzz_request.c feeds them any bytes.
+ * ledger, no state; the routes (server/api_*.c) answer with what these
+ * return, and tests/fuzz/fuzz_request.c feeds them any bytes.
  *
  * Invariants: every text argument is a NUL-terminated string (a body is
  * read up to its first NUL, as cJSON reads it); the functions keep no

@@ -22,22 +22,17 @@
 #include "common/config.h"
 #include "common/parse.h"
 #include "common/value.h"
+#include "server/api_route.h"
 #include "server/request.h"
 #include "tests/fuzz/fuzz.h"
 #include "common/banned.h"
 
 #define MAX_SAFE_INT 9007199254740991LL /* 2^53 - 1 */
 
-/* api.c's route patterns (its table of routes). */
-static const char *const patterns[] = {
-	"/random", "/pools", "/pools/*", "/pools/*/next", "/pools/*/values/*",
-	"/healthz", "/orders", "/pools/*/leases", "/pools/*/leases/*",
-	"/pools/*/leases/*/renew", "/pools/*/reset", "/check", "/checked",
-	"/return", "/reset", "/pools/*/capacity", "/pools/*/values/*/redeem",
-	"/pools/*/jobs", "/jobs", "/jobs/*", "/jobs/*/codes.csv", "/metrics",
-	"/",
-};
-#define NPATTERNS (sizeof(patterns) / sizeof(patterns[0]))
+/* The server's route patterns, each once, in the order api_routes()
+ * (server/api_route.h) matches them. */
+static const char *patterns[METRICS_ROUTES_MAX];
+static size_t npatterns;
 
 /* The pools the parsers are tried on, made once by config.c. */
 static const char pools_json[] =
@@ -72,11 +67,21 @@ static size_t nrandom, ncode, nlease;
 static void setup(void)
 {
 	static bool done;
+	const struct api_route *routes;
 	char err[256] = "";
-	size_t i;
+	size_t i, j, nroutes;
 
 	if (done)
 		return;
+	routes = api_routes(&nroutes);
+	FUZZ_CHECK(routes && nroutes > 0);
+	for (i = 0; i < nroutes; i++) {
+		for (j = 0; j < npatterns; j++)
+			if (!strcmp(patterns[j], routes[i].pattern))
+				break;
+		if (j == npatterns)
+			patterns[npatterns++] = routes[i].pattern;
+	}
 	FUZZ_CHECK(config_default(&cfg) == 0);
 	FUZZ_CHECKF(config_parse(&cfg, pools_json, err, sizeof(err)) == 0,
 		    "%s", err);
@@ -237,7 +242,7 @@ static void fuzz_path(const char *path, const char *pattern)
 		     !memcmp(joined, path, len)) ||
 		    (len == 0 && plen == 2 && !strcmp(path, "//")),
 		    "\"%s\" reads as \"%s\"", path, joined);
-	for (i = 0; i < NPATTERNS; i++)
+	for (i = 0; i < npatterns; i++)
 		FUZZ_CHECKF(request_route_match(patterns[i], &p) ==
 			    ref_match(patterns[i], &p), "%s on \"%s\"",
 			    patterns[i], path);
@@ -250,7 +255,7 @@ static void fuzz_path(const char *path, const char *pattern)
 /* Every route's pattern with seg in place of each "*" is that route. */
 static void fuzz_route(unsigned shape, const char *seg)
 {
-	const char *pattern = patterns[shape % NPATTERNS], *s;
+	const char *pattern = patterns[shape % npatterns], *s;
 	char path[REQUEST_PATH_MAX + 64];
 	struct request_path p;
 	size_t n = 0;

@@ -1,0 +1,354 @@
+/*
+ * api_random.c: the routes of the pools that values are drawn from
+ * (int, float and code pools, pools/pools.h): GET /random (the seed's
+ * hot path: no allocation for one value, no lock, no disk) and POST
+ * /pools/{name}/next; and the routes every pool shares, whatever its
+ * kind: GET /pools, GET /pools/{name} and GET /pools/{name}/values/{v}.
+ * Where those meet a sequence or a lease pool, they call its kind's file
+ * (api_seq.c, api_lease.c).
+ *
+ * Responses are written with common/buf.h rather than cJSON: values and
+ * capacities are 64-bit integers that cJSON would print through a double,
+ * and /random is the hot path.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/code.h"
+#include "common/log.h"
+#include "common/value.h"
+#include "refill/refill.h"
+#include "server/api_route.h"
+#include "common/banned.h"
+
+static uint64_t pool_max_count(const struct rpool *p)
+{
+	return p->max_draw;
+}
+
+/* ---- GET /random ------------------------------------------------- */
+
+/*
+ * Draws n values of the pool named by ?type and answers in the seed's
+ * shapes: {"number": N, "shard": S}, or {"numbers": [...], "shard": S}
+ * for count > 1.
+ */
+static void route_random(struct api *a, struct http_req *r,
+			 const struct request_path *path)
+{
+	static const char *const allowed[] = { "type", "count", NULL };
+	const char *type = http_query(r, "type");
+	struct rpool *p;
+	uint64_t n, one, *vals = &one;
+	unsigned shard;
+	char text[VALUE_TEXT_MAX + 1];
+	int rc;
+
+	(void)path;
+	if (api_bad_query(r, allowed))
+		return;
+	if (!type)
+		type = "int";
+	p = pools_random(a->pools, type);
+	if (!p || p->def->kind == POOL_CODE) {
+		http_error(r, 400, NULL, "bad_parameter",
+			   "type must be int or float (or the name of another "
+			   "int or float pool), not \"%.40s\"%s", type,
+			   p ? "; draw codes with POST /pools/NAME/next" : "");
+		return;
+	}
+	if (!api_get_count(r, pool_max_count(p), &n))
+		return;
+	if (n > 1 && !(vals = malloc(n * sizeof(*vals)))) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
+	if (rc) {
+		api_answer_draw_error(r, p, rc, n);
+		goto out;
+	}
+	api_count_served(a, r, p->def, n);
+	if (n == 1) {
+		char body[160];
+		int len;
+
+		value_format(p->def, vals[0], text);
+		len = snprintf(body, sizeof(body),
+			       "{\"number\":%s,\"shard\":\"%s\"}", text,
+			       p->shards[shard].shard.name);
+		http_reply_json(r, 200, body, (size_t)len);
+	} else {
+		struct buf b = BUF_INIT;
+		uint64_t i;
+		size_t len;
+		char *body;
+
+		buf_adds(&b, "{\"numbers\":[");
+		for (i = 0; i < n; i++) {
+			if (i)
+				buf_addc(&b, ',');
+			buf_add(&b, text, value_format(p->def, vals[i], text));
+		}
+		buf_printf(&b, "],\"shard\":\"%s\"}",
+			   p->shards[shard].shard.name);
+		body = buf_detach(&b, &len);
+		if (body)
+			http_reply(r, 200, "application/json", body, len, true,
+				   NULL);
+		else
+			http_error(r, 500, NULL, "internal", "out of memory");
+	}
+out:
+	if (vals != &one)
+		free(vals);
+}
+
+/* ---- POST /pools/{name}/next ------------------------------------ */
+
+static void route_next(struct api *a, struct http_req *r,
+		       const struct request_path *path)
+{
+	static const char *const allowed[] = { "count", NULL };
+	struct seq *sp;
+	struct rpool *p;
+	struct buf b = BUF_INIT;
+	uint64_t n, i, *vals;
+	unsigned shard;
+	char *body;
+	size_t len;
+	int rc;
+
+	if (api_bad_query(r, allowed))
+		return;
+	if ((sp = pools_seq(a->pools, path->seg[1]))) {
+		api_seq_next(r, sp);
+		return;
+	}
+	if (pools_lease(a->pools, path->seg[1])) {
+		http_error(r, 400, NULL, "wrong_kind",
+			   "pool \"%s\" lends numbers: borrow one with "
+			   "POST /pools/%s/leases", path->seg[1], path->seg[1]);
+		return;
+	}
+	if (!(p = api_find_pool(a, r, path->seg[1])))
+		return;
+	if (!api_get_count(r, pool_max_count(p), &n))
+		return;
+	vals = malloc(n * sizeof(*vals));
+	if (!vals) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
+	if (rc) {
+		api_answer_draw_error(r, p, rc, n);
+		goto out;
+	}
+	api_count_served(a, r, p->def, n);
+	buf_adds(&b, "{\"values\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		rpool_value_json(p, vals[i], &b);
+	}
+	buf_adds(&b, "],\"pool\":");
+	buf_add_json_str(&b, p->def->name);
+	buf_adds(&b, ",\"shard\":");
+	buf_add_json_str(&b, p->shards[shard].shard.name);
+	buf_addc(&b, '}');
+	body = buf_detach(&b, &len);
+	if (body)
+		http_reply(r, 200, "application/json", body, len, true, NULL);
+	else
+		http_error(r, 500, NULL, "internal", "out of memory");
+out:
+	free(vals);
+}
+
+/* ---- GET /pools, GET /pools/{name} ------------------------------ */
+
+static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
+{
+	const struct pool_def *d = p->def;
+	struct ledger_rec rec;
+	struct refill_stats st;
+	char text[VALUE_TEXT_MAX + 1];
+	uint64_t ready = 0, sready[POOL_SHARDS_MAX];
+	unsigned i;
+	int rc;
+
+	/* Stock first, then issued: what was ready had been issued, and
+	 * issued only grows, so ready <= issued even while a refill runs. */
+	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
+		sready[i] = rpool_shard_ready(p, i);
+		ready += sready[i];
+	}
+	rc = ledger_rec_get(&a->pools->ledger, d->name, &rec);
+	if (rc)
+		return rc;
+	refill_stats(a->refill, p, &st);
+	buf_adds(b, "{\"name\":");
+	buf_add_json_str(b, d->name);
+	if (d->kind == POOL_CODE) {
+		static const struct code_prefix all = { 0 };
+
+		/* Issued by every stream: the root's and the prefixes'. */
+		rc = codepool_count(&a->pools->ledger, d, &all, &rec.counter);
+		if (rc)
+			return rc;
+		buf_adds(b, ",\"kind\":\"code\",\"pattern\":");
+		buf_add_json_str(b, d->pattern);
+		buf_adds(b, ",\"alphabet\":");
+		buf_add_json_str(b, d->alphabet);
+		goto counts;
+	}
+	buf_printf(b, ",\"kind\":\"%s\",\"min\":", config_kind_name(d->kind));
+	buf_add(b, text, value_format(d, 0, text));
+	buf_adds(b, ",\"max\":");
+	if (d->kind == POOL_FLOAT) {
+		/* A float pool is [min, max): max is one unit past the last. */
+		struct pool_def past = *d;
+
+		past.capacity++;
+		buf_add(b, text, value_format(&past, d->capacity, text));
+		buf_printf(b, ",\"decimals\":%u", d->decimals);
+	} else {
+		buf_add(b, text, value_format(d, d->capacity - 1, text));
+	}
+counts:
+	buf_adds(b, ",\"capacity\":");
+	buf_add_u64(b, rec.capacity);
+	buf_adds(b, ",\"issued\":");
+	buf_add_u64(b, rec.counter);
+	buf_adds(b, ",\"remaining\":");
+	buf_add_u64(b, rec.capacity - rec.counter);
+	buf_adds(b, ",\"shards\":[");
+	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
+		if (i)
+			buf_addc(b, ',');
+		buf_adds(b, "{\"name\":");
+		buf_add_json_str(b, p->shards[i].shard.name);
+		buf_adds(b, ",\"ready\":");
+		buf_add_u64(b, sready[i]);
+		buf_addc(b, '}');
+	}
+	buf_adds(b, "],\"ready\":");
+	buf_add_u64(b, ready);
+	buf_printf(b, ",\"shard_size\":%llu",
+		   (unsigned long long)d->shard_size);
+	buf_printf(b, ",\"max_count\":%llu,\"refills\":%llu,"
+		   "\"refilling\":%s}",
+		   (unsigned long long)pool_max_count(p),
+		   (unsigned long long)st.grants,
+		   st.refilling ? "true" : "false");
+	return 0;
+}
+
+static void route_pools(struct api *a, struct http_req *r,
+			const struct request_path *path)
+{
+	static const char *const allowed[] = { NULL };
+	struct buf b = BUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	(void)path;
+	if (api_bad_query(r, allowed))
+		return;
+	buf_adds(&b, "{\"pools\":[");
+	for (i = 0; i < a->pools->npools && rc == 0; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		rc = describe_pool(a, &a->pools->pools[i], &b);
+	}
+	for (i = 0; i < a->pools->nseqs && rc == 0; i++) {
+		if (i || a->pools->npools)
+			buf_addc(&b, ',');
+		rc = api_seq_describe(&a->pools->seqs[i], &b);
+	}
+	for (i = 0; i < a->pools->nleases && rc == 0; i++) {
+		if (i || a->pools->npools || a->pools->nseqs)
+			buf_addc(&b, ',');
+		rc = api_lease_describe(&a->pools->leases[i], &b);
+	}
+	buf_adds(&b, "]}");
+	api_reply_buf(r, &b, rc);
+}
+
+static void route_pool(struct api *a, struct http_req *r,
+		       const struct request_path *path)
+{
+	static const char *const allowed[] = { NULL };
+	struct buf b = BUF_INIT;
+	struct lease *lp;
+	struct seq *sp;
+	struct rpool *p;
+
+	if (api_bad_query(r, allowed))
+		return;
+	if ((sp = pools_seq(a->pools, path->seg[1]))) {
+		api_reply_buf(r, &b, api_seq_describe(sp, &b));
+		return;
+	}
+	if ((lp = pools_lease(a->pools, path->seg[1]))) {
+		api_reply_buf(r, &b, api_lease_describe(lp, &b));
+		return;
+	}
+	if (!(p = api_find_pool(a, r, path->seg[1])))
+		return;
+	api_reply_buf(r, &b, describe_pool(a, p, &b));
+}
+
+/* ---- GET /pools/{name}/values/{value} --------------------------- */
+
+static void route_value(struct api *a, struct http_req *r,
+			const struct request_path *path)
+{
+	static const char *const allowed[] = { NULL };
+	struct request_error e;
+	struct buf b = BUF_INIT;
+	struct seq *sp;
+	struct rpool *p;
+	uint64_t k;
+	int rc;
+
+	if (api_bad_query(r, allowed))
+		return;
+	if ((sp = pools_seq(a->pools, path->seg[1]))) {
+		api_seq_value(r, sp, path->seg[3]);
+		return;
+	}
+	if (pools_lease(a->pools, path->seg[1])) {
+		http_error(r, 400, NULL, "wrong_kind",
+			   "pool \"%s\" lends numbers: see GET "
+			   "/pools/%s/leases", path->seg[1], path->seg[1]);
+		return;
+	}
+	if (!(p = api_find_pool(a, r, path->seg[1])))
+		return;
+	if (request_value(p->def, path->seg[3], &k, &e)) {
+		api_answer_bad(r, &e);
+		return;
+	}
+	rc = rpool_lookup_json(p, k, &b);
+	if (rc) {
+		buf_release(&b);
+		http_error(r, 500, NULL, "internal",
+			   "could not read the ledger: %s", log_strerror(rc));
+		return;
+	}
+	api_reply_buf(r, &b, 0);
+}
+
+const struct api_route api_random_routes[] = {
+	{ "GET", "/random", route_random, true },
+	{ "GET", "/pools", route_pools, false },
+	{ "GET", "/pools/*", route_pool, false },
+	{ "POST", "/pools/*/next", route_next, true },
+	{ "GET", "/pools/*/values/*", route_value, false },
+	{ NULL, NULL, NULL, false },
+};
