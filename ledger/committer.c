@@ -49,12 +49,6 @@ static uint64_t mono_ms(void)
 	return clock_mono_ns() / 1000000u;
 }
 
-bool committer_stops_batch(int rc)
-{
-	return rc == -EIO || rc == -ENOSPC || rc == -ENOMEM ||
-	       rc == -EPROTO || rc == -EAGAIN || rc == -EINVAL;
-}
-
 /* The earliest next_ms of the first n ticks (UINT64_MAX: none).
  * Committer thread. */
 static uint64_t next_tick_ms(struct committer *c, unsigned n)
@@ -120,7 +114,7 @@ static void run_batch(struct committer *c, struct commit_op *list,
 	if (rc == 0) {
 		for (op = list; op && rc == 0; op = op->next, nops++) {
 			op->rc = op->apply(op, txn);
-			if (committer_stops_batch(op->rc))
+			if (op->rc < 0)	/* an errno: the batch stops */
 				rc = op->rc;
 		}
 		rc = store_finish(txn, rc);

@@ -17,17 +17,16 @@
  * lock is held only to link or unlink, never across a transaction.
  *
  * A batch: one write transaction in which the due periodic ticks run
- * first, then the operations apply in order. An operation that fails (a
- * conflict, a full pool) must fail before it writes anything: then it
- * alone fails and the batch goes on. (Nested transactions would roll a
- * failed operation back for us, but LMDB allocates a 2 MiB page list for
- * each, which costs more than the operation.) An error that stops the
- * batch (committer_stops_batch: -EIO, -ENOSPC, -ENOMEM...) is different:
- * LMDB may have written part of it, so the batch stops there, is
- * aborted, and every operation of it gets that error. So an operation
- * that finds the ledger inconsistent after it has written must return
- * -EIO, never its own "not found". Then one commit (the fsync), then
- * every done(op, rc) in order: rc is the operation's own result, or the
+ * first, then the operations apply in order. The rule is outcome.h's:
+ * an apply that returns a positive enum outcome (a conflict, a full
+ * pool) must return it before it writes anything: then it alone fails
+ * and the batch goes on. (Nested transactions would roll a failed
+ * operation back for us, but LMDB allocates a 2 MiB page list for each,
+ * which costs more than the operation.) A negative errno (-EIO, -ENOSPC,
+ * -ENOMEM, a record not found...) stops the batch: LMDB may have written
+ * part of it, so the batch stops there, is aborted, and every operation
+ * of it gets that error. Then one commit (the fsync), then every
+ * done(op, rc) in order: rc is the operation's own result, or the
  * batch's error (and then nothing of the batch happened). Operations
  * must therefore keep their in-memory effects undoable until done() says
  * the batch is durable.
@@ -53,14 +52,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/outcome.h"
 #include "ledger/ledger.h"
 
 struct commit_op {
 	/* Runs on the committer thread inside the batch's write
-	 * transaction. Returns 0, or a negative errno: a failure of the
-	 * operation itself must come before any write (the batch goes on);
-	 * an error of committer_stops_batch stops and aborts the batch
-	 * (see DESIGN): after a write, only those (or 0) may come back. */
+	 * transaction. Returns 0; a positive enum outcome, only before
+	 * any write (the operation alone fails, the batch goes on); or a
+	 * negative errno, which stops and aborts the batch (see DESIGN):
+	 * after a write, only 0 or a negative errno may come back. */
 	int (*apply)(struct commit_op *op, MDB_txn *txn);
 	/* Runs on the committer thread once the batch is committed (rc is
 	 * apply's result) or failed (rc is the commit's error and nothing of
@@ -108,12 +108,6 @@ void committer_stop(struct committer *c);
 /* Frees c, stopped by committer_stop, once no thread can use it any
  * more. Safe with c NULL. */
 void committer_free(struct committer *c);
-
-/* True for the results of an apply that stop the batch and abort it
- * (storage errors: -EIO, -ENOSPC, -ENOMEM, -EPROTO, -EAGAIN, -EINVAL);
- * any other nonzero result fails its operation alone, and is allowed only
- * before the operation wrote anything. */
-bool committer_stops_batch(int rc);
 
 /* Batches committed and operations applied so far (for /metrics). */
 void committer_stats(struct committer *c, uint64_t *batches, uint64_t *ops);

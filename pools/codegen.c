@@ -98,7 +98,7 @@ int codegen_generate(struct codegen_run *g)
 		if (rc)
 			goto out;
 		if (b.grant.count == 0) {
-			rc = -ENODATA; /* the prefix is used up */
+			rc = OUTCOME_USED_UP; /* the prefix is used up */
 			goto out;
 		}
 		/* Committed (with the job's progress): done counts them now,
@@ -343,8 +343,8 @@ static int run_job(struct job_worker *w, struct codejob *j)
 	 * renamed all the same): the file is made final. Any other error
 	 * (a full disk, a full map) is retried later: what the ledger
 	 * committed is repaired into the file then. */
-	if (rc == 0 || rc == -ENODATA) {
-		bool ran_out = rc == -ENODATA;
+	if (rc == 0 || rc == OUTCOME_USED_UP) {
+		bool ran_out = rc == OUTCOME_USED_UP;
 
 		rc = fsync(fd) ? -errno : 0;
 		close(fd);
@@ -380,7 +380,8 @@ static void *worker_main(void *arg)
 			if (rc == 0 || rc == -ECANCELED)
 				continue;
 			log_error("job %llu: %s; retrying in 1 s",
-				  (unsigned long long)j.id, store_strerror(rc));
+				  (unsigned long long)j.id, rc > 0 ?
+				  outcome_str(rc) : store_strerror(rc));
 			if (worker_wait(&w->w, 1000))
 				break;
 			continue;

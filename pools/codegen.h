@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "common/code.h"
+#include "common/outcome.h"
 #include "pools/codejob.h"
 #include "pools/pools.h"
 
@@ -61,11 +62,12 @@ struct codegen_run {
  * g->fd after its commit. g->done (and g->job->done) counts what the
  * ledger committed, even when the write of its lines then fails. Returns
  * 0 (all done), -ECANCELED (stopped: g->done is what is committed and
- * written), -ENODATA (the prefix has no codes left; g->done says how many
- * were issued), -EBUSY (not a job: the codes left are promised to jobs),
- * or another negative errno: a storage error (-ENOSPC for a
- * full map) or a write error (-ENOSPC for a full disk), after which the
- * file may lack the lines of g->done's last chunk (codegen_repair_file).
+ * written), OUTCOME_USED_UP (the prefix has no codes left; g->done says
+ * how many were issued), OUTCOME_PROMISED (not a job: the codes left are
+ * promised to jobs), or another negative errno: a storage error (-ENOSPC
+ * for a full map) or a write error (-ENOSPC for a full disk), after which
+ * the file may lack the lines of g->done's last chunk
+ * (codegen_repair_file).
  */
 int codegen_generate(struct codegen_run *g);
 

@@ -75,7 +75,7 @@ static int job_create_txn(struct ledger *lg, MDB_txn *txn, const char *pool,
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 	if (rc == 0 && next > CODEJOB_ID_MAX)
-		rc = -EOVERFLOW;
+		rc = OUTCOME_JOB_IDS_OUT;
 	memset(&j, 0, sizeof(j));
 	j.id = next++;
 	snprintf(j.pool, sizeof(j.pool), "%s", pool);
@@ -376,7 +376,7 @@ int codejob_admit(struct ledger *lg, const struct pool_def *d,
 		return rc;
 	rc = job_walk_txn(lg, txn, pending_visit, &w);
 	if (rc == 0 && w.jobs >= CODEJOB_PENDING_MAX)
-		rc = -EBUSY;
+		rc = OUTCOME_JOBS_FULL;
 	if (rc == 0)
 		rc = codepool_count_txn(lg, txn, d, q, &issued);
 	if (rc == 0) {
@@ -384,7 +384,7 @@ int codejob_admit(struct ledger *lg, const struct pool_def *d,
 
 		*avail = rem > w.sum ? rem - w.sum : 0;
 		if (count > *avail)
-			rc = -ENOSPC;
+			rc = OUTCOME_NOT_ENOUGH;
 	}
 	if (rc == 0)
 		rc = job_create_txn(lg, txn, d->name, prefix, count, out);

@@ -16,11 +16,13 @@
 
 #include "common/code.h"
 #include "common/config.h"
+#include "common/outcome.h"
 #include "ledger/ledger.h"
 #include "pools/codepool.h"
 
 /* Job ids stay below 2^31 - 1, so that CODEPOOL_JOB_SHARD(id) is one job's
- * and never CODEPOOL_CLI_SHARD; codejob_create refuses more (-EOVERFLOW). */
+ * and never CODEPOOL_CLI_SHARD; codejob_create refuses more
+ * (OUTCOME_JOB_IDS_OUT). */
 #define CODEJOB_ID_MAX 0x7ffffffeu
 
 enum codejob_status {
@@ -46,7 +48,8 @@ struct codejob {
 const char *codejob_status_name(uint32_t status);
 
 /* Records a new queued job (id from the ledger's counter). Returns 0,
- * -EOVERFLOW once ids reach CODEJOB_ID_MAX, or an error. */
+ * OUTCOME_JOB_IDS_OUT once ids reach CODEJOB_ID_MAX, or a negative
+ * errno. */
 int codejob_create(struct ledger *lg, const char *pool, const char *prefix,
 		   uint64_t count, struct codejob *out);
 
@@ -98,10 +101,11 @@ int codejob_clamp(struct ledger *lg, MDB_txn *txn, const struct pool_def *d,
  * admissions never both spend the same codes. The pool's own draws and
  * uniqctl take only what the pending jobs leave (codepool_issue), so an
  * admitted job gets its codes.
- * Returns 0 with *out the queued job; -ENOSPC with *avail the most that
- * could be asked now; -EBUSY with CODEJOB_PENDING_MAX jobs already
- * pending for the pool; -EOVERFLOW past CODEJOB_ID_MAX jobs; or a
- * storage error. Nothing is written unless 0.
+ * Returns 0 with *out the queued job; OUTCOME_NOT_ENOUGH with *avail the
+ * most that could be asked now; OUTCOME_JOBS_FULL with
+ * CODEJOB_PENDING_MAX jobs already pending for the pool;
+ * OUTCOME_JOB_IDS_OUT past CODEJOB_ID_MAX jobs; or a negative errno
+ * (storage: -ENOSPC is a full map). Nothing is written unless 0.
  */
 int codejob_admit(struct ledger *lg, const struct pool_def *d,
 		  const char *prefix, const struct code_prefix *q,

@@ -387,7 +387,7 @@ int codepool_issue(struct ledger *lg, const struct pool_def *d,
 	if (!CODEPOOL_SHARD_IS_JOB(shard)) {
 		rc = codejob_clamp(lg, txn, d, p, &want);
 		if (rc == 0 && want == 0 && rec.counter < rec.capacity)
-			rc = -EBUSY;
+			rc = OUTCOME_PROMISED;
 		if (rc)
 			goto out;
 	}
@@ -580,10 +580,11 @@ static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 	uint64_t pos;
 	int rc;
 
+	/* Outcomes first: the one write is the last step. */
 	rc = get_redeemed(r->lg, txn, r->pool_id, r->code, &r->redeemed_ms);
 	if (rc == 0)
-		return -EALREADY;
-	if (rc != -ENOENT)
+		return OUTCOME_REDEEMED;
+	if (rc != -ENOENT)	/* -ENOENT: the store has no redemption */
 		return rc;
 	rc = codepool_streams_load(r->lg, txn, r->def, &cs);
 	if (rc)
@@ -593,7 +594,7 @@ static int redeem_apply(struct commit_op *op, MDB_txn *txn)
 	if (rc < 0)
 		return rc;
 	if (rc == 0)
-		return -ENOENT;
+		return OUTCOME_NOT_ISSUED;
 	r->redeemed_ms = clock_now_ms();
 	redeem_key(key, r->pool_id, r->code);
 	k = store_val(key, sizeof(key));

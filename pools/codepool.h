@@ -43,6 +43,7 @@
 
 #include "common/code.h"
 #include "common/config.h"
+#include "common/outcome.h"
 #include "common/perm.h"
 #include "ledger/committer.h"
 #include "ledger/ledger.h"
@@ -120,8 +121,9 @@ typedef int (*codepool_issue_hook)(MDB_txn *txn,
  * b->grant.count == 0 after a 0 return means the prefix's stream is used
  * up (b->n < want is normal: skips). A draw that is not a job's (shards,
  * uniqctl) never takes codes promised to the jobs queued or running (see
- * codejob_admit): it gets fewer, or -EBUSY when all that is left is
- * promised. Returns 0 or a negative errno, with nothing issued.
+ * codejob_admit): it gets fewer, or OUTCOME_PROMISED when all that is
+ * left is promised. Returns 0, or that outcome or a negative errno with
+ * nothing issued.
  */
 int codepool_issue(struct ledger *lg, const struct pool_def *d,
 		   const struct code_prefix *p, uint32_t shard, uint64_t want,
@@ -153,9 +155,10 @@ int codepool_lookup(struct ledger *lg, const struct pool_def *d, uint64_t k,
 
 /*
  * Redeeming a code, an operation of the group committer: apply returns 0
- * (redeemed now, at redeemed_ms), -ENOENT (never issued), or -EALREADY
- * (redeemed before, at redeemed_ms). Once durable, a second redeem of the
- * same code can never succeed.
+ * (redeemed now, at redeemed_ms), OUTCOME_NOT_ISSUED (never issued),
+ * OUTCOME_REDEEMED (redeemed before, at redeemed_ms), or a negative errno
+ * (the batch is aborted). Once durable, a second redeem of the same code
+ * can never succeed.
  */
 struct codepool_redeem {
 	struct commit_op op;	/* op.done is the caller's */

@@ -55,15 +55,15 @@ static void exp_key(unsigned char k[20], uint32_t pool, uint64_t ms,
 }
 
 /*
- * The result of an apply once it has written something: success and the
- * errors that abort the batch pass; anything else (a record that was
- * there a moment ago is not) means the ledger is not what the apply
- * expected, and becomes -EIO so that the committer aborts the batch
- * rather than commit it half done (committer.h).
+ * The result of an apply once it has written something: 0 or a negative
+ * errno, which aborts the batch (committer.h). The store's "not found"
+ * or "exists" there (a record that was there a moment ago is not) means
+ * the ledger is not what the apply expected: logged, and -EIO; so would
+ * be an outcome, which must come before any write.
  */
 static int after_write(const struct lease *lp, int rc, int64_t number)
 {
-	if (rc == 0 || committer_stops_batch(rc))
+	if (rc == 0 || (rc < 0 && rc != -ENOENT && rc != -EEXIST))
 		return rc;
 	log_error("pool \"%s\": the lease of %lld changed under its "
 		  "operation (%s); the batch is aborted", lp->def->name,
@@ -313,7 +313,7 @@ static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 	memcpy(rec.holder, r->holder, sizeof(rec.holder));
 	do {
 		if (lp->nfree == 0)
-			return -EBUSY;
+			return OUTCOME_ALL_OUT; /* nothing written yet */
 		off = lp->free[--lp->nfree];
 		to_info(lp->def->min + off, &rec, &r->lease);
 		rc = lease_put(lp, txn, r->lease.number, &rec,
@@ -332,7 +332,8 @@ static int apply_borrow(struct lease_req *r, MDB_txn *txn, uint64_t now)
 	return after_write(lp, rc, r->lease.number);
 }
 
-/* The checks shared by return and renew: in range, out, holder. */
+/* The checks shared by return and renew (they write nothing): in range,
+ * out, holder. */
 static int find_out(struct lease_req *r, MDB_txn *txn, struct lease_rec *rec)
 {
 	struct lease *lp = r->pool;
@@ -340,13 +341,15 @@ static int find_out(struct lease_req *r, MDB_txn *txn, struct lease_rec *rec)
 	int rc;
 
 	if (off < 0 || (uint64_t)off >= lp->def->capacity)
-		return -ERANGE;
+		return OUTCOME_NOT_IN_POOL;
 	r->off = (uint32_t)off;
 	rc = lease_get(lp, txn, r->number, rec);
+	if (rc == -ENOENT)	/* the store has no record of it */
+		return OUTCOME_NOT_OUT;
 	if (rc)
 		return rc;
 	if (r->check_holder && strcmp(rec->holder, r->holder))
-		return -EPERM;
+		return OUTCOME_OTHER_HOLDER;
 	to_info(r->number, rec, &r->lease);
 	return 0;
 }

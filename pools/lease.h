@@ -33,10 +33,10 @@
  * neither ends a lease early nor fails every batch.
  *
  * Inconsistency: an apply that finds the ledger other than it expects
- * after it has written returns -EIO, so that the committer aborts the
- * batch instead of committing it half done (committer.h). A missing
- * expiry entry of a lease being deleted is no such case: the deletion
- * goes on (logged).
+ * after it has written returns -EIO (logged), so that the committer
+ * aborts the batch instead of committing it half done (committer.h). A
+ * missing expiry entry of a lease being deleted is no such case: the
+ * deletion goes on (logged).
  */
 #ifndef UNIQ_LEASE_H
 #define UNIQ_LEASE_H
@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/outcome.h"
 #include "ledger/committer.h"
 #include "ledger/ledger.h"
 
@@ -109,11 +110,12 @@ struct lease_req {
 
 /*
  * Sets up r; the caller sets the verb's fields, r->op.done, and submits
- * &r->op to the committer. apply returns 0, -EBUSY (borrow: every number
- * is out), -ENOENT (return/renew: the number is not out), -EPERM (another
- * holder has it), -ERANGE (not a number of the pool), or an error that
- * aborts the batch (committer_stops_batch; -EIO when the ledger turns out
- * inconsistent after the request wrote).
+ * &r->op to the committer. apply returns 0, OUTCOME_ALL_OUT (borrow:
+ * every number is out), OUTCOME_NOT_OUT (return/renew: the number is not
+ * out), OUTCOME_OTHER_HOLDER (another holder has it), OUTCOME_NOT_IN_POOL
+ * (not a number of the pool), or a negative errno, which aborts the
+ * batch (-EIO when the ledger turns out inconsistent after the request
+ * wrote).
  */
 void lease_req_init(struct lease_req *r, struct lease *lp,
 		    enum lease_verb verb);

@@ -146,7 +146,7 @@ int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
 		}
 	}
 	/*
-	 * Nothing in the hoppers. "Used up" (-ENODATA) is the answer only if
+	 * Nothing in the hoppers. "Used up" is the answer only if
 	 * the ledger can grant nothing more and no value is on its way: every
 	 * environment empty and no take or refill step moving values. Steps
 	 * publish in the order busy++ -> (push, level) -> steps++ -> busy--
@@ -171,10 +171,10 @@ int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
 		}
 	if (atomic_load(&p->busy) || atomic_load(&p->steps) != before)
 		goto refilling;
-	return -ENODATA;
+	return OUTCOME_USED_UP;
 refilling:
 	atomic_fetch_add(&p->empty_draws, 1);
-	return -EAGAIN;
+	return OUTCOME_REFILLING;
 }
 
 /* Brackets a step that moves values (see rpool_draw). */
@@ -218,7 +218,7 @@ static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 	while (!s->pending.count) {
 		rc = codepool_issue(p->ledger, p->def, &root, i, want, b, NULL,
 				NULL);
-		if (rc == -EBUSY) {
+		if (rc == OUTCOME_PROMISED) {
 			rc = 0;	/* what is left is promised to jobs: later */
 			goto out;
 		}

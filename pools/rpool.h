@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/outcome.h"
 #include "common/perm.h"
 #include "pools/codepool.h"
 #include "ledger/ledger.h"
@@ -94,8 +95,8 @@ void rpool_release(struct rpool *p);
 /*
  * Pops n values into vals from one serving shard's hopper, starting with
  * shard hint % nserving, and says which shard in *shard. Returns 0,
- * -EAGAIN when no hopper holds n values right now (refilling), or
- * -ENODATA when fewer than n will ever come again (used up).
+ * OUTCOME_REFILLING when no hopper holds n values right now, or
+ * OUTCOME_USED_UP when fewer than n will ever come again.
  */
 int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
 	       unsigned hint);

@@ -154,8 +154,9 @@ static void idem_key(unsigned char *buf, uint32_t pool, const char *key,
 	memcpy(buf + 4, key, keylen);
 }
 
-/* The Idempotency-Key's earlier answer, if recent: 1 (filled in), 0 (none
- * or expired), or a negative errno. */
+/* The Idempotency-Key's earlier answer, if recent: 0 (r->replayed says
+ * whether there was one, and then r is filled in), OUTCOME_KEY_CONFLICT,
+ * or a negative errno. */
 static int idem_find(struct seq_req *r, MDB_txn *txn, uint64_t now)
 {
 	unsigned char kb[4 + SEQ_IDEM_KEY_MAX];
@@ -176,11 +177,11 @@ static int idem_find(struct seq_req *r, MDB_txn *txn, uint64_t now)
 	if (now >= rec.time_ms && now - rec.time_ms > SEQ_IDEM_KEEP_MS)
 		return 0; /* expired: a new request */
 	if (rec.count != r->count)
-		return -EEXIST;
+		return OUTCOME_KEY_CONFLICT;
 	r->day = rec.day;
 	r->first = rec.first;
 	r->replayed = true;
-	return 1;
+	return 0;
 }
 
 static int idem_put(struct seq_req *r, MDB_txn *txn, uint64_t now)
@@ -219,12 +220,13 @@ static int seq_apply(struct commit_op *op, MDB_txn *txn)
 	MDB_val k, v;
 	int rc;
 
+	/* Outcomes first: nothing is written before the last of them. */
 	if (r->count == 0 || r->count > sp->max)
-		return -E2BIG;
+		return OUTCOME_TOO_MANY;
 	if (r->keylen) {
 		rc = idem_find(r, txn, now);
-		if (rc)
-			return rc < 0 ? rc : 0;
+		if (rc || r->replayed)
+			return rc;
 	}
 	rc = seq_today(sp, now, &today);
 	if (rc)
@@ -238,7 +240,7 @@ static int seq_apply(struct commit_op *op, MDB_txn *txn)
 	}			/* else the same day, or the clock went back */
 	if (st.n + r->count > sp->max) {
 		r->retry_after = secs_until_after(sp, now, st.day);
-		return -ENODATA;
+		return OUTCOME_USED_UP;
 	}
 	r->day = st.day;
 	r->first = st.n + 1;

@@ -13,7 +13,8 @@
  *
  * The day never goes backwards: if the clock steps back, ids continue on
  * the last day used. Past the last id of a day (99999 with 5 digits) a
- * request fails with -ENODATA until the next day; the counter never wraps.
+ * request fails with OUTCOME_USED_UP until the next day; the counter
+ * never wraps.
  *
  * Idempotency: a request that carries a key gets the ids first issued for
  * that key, for at least SEQ_IDEM_KEEP_MS after (keys are purged after
@@ -27,6 +28,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "common/outcome.h"
 #include "ledger/committer.h"
 #include "ledger/ledger.h"
 
@@ -73,16 +75,17 @@ struct seq_req {
 	uint64_t first;		/* the first id's counter; ids are
 				   first .. first + count - 1 */
 	bool replayed;		/* answered from the Idempotency-Key */
-	/* When rc is -ENODATA: seconds until the next day begins. */
+	/* When rc is OUTCOME_USED_UP: seconds until the next day begins. */
 	uint64_t retry_after;
 };
 
 /*
  * Sets up r for `count` ids of pool sp (key NULL or keylen bytes); the
  * caller sets r->op.done and submits &r->op to the committer.
- * apply returns 0, -ENODATA (the day's ids are used up), -E2BIG (count
- * is more than a day holds), -EEXIST (the key was first used with another
- * count), or a storage error.
+ * apply returns 0, OUTCOME_USED_UP (the day's ids are used up),
+ * OUTCOME_TOO_MANY (count is 0 or more than a day holds),
+ * OUTCOME_KEY_CONFLICT (the key was first used with another count), or
+ * a negative errno (storage, or a clock outside tz_day's range).
  */
 void seq_req_init(struct seq_req *r, struct seq *sp, uint64_t count,
 		  const char *key, size_t keylen);

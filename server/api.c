@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/outcome.h"
 #include "server/api.h"
 #include "server/api_route.h"
 #include "server/request.h"
@@ -147,7 +148,7 @@ struct rpool *api_find_pool(struct api *a, struct http_req *r,
 void api_answer_draw_error(struct http_req *r, struct rpool *p, int rc,
 			   uint64_t n)
 {
-	if (rc == -ENODATA)
+	if (rc == OUTCOME_USED_UP)
 		http_error(r, 503, NULL, "exhausted",
 			   "pool \"%s\" has fewer than %llu values left to "
 			   "issue: its range is used up", p->def->name,

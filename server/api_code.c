@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/code.h"
 #include "common/log.h"
+#include "common/outcome.h"
 #include "common/value.h"
 #include "pools/codegen.h"
 #include "server/api_route.h"
@@ -118,7 +119,7 @@ static void redeem_answer(struct api *a, struct http_req *r,
 	char when[CLOCK_RFC3339_LEN];
 	struct buf b = BUF_INIT;
 
-	if (call->rc == 0 || call->rc == -EALREADY)
+	if (call->rc == 0 || call->rc == OUTCOME_REDEEMED)
 		clock_rfc3339(c->red.redeemed_ms, when, sizeof(when));
 	switch (call->rc) {
 	case 0:
@@ -129,11 +130,11 @@ static void redeem_answer(struct api *a, struct http_req *r,
 		buf_printf(&b, ",\"redeemed_at\":\"%s\"}", when);
 		api_reply_buf(r, &b, 0);
 		return;
-	case -EALREADY:
+	case OUTCOME_REDEEMED:
 		http_error(r, 409, NULL, "already_redeemed",
 			   "code %s was redeemed at %s", c->text, when);
 		return;
-	case -ENOENT:
+	case OUTCOME_NOT_ISSUED:
 		http_error(r, 404, NULL, "not_issued",
 			   "code %s was never issued", c->text);
 		return;
@@ -144,7 +145,7 @@ static void redeem_answer(struct api *a, struct http_req *r,
 	default:
 		http_error(r, 503, api_retry_1, "unavailable",
 			   "the redemption could not be recorded: %s",
-			   log_strerror(call->rc));
+			   outcome_str(call->rc));
 	}
 }
 
@@ -247,7 +248,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 	}
 	rc = codejob_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
 			    q.count, &job, &avail);
-	if (rc == -ENOSPC) {
+	if (rc == OUTCOME_NOT_ENOUGH) {
 		uint64_t issued = 0;
 
 		codepool_count(&a->pools->ledger, p->def, &q.pfx, &issued);
@@ -261,7 +262,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 			   (unsigned long long)issued);
 		return;
 	}
-	if (rc == -EBUSY) {
+	if (rc == OUTCOME_JOBS_FULL) {
 		http_error(r, 503, (const char *const[]){ "Retry-After", "10",
 							  NULL },
 			   "too_many_jobs", "pool \"%s\" has %d jobs queued or "
@@ -272,7 +273,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 	if (rc) {
 		http_error(r, 503, api_retry_1, "unavailable",
 			   "the job could not be recorded: %s",
-			   log_strerror(rc));
+			   outcome_str(rc));
 		return;
 	}
 	codegen_wake(a->jobs, p->def->name);

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/outcome.h"
 #include "server/api_route.h"
 #include "common/banned.h"
 
@@ -141,17 +142,17 @@ static void lease_answer(struct api *a, struct http_req *r,
 	switch (call->rc) {
 	case 0:
 		break;
-	case -EBUSY:
+	case OUTCOME_ALL_OUT:
 		http_error(r, 503, api_retry_1, "all_out",
 			   "every number of pool \"%s\" is out; retry when one "
 			   "comes back", lp->def->name);
 		return;
-	case -ENOENT:
-	case -ERANGE:
+	case OUTCOME_NOT_OUT:
+	case OUTCOME_NOT_IN_POOL:
 		http_error(r, 409, NULL, "not_out",
 			   "Number %lld is not checked out", num);
 		return;
-	case -EPERM:
+	case OUTCOME_OTHER_HOLDER:
 		http_error(r, 409, NULL, "other_holder",
 			   "Number %lld is held by someone else", num);
 		return;
@@ -162,7 +163,7 @@ static void lease_answer(struct api *a, struct http_req *r,
 	default:
 		http_error(r, 503, api_retry_1, "unavailable",
 			   "the lease could not be recorded: %s",
-			   log_strerror(call->rc));
+			   outcome_str(call->rc));
 		return;
 	}
 	switch (c->req.verb) {

@@ -84,8 +84,9 @@ bool api_get_count(struct http_req *r, uint64_t max, uint64_t *count);
 struct rpool *api_find_pool(struct api *a, struct http_req *r,
 			   const char *name);
 
-/* Answers a failed rpool_draw of n values: 503 exhausted (-ENODATA), or
- * 503 refilling with Retry-After for anything else. */
+/* Answers a failed rpool_draw of n values: 503 exhausted
+ * (OUTCOME_USED_UP), or 503 refilling with Retry-After for anything
+ * else. */
 void api_answer_draw_error(struct http_req *r, struct rpool *p, int rc,
 			   uint64_t n);
 

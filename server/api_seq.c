@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/outcome.h"
 #include "server/api_route.h"
 #include "common/banned.h"
 
@@ -54,7 +55,7 @@ static void seq_answer(struct api *a, struct http_req *r,
 	switch (call->rc) {
 	case 0:
 		break;
-	case -ENODATA:
+	case OUTCOME_USED_UP:
 		snprintf(retry, sizeof(retry), "%llu",
 			 (unsigned long long)c->req.retry_after);
 		http_error(r, 503, hdr, "exhausted",
@@ -62,7 +63,7 @@ static void seq_answer(struct api *a, struct http_req *r,
 			   "ids start again tomorrow", sp->def->name,
 			   (unsigned long long)sp->max);
 		return;
-	case -EEXIST:
+	case OUTCOME_KEY_CONFLICT:
 		http_error(r, 409, NULL, "conflict",
 			   "this Idempotency-Key was first used with another "
 			   "count");
@@ -74,7 +75,7 @@ static void seq_answer(struct api *a, struct http_req *r,
 	default:
 		http_error(r, 503, api_retry_1, "unavailable",
 			   "the id could not be recorded: %s",
-			   log_strerror(call->rc));
+			   outcome_str(call->rc));
 		return;
 	}
 	if (c->orders_shape) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/outcome.h"
 #include "shard/hopper.h"
 #include "common/banned.h"
 
@@ -55,7 +56,7 @@ int hopper_pop(struct hopper *h, size_t n, uint64_t *vals)
 		pthread_mutex_unlock(&h->lock);
 		if (wake && h->wake)
 			h->wake(h->wake_arg);
-		return -EAGAIN;
+		return OUTCOME_REFILLING;
 	}
 	at = h->head;
 	for (i = 0; i < n; i++) {

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/outcome.h"
 #include "shard/shard.h"
 
 struct hopper {
@@ -57,7 +58,8 @@ int hopper_init(struct hopper *h, size_t cap, size_t low,
 void hopper_release(struct hopper *h);
 
 /* Pops n values (indices only) into vals, oldest first. Returns 0, or
- * -EAGAIN with nothing popped when fewer than n are held. */
+ * OUTCOME_REFILLING (outcome.h) with nothing popped when fewer than n
+ * are held. */
 int hopper_pop(struct hopper *h, size_t n, uint64_t *vals);
 
 /* Free slots (only the pushing thread's view grows between calls). */

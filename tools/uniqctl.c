@@ -495,11 +495,11 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 		rc = -errno;
 	if (rc == 0 && rename(part, a->out))
 		rc = -errno;
-	if (rc == -ENODATA)
+	if (rc == OUTCOME_USED_UP)
 		fprintf(stderr, "uniqctl: codes generate: prefix \"%s\" ran "
 			"out of codes (%llu issued and in %s)\n", a->prefix,
 			(unsigned long long)run.g.done, part);
-	else if (rc == -EBUSY)
+	else if (rc == OUTCOME_PROMISED)
 		fprintf(stderr, "uniqctl: codes generate: the codes left under "
 			"prefix \"%s\" are promised to jobs under way (%llu "
 			"issued and in %s)\n", a->prefix,

@@ -1,6 +1,6 @@
 /*
  * t_util.h: helpers that several unit tests share (they were copied from
- * test to test): an errno-style CHECK, removing a temporary directory, a
+ * test to test): a CHECK of return codes, removing a temporary directory, a
  * file's bytes, a path in a directory, a seeded random sequence and a
  * qsort comparison. Include after t.h, before common/banned.h.
  */
@@ -14,14 +14,16 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/outcome.h"
 #include "tests/unit/t.h"
 
-/* Checks that an errno-style call returns want, saying what it got. */
+/* Checks that a call returning 0, an outcome or a negative errno
+ * (outcome.h) returns want, saying what it got. */
 #define CHECK_RC(expr, want)                                                \
 	do {                                                                \
 		int rc_ = (expr);                                           \
 		CHECKF(rc_ == (want), "%s returned %d (%s)", #expr, rc_,    \
-		       log_strerror(rc_));                                  \
+		       outcome_str(rc_));                                   \
 	} while (0)
 
 static inline int t_rm_entry(const char *path, const struct stat *sb,

@@ -325,7 +325,7 @@ static void test_job_ids(void)
 						   0))) == 0);
 	CHECK(codejob_create(&lg, "c", "", 5, &j) == 0 &&
 	      j.id == CODEJOB_ID_MAX);
-	CHECK(codejob_create(&lg, "c", "", 5, &j) == -EOVERFLOW);
+	CHECK(codejob_create(&lg, "c", "", 5, &j) == OUTCOME_JOB_IDS_OUT);
 	CHECK(codejob_get(&lg, CODEJOB_ID_MAX + 1, &j) == -ENOENT);
 	ledger_release(&lg);
 	t_rm_rf(dir);

@@ -69,9 +69,9 @@ static void test_pop_wake(void)
 	CHECK_EQ_U64(hopper_level(&h), 0);
 
 	/* Empty: a failed pop asks once, not again until a push. */
-	CHECK_RC(hopper_pop(&h, 1, v), -EAGAIN);
+	CHECK_RC(hopper_pop(&h, 1, v), OUTCOME_REFILLING);
 	CHECK_EQ_U64(nwakes(), 1);
-	CHECK_RC(hopper_pop(&h, 1, v), -EAGAIN);
+	CHECK_RC(hopper_pop(&h, 1, v), OUTCOME_REFILLING);
 	CHECK_EQ_U64(nwakes(), 1);
 
 	push_range(&h, 100, 5);
@@ -80,7 +80,7 @@ static void test_pop_wake(void)
 
 	/* All or nothing; a failed pop after a push asks again. */
 	v[0] = 12345;
-	CHECK_RC(hopper_pop(&h, 6, v), -EAGAIN);
+	CHECK_RC(hopper_pop(&h, 6, v), OUTCOME_REFILLING);
 	CHECK_EQ_U64(v[0], 12345);
 	CHECK_EQ_U64(hopper_level(&h), 5);
 	CHECK_EQ_U64(nwakes(), 2);
@@ -101,7 +101,7 @@ static void test_pop_wake(void)
 	CHECK_RC(hopper_pop(&h, 1, v), 0);
 	CHECK_EQ_U64(v[0], 104);
 	CHECK_EQ_U64(nwakes(), 3);
-	CHECK_RC(hopper_pop(&h, 2, v), -EAGAIN);
+	CHECK_RC(hopper_pop(&h, 2, v), OUTCOME_REFILLING);
 	CHECK_EQ_U64(nwakes(), 3);
 	CHECK_EQ_U64(hopper_level(&h), 1);
 
@@ -128,7 +128,7 @@ static void test_pop_wake(void)
 
 	/* No callback at all is fine. */
 	CHECK_RC(hopper_init(&h, 4, 2, NULL, NULL), 0);
-	CHECK_RC(hopper_pop(&h, 1, v), -EAGAIN);
+	CHECK_RC(hopper_pop(&h, 1, v), OUTCOME_REFILLING);
 	push_range(&h, 1, 4);
 	CHECK_RC(hopper_pop(&h, 3, v), 0);
 	CHECK_EQ_U64(hopper_level(&h), 1);
@@ -162,7 +162,7 @@ static void test_wrap_drain(void)
 		if (hopper_level(&h) != next_in - next_out)
 			ok = false;
 		if (pop > next_in - next_out) {
-			if (hopper_pop(&h, pop, v) != -EAGAIN)
+			if (hopper_pop(&h, pop, v) != OUTCOME_REFILLING)
 				ok = false;
 			continue;
 		}

@@ -202,15 +202,15 @@ static void test_basics(void)
 	}
 	CHECK_EQ_U64(got[0], 100);	/* the lowest first */
 	CHECK_EQ_U64(atomic_load(&e.lp.out), 20);
-	CHECK(borrow(e.c, &e.lp, "vu", -1, 0, &n) == -EBUSY);
+	CHECK(borrow(e.c, &e.lp, "vu", -1, 0, &n) == OUTCOME_ALL_OUT);
 	/* return and recover */
 	CHECK(give_back(e.c, &e.lp, 107, NULL) == 0);
-	CHECK(give_back(e.c, &e.lp, 107, NULL) == -ENOENT);
+	CHECK(give_back(e.c, &e.lp, 107, NULL) == OUTCOME_NOT_OUT);
 	CHECK(borrow(e.c, &e.lp, "other", 5, 0, &n) == 0);
 	CHECK_EQ_U64(n, 107);
-	CHECK(give_back(e.c, &e.lp, 107, "vu") == -EPERM);
-	CHECK(give_back(e.c, &e.lp, 99, NULL) == -ERANGE);
-	CHECK(give_back(e.c, &e.lp, 120, NULL) == -ERANGE);
+	CHECK(give_back(e.c, &e.lp, 107, "vu") == OUTCOME_OTHER_HOLDER);
+	CHECK(give_back(e.c, &e.lp, 99, NULL) == OUTCOME_NOT_IN_POOL);
+	CHECK(give_back(e.c, &e.lp, 120, NULL) == OUTCOME_NOT_IN_POOL);
 	/* renew */
 	lease_req_init(&w.req, &e.lp, LEASE_RENEW);
 	w.req.number = 107;
@@ -223,7 +223,7 @@ static void test_basics(void)
 	w.req.ttl = 30;
 	snprintf(w.req.holder, sizeof(w.req.holder), "nobody");
 	w.req.check_holder = true;
-	CHECK(run_req(e.c, &w) == -EPERM);
+	CHECK(run_req(e.c, &w) == OUTCOME_OTHER_HOLDER);
 	/* the list */
 	CHECK(lease_list(&e.lp, &all, &cnt) == 0);
 	CHECK_EQ_U64(cnt, 20);
@@ -241,7 +241,7 @@ static void test_basics(void)
 	free(all);
 	for (i = 0; i < 20; i++)
 		CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0);
-	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == OUTCOME_ALL_OUT);
 	env_close(&e);
 	t_rm_rf(e.dir);
 }
@@ -284,7 +284,7 @@ static void test_expiry_and_reopen(void)
 	free(all);
 	for (i = 0; i < 7; i++)
 		CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == 0 && n >= 3);
-	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == OUTCOME_ALL_OUT);
 	env_close(&e);
 	/* a changed range: [5, 25) keeps 5..9 out, ends 0..4 */
 	CHECK(env_open(&e, 5, 20, 600) == 0);
@@ -474,7 +474,7 @@ static void test_damaged_index(void)
 		    n < 10)
 			cnt |= 1u << n;
 	CHECK_EQ_U64(cnt, 0x3ff); /* each number once */
-	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == -EBUSY);
+	CHECK(borrow(e.c, &e.lp, NULL, -1, 0, &n) == OUTCOME_ALL_OUT);
 	env_close(&e);
 	/* reopened, the ledger holds exactly the ten leases */
 	CHECK(env_open(&e, 0, 10, 600) == 0);
@@ -506,7 +506,7 @@ static void *churn_main(void *arg)
 	for (i = 0; i < ROUNDS; i++) {
 		int rc = borrow(ch->e->c, &ch->e->lp, me, -1, 0, &n);
 
-		if (rc == -EBUSY) {
+		if (rc == OUTCOME_ALL_OUT) {
 			atomic_fetch_add(&busy, 1);
 			continue;
 		}

@@ -4,7 +4,7 @@
  * "threads", run under TSan). The one promise is checked throughout: many
  * threads drawing from a large pool never get a value twice; a small pool
  * drained by several threads gives each of its values exactly once and
- * then says -ENODATA; lookups tell issued/served/ready apart; a clean
+ * then says OUTCOME_USED_UP; lookups tell issued/served/ready apart; a clean
  * stop puts unsent values back and a reopen serves them (and nothing
  * served before); a "crash" (no put back) burns the hoppers and still
  * repeats nothing. Also: concurrent ledger grants tile the permutation,
@@ -188,12 +188,12 @@ static void *drawer_main(void *arg)
 		}
 		n = 1 + t_rng_next(&d->rng) % maxn;
 		rc = rpool_draw(d->p, n, vals, &shard, d->hint);
-		if (rc == -EAGAIN) {
+		if (rc == OUTCOME_REFILLING) {
 			d->eagain++;
 			sleep_us(100);
 			continue;
 		}
-		if (rc == -ENODATA) {
+		if (rc == OUTCOME_USED_UP) {
 			if (n > 1) {
 				maxn = 1; /* fewer than n may be left */
 				continue;
@@ -218,8 +218,8 @@ static void *drawer_main(void *arg)
 
 /*
  * Draws from p with nthreads threads until they got target values
- * together (UINT64_MAX: until -ENODATA), appending everything to out.
- * Returns how many threads saw -ENODATA.
+ * together (UINT64_MAX: until used up), appending everything to out.
+ * Returns how many threads saw OUTCOME_USED_UP.
  */
 static unsigned draw_many(struct rpool *p, unsigned nthreads, unsigned maxn,
 			  uint64_t target, struct vec *out)
@@ -249,9 +249,9 @@ static unsigned draw_many(struct rpool *p, unsigned nthreads, unsigned maxn,
 	for (i = 0; i < started; i++) {
 		pthread_join(tid[i], NULL);
 		CHECKF(d[i].err == 0, "%s: rpool_draw: %s", p->def->name,
-		       log_strerror(d[i].err));
+		       outcome_str(d[i].err));
 		CHECKF(!d[i].timed_out, "%s: drawer %u stuck (%llu x "
-		       "-EAGAIN)", p->def->name, i,
+		       "refilling)", p->def->name, i,
 		       (unsigned long long)d[i].eagain);
 		CHECK(!d[i].bad_shard);
 		CHECK(!d[i].oom);
@@ -263,13 +263,13 @@ static unsigned draw_many(struct rpool *p, unsigned nthreads, unsigned maxn,
 	return nodata;
 }
 
-/* Draws one value in the calling thread, waiting through -EAGAIN. */
+/* Draws one value in the calling thread, waiting through refilling. */
 static int draw_one(struct rpool *p, uint64_t *v, unsigned *shard)
 {
 	uint64_t end = deadline_in(PHASE_SECONDS);
 	int rc;
 
-	while ((rc = rpool_draw(p, 1, v, shard, 0)) == -EAGAIN &&
+	while ((rc = rpool_draw(p, 1, v, shard, 0)) == OUTCOME_REFILLING &&
 	       clock_mono_ns() < end)
 		sleep_us(500);
 	return rc;
@@ -655,7 +655,7 @@ static void test_max_count_draw(void)
 	unsigned shard;
 	char dir[256];
 	size_t i;
-	int rc = -EAGAIN;
+	int rc = OUTCOME_REFILLING;
 
 	make_tmpdir(dir, sizeof(dir));
 	if (load_config(&cfg, json, dir))
@@ -687,12 +687,12 @@ static void test_max_count_draw(void)
 	/* Now the largest count, for up to 5 s. */
 	end = deadline_in(5);
 	while ((rc = rpool_draw(p, p->hopper_cap, vals, &shard, 0)) ==
-		       -EAGAIN &&
+		       OUTCOME_REFILLING &&
 	       clock_mono_ns() < end)
 		sleep_us(1000);
 	CHECKF(rc == 0, "a draw of %zu (the hopper's capacity) got %s for "
 	       "5 s with %llu values ready in the shard and %zu in the "
-	       "hopper", p->hopper_cap, log_strerror(rc),
+	       "hopper", p->hopper_cap, outcome_str(rc),
 	       (unsigned long long)atomic_load(&p->shards[0].level),
 	       hopper_level(&p->shards[0].hopper));
 	if (rc == 0) {
@@ -1291,21 +1291,22 @@ static void life_record_ready(struct life *lf)
 			lf->ready[j][i] = rpool_shard_ready(pools[j], i);
 }
 
-/* rpool_draw on a used-up pool: -ENODATA, never a value, never stuck in
- * -EAGAIN for long. */
+/* rpool_draw on a used-up pool: OUTCOME_USED_UP, never a value, never
+ * stuck in OUTCOME_REFILLING for long. */
 static void check_used_up(struct rpool *p)
 {
 	uint64_t v[4], end = deadline_in(30);
 	unsigned shard, i;
 	int rc;
 
-	while ((rc = rpool_draw(p, 1, v, &shard, 0)) == -EAGAIN &&
+	while ((rc = rpool_draw(p, 1, v, &shard, 0)) == OUTCOME_REFILLING &&
 	       clock_mono_ns() < end)
 		sleep_us(1000);
-	CHECKF(rc == -ENODATA, "%s: used up, but rpool_draw says %s",
-	       p->def->name, log_strerror(rc));
+	CHECKF(rc == OUTCOME_USED_UP, "%s: used up, but rpool_draw says %s",
+	       p->def->name, outcome_str(rc));
 	for (i = 0; i < 10; i++)
-		CHECK_RC(rpool_draw(p, 1 + i % 4, v, &shard, i), -ENODATA);
+		CHECK_RC(rpool_draw(p, 1 + i % 4, v, &shard, i),
+			 OUTCOME_USED_UP);
 	CHECK(atomic_load(&p->used_up));
 	CHECK_EQ_U64(counter_of(p), p->def->capacity);
 }
@@ -1343,7 +1344,7 @@ static void test_lifecycle(void)
 	vec_free(&fresh);
 
 	/* The small pool drained by 4 threads: each value once, then
-	 * -ENODATA. */
+	 * OUTCOME_USED_UP. */
 	nodata = draw_many(lf.small, 4, 8, UINT64_MAX, &small);
 	CHECK_EQ_U64(nodata, 4);
 	vec_sort(&small);

@@ -3,12 +3,12 @@
  * ledger, with an injected clock: ids are contiguous and unique from many
  * threads; the day changes at local midnight in the pool's time zone; a
  * clock that steps back never takes the day back; the day's last id is
- * followed by -ENODATA (with the seconds until the next day) and never a
- * wrap; Idempotency-Keys replay, expire after 24 h, and are purged; the
- * state survives a reopen; requests that queue while the committer is
- * busy share one commit; periodic ticks may be added while it runs, and
- * a failing one never fails the requests of its batch. (suite
- * "threads": the committer is a thread.)
+ * followed by OUTCOME_USED_UP (with the seconds until the next day) and
+ * never a wrap; Idempotency-Keys replay, expire after 24 h, and are
+ * purged; the state survives a reopen; requests that queue while the
+ * committer is busy share one commit; periodic ticks may be added while
+ * it runs, and a failing one never fails the requests of its batch.
+ * (suite "threads": the committer is a thread.)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -153,7 +153,8 @@ static void test_contiguous_and_format(void)
 		CHECK(!issued);
 	}
 	/* a count larger than a day is refused outright */
-	CHECK(issue(e.c, &e.sp, 100000, NOON_UTC, NULL, &w) == -E2BIG);
+	CHECK(issue(e.c, &e.sp, 100000, NOON_UTC, NULL, &w) ==
+	      OUTCOME_TOO_MANY);
 	env_close(&e);
 	/* reopen: it goes on */
 	CHECK(env_open(&e, "UTC", 5) == 0);
@@ -203,21 +204,21 @@ static void test_overflow(void)
 	for (i = 1; i <= 99; i++)
 		CHECK(issue(e.c, &e.sp, 1, NOON_UTC, NULL, &w) == 0);
 	CHECK_EQ_U64(w.req.first, 99);
-	CHECK(issue(e.c, &e.sp, 1, NOON_UTC, NULL, &w) == -ENODATA);
+	CHECK(issue(e.c, &e.sp, 1, NOON_UTC, NULL, &w) == OUTCOME_USED_UP);
 	CHECK_EQ_U64(w.req.retry_after, 11 * 3600);
 	CHECK(issue(e.c, &e.sp, 1, NOON_UTC + 2 * HOUR, NULL, &w) ==
-	      -ENODATA);
+	      OUTCOME_USED_UP);
 	CHECK_EQ_U64(w.req.retry_after, 9 * 3600);
 	/* the clock went back a day: still exhausted, until after the
 	 * last day used ends */
 	CHECK(issue(e.c, &e.sp, 1, NOON_UTC - 24 * HOUR, NULL, &w) ==
-	      -ENODATA);
+	      OUTCOME_USED_UP);
 	CHECK_EQ_U64(w.req.retry_after, 35 * 3600);
 	/* nothing was taken by the refusals: the next day starts at 1 */
 	CHECK(issue(e.c, &e.sp, 2, NOON_UTC + 11 * HOUR, NULL, &w) == 0);
 	CHECK(w.req.day == 20261123 && w.req.first == 1);
 	CHECK(issue(e.c, &e.sp, 98, NOON_UTC + 11 * HOUR, NULL, &w) ==
-	      -ENODATA);
+	      OUTCOME_USED_UP);
 	CHECK(issue(e.c, &e.sp, 97, NOON_UTC + 11 * HOUR, NULL, &w) == 0);
 	CHECK_EQ_U64(w.req.first, 3);
 	env_close(&e);
@@ -229,7 +230,8 @@ static void test_overflow(void)
 	snprintf(e.dir, sizeof(e.dir), "%s", t_tmpdir());
 	CHECK(env_open(&e, "Europe/Paris", 2) == 0);
 	CHECK(issue(e.c, &e.sp, 99, 1792888200000ull, NULL, &w) == 0);
-	CHECK(issue(e.c, &e.sp, 1, 1792888200000ull, NULL, &w) == -ENODATA);
+	CHECK(issue(e.c, &e.sp, 1, 1792888200000ull, NULL, &w) ==
+	      OUTCOME_USED_UP);
 	CHECK_EQ_U64(w.req.retry_after, 22 * 3600 + 1800);
 	env_close(&e);
 	t_rm_rf(e.dir);
@@ -253,7 +255,7 @@ static void test_idempotency(void)
 	      w.req.day == 20261122);
 	/* another count with the same key is a conflict, and takes nothing */
 	CHECK(issue(e.c, &e.sp, 2, NOON_UTC + HOUR, "order-17", &w) ==
-	      -EEXIST);
+	      OUTCOME_KEY_CONFLICT);
 	CHECK(issue(e.c, &e.sp, 1, NOON_UTC + HOUR, NULL, &w2) == 0);
 	CHECK_EQ_U64(w2.req.first, first + 2);
 	/* keys are per pool and exact */
