@@ -22,6 +22,7 @@ struct seq_call {
 	struct api_call call;	/* first: the request frees it */
 	struct seq_req req;
 	bool orders_shape;	/* answer {"id": ...} (seed 003) */
+	bool text;		/* or the id alone, in text/plain (Accept) */
 };
 
 /* The committer's done callback: record the outcome, wake the request. */
@@ -77,7 +78,9 @@ static void seq_answer(struct api *a, struct http_req *r,
 			   log_strerror(call->rc));
 		return;
 	}
-	if (c->orders_shape) {
+	if (c->orders_shape && c->text) {
+		buf_add(&b, id, seq_format(sp, c->req.day, c->req.first, id));
+	} else if (c->orders_shape) {
 		buf_adds(&b, "{\"id\":\"");
 		buf_add(&b, id, seq_format(sp, c->req.day, c->req.first, id));
 		buf_adds(&b, "\"}");
@@ -102,7 +105,8 @@ static void seq_answer(struct api *a, struct http_req *r,
 	}
 	if (!c->req.replayed)
 		api_count_served(a, r, sp->def, c->req.count);
-	http_reply(r, 200, "application/json", body, len, true,
+	http_reply(r, 200, c->text ? "text/plain" : "application/json", body,
+		   len, true,
 		   c->req.replayed ? (const char *const[]){ "Idempotent-Replay",
 							    "true", NULL } :
 				     NULL);
@@ -125,6 +129,7 @@ static void seq_submit(struct http_req *r, struct seq *sp,
 	seq_req_init(&c->req, sp, count, key, key ? strlen(key) : 0);
 	c->req.op.done = seq_call_done;
 	c->orders_shape = orders_shape;
+	c->text = orders_shape && request_wants_text(http_header(r, "Accept"));
 	api_call_suspend(r, &c->call, &c->req.op, seq_answer);
 }
 
