@@ -186,31 +186,43 @@ void api_seq_next(struct http_req *r, struct seq *sp)
 	seq_submit(r, sp, n, false);
 }
 
-int api_seq_describe(struct seq *sp, struct buf *b)
+int api_seq_today(struct seq *sp, uint32_t *day, uint64_t *n)
 {
-	uint32_t day, today;
-	uint64_t n;
-	char when[16];
+	uint32_t today;
 	int rc;
 
-	rc = seq_state(sp, &day, &n);
+	rc = seq_state(sp, day, n);
 	if (rc == 0)
 		rc = seq_today(sp, clock_now_ms(), &today);
 	if (rc)
 		return rc;
-	if (today > day) {	/* nothing issued yet today */
-		day = today;
-		n = 0;
+	if (today > *day) {	/* nothing issued yet today */
+		*day = today;
+		*n = 0;
 	}
+	return 0;
+}
+
+int api_seq_describe(struct seq *sp, struct buf *b)
+{
+	uint32_t day;
+	uint64_t n;
+	char when[16];
+	int rc;
+
+	rc = api_seq_today(sp, &day, &n);
+	if (rc)
+		return rc;
 	snprintf(when, sizeof(when), "%08u", day);
 	buf_adds(b, "{\"name\":");
 	buf_add_json_str(b, sp->def->name);
 	buf_adds(b, ",\"kind\":\"sequence\",\"tz\":");
 	buf_add_json_str(b, sp->def->tz);
 	buf_printf(b, ",\"digits\":%u,\"day\":\"%s\",\"capacity\":%llu,"
-		   "\"issued\":%llu,\"remaining\":%llu}", sp->def->digits, when,
-		   (unsigned long long)sp->max, (unsigned long long)n,
-		   (unsigned long long)(sp->max - n));
+		   "\"issued\":%llu,\"remaining\":%llu,\"day_used\":%.6f}",
+		   sp->def->digits, when, (unsigned long long)sp->max,
+		   (unsigned long long)n, (unsigned long long)(sp->max - n),
+		   (double)n / (double)sp->max);
 	return 0;
 }
 

@@ -251,6 +251,37 @@ class OrdersTest(ServerTest):
         st, _, body = s.request("POST", "/pools/orders/next?count=100")
         self.assertEqual((st, body["error"]), (400, "bad_parameter"))
 
+    def test_day_used_is_shown_before_the_day_runs_out(self):
+        """The share of the day's ids used, in GET /pools/orders, GET
+        /pools and /metrics, from 0 to 1 (then 503 exhausted), and the
+        admin page's warning above 80%."""
+        s = self.server(orders_cfg(digits=1))  # 9 ids a day
+
+        def used():
+            st, _, pool = s.get("/pools/orders")
+            self.assertEqual(st, 200)
+            st, _, allp = s.get("/pools")
+            by = {p["name"]: p for p in allp["pools"]}
+            self.assertEqual(by["orders"]["day_used"], pool["day_used"])
+            st, _, text = s.get("/metrics")
+            m = re.search(r'^uniqd_sequence_day_used\{pool="orders"\} '
+                          r'([0-9.]+)$', text, re.M)
+            self.assertTrue(m, text[-2000:])
+            self.assertAlmostEqual(float(m.group(1)), pool["day_used"],
+                                   places=6)
+            self.assertIn("# TYPE uniqd_sequence_day_used gauge", text)
+            return pool["day_used"]
+
+        self.assertEqual(used(), 0)
+        for i in range(1, 10):
+            self.assertEqual(self.order(s)[0], 200)
+            self.assertAlmostEqual(used(), i / 9, places=5)
+        self.assertEqual(used(), 1)
+        self.assertEqual(self.order(s)[0], 503)
+        st, _, page = s.get("/")
+        self.assertIn("DAY_WARN = 0.8", page)
+        self.assertIn("day_used", page)
+
     def test_time_zone(self):
         s = self.server(orders_cfg(tz="Pacific/Kiritimati"))
         body = self.order(s)[2]
