@@ -237,7 +237,7 @@ bool request_wants_text(const char *accept)
 		e = end;
 		semi = memchr(start, ';', (size_t)(end - start));
 		mlen = (size_t)((semi ? semi : end) - start);
-		while (mlen && (start[mlen - 1] == ' ' || start[mlen - 1] == '\t'))
+		while (mlen && strchr(" \t", start[mlen - 1]))
 			mlen--;
 		for (p = semi; p && p < end; p = memchr(p + 1, ';',
 						       (size_t)(end - p - 1))) {
