@@ -8,6 +8,7 @@
  *     "listen": "127.0.0.1:8000", "data_dir": "uniqd-data",
  *     "threads": 2, "sync": true, "admin_token": "...",
  *     "max_connections": 10000, "idle_timeout": 60, "map_mb": 65536,
+ *     "header_timeout": 10, "body_timeout": 10, "per_ip_connections": 2048,
  *     "pools": [
  *       {"name": "int", "kind": "int", "min": 0, "max": 9007199254740991,
  *        "shards": 2, "shard_size": 1000000},
@@ -229,6 +230,9 @@ int config_default(struct config *c)
 	c->sync = true;
 	c->max_connections = CONFIG_MAX_CONNECTIONS;
 	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
+	c->header_timeout = CONFIG_HEADER_TIMEOUT;
+	c->body_timeout = CONFIG_BODY_TIMEOUT;
+	c->per_ip_connections = CONFIG_PER_IP_CONNECTIONS;
 	c->pools = calloc(5, sizeof(*c->pools));
 	if (!c->pools)
 		return -ENOMEM;
@@ -700,7 +704,9 @@ int config_parse(struct config *c, const char *json, char *err,
 	static const char *const keys[] = { "listen", "data_dir", "threads",
 					    "sync", "admin_token", "pools",
 					    "max_connections", "idle_timeout",
-					    "map_mb", NULL };
+					    "map_mb", "header_timeout",
+					    "body_timeout",
+					    "per_ip_connections", NULL };
 	/* require_null_terminated: text after the object is an error too. */
 	cJSON *root = cJSON_ParseWithOpts(json, NULL, 1);
 	const cJSON *v;
@@ -758,6 +764,23 @@ int config_parse(struct config *c, const char *json, char *err,
 		if (get_u64(v, "idle_timeout", 1, 3600, &u, err, errlen))
 			goto out;
 		c->idle_timeout = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "header_timeout"))) {
+		if (get_u64(v, "header_timeout", 1, 3600, &u, err, errlen))
+			goto out;
+		c->header_timeout = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "body_timeout"))) {
+		if (get_u64(v, "body_timeout", 1, 3600, &u, err, errlen))
+			goto out;
+		c->body_timeout = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root,
+						  "per_ip_connections"))) {
+		if (get_u64(v, "per_ip_connections", 0, 1000000, &u, err,
+			    errlen))
+			goto out;
+		c->per_ip_connections = (unsigned)u;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "sync"))) {
 		if (!cJSON_IsBool(v)) {

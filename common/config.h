@@ -69,6 +69,9 @@ struct pool_def {
 
 #define CONFIG_MAX_CONNECTIONS 10000
 #define CONFIG_IDLE_TIMEOUT 60
+#define CONFIG_HEADER_TIMEOUT 10
+#define CONFIG_BODY_TIMEOUT 10
+#define CONFIG_PER_IP_CONNECTIONS 2048
 
 struct config {
 	char listen_host[64];
@@ -80,6 +83,13 @@ struct config {
 				     in the listen queue */
 	unsigned idle_timeout;	/* seconds without a byte before a connection
 				   is closed (default 60) */
+	unsigned header_timeout; /* seconds a request's head may take from
+				    its first byte (default 10, 1 to 3600) */
+	unsigned body_timeout;	/* seconds its body may take after the head
+				   (default 10, 1 to 3600) */
+	unsigned per_ip_connections; /* open at once from one client
+					address (default 2048; 0: no
+					limit) */
 	size_t map_size;	/* first LMDB map of each environment, bytes;
 				   0: the defaults (64 GiB ledger, 16 GiB
 				   shards); maps grow when full */

@@ -119,6 +119,17 @@ static void route_metrics(struct api *a, struct http_req *r,
 	for (i = 0; i < a->cfg->npools; i++)
 		metric_pool(&b, "uniqd_pool_capacity", a->cfg->pools[i].name,
 			    a->cfg->pools[i].capacity);
+	buf_adds(&b, "# HELP uniqd_sequence_day_used Share of the day's ids "
+		     "a sequence pool has issued (at 1 it refuses until the "
+		     "next day).\n# TYPE uniqd_sequence_day_used gauge\n");
+	for (i = 0; i < ps->nseqs; i++) {
+		uint32_t day;
+
+		if (api_seq_today(&ps->seqs[i], &day, &v) == 0)
+			buf_printf(&b, "uniqd_sequence_day_used{pool=\"%s\"} "
+				   "%.6f\n", ps->seqs[i].def->name,
+				   (double)v / (double)ps->seqs[i].max);
+	}
 	buf_adds(&b, "# HELP uniqd_shard_ready Values ready in a shard (its "
 		     "environment and its hopper).\n# TYPE uniqd_shard_ready "
 		     "gauge\n");

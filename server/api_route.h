@@ -114,6 +114,11 @@ void api_seq_next(struct http_req *r, struct seq *sp);
  * or a ledger read's negative errno (b then holds a part). */
 int api_seq_describe(struct seq *sp, struct buf *b);
 
+/* Today's day of sp (YYYYMMDD) and the ids issued on it so far
+ * (api_seq.c): 0 before the first. Returns 0 or a ledger read's
+ * negative errno. */
+int api_seq_today(struct seq *sp, uint32_t *day, uint64_t *n);
+
 /* Answers GET /pools/{name}/values/{text} on sequence pool sp
  * (api_seq.c). */
 void api_seq_value(struct http_req *r, struct seq *sp,

@@ -23,6 +23,7 @@ struct seq_call {
 	struct api_call call;	/* first: the request frees it */
 	struct seq_req req;
 	bool orders_shape;	/* answer {"id": ...} (seed 003) */
+	bool text;		/* or the id alone, in text/plain (Accept) */
 };
 
 /* The committer's done callback: record the outcome, wake the request. */
@@ -78,7 +79,9 @@ static void seq_answer(struct api *a, struct http_req *r,
 			   outcome_str(call->rc));
 		return;
 	}
-	if (c->orders_shape) {
+	if (c->orders_shape && c->text) {
+		buf_add(&b, id, seq_format(sp, c->req.day, c->req.first, id));
+	} else if (c->orders_shape) {
 		buf_adds(&b, "{\"id\":\"");
 		buf_add(&b, id, seq_format(sp, c->req.day, c->req.first, id));
 		buf_adds(&b, "\"}");
@@ -103,7 +106,8 @@ static void seq_answer(struct api *a, struct http_req *r,
 	}
 	if (!c->req.replayed)
 		api_count_served(a, r, sp->def, c->req.count);
-	http_reply(r, 200, "application/json", body, len, true,
+	http_reply(r, 200, c->text ? "text/plain" : "application/json", body,
+		   len, true,
 		   c->req.replayed ? (const char *const[]){ "Idempotent-Replay",
 							    "true", NULL } :
 				     NULL);
@@ -126,6 +130,7 @@ static void seq_submit(struct http_req *r, struct seq *sp,
 	seq_req_init(&c->req, sp, count, key, key ? strlen(key) : 0);
 	c->req.op.done = seq_call_done;
 	c->orders_shape = orders_shape;
+	c->text = orders_shape && request_wants_text(http_header(r, "Accept"));
 	api_call_suspend(r, &c->call, &c->req.op, seq_answer);
 }
 
@@ -182,31 +187,43 @@ void api_seq_next(struct http_req *r, struct seq *sp)
 	seq_submit(r, sp, n, false);
 }
 
-int api_seq_describe(struct seq *sp, struct buf *b)
+int api_seq_today(struct seq *sp, uint32_t *day, uint64_t *n)
 {
-	uint32_t day, today;
-	uint64_t n;
-	char when[16];
+	uint32_t today;
 	int rc;
 
-	rc = seq_state(sp, &day, &n);
+	rc = seq_state(sp, day, n);
 	if (rc == 0)
 		rc = seq_today(sp, clock_now_ms(), &today);
 	if (rc)
 		return rc;
-	if (today > day) {	/* nothing issued yet today */
-		day = today;
-		n = 0;
+	if (today > *day) {	/* nothing issued yet today */
+		*day = today;
+		*n = 0;
 	}
+	return 0;
+}
+
+int api_seq_describe(struct seq *sp, struct buf *b)
+{
+	uint32_t day;
+	uint64_t n;
+	char when[16];
+	int rc;
+
+	rc = api_seq_today(sp, &day, &n);
+	if (rc)
+		return rc;
 	snprintf(when, sizeof(when), "%08u", day);
 	buf_adds(b, "{\"name\":");
 	buf_add_json_str(b, sp->def->name);
 	buf_adds(b, ",\"kind\":\"sequence\",\"tz\":");
 	buf_add_json_str(b, sp->def->tz);
 	buf_printf(b, ",\"digits\":%u,\"day\":\"%s\",\"capacity\":%llu,"
-		   "\"issued\":%llu,\"remaining\":%llu}", sp->def->digits, when,
-		   (unsigned long long)sp->max, (unsigned long long)n,
-		   (unsigned long long)(sp->max - n));
+		   "\"issued\":%llu,\"remaining\":%llu,\"day_used\":%.6f}",
+		   sp->def->digits, when, (unsigned long long)sp->max,
+		   (unsigned long long)n, (unsigned long long)(sp->max - n),
+		   (double)n / (double)sp->max);
 	return 0;
 }
 

@@ -29,6 +29,11 @@
  * s->inflight counts requests from their first call to their completion,
  * so that shutdown can wait for suspended ones (http_drain) before
  * MHD_stop_daemon, which must not find any.
+ *
+ * The guard (guard.h) watches every connection from its own thread: the
+ * access handler tells it when a head is done and a request complete,
+ * on_completed when a request is over; it closes connections past their
+ * head or body deadline, and tallies libmicrohttpd's messages.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,11 +53,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "server/guard.h"
 #include "server/http.h"
 #include "common/banned.h"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	struct guard *guard;	/* request deadlines, the log's tally */
 	http_handler handler;
 	http_answered answered;
 	void *arg;
@@ -406,11 +413,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		}
 		*con_cls = ctx;
 		atomic_fetch_add(&s->inflight, 1); /* on_completed takes it off */
+		guard_head_done(conn);
 		/* A body announced too large is refused now: libmicrohttpd
 		 * can answer before reading a body, not while reading one
 		 * (then the connection is closed after the answer). */
 		if (declared_too_large(&req, s->max_body)) {
 			req.ctx = ctx;
+			guard_request_done(conn);
 			return answer_too_large(s, &req);
 		}
 		return MHD_YES;
@@ -444,6 +453,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	guard_request_done(conn);
 	if (ctx != &no_body_ctx && ctx->too_large)
 		return answer_too_large(s, &req);
 	if (ctx != &no_body_ctx && buf_finish(&ctx->body))
@@ -469,8 +479,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	struct http_server *s = cls;
 	struct req_ctx *ctx = *con_cls;
 
-	(void)conn;
 	(void)toe;
+	guard_request_over(conn);
 	if (!ctx)
 		return;
 	if (ctx != &no_body_ctx) {
@@ -481,21 +491,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	}
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);
-}
-
-/* libmicrohttpd's messages: fmt is its own printf format. */
-__attribute__((format(printf, 2, 0)))
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-	size_t n;
-
-	(void)cls;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	log_warn("http: %s", line);
 }
 
 /* Fills ss from host and port; returns its length or a negative errno. */
@@ -565,10 +560,18 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 	s->answered = o->answered;
 	s->arg = arg;
 	s->max_body = o->max_body;
+	rc = guard_start(o->header_timeout, o->body_timeout, &s->guard);
+	if (rc) {
+		free(s);
+		return rc;
+	}
 	errno = 0;
 	s->daemon = MHD_start_daemon(
 		flags, o->port, on_accept, s, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, guard_mhd_log, s->guard,
+		MHD_OPTION_NOTIFY_CONNECTION, guard_notify, s->guard,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned int)o->per_ip_conns,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
@@ -578,6 +581,7 @@ int http_start(const struct http_opts *o, http_handler h, void *arg,
 		MHD_OPTION_END);
 	if (!s->daemon) {
 		rc = errno ? -errno : -EIO;
+		guard_free(s->guard);
 		free(s);
 		return rc;
 	}
@@ -617,5 +621,6 @@ void http_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
+	guard_free(s->guard);
 	free(s);
 }

@@ -75,7 +75,10 @@ struct http_opts {
 	unsigned threads;	/* worker threads, >= 1 */
 	size_t max_body;	/* larger bodies get 413 */
 	unsigned idle_timeout;	/* seconds an idle connection is kept */
+	unsigned header_timeout; /* seconds for a head, >= 1 (guard.h) */
+	unsigned body_timeout;	/* seconds for a body after its head, >= 1 */
 	unsigned max_conns;
+	unsigned per_ip_conns;	/* open at once per client address; 0: any */
 	http_answered answered;	/* NULL: none */
 };
 

@@ -8,6 +8,8 @@
  *   HTTP threads   libmicrohttpd's pool (server/http.c); pop from hoppers,
  *                  submit ids, leases and redemptions to the committer
  *                  and suspend those requests (server/api_route.h)
+ *   guard          closes connections past their head or body deadline,
+ *                  and writes the tally of client trouble (server/guard.h)
  *   refill threads a taker and a filler per serving shard (refill/refill.h)
  *   committer      group commit of sequence ids, leases and redemptions,
  *                  and the periodic ticks (purges, lease expiry)
@@ -418,6 +420,9 @@ int main(int argc, char **argv)
 	ho.max_body = MAX_BODY;
 	ho.idle_timeout = cfg.idle_timeout;
 	ho.max_conns = cfg.max_connections;
+	ho.per_ip_conns = cfg.per_ip_connections;
+	ho.header_timeout = cfg.header_timeout;
+	ho.body_timeout = cfg.body_timeout;
 	ho.answered = account_http_answer;
 	raise_fd_limit(ho.max_conns);
 	rc = http_start(&ho, api_handle, &api, &http);

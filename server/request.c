@@ -201,6 +201,82 @@ bool request_auth_ok(const char *authorization, const char *token)
 	return diff == 0;
 }
 
+/* Reads an RFC 9110 qvalue ("0", "0.5", "1.000") of s[0, n) into
+ * thousandths; returns false if it is none. */
+static bool parse_qvalue(const char *s, size_t n, int *q)
+{
+	size_t i;
+	int v = 0, scale = 100;
+
+	if (n == 0 || (s[0] != '0' && s[0] != '1') ||
+	    (n > 1 && (s[1] != '.' || n > 5)))
+		return false;
+	for (i = 2; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || (s[0] == '1' && s[i] != '0'))
+			return false;
+		v += (s[i] - '0') * scale;
+		scale /= 10;
+	}
+	*q = s[0] == '1' ? 1000 : v;
+	return true;
+}
+
+bool request_wants_text(const char *accept)
+{
+	int q_text = 0, q_json = 0, spec_text = 0, spec_json = 0;
+	const char *e = accept;
+
+	while (e && *e) {
+		const char *start, *end, *p, *semi;
+		size_t mlen;
+		int q = 1000, st = 0, sj = 0;
+		bool ok = true;
+
+		start = e + strspn(e, " \t,");
+		end = start + strcspn(start, ",");
+		e = end;
+		semi = memchr(start, ';', (size_t)(end - start));
+		mlen = (size_t)((semi ? semi : end) - start);
+		while (mlen && strchr(" \t", start[mlen - 1]))
+			mlen--;
+		for (p = semi; p && p < end; p = memchr(p + 1, ';',
+						       (size_t)(end - p - 1))) {
+			const char *v = p + 1 + strspn(p + 1, " \t");
+			size_t vl;
+
+			if (strncasecmp(v, "q=", 2))
+				continue;
+			v += 2;
+			vl = strcspn(v, "; \t,");
+			if (v + vl > end || !parse_qvalue(v, vl, &q))
+				ok = false;
+		}
+		if (!ok || mlen == 0)
+			continue;
+#define IS(t) (mlen == sizeof(t) - 1 && !strncasecmp(start, t, mlen))
+		if (IS("text/plain"))
+			st = 3;
+		else if (IS("text/*"))
+			st = 2;
+		if (IS("application/json"))
+			sj = 3;
+		else if (IS("application/*"))
+			sj = 2;
+		else if (IS("*/*"))
+			st = sj = 1;
+#undef IS
+		if (st > spec_text) {
+			spec_text = st;
+			q_text = q;
+		}
+		if (sj > spec_json) {
+			spec_json = sj;
+			q_json = q;
+		}
+	}
+	return spec_text >= 2 && q_text > 0 && q_text > q_json;
+}
+
 /* ---- bodies -------------------------------------------------------- */
 
 int request_lease_body(const char *body, size_t len,

@@ -161,4 +161,15 @@ int request_value(const struct pool_def *d, const char *text, uint64_t *k,
  */
 bool request_auth_ok(const char *authorization, const char *token);
 
+/*
+ * True if an Accept header (NULL when absent) asks for text/plain over
+ * application/json: text/plain or "text/" + "*" is listed, with a q above
+ * 0 and above what application/json gets (from application/json,
+ * "application/" + "*" or "*" + "/" + "*", the most specific listed). A
+ * tie, no header, or "*" + "/" + "*" alone keep JSON, the default. Media
+ * types compare in any case; an element whose q is not an RFC 9110
+ * qvalue is ignored.
+ */
+bool request_wants_text(const char *accept);
+
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
@@ -39,31 +40,34 @@ struct head {
 int httpc_init(struct httpc *c, const char *host, uint16_t port,
 	       unsigned timeout_ms)
 {
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&c->addr;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&c->addr;
-	const char *numeric = host;
-	int n;
+	struct addrinfo hints, *res = NULL;
+	char service[8];
+	int n, rc;
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 	c->timeout_ms = timeout_ms ? timeout_ms : 1;
-	if (!host || port == 0)
+	if (!host || !*host || strlen(host) > HTTPC_HOST_MAX || port == 0)
 		return -EINVAL;
-	if (!strcmp(host, "localhost"))
-		numeric = "127.0.0.1";
-	if (inet_pton(AF_INET, numeric, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(port);
-		c->addrlen = sizeof(*in4);
-		n = snprintf(c->host, sizeof(c->host), "%s:%u", host, port);
-	} else if (inet_pton(AF_INET6, numeric, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		c->addrlen = sizeof(*in6);
-		n = snprintf(c->host, sizeof(c->host), "[%s]:%u", host, port);
-	} else {
-		return -EINVAL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(service, sizeof(service), "%u", port);
+	/* As uniqd's --listen localhost: 127.0.0.1, never ::1 first. */
+	rc = getaddrinfo(strcmp(host, "localhost") ? host : "127.0.0.1",
+			 service, &hints, &res);
+	if (rc || !res || res->ai_addrlen > sizeof(c->addr)) {
+		if (res)
+			freeaddrinfo(res);
+		return rc == EAI_SYSTEM ? -errno : rc == EAI_AGAIN ?
+		       -EAGAIN : rc == EAI_MEMORY ? -ENOMEM : -ENOENT;
 	}
+	memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
+	c->addrlen = res->ai_addrlen;
+	n = snprintf(c->host, sizeof(c->host),
+		     strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+	freeaddrinfo(res);
 	if (n < 0 || (size_t)n >= sizeof(c->host))
 		return -EINVAL;
 	return 0;

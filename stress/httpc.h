@@ -1,9 +1,9 @@
 /*
  * httpc.h: a minimal HTTP/1.1 client holding one keep-alive connection to
  * one server, enough for uniqd-stress: GET requests, answers framed by
- * Content-Length (or, without it, by the end of the connection). No TLS,
- * no DNS, no redirects, no chunked transfer coding (uniqd never sends
- * it), no pipelining.
+ * Content-Length (or, without it, by the end of the connection). No TLS
+ * (uniqd serves plain HTTP), no redirects, no chunked transfer coding
+ * (uniqd never sends it), no pipelining.
  *
  * Invariants:
  *  - A struct httpc belongs to one thread at a time; there is no lock
@@ -36,6 +36,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#define HTTPC_HOST_MAX 255	/* a DNS name's length, at most */
 #define HTTPC_MAX_HEADERS (16 * 1024)
 #define HTTPC_MAX_BODY (1024 * 1024)
 
@@ -43,7 +44,7 @@ struct httpc {
 	int fd;				/* -1 when not connected */
 	struct sockaddr_storage addr;	/* the server */
 	socklen_t addrlen;
-	char host[64];			/* Host header: "127.0.0.1:8000" */
+	char host[HTTPC_HOST_MAX + 8];	/* Host header: "127.0.0.1:8000" */
 	unsigned timeout_ms;		/* per call */
 	unsigned uses;			/* answers read on this connection */
 	uint64_t connects;		/* connections opened, ever */
@@ -60,9 +61,13 @@ struct httpc_resp {
 
 /*
  * Sets up c in caller-owned memory for the server host:port, where host
- * is a numeric IPv4 or IPv6 address (without brackets) or "localhost"
- * (127.0.0.1). Does not connect. Returns 0, or -EINVAL for a host that is
- * not numeric or a port 0 (c is then safe to httpc_release).
+ * is a numeric IPv4 or IPv6 address (without brackets) or a name,
+ * resolved now with getaddrinfo(3) (the first address it gives is the
+ * one used; "localhost" is 127.0.0.1, as for uniqd's --listen). Does
+ * not connect. Returns 0,
+ * -ENOENT for a name that does not resolve, -EAGAIN for a lookup that
+ * could not be made now, -EINVAL for an empty host, one longer than
+ * HTTPC_HOST_MAX or a port 0 (c is then safe to httpc_release).
  */
 int httpc_init(struct httpc *c, const char *host, uint16_t port,
 	       unsigned timeout_ms);

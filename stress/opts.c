@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/parse.h"
 #include "stress/httpc.h"
 #include "stress/opts.h"
@@ -45,10 +46,14 @@ static const char usage[] =
 "if the server closes it), logs every answer, and checks that no value\n"
 "came back twice.\n"
 "\n"
-"  --url URL          the server: http://HOST[:PORT][/PREFIX], HOST a\n"
-"                     numeric IPv4 address, [IPv6] or localhost (no DNS,\n"
-"                     no https; default http://127.0.0.1:8000, PORT\n"
-"                     default 80). Requests go to PREFIX/random?type=...\n"
+"  --url URL          the endpoint, http://HOST[:PORT]/random, as wrk, ab\n"
+"                     and curl take it, or the server's base URL\n"
+"                     http://HOST[:PORT][/PREFIX] (requests then go to\n"
+"                     PREFIX/random); ?type=int or ?type=float may end\n"
+"                     it (as --type). HOST a name (resolved with\n"
+"                     getaddrinfo), a numeric IPv4 address or [IPv6];\n"
+"                     PORT default 80; no https (uniqd serves plain\n"
+"                     HTTP). Default http://127.0.0.1:8000/random\n"
 "  --requests N       requests in all, 1 to 100000000 (default 1000)\n"
 "  --threads N        threads, one connection each, 1 to 1024 (default 4;\n"
 "                     never more than N)\n"
@@ -152,58 +157,131 @@ static int parse_args(int argc, char **argv, struct args *a)
 }
 
 /*
- * Splits http://HOST[:PORT][/PREFIX] into o->host, o->port and the two
- * request paths. Returns 0 or -EINVAL.
+ * Splits http://HOST[:PORT][/PREFIX][/random][?type=T] into o->host,
+ * o->port and the two request paths: the endpoint's path as given when it
+ * ends with /random (what wrk, ab and curl take), else PREFIX/random.
+ * *type is set to "int" or "float" when the query names one, else NULL.
+ * Returns 0, or -EINVAL with the reason in err.
  */
-static int parse_url(const char *url, struct opts *o)
+static int parse_url(const char *url, struct opts *o, const char **type,
+		     char *err, size_t errlen)
 {
-	const char *auth, *slash, *bracket, *colon, *s;
+	const char *auth, *end, *host, *port = NULL, *path, *query;
 	struct httpc probe;
-	char hp[128];
-	size_t alen, plen;
+	size_t hlen, plen;
+	uint64_t p = 80;
 	int n, rc;
 
-	if (strncmp(url, "http://", 7))
+	*type = NULL;
+	if (!strncmp(url, "https://", 8)) {
+		snprintf(err, errlen, "https is not supported: uniqd serves "
+			 "plain HTTP, give its http:// URL");
 		return -EINVAL;
+	}
+	if (strncmp(url, "http://", 7)) {
+		snprintf(err, errlen, "it must begin with http://");
+		return -EINVAL;
+	}
 	auth = url + 7;
-	slash = strchr(auth, '/');
-	alen = slash ? (size_t)(slash - auth) : strlen(auth);
-	if (alen == 0 || alen > 100)
-		return -EINVAL;
-	memcpy(hp, auth, alen);
-	hp[alen] = '\0';
-	bracket = strrchr(hp, ']');
-	colon = strrchr(hp, ':');
-	if (!colon || (bracket && colon < bracket))
-		snprintf(hp + alen, sizeof(hp) - alen, ":80");
-	if (parse_listen(hp, o->host, sizeof(o->host), &o->port) ||
-	    o->port == 0)
-		return -EINVAL;
-	/* httpc_init is the judge of what host it can connect to. */
-	rc = httpc_init(&probe, o->host, o->port, 1000);
-	httpc_release(&probe);
-	if (rc)
-		return rc;
+	end = auth + strcspn(auth, "/?#");
+	if (*auth == '[') {
+		host = auth + 1;
+		hlen = strcspn(host, "]");
+		if (host + hlen >= end || (host[hlen + 1] != ':' &&
+					   host + hlen + 1 != end))
+			goto bad_host;
+		if (host[hlen + 1] == ':')
+			port = host + hlen + 2;
+	} else {
+		host = auth;
+		hlen = strcspn(host, ":/?#");
+		if (host[hlen] == ':')
+			port = host + hlen + 1;
+	}
+	if (hlen == 0 || hlen >= sizeof(o->host))
+		goto bad_host;
+	for (size_t i = 0; i < hlen; i++)
+		if ((unsigned char)host[i] <= ' ' || host[i] == 0x7f ||
+		    strchr("@[]\\\"", host[i]))
+			goto bad_host;
+	memcpy(o->host, host, hlen);
+	o->host[hlen] = '\0';
+	if (port) {
+		char num[8];
+		size_t len = (size_t)(end - port);
 
-	s = slash ? slash : "";
-	plen = strlen(s);
-	while (plen && s[plen - 1] == '/')
-		plen--;
-	if (plen > 200)
+		if (len == 0 || len >= sizeof(num))
+			goto bad_port;
+		memcpy(num, port, len);
+		num[len] = '\0';
+		if (parse_u64(num, 1, 65535, &p))
+			goto bad_port;
+	}
+	o->port = (uint16_t)p;
+
+	path = end;
+	plen = strcspn(path, "?#");
+	query = path[plen] == '?' ? path + plen + 1 : NULL;
+	if (strchr(url, '#')) {
+		snprintf(err, errlen, "a URL sent to a server has no #fragment");
 		return -EINVAL;
+	}
 	for (size_t i = 0; i < plen; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '?' ||
-		    s[i] == '#')
+		if ((unsigned char)path[i] <= ' ' || path[i] == 0x7f) {
+			snprintf(err, errlen, "its path has a space or a "
+				 "control character");
 			return -EINVAL;
-	n = snprintf(o->path_int, sizeof(o->path_int), "%.*s/random?type=int",
-		     (int)plen, s);
+		}
+	while (plen && path[plen - 1] == '/')
+		plen--;
+	if (query && *query) {
+		if (!strcmp(query, "type=int") || !strcmp(query, "type=float")) {
+			*type = query + 5;
+		} else {
+			snprintf(err, errlen, "its query may only be type=int "
+				 "or type=float (--type, --requests and "
+				 "--threads say the rest)");
+			return -EINVAL;
+		}
+	}
+	if (plen > 200) {
+		snprintf(err, errlen, "its path is over 200 bytes");
+		return -EINVAL;
+	}
+	/* The endpoint itself, or a base URL to put /random under. */
+	n = snprintf(o->path_int, sizeof(o->path_int), "%.*s%s?type=int",
+		     (int)plen, path,
+		     plen >= 7 && !strncmp(path + plen - 7, "/random", 7) ?
+		     "" : "/random");
 	if (n < 0 || (size_t)n >= sizeof(o->path_int))
 		return -EINVAL;
-	n = snprintf(o->path_float, sizeof(o->path_float),
-		     "%.*s/random?type=float", (int)plen, s);
+	n = snprintf(o->path_float, sizeof(o->path_float), "%.*s%s?type=float",
+		     (int)plen, path,
+		     plen >= 7 && !strncmp(path + plen - 7, "/random", 7) ?
+		     "" : "/random");
 	if (n < 0 || (size_t)n >= sizeof(o->path_float))
 		return -EINVAL;
+
+	rc = httpc_init(&probe, o->host, o->port, 1000);
+	httpc_release(&probe);
+	if (rc == -ENOENT || rc == -EAGAIN) {
+		snprintf(err, errlen, "its host \"%s\" does not resolve%s",
+			 o->host, rc == -EAGAIN ? " now (try again)" : "");
+		return -EINVAL;
+	}
+	if (rc) {
+		snprintf(err, errlen, "its host \"%s\" cannot be used: %s",
+			 o->host, log_strerror(rc));
+		return -EINVAL;
+	}
 	return 0;
+bad_host:
+	snprintf(err, errlen, "its host must be a name, a numeric IPv4 "
+		 "address or [IPv6]");
+	return -EINVAL;
+bad_port:
+	snprintf(err, errlen, "its port must be from 1 to 65535");
+	return -EINVAL;
 }
 
 static int parse_uint(const char *s, const char *what, uint64_t min,
@@ -222,11 +300,13 @@ static int parse_uint(const char *s, const char *what, uint64_t min,
 static int make_opts(const struct args *a, struct opts *o)
 {
 	const char *requests = "1000", *threads = "4", *type = "int";
+	const char *url_type;
+	char err[512];
 	uint64_t v;
 	size_t i;
 
 	memset(o, 0, sizeof(*o));
-	o->url = a->url ? a->url : "http://127.0.0.1:8000";
+	o->url = a->url ? a->url : "http://127.0.0.1:8000/random";
 	o->log_dir = a->log_dir ? a->log_dir : ".";
 	o->plot = a->plot;
 	o->quiet = a->quiet;
@@ -276,12 +356,18 @@ static int make_opts(const struct args *a, struct opts *o)
 			"mixed, not \"%s\"\n", type);
 		return -EINVAL;
 	}
-	if (parse_url(o->url, o)) {
-		fprintf(stderr, "uniqd-stress: --url must be "
-			"http://HOST[:PORT][/PREFIX] with HOST a numeric IPv4 "
-			"address, [IPv6] or localhost, not \"%s\"\n", o->url);
+	if (parse_url(o->url, o, &url_type, err, sizeof(err))) {
+		fprintf(stderr, "uniqd-stress: --url \"%s\": %s\n", o->url,
+			err);
 		return -EINVAL;
 	}
+	if (url_type && a->type && strcmp(a->type, url_type)) {
+		fprintf(stderr, "uniqd-stress: --url asks for type=%s and "
+			"--type for %s: give one\n", url_type, a->type);
+		return -EINVAL;
+	}
+	if (url_type)
+		o->type = !strcmp(url_type, "int") ? OPTS_INT : OPTS_FLOAT;
 	if (!*o->log_dir || strlen(o->log_dir) > PATH_MAX - 64) {
 		fprintf(stderr, "uniqd-stress: --log-dir must be a non-empty "
 			"path\n");

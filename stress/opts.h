@@ -4,8 +4,9 @@
  *
  * Invariants of a struct opts that opts_parse() returned 0 for:
  *  - 1 <= threads <= requests <= OPTS_MAX_REQUESTS, threads <= 1024;
- *  - host and port passed httpc_init() (a numeric address or localhost),
- *    and path_int and path_float are PREFIX/random?type=int and ...=float;
+ *  - host and port passed httpc_init() (a numeric address, or a name that
+ *    resolved), and path_int and path_float are the endpoint's path
+ *    (PREFIX/random) with ?type=int and ?type=float;
  *  - url, log_dir and plot (NULL without --plot) point into argv or into
  *    static strings: the struct owns no memory and needs no release.
  */
@@ -30,7 +31,7 @@ struct opts {
 	const char *log_dir;
 	const char *plot;	/* PNG to draw, or NULL */
 	bool quiet;
-	char host[64];
+	char host[256];		/* without brackets */
 	uint16_t port;
 	char path_int[OPTS_PATH_MAX];
 	char path_float[OPTS_PATH_MAX];

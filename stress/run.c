@@ -196,7 +196,10 @@ int run_alloc(struct run *run)
 	for (i = 0; run->workers && i < o->threads; i++) {
 		run->workers[i].run = run;
 		httpc_init(&run->workers[i].http, o->host, o->port,
-			   o->timeout * 1000u); /* checked by opts_parse */
+			   o->timeout * 1000u); /* checked by opts_parse
+						   (a name that no longer
+						   resolves: its requests
+						   fail, and say so) */
 	}
 	if (!run->recs || !run->workers ||
 	    (o->plot && (!run->tp_ok || !run->tp_failed)))

@@ -37,6 +37,9 @@
 static const char usage[] =
 "usage: uniqctl [--config FILE] [--data-dir DIR] COMMAND [ARGS]\n"
 "\n"
+"--config and --data-dir may also come after the command or its\n"
+"arguments (uniqctl init --data-dir DIR).\n"
+"\n"
 "Administers a uniqd data directory (default ./uniqd-data, or the\n"
 "config's \"data_dir\"); safe to run while uniqd serves it.\n"
 "\n"
@@ -514,6 +517,94 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 	return rc;
 }
 
+/* The value of option name (--name V, --name=V, or short: -x V, -xV) at
+ * argv[*i], which it moves past; NULL if argv[*i] is not that option.
+ * *missing is set when it is, without a value. */
+static const char *opt_value(int argc, char **argv, int *i,
+			     const char *name, char shortopt, bool *missing)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	if (a[0] == '-' && a[1] == '-' && !strncmp(a + 2, name, n) &&
+	    a[2 + n] == '=')
+		return a + 3 + n;
+	if ((a[0] == '-' && a[1] == '-' && !strcmp(a + 2, name)) ||
+	    (shortopt && a[0] == '-' && a[1] == shortopt && !a[2])) {
+		if (*i + 1 >= argc) {
+			*missing = true;
+			return NULL;
+		}
+		return argv[++*i];
+	}
+	if (shortopt && a[0] == '-' && a[1] == shortopt)
+		return a + 2;
+	return NULL;
+}
+
+/*
+ * Takes --config, --data-dir, --help and --version out of argv wherever
+ * they stand, before the command or after it (as kubectl, docker and
+ * systemctl take theirs), and closes the gap: what is left is the command
+ * and its own arguments, in their order. The value of a command's own
+ * option (--pool, --count, --prefix, --out) is never read as one, nor
+ * anything after "--". Returns 0, 1 after --help or --version, or 2 for
+ * a global option without its value.
+ */
+static int take_global_opts(int *argc, char **argv, const char **config,
+			    const char **data_dir)
+{
+	static const char *const with_value[] = { "--pool", "--count",
+						  "--prefix", "--out", NULL };
+	const char *v;
+	bool missing = false, rest = false;
+	int i, j = 1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		size_t k;
+
+		if (rest || a[0] != '-' || !a[1]) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			rest = true;
+			argv[j++] = argv[i];
+			continue;
+		}
+		if ((v = opt_value(*argc, argv, &i, "config", 'c', &missing))) {
+			*config = v;
+			continue;
+		}
+		if ((v = opt_value(*argc, argv, &i, "data-dir", 'd',
+				   &missing))) {
+			*data_dir = v;
+			continue;
+		}
+		if (missing) {
+			fprintf(stderr, "uniqctl: %s needs a value\n%s", a,
+				usage);
+			return 2;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+			puts("uniqctl " UNIQD_VERSION);
+			return 1;
+		}
+		argv[j++] = argv[i];
+		for (k = 0; with_value[k]; k++)
+			if (!strcmp(a, with_value[k]) && i + 1 < *argc)
+				argv[j++] = argv[++i];
+	}
+	argv[j] = NULL;
+	*argc = j;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -531,6 +622,9 @@ int main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	log_setup("uniqctl", LOG_WARN);
+	rc = take_global_opts(&argc, argv, &config, &data_dir);
+	if (rc)
+		return rc == 1 ? 0 : rc;
 	/* '+': stop at the command; its own arguments follow. */
 	while ((opt = getopt_long(argc, argv, "+c:d:hV", opts, NULL)) != -1) {
 		switch (opt) {

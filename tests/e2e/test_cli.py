@@ -106,6 +106,37 @@ class CliTest(ServerTest):
         self.assertEqual(run([UNIQCTL, "lookup", "int"]).returncode, 2)
         self.assertEqual(run([UNIQCTL, "verify", "--pool"]).returncode, 2)
 
+    def test_options_anywhere(self):
+        """--config and --data-dir after the command or its arguments, as
+        kubectl, docker and systemctl take theirs (issue 13: `uniqctl init
+        --data-dir DIR` answered a usage message)."""
+        d = ["--data-dir", self.data]
+        run([UNIQCTL, "init", "--pool", "int"] + d + ["--config", self.cfg],
+            check=0)
+        run([UNIQCTL, "init", "--config=" + self.cfg, "-d", self.data],
+            check=0)
+        p = run([UNIQCTL, "status", "-c", self.cfg, "--data-dir=" + self.data],
+                check=0)
+        ready, issued = status_counts(p.stdout)
+        self.assertEqual(issued, {"int": 2000, "float": 500})
+        p = run([UNIQCTL, "verify", "--pool", "float", "-c" + self.cfg] + d,
+                check=0)
+        self.assertIn("0 problems", p.stdout)
+        # the same answer as with the options first
+        first = run([UNIQCTL] + d + ["--config", self.cfg, "lookup", "int",
+                                     "5"], check=0).stdout
+        last = run([UNIQCTL, "lookup", "int", "5", "--config", self.cfg] + d,
+                   check=0).stdout
+        self.assertEqual(json.loads(first), json.loads(last))
+        # an option without its value, wherever it stands, is usage
+        for args in (["status", "--data-dir"], ["status", "-c"],
+                     ["init", "--pool", "int", "--config"]):
+            p = run([UNIQCTL] + args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn("needs a value", p.stderr, args)
+        p = run([UNIQCTL, "status", "--help"], check=0)
+        self.assertIn("usage: uniqctl", p.stdout)
+
     def test_commands_need_an_existing_data_dir(self):
         p = self.ctl("verify")
         self.assertEqual(p.returncode, 1)

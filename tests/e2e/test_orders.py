@@ -71,6 +71,53 @@ class OrdersTest(ServerTest):
             st, _, a = s.get("/pools/orders/values/" + bad)
             self.assertEqual((st, a["error"]), (400, "bad_value"), bad)
 
+    def test_text_plain(self):
+        """Seed 003's clients read the bare id: with Accept: text/plain,
+        POST /orders answers exactly it; JSON stays the default (no
+        Accept, */*, a tie), errors stay JSON, and a replay is the same
+        text."""
+        s = self.server(orders_cfg())
+        n = 0
+        for accept, text in ((None, False), ("*/*", False),
+                             ("text/plain", True), ("TEXT/PLAIN", True),
+                             ("text/plain; charset=utf-8", True),
+                             ("text/*, application/json;q=0.9", True),
+                             ("text/plain, application/json", False),
+                             ("application/json", False),
+                             ("text/plain;q=0, */*", False),
+                             ("text/html", False)):
+            n += 1
+            hdrs = {"Accept": accept} if accept else {}
+            c = s.client()
+            c.request("POST", "/orders", headers=hdrs)
+            r = c.getresponse()
+            raw = r.read().decode()
+            c.close()
+            self.assertEqual(r.status, 200, (accept, raw))
+            ctype = r.getheader("Content-Type")
+            if text:
+                self.assertEqual(ctype, "text/plain", accept)
+                self.assertRegex(raw, r"^\d{8}-%05d$" % n, accept)
+                self.assertEqual(len(raw), 14)
+            else:
+                self.assertEqual(ctype, "application/json", accept)
+                self.assertRegex(raw, r'^\{"id":"\d{8}-%05d"\}$' % n,
+                                 accept)
+        hdrs = {"Accept": "text/plain", "Idempotency-Key": "k1"}
+        st, h, first = s.request("POST", "/orders", headers=hdrs)
+        st2, h2, again = s.request("POST", "/orders", headers=hdrs)
+        self.assertEqual((st, st2, first), (200, 200, again))
+        self.assertEqual(h2.get("idempotent-replay"), "true")
+        self.assertTrue(ID_RE.match(first), first)
+        st, h, body = s.request("POST", "/orders?x=1",
+                                headers={"Accept": "text/plain"})
+        self.assertEqual((st, h["content-type"], body["error"]),
+                         (400, "application/json", "unknown_parameter"))
+        # /next keeps its JSON shape
+        st, h, body = s.request("POST", "/pools/orders/next",
+                                headers={"Accept": "text/plain"})
+        self.assertEqual((st, h["content-type"]), (200, "application/json"))
+
     def test_errors(self):
         s = self.server(orders_cfg())
         for method in ("PUT", "DELETE"):
@@ -203,6 +250,37 @@ class OrdersTest(ServerTest):
         # a count over what a day holds is a bad parameter, not exhaustion
         st, _, body = s.request("POST", "/pools/orders/next?count=100")
         self.assertEqual((st, body["error"]), (400, "bad_parameter"))
+
+    def test_day_used_is_shown_before_the_day_runs_out(self):
+        """The share of the day's ids used, in GET /pools/orders, GET
+        /pools and /metrics, from 0 to 1 (then 503 exhausted), and the
+        admin page's warning above 80%."""
+        s = self.server(orders_cfg(digits=1))  # 9 ids a day
+
+        def used():
+            st, _, pool = s.get("/pools/orders")
+            self.assertEqual(st, 200)
+            st, _, allp = s.get("/pools")
+            by = {p["name"]: p for p in allp["pools"]}
+            self.assertEqual(by["orders"]["day_used"], pool["day_used"])
+            st, _, text = s.get("/metrics")
+            m = re.search(r'^uniqd_sequence_day_used\{pool="orders"\} '
+                          r'([0-9.]+)$', text, re.M)
+            self.assertTrue(m, text[-2000:])
+            self.assertAlmostEqual(float(m.group(1)), pool["day_used"],
+                                   places=6)
+            self.assertIn("# TYPE uniqd_sequence_day_used gauge", text)
+            return pool["day_used"]
+
+        self.assertEqual(used(), 0)
+        for i in range(1, 10):
+            self.assertEqual(self.order(s)[0], 200)
+            self.assertAlmostEqual(used(), i / 9, places=5)
+        self.assertEqual(used(), 1)
+        self.assertEqual(self.order(s)[0], 503)
+        st, _, page = s.get("/")
+        self.assertIn("DAY_WARN = 0.8", page)
+        self.assertIn("day_used", page)
 
     def test_time_zone(self):
         s = self.server(orders_cfg(tz="Pacific/Kiritimati"))

@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import re
+import socket
 import threading
 import unittest
 
@@ -138,6 +139,57 @@ class StressTest(ServerTest):
         self.assertEqual((int(m.group(2)), int(m.group(4))), (100, 93),
                          p.stdout)
         self.assertRegex(p.stdout, r"int 3 received 1[45] times")
+
+    def test_endpoint_urls(self):
+        """The endpoint URL as wrk, ab and curl take it (issue 13: this
+        used to go to /random/random and get 404s), a host name resolved,
+        a type in the query, and a base URL as before: every request a
+        value, and the log shows which pool each came from."""
+        port = self.s.port
+        for url, shard in (("http://127.0.0.1:%d/random" % port, "int_"),
+                           ("http://localhost:%d/random/" % port, "int_"),
+                           ("http://127.0.0.1:%d/random?type=float" % port,
+                            "float_"),
+                           ("http://%s:%d/random" % (socket.gethostname(),
+                                                    port), "int_"),
+                           ("http://127.0.0.1:%d" % port, "int_")):
+            if url.startswith("http://" + socket.gethostname()):
+                try:
+                    ok = socket.gethostbyname(socket.gethostname()) \
+                        .startswith("127.")
+                except OSError:
+                    ok = False
+                if not ok:
+                    continue  # the name is not this loopback's
+            p = run([UNIQD_STRESS, "--url", url, "--requests", "50",
+                     "--threads", "2", "--log-dir", self.tmp], check=0,
+                    timeout=60)
+            m = RESULT.search(p.stdout)
+            self.assertEqual((int(m.group(1)), int(m.group(2))), (50, 50),
+                             (url, p.stdout))
+            rows = self.read_log(m.group(10))
+            self.assertTrue(all(r[2] == "200" and r[4].startswith(shard)
+                                for r in rows), (url, rows[:3]))
+
+    def test_url_errors_are_clear(self):
+        for url, says in (("https://127.0.0.1:8000/random",
+                           "https is not supported"),
+                          ("http://no-such-host.invalid/random",
+                           "does not resolve"),
+                          ("http://127.0.0.1:8000/random?count=3",
+                           "type=int or type=float"),
+                          ("http://127.0.0.1:0/random", "port"),
+                          ("http://127.0.0.1:99999/random", "port"),
+                          ("http:///random", "host"),
+                          ("http://127.0.0.1/random#x", "fragment"),
+                          ("ftp://127.0.0.1/", "http://")):
+            p = run([UNIQD_STRESS, "--url", url])
+            self.assertEqual(p.returncode, 2, url)
+            self.assertIn(says, p.stderr, url)
+        p = run([UNIQD_STRESS, "--url",
+                 "http://127.0.0.1:8000/random?type=float", "--type", "int"])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("give one", p.stderr)
 
     def test_usage_errors(self):
         for args in (["--requests", "0"], ["--type", "bogus"],

@@ -321,6 +321,16 @@ static void fuzz_headers(unsigned shape, const char *text)
 	else
 		FUZZ_CHECK(n <= REQUEST_HOLDER_MAX && printable);
 	FUZZ_CHECK(request_holder_param(NULL, &e) == 0);
+	/* An Accept header: text only when text/plain or text/ANY is
+	 * named in it, and never when JSON is named first at full q. */
+	if (request_wants_text(text))
+		FUZZ_CHECK(strcasestr(text, "text/") != NULL);
+	FUZZ_CHECK(!request_wants_text(NULL));
+	FUZZ_CHECK(request_wants_text("text/plain"));
+	FUZZ_CHECK(!request_wants_text("*/*"));
+	FUZZ_CHECK(!request_wants_text("text/plain, application/json"));
+	FUZZ_CHECK(request_wants_text("application/json;q=0.5, text/*"));
+	FUZZ_CHECK(!request_wants_text("text/plain;q=0"));
 	(void)shape;
 }
 

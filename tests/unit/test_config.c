@@ -32,6 +32,9 @@ static void test_defaults(void)
 	CHECK_EQ_U64(c.port, 8000);
 	CHECK(c.sync == true);
 	CHECK(c.admin_token == NULL);
+	CHECK_EQ_U64(c.header_timeout, 10);
+	CHECK_EQ_U64(c.body_timeout, 10);
+	CHECK_EQ_U64(c.per_ip_connections, 2048);
 	CHECK(c.data_dir[0] != '\0');
 	CHECK_EQ_U64(c.npools, 5);
 	i = config_pool(&c, "int");
@@ -258,6 +261,12 @@ static void test_errors_top(void)
 	refused("{\"pools\": null}", "pools");
 	refused("{\"pools\": []}", "pools");
 	refused("{\"threads\": 257}", "threads");
+	refused("{\"header_timeout\": 0}", "header_timeout");
+	refused("{\"header_timeout\": 3601}", "header_timeout");
+	refused("{\"body_timeout\": 0}", "body_timeout");
+	refused("{\"body_timeout\": 3601}", "body_timeout");
+	refused("{\"per_ip_connections\": -1}", "per_ip_connections");
+	refused("{\"per_ip_connections\": 1000001}", "per_ip_connections");
 	refused("{\"threads\": -1}", "threads");
 	refused("{\"threads\": 1.5}", "threads");
 	refused("{\"threads\": \"four\"}", "threads");
