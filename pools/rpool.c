@@ -217,7 +217,7 @@ static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 	step_begin(p);
 	while (!s->pending.count) {
 		rc = codepool_issue(p->ledger, p->def, &root, i, want, b, NULL,
-				NULL);
+				    NULL);
 		if (rc == OUTCOME_PROMISED) {
 			rc = 0;	/* what is left is promised to jobs: later */
 			goto out;
@@ -234,7 +234,8 @@ static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 			goto out;	/* the filler comes back */
 		}
 		for (j = 0; j < b->n; j++)	/* the sequence numbers */
-			b->tmp[j] = b->grant.seq0 + (b->pos[j] - b->grant.first);
+			b->tmp[j] = b->grant.seq0 +
+				    (b->pos[j] - b->grant.first);
 		break;
 	}
 	rc = shard_append_seqs(&s->shard, b->tmp, b->codes, b->n);

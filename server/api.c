@@ -135,7 +135,7 @@ bool api_get_count(struct http_req *r, uint64_t max, uint64_t *count)
 }
 
 struct rpool *api_find_pool(struct api *a, struct http_req *r,
-			   const char *name)
+			    const char *name)
 {
 	struct rpool *p = pools_random(a->pools, name);
 

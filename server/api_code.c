@@ -28,7 +28,7 @@
 /* The code pool called name: 404 if there is none, 400 if it is another
  * kind. */
 static struct rpool *find_code_pool(struct api *a, struct http_req *r,
-				   const char *name)
+				    const char *name)
 {
 	struct rpool *p = pools_random(a->pools, name);
 
@@ -213,7 +213,8 @@ static void job_json(struct buf *b, const struct codejob *j)
 	} else {
 		buf_adds(b, "null");
 	}
-	if (j->status == CODEJOB_DONE || (j->status == CODEJOB_FAILED && j->done))
+	if (j->status == CODEJOB_DONE ||
+	    (j->status == CODEJOB_FAILED && j->done))
 		buf_printf(b, ",\"download\":\"/jobs/%llu/codes.csv\"",
 			   (unsigned long long)j->id);
 	else
@@ -247,7 +248,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 		return;
 	}
 	rc = codejob_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
-			    q.count, &job, &avail);
+			   q.count, &job, &avail);
 	if (rc == OUTCOME_NOT_ENOUGH) {
 		uint64_t issued = 0;
 
@@ -258,7 +259,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 			   "jobs under way may need the rest); nothing was "
 			   "generated", (unsigned long long)avail, q.prefix,
 			   (unsigned long long)code_combinations(p->def,
-								  q.pfx.len),
+								 q.pfx.len),
 			   (unsigned long long)issued);
 		return;
 	}
@@ -369,7 +370,8 @@ static void route_job_csv(struct api *a, struct http_req *r,
 	if (api_bad_query(r, allowed) || !api_admin_ok(a, r) ||
 	    !get_job(a, r, path->seg[1], &j))
 		return;
-	if (j.status != CODEJOB_DONE && !(j.status == CODEJOB_FAILED && j.done)) {
+	if (j.status != CODEJOB_DONE &&
+	    !(j.status == CODEJOB_FAILED && j.done)) {
 		http_error(r, 409, NULL, "not_done",
 			   "job %llu is %s (%llu of %llu codes); its file is "
 			   "ready once it is done", (unsigned long long)j.id,

@@ -42,7 +42,7 @@ static void lease_call_done(struct commit_op *op, int rc)
 /* The pool seed 001's routes use: "users" if it is a lease pool, else the
  * first one. */
 static struct lease *default_lease_pool(struct api *a,
-					     struct http_req *r)
+					struct http_req *r)
 {
 	struct lease *lp = pools_lease(a->pools, "users");
 
@@ -55,7 +55,7 @@ static struct lease *default_lease_pool(struct api *a,
 }
 
 static struct lease *find_lease_pool(struct api *a, struct http_req *r,
-					  const char *name)
+				     const char *name)
 {
 	struct lease *lp = pools_lease(a->pools, name);
 

@@ -82,7 +82,7 @@ bool api_get_count(struct http_req *r, uint64_t max, uint64_t *count);
 
 /* The random or code pool called name, or answers 404 and returns NULL. */
 struct rpool *api_find_pool(struct api *a, struct http_req *r,
-			   const char *name);
+			    const char *name);
 
 /* Answers a failed rpool_draw of n values: 503 exhausted
  * (OUTCOME_USED_UP), or 503 refilling with Retry-After for anything
