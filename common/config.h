@@ -2,10 +2,10 @@
  * config.h: the configuration: where to listen, where the data lives, and
  * the pools, from a JSON file (read with cJSON) or the built-in defaults.
  *
- * Invariants once config_load() or config_default() returned 0: every
- * pool_def is valid (names unique and URL-safe, ranges non-empty, float
- * values exact as doubles), npools >= 1, data_dir and listen_host are
- * non-empty. A struct config is read-only after loading and may be shared
+ * Invariants once config_default(), config_parse() or config_load_file()
+ * returned 0: every pool_def is valid (names unique and URL-safe, ranges
+ * non-empty, float values exact as doubles), npools >= 1, data_dir and
+ * listen_host are non-empty. A struct config is read-only after loading and may be shared
  * by threads.
  */
 #ifndef UNIQ_CONFIG_H

@@ -5,7 +5,7 @@
  *
  * The way of a value: rpool_refill_step() takes the next permutation
  * indices from the ledger (ledger_grant, committed), computes their values
- * and appends them to a shard (committed); the shard's refill thread moves
+ * and appends them to a shard (committed); the shard's taker moves
  * batches from the shard into its hopper (shard_take, committed); a request
  * pops from a hopper (rpool_draw) and sends. Each step commits before the
  * next begins, so a crash between two can only burn values.

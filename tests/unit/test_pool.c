@@ -1,5 +1,5 @@
 /*
- * test_pool.c: tests refill/pool and refill/refill together, with real
+ * test_pool.c: tests pools/rpool and refill/refill together, with real
  * refill threads on real LMDB files in a temporary data directory (suite
  * "threads", run under TSan). The one promise is checked throughout: many
  * threads drawing from a large pool never get a value twice; a small pool
@@ -635,7 +635,7 @@ static void test_params_checked(void)
 }
 
 /*
- * The largest count a request may draw is the hopper's capacity (pool.c;
+ * The largest count a request may draw is the hopper's capacity (rpool.c;
  * the server allows min(hopper capacity, 10000)). Such a draw must be
  * served eventually while the shard holds plenty, even when the hopper
  * happens to sit above half full.
