@@ -219,6 +219,17 @@ void api_call_done(struct api_call *call, int rc)
 	http_resume(call->wait);
 }
 
+void api_answer_commit_error(struct http_req *r, int rc, const char *what)
+{
+	if (rc == -ESHUTDOWN)
+		http_error(r, 503, api_retry_1, "shutting_down",
+			   "the server is stopping; retry shortly");
+	else
+		http_error(r, 503, api_retry_1, "unavailable",
+			   "the %s could not be recorded: %s", what,
+			   outcome_str(rc));
+}
+
 /* ---- dispatch ---------------------------------------------------- */
 
 /* Metric labels: the route ("GET /pools/NAME"), never the path: no value

@@ -138,14 +138,8 @@ static void redeem_answer(struct api *a, struct http_req *r,
 		http_error(r, 404, NULL, "not_issued",
 			   "code %s was never issued", c->text);
 		return;
-	case -ESHUTDOWN:
-		http_error(r, 503, api_retry_1, "shutting_down",
-			   "the server is stopping; retry shortly");
-		return;
 	default:
-		http_error(r, 503, api_retry_1, "unavailable",
-			   "the redemption could not be recorded: %s",
-			   outcome_str(call->rc));
+		api_answer_commit_error(r, call->rc, "redemption");
 	}
 }
 

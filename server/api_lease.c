@@ -156,14 +156,8 @@ static void lease_answer(struct api *a, struct http_req *r,
 		http_error(r, 409, NULL, "other_holder",
 			   "Number %lld is held by someone else", num);
 		return;
-	case -ESHUTDOWN:
-		http_error(r, 503, api_retry_1, "shutting_down",
-			   "the server is stopping; retry shortly");
-		return;
 	default:
-		http_error(r, 503, api_retry_1, "unavailable",
-			   "the lease could not be recorded: %s",
-			   outcome_str(call->rc));
+		api_answer_commit_error(r, call->rc, "lease");
 		return;
 	}
 	switch (c->req.verb) {
