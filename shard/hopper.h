@@ -7,12 +7,12 @@
  *
  * DESIGN
  *
- * Threads: request threads (the HTTP workers) pop, and audits look
- * (hopper_holds); the shard's taker (refill.h) alone pushes, but for the
- * main thread, which primes the hopper before the takers start and drains
- * it at shutdown, after the HTTP server has stopped. All of it under
- * h->lock, a leaf lock: no other lock is taken while it is held, and the
- * wake callback runs after it is released.
+ * Threads: request threads (the HTTP workers) pop, and audits and
+ * redemptions look (hopper_holds); the shard's taker (refill.h) alone
+ * pushes, but for the main thread, which primes the hopper before the
+ * takers start and drains it at shutdown, after the HTTP server has
+ * stopped. All of it under h->lock, a leaf lock: no other lock is taken
+ * while it is held, and the wake callback runs after it is released.
  * Guarantees:
  *   - every entry is popped at most once (the ring's head moves under
  *     the lock before it is released), so no value is served twice;
