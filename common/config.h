@@ -2,11 +2,11 @@
  * config.h: the configuration: where to listen, where the data lives, and
  * the pools, from a JSON file (read with cJSON) or the built-in defaults.
  *
- * Invariants once config_load() or config_default() returned 0: every
- * pool_def is valid (names unique and URL-safe, ranges non-empty, float
- * values exact as doubles), npools >= 1, data_dir and listen_host are
- * non-empty. A struct config is read-only after loading and may be shared
- * by threads.
+ * Invariants once config_default(), config_parse() or config_load_file()
+ * returned 0: every pool_def is valid (names unique and URL-safe, ranges
+ * non-empty, float values exact as doubles), npools >= 1, data_dir and
+ * listen_host are non-empty. A struct config is read-only after loading
+ * and may be shared by threads.
  */
 #ifndef UNIQ_CONFIG_H
 #define UNIQ_CONFIG_H
@@ -51,7 +51,8 @@ struct pool_def {
 	uint64_t capacity;
 	unsigned decimals;	/* float pools only */
 	unsigned shards;	/* random pools: LMDB shard environments */
-	uint64_t shard_size;	/* random pools: values each shard keeps ready */
+	uint64_t shard_size;	/* random pools: values each shard keeps
+				   ready */
 	unsigned digits;	/* sequence pools: of the daily counter */
 	char tz[TZ_NAME_MAX + 1]; /* sequence pools: IANA time zone */
 	unsigned ttl;		/* lease pools: default seconds; 0 = never */
@@ -78,7 +79,8 @@ struct config {
 	uint16_t port;
 	char data_dir[1024];
 	unsigned threads;	/* HTTP worker threads; 0 = one per CPU */
-	bool sync;		/* fsync every commit (default); false = MDB_NOSYNC */
+	bool sync;		/* fsync every commit (default); false =
+				   MDB_NOSYNC */
 	unsigned max_connections; /* open at once (default 10000); more wait
 				     in the listen queue */
 	unsigned idle_timeout;	/* seconds without a byte before a connection

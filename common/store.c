@@ -440,8 +440,8 @@ int store_scan(MDB_txn *txn, MDB_dbi dbi, const void *from, size_t from_len,
 	rc = store_err(mdb_cursor_open(txn, dbi, &cur));
 	if (rc)
 		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, from_len ? MDB_SET_RANGE :
-						       MDB_FIRST);
+	for (rc = mdb_cursor_get(cur, &k, &v,
+				 from_len ? MDB_SET_RANGE : MDB_FIRST);
 	     rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (prefix_len && (k.mv_size < prefix_len ||
 				   memcmp(k.mv_data, from, prefix_len)))

@@ -37,7 +37,7 @@ struct committer {
 	bool stop;		/* under lock */
 	/* Slot i < nticks: written once by committer_add_tick under lock
 	 * before nticks counts it, then by the committer thread alone,
-	 * which reads nticks under lock (see DESIGN in committer.h). */
+	 * which reads nticks under lock. */
 	struct tick ticks[MAX_TICKS];
 	unsigned nticks;	/* under lock */
 	_Atomic uint64_t batches, ops;
@@ -62,7 +62,12 @@ static uint64_t next_tick_ms(struct committer *c, unsigned n)
 	return next;
 }
 
-/* Runs the due ones of the first n ticks in txn, until one fails. */
+/*
+ * Runs the due ones of the first n ticks in txn, until one fails. Due
+ * times are on CLOCK_MONOTONIC, so a step of the wall clock neither stalls
+ * nor races the ticks; the time they are given is the wall clock, since
+ * what they compare it with is stored and shown as dates.
+ */
 static int run_ticks(struct committer *c, unsigned n, MDB_txn *txn,
 		     uint64_t mono)
 {
@@ -112,6 +117,10 @@ static void run_batch(struct committer *c, struct commit_op *list,
 		}
 	}
 	if (rc == 0) {
+		/* No nested transaction per operation (it would roll a
+		 * failed one back for us), since LMDB allocates a 2 MiB page
+		 * list for each, which costs more than the operation: hence
+		 * outcome.h's rule, an outcome before any write. */
 		for (op = list; op && rc == 0; op = op->next, nops++) {
 			op->rc = op->apply(op, txn);
 			if (op->rc < 0)	/* an errno: the batch stops */
@@ -137,7 +146,8 @@ static void run_batch(struct committer *c, struct commit_op *list,
 	}
 }
 
-/* Takes up to BATCH_MAX queued operations, oldest first. Under lock. */
+/* Takes up to BATCH_MAX queued operations, oldest first (so operations
+ * apply in submission order). Under lock. */
 static struct commit_op *take_batch(struct committer *c)
 {
 	struct commit_op *list = NULL, *op, *keep = NULL, **tail;

@@ -6,44 +6,24 @@
  *
  * DESIGN
  *
- * Threads: any thread submits (committer_submit); the committer thread
- * alone applies operations, commits, and calls their done callbacks. So
- * the state that operations keep in memory beside the ledger (sequence
- * days, lease free lists) has exactly one writer, the committer thread,
- * and needs no lock of its own.
- *
- * Queue: a singly linked list under c->lock, taken whole by the committer
- * (then reversed, so operations apply in submission order: FIFO). The
- * lock is held only to link or unlink, never across a transaction.
- *
- * A batch: one write transaction in which the due periodic ticks run
- * first, then the operations apply in order. The rule is outcome.h's:
- * an apply that returns a positive enum outcome (a conflict, a full
- * pool) must return it before it writes anything: then it alone fails
- * and the batch goes on. (Nested transactions would roll a failed
- * operation back for us, but LMDB allocates a 2 MiB page list for each,
- * which costs more than the operation.) A negative errno (-EIO, -ENOSPC,
- * -ENOMEM, a record not found...) stops the batch: LMDB may have written
- * part of it, so the batch stops there, is aborted, and every operation
- * of it gets that error. Then one commit (the fsync), then every
- * done(op, rc) in order: rc is the operation's own result, or the
- * batch's error (and then nothing of the batch happened). Operations
- * must therefore keep their in-memory effects undoable until done() says
- * the batch is durable.
- *
- * Ticks: a tick that fails has its transaction aborted (and its done
- * told so), and the operations apply in a fresh one: a broken tick
- * delays its own work, never the requests. Ticks are scheduled on
- * CLOCK_MONOTONIC, so a step of the wall clock neither stalls nor
- * races them; the time they are given (now_ms) is the wall clock, since
- * what they compare it with is stored and shown as dates. The tick table
- * is filled by committer_add_tick under c->lock, each slot complete
- * before the count includes it; the committer thread reads the count
- * under the lock and then alone touches the slots below it.
- *
- * Guarantees: every submitted operation gets exactly one done() call,
- * also after committer_stop (with -ESHUTDOWN if it came too late);
- * operations apply in submission order.
+ * Threads: any thread submits (committer_submit) and adds ticks; the
+ * committer thread alone applies operations, commits and calls done(),
+ * so the state operations keep beside the ledger (sequence days, lease
+ * free lists) has one writer and no lock of its own.
+ * Queue: a list under c->lock, the only lock, held to link or unlink,
+ * never across a transaction; the committer takes up to BATCH_MAX of the
+ * oldest operations at a time.
+ * A batch: one write transaction; the due ticks first (one that fails is
+ * aborted on its own, its done told so, and the operations get a fresh
+ * transaction), then the operations in order. An outcome, returned
+ * before any write, fails its operation alone; a negative errno stops and
+ * aborts the batch (outcome.h). Then one commit (the fsync), then every
+ * done(op, rc) in order: rc is the operation's own result, or the batch's
+ * error, and then nothing of the batch happened; so an operation keeps
+ * its in-memory effects undoable until done() says they are durable.
+ * Guarantees: every submitted operation gets exactly one done(), also
+ * after committer_stop (-ESHUTDOWN if it came too late); operations apply
+ * and are answered in submission order (FIFO).
  */
 #ifndef UNIQ_COMMITTER_H
 #define UNIQ_COMMITTER_H

@@ -106,7 +106,7 @@ int ledger_open(struct ledger *lg, const char *path,
 	if (rc)
 		return rc;
 	rc = store_err(store_txn_begin(lg->env, NULL,
-				     o->readonly ? MDB_RDONLY : 0, &txn));
+				       o->readonly ? MDB_RDONLY : 0, &txn));
 	if (rc)
 		goto out;
 	/* A brand-new file has no named databases at all; an existing file
@@ -301,8 +301,8 @@ int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
 				 p.min == d->min && p.capacity == d->capacity ?
 				 (d->kind == POOL_CODE ?
 				  ", but another pattern and alphabet" :
-				  d->kind == POOL_FLOAT ? ", but other decimals" :
-				  "") : "");
+				  d->kind == POOL_FLOAT ?
+				  ", but other decimals" : "") : "");
 			rc = -EINVAL;
 		}
 		goto out;
@@ -311,8 +311,8 @@ int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
 		goto out;
 
 	rc = ledger_rec_create_txn(lg, txn, d->name, d->kind, d->min,
-				    d->capacity, config_pool_fingerprint(d),
-				    &p);
+				   d->capacity, config_pool_fingerprint(d),
+				   &p);
 	if (rc)
 		goto out;
 	rc = store_finish(txn, 0);
@@ -322,8 +322,8 @@ int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
 			 d->name, config_kind_name(d->kind),
 			 (unsigned long long)d->capacity);
 out:
-	if (txn)
-		store_txn_abort(txn); /* read only, or failed: nothing written */
+	if (txn)	/* read only, or failed: nothing written */
+		store_txn_abort(txn);
 	if (rc == 0)
 		*out = p;
 	return rc;

@@ -101,8 +101,8 @@ struct ledger_opts {
  * Opens <path> (a file), creating it with a fresh format record when
  * o->create is set and it does not exist. A file that exists but is not a
  * uniqd ledger (no magic, another format) is refused with -EPROTO and left
- * untouched. On failure nothing is left open. Fills lg->instance. Returns 0 or a negative
- * errno (see store.h).
+ * untouched. On failure nothing is left open. Fills lg->instance. Returns 0
+ * or a negative errno (see store.h).
  */
 int ledger_open(struct ledger *lg, const char *path,
 		const struct ledger_opts *o);

@@ -289,7 +289,7 @@ static int finish_job(struct job_worker *w, struct codejob *j, uint32_t status,
 	if (why)
 		snprintf(j->error, sizeof(j->error), "%s", why);
 	atomic_fetch_add(status == CODEJOB_DONE ? &w->jobs->done :
-					      &w->jobs->failed, 1);
+						  &w->jobs->failed, 1);
 	log_info("job %llu (%s, prefix \"%s\"): %s, %llu of %llu codes%s%s",
 		 (unsigned long long)j->id, j->pool, j->prefix,
 		 codejob_status_name(status), (unsigned long long)j->done,

@@ -379,8 +379,8 @@ int codepool_issue(struct ledger *lg, const struct pool_def *d,
 	rc = ledger_rec_get_txn(lg, txn, name, &rec);
 	if (rc == -ENOENT && p->len > 0)
 		rc = ledger_rec_create_txn(lg, txn, name, POOL_CODE, p->len,
-					    code_combinations(d, p->len),
-					    config_pool_fingerprint(d), &rec);
+					   code_combinations(d, p->len),
+					   config_pool_fingerprint(d), &rec);
 	if (rc)
 		goto out;
 	/* Shards and uniqctl never take what jobs were promised. */

@@ -505,13 +505,6 @@ static int exp_del(struct lease *lp, MDB_txn *txn, const struct due *d)
 	return store_err(mdb_del(txn, lp->ledger->lease_exp, &kv, NULL));
 }
 
-/*
- * Ends the leases that are due. An index entry is trusted only when the
- * lease it names is out and expires at that very time: an entry without
- * its lease (or left from an earlier expiry) is deleted alone, so that it
- * neither stops the tick every second nor ends a lease renewed since.
- * Those are counted and logged once per tick that finds any.
- */
 struct due_scan {
 	struct due *due;
 	size_t n;
@@ -533,6 +526,14 @@ static int due_one(const MDB_val *k, const MDB_val *v, void *arg)
 	return 0;
 }
 
+/*
+ * Ends the leases that are due. An index entry is trusted only when the
+ * lease it names is out and expires at that very time: any other entry
+ * (left by an earlier expiry or a crash of an older version, or from a
+ * damaged ledger) is deleted alone, so that it neither fails every batch
+ * nor ends a lease early (renewed since). Those are counted and logged
+ * once per tick that finds any.
+ */
 int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 {
 	struct lease *lp = arg;

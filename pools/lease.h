@@ -10,33 +10,24 @@
  *
  * DESIGN
  *
- * The ledger holds the truth: a record per number out (holder, when
- * borrowed, when it expires) and an index by expiry. The free numbers are
- * a stack in memory, rebuilt from the ledger at open, and touched only by
- * the committer thread (in apply, done, and the expiry tick), so it needs
- * no lock:
- *   - a borrow pops in apply (so two borrows of one batch get different
+ * The ledger holds the truth: a record per number out and an index by
+ * expiry (lease.c). The free numbers are a stack in memory, rebuilt from
+ * the ledger at open and touched only by the committer thread (apply,
+ * done, the expiry tick), so it has no lock:
+ *   - a borrow pops in apply (two borrows of one batch get different
  *     numbers) and pushes back in done if the batch failed;
  *   - a return, an expiry or a reset pushes in done, once the deletion is
  *     durable, so a number is never lent while its old lease could still
  *     come back after a crash.
- * A number is therefore never out to two holders: it is either in the
- * stack or has a committed (or committing) record, never both.
- * Other threads read the records with read transactions (lease_list),
- * and the counters shown by /pools are atomics.
- *
- * Expiry: a lease not renewed within its ttl ends; the committer's tick
- * (every second) deletes what is due and frees the numbers. ttl 0 never
- * expires. The tick trusts an expiry entry only if the lease it names is
- * out and expires at that time; any other entry (left by a crash of an
- * older version, or a damaged ledger) is deleted alone and logged, so it
- * neither ends a lease early nor fails every batch.
- *
- * Inconsistency: an apply that finds the ledger other than it expects
- * after it has written returns -EIO (logged), so that the committer
- * aborts the batch instead of committing it half done (committer.h). A
- * missing expiry entry of a lease being deleted is no such case: the
- * deletion goes on (logged).
+ * So a number is never out to two holders: it is either in the stack or
+ * has a committed (or committing) record, never both. Other threads read
+ * the records in read transactions (lease_list) and the counters as
+ * atomics.
+ * Expiry: a lease not renewed within its ttl (0: never) ends; the
+ * committer's tick (every second) deletes what is due and frees the
+ * numbers (lease_expire_tick says which index entries it trusts).
+ * An apply that finds the ledger other than it expects after it wrote
+ * aborts the batch with -EIO rather than commit it half done (lease.c).
  */
 #ifndef UNIQ_LEASE_H
 #define UNIQ_LEASE_H

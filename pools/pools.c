@@ -84,7 +84,8 @@ int pools_open(struct pools *ps, const struct config *cfg,
 		snprintf(err, errlen, "cannot open the ledger %s: %s", path,
 			 rc == -EPROTO ? "not a uniqd ledger" :
 			 rc == -ENOENT ? "no such file (run uniqctl init or "
-					 "start uniqd first)" : log_strerror(rc));
+					 "start uniqd first)" :
+			 log_strerror(rc));
 		return rc;
 	}
 	for (i = 0; i < cfg->npools; i++)

@@ -37,7 +37,8 @@ struct pools {
 };
 
 struct pools_opts {
-	bool create;			/* create missing files (server, init) */
+	bool create;			/* create missing files (server,
+					   init) */
 	bool readonly;			/* only read (uniqctl lookup, verify,
 					   status): no writer locks taken */
 	bool leases;			/* open the lease pools, fitting their

@@ -4,9 +4,8 @@
  *
  * Sizes, from a pool's shard_size S:
  *   hopper capacity  min(S, 16384): what a crash can burn per shard, and
- *                    the largest count one request can draw;
- *   low water        S / 2: below it the refill thread tops the shard up
- *                    to S;
+ *                    a bound on one draw (max_draw: at most 10000);
+ *   low water        S / 2: below it the filler tops the shard up to S;
  *   grant batch      min(S, 16384) values per ledger transaction and per
  *                    append, so that an append holds the shard's write
  *                    lock (which takes also need) only briefly.
@@ -146,8 +145,8 @@ int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
 		}
 	}
 	/*
-	 * Nothing in the hoppers. "Used up" is the answer only if
-	 * the ledger can grant nothing more and no value is on its way: every
+	 * Nothing in the hoppers. "Used up" is the answer only if the ledger
+	 * can grant nothing more and no value is on its way: every
 	 * environment empty and no take or refill step moving values. Steps
 	 * publish in the order busy++ -> (push, level) -> steps++ -> busy--
 	 * (steps only if they moved values), so reading busy and steps
@@ -155,8 +154,9 @@ int rpool_draw(struct rpool *p, size_t n, uint64_t *vals, unsigned *shard,
 	 * proves no value moved in between: a step that ended before the
 	 * first read is in the levels and hoppers read after it, one still
 	 * running at either read shows in busy, and one that ended in
-	 * between and moved values moved steps. (A step that starts after the
-	 * second look finds the pool used up and the environments empty.)
+	 * between and moved values moved steps. (A step that starts after
+	 * the second look finds the pool used up and the environments
+	 * empty.)
 	 */
 	if (!atomic_load(&p->used_up) || atomic_load(&p->busy))
 		goto refilling;
@@ -200,9 +200,9 @@ static void step_end(struct rpool *p, bool moved)
 
 /*
  * rpool_refill_step for code pools: the root stream issues through
- * codepool_issue (which checks every candidate against the prefix streams and
- * skips those they had), so a grant may add fewer values than it covers,
- * at sequence numbers with gaps.
+ * codepool_issue (which checks every candidate against the prefix streams
+ * and skips those they had), so a grant may add fewer values than it
+ * covers, at sequence numbers with gaps.
  */
 static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 			    uint64_t *added)
@@ -217,7 +217,7 @@ static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 	step_begin(p);
 	while (!s->pending.count) {
 		rc = codepool_issue(p->ledger, p->def, &root, i, want, b, NULL,
-				NULL);
+				    NULL);
 		if (rc == OUTCOME_PROMISED) {
 			rc = 0;	/* what is left is promised to jobs: later */
 			goto out;
@@ -234,7 +234,8 @@ static int code_refill_step(struct rpool *p, unsigned i, uint64_t want,
 			goto out;	/* the filler comes back */
 		}
 		for (j = 0; j < b->n; j++)	/* the sequence numbers */
-			b->tmp[j] = b->grant.seq0 + (b->pos[j] - b->grant.first);
+			b->tmp[j] = b->grant.seq0 +
+				    (b->pos[j] - b->grant.first);
 		break;
 	}
 	rc = shard_append_seqs(&s->shard, b->tmp, b->codes, b->n);

@@ -5,7 +5,7 @@
  *
  * The way of a value: rpool_refill_step() takes the next permutation
  * indices from the ledger (ledger_grant, committed), computes their values
- * and appends them to a shard (committed); the shard's refill thread moves
+ * and appends them to a shard (committed); the shard's taker moves
  * batches from the shard into its hopper (shard_take, committed); a request
  * pops from a hopper (rpool_draw) and sends. Each step commits before the
  * next begins, so a crash between two can only burn values.
@@ -57,11 +57,13 @@ struct rpool {
 	struct perm perm;
 	struct rpool_shard *shards;
 	unsigned nserving;		/* shards requests draw from (config) */
-	unsigned nopen;			/* plus shards the ledger still knows of */
+	unsigned nopen;			/* plus shards the ledger still knows
+					   of */
 	_Atomic bool used_up;		/* the ledger has granted every index */
 	_Atomic unsigned busy;		/* take and refill steps under way */
 	_Atomic uint64_t steps;		/* take and refill steps completed */
-	_Atomic uint64_t empty_draws;	/* draws that found every hopper empty */
+	_Atomic uint64_t empty_draws;	/* draws that found every hopper
+					   empty */
 	/* Sizes derived from def->shard_size (see rpool.c). */
 	size_t hopper_cap;
 	size_t max_draw;		/* the most one rpool_draw may ask */
@@ -171,19 +173,19 @@ struct buf;
 /*
  * Appends the audit of value index k as JSON, the shape of
  * GET /pools/{name}/values/{value}: {"pool", "value", "issued"} and when
- * issued "issued_at" (RFC 3339 UTC), "shard", and "served" (false while the value is
- * unsent, see struct rpool_lookup); for code pools
- * also "job" (the bulk job or "uniqctl" it went to) and "redeemed" /
- * "redeemed_at". Returns 0 or a
- * negative errno (nothing useful appended then).
+ * issued "issued_at" (RFC 3339 UTC), "shard", and "served" (false while the
+ * value is unsent, see struct rpool_lookup); for code pools also "job" (the
+ * bulk job or "uniqctl" it went to) and "redeemed" / "redeemed_at". Returns
+ * 0 or a negative errno (nothing useful appended then).
  */
 int rpool_lookup_json(struct rpool *p, uint64_t k, struct buf *b);
 
 /*
  * For code pools: sets *waiting when code k was issued to a shard and is
  * unsent (in the shard or its hopper, see struct rpool_lookup), which a
- * redemption must refuse: the code would later be served already spent. Codes of jobs and of uniqctl, and
- * codes never issued, are not waiting. Returns 0 or a negative errno.
+ * redemption must refuse: the code would later be served already spent.
+ * Codes of jobs and of uniqctl, and codes never issued, are not waiting.
+ * Returns 0 or a negative errno.
  */
 int rpool_code_waiting(struct rpool *p, uint64_t k, bool *waiting);
 

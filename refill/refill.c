@@ -182,7 +182,7 @@ static int filler_pass(struct rthread *t)
 	if (!fill)
 		return 0;
 	rc = rpool_refill_step(p, t->shard, p->def->shard_size - level,
-			      t->scratch, &added);
+			       t->scratch, &added);
 	if (rc)
 		return rc;
 	if (!added)
@@ -228,7 +228,7 @@ static void *rthread_main(void *arg)
 				  store_strerror(rc));
 		}
 		if (worker_wait(&t->w, rc < 0 ? ERROR_BACKOFF_MS :
-					      IDLE_WAIT_MS))
+						IDLE_WAIT_MS))
 			break;
 	}
 	return NULL;
@@ -281,10 +281,10 @@ static void prime(struct rthread *taker, struct rthread *filler)
 
 	if (level < p->hopper_cap && !atomic_load(&p->used_up))
 		rc = rpool_refill_step(p, filler->shard, p->hopper_cap - level,
-				      filler->scratch, &added);
+				       filler->scratch, &added);
 	if (rc == 0)
 		rc = rpool_take_step(p, taker->shard, p->hopper_cap,
-				    taker->items, &moved);
+				     taker->items, &moved);
 	if (rc)
 		log_warn("%s: priming: %s", s->shard.name, log_strerror(rc));
 }

@@ -5,27 +5,24 @@
  * DESIGN
  *
  * Owners: HTTP threads only pop from hoppers (rpool_draw): no LMDB, no
- * flush on the serving path. The taker of shard i (normal priority) is
- * the only thread that moves values from the shard into its hopper: when
- * the hopper runs below its low mark (hopper_low, rpool.h) or a pop
- * found too few (demand), it takes what fits (committed) and pushes it.
- * The filler of shard i (nice +10) is the process's only appender to the
- * shard: below low water it grants (ledger, committed) and appends
- * (shard, committed), at most grant_batch values a step, up to
- * shard_size. uniqctl may append from another process; LMDB serializes.
- * The main thread starts and stops them, then puts the hoppers back.
- * Queues and wake-ups (worker.h): a hopper running low wakes its taker
- * (taker_demand); a take below low water wakes the filler, an append the
- * taker; each also looks every 200 ms.
- * Lock order: a worker's lock guards its wake, stop and demand only; a
- * hopper's lock and a shard's level_lock are leaves (the hopper calls
- * wake after unlocking). No mutex is held across a transaction; a
- * transaction holds only its environment's gate (store.h), which
- * rpool_draw never takes.
- * Guarantees: busy/steps bracket every step (rpool.c) so that rpool_draw
- * tells "refilling" from "used up" without a lock. An error is logged and
- * retried after 1 s (requests get 503 meanwhile); a failure after a grant
- * burns its values, never repeats them.
+ * flush on the serving path. Shard i's taker alone moves values from the
+ * shard into its hopper; its filler (nice +10) is the process's only
+ * appender to the shard: it grants (ledger) and appends (shard), each
+ * committed, grant_batch values a step at most. When each works:
+ * taker_should_take, filler_should_fill. uniqctl may append from another
+ * process; LMDB serializes. The main thread primes the hoppers, starts
+ * and stops the threads, then puts the hoppers back.
+ * Wake-ups (worker.h): a hopper running low or a failed pop wakes its
+ * taker (taker_demand); a take below low water wakes the filler, an
+ * append the taker; each also looks every 200 ms.
+ * Locks: all leaves (worker.h, hopper.h, a shard's level_lock); none is
+ * held across a transaction, which holds only its environment's gate
+ * (store.h), never taken by rpool_draw.
+ * Guarantees: busy/steps bracket every step, so rpool_draw tells
+ * "refilling" from "used up" without a lock (see there). An error is
+ * logged and retried after 1 s (draws may get 503 refilling meanwhile); a
+ * failed append keeps its grant (rpool.h); a crash burns values, never
+ * repeats them.
  */
 #ifndef UNIQ_REFILL_H
 #define UNIQ_REFILL_H

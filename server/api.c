@@ -135,7 +135,7 @@ bool api_get_count(struct http_req *r, uint64_t max, uint64_t *count)
 }
 
 struct rpool *api_find_pool(struct api *a, struct http_req *r,
-			   const char *name)
+			    const char *name)
 {
 	struct rpool *p = pools_random(a->pools, name);
 
@@ -217,6 +217,17 @@ void api_call_done(struct api_call *call, int rc)
 {
 	call->rc = rc;
 	http_resume(call->wait);
+}
+
+void api_answer_commit_error(struct http_req *r, int rc, const char *what)
+{
+	if (rc == -ESHUTDOWN)
+		http_error(r, 503, api_retry_1, "shutting_down",
+			   "the server is stopping; retry shortly");
+	else
+		http_error(r, 503, api_retry_1, "unavailable",
+			   "the %s could not be recorded: %s", what,
+			   outcome_str(rc));
 }
 
 /* ---- dispatch ---------------------------------------------------- */

@@ -28,7 +28,7 @@
 /* The code pool called name: 404 if there is none, 400 if it is another
  * kind. */
 static struct rpool *find_code_pool(struct api *a, struct http_req *r,
-				   const char *name)
+				    const char *name)
 {
 	struct rpool *p = pools_random(a->pools, name);
 
@@ -138,14 +138,8 @@ static void redeem_answer(struct api *a, struct http_req *r,
 		http_error(r, 404, NULL, "not_issued",
 			   "code %s was never issued", c->text);
 		return;
-	case -ESHUTDOWN:
-		http_error(r, 503, api_retry_1, "shutting_down",
-			   "the server is stopping; retry shortly");
-		return;
 	default:
-		http_error(r, 503, api_retry_1, "unavailable",
-			   "the redemption could not be recorded: %s",
-			   outcome_str(call->rc));
+		api_answer_commit_error(r, call->rc, "redemption");
 	}
 }
 
@@ -213,7 +207,8 @@ static void job_json(struct buf *b, const struct codejob *j)
 	} else {
 		buf_adds(b, "null");
 	}
-	if (j->status == CODEJOB_DONE || (j->status == CODEJOB_FAILED && j->done))
+	if (j->status == CODEJOB_DONE ||
+	    (j->status == CODEJOB_FAILED && j->done))
 		buf_printf(b, ",\"download\":\"/jobs/%llu/codes.csv\"",
 			   (unsigned long long)j->id);
 	else
@@ -247,7 +242,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 		return;
 	}
 	rc = codejob_admit(&a->pools->ledger, p->def, q.prefix, &q.pfx,
-			    q.count, &job, &avail);
+			   q.count, &job, &avail);
 	if (rc == OUTCOME_NOT_ENOUGH) {
 		uint64_t issued = 0;
 
@@ -258,7 +253,7 @@ static void route_job_post(struct api *a, struct http_req *r,
 			   "jobs under way may need the rest); nothing was "
 			   "generated", (unsigned long long)avail, q.prefix,
 			   (unsigned long long)code_combinations(p->def,
-								  q.pfx.len),
+								 q.pfx.len),
 			   (unsigned long long)issued);
 		return;
 	}
@@ -369,7 +364,8 @@ static void route_job_csv(struct api *a, struct http_req *r,
 	if (api_bad_query(r, allowed) || !api_admin_ok(a, r) ||
 	    !get_job(a, r, path->seg[1], &j))
 		return;
-	if (j.status != CODEJOB_DONE && !(j.status == CODEJOB_FAILED && j.done)) {
+	if (j.status != CODEJOB_DONE &&
+	    !(j.status == CODEJOB_FAILED && j.done)) {
 		http_error(r, 409, NULL, "not_done",
 			   "job %llu is %s (%llu of %llu codes); its file is "
 			   "ready once it is done", (unsigned long long)j.id,

@@ -42,7 +42,7 @@ static void lease_call_done(struct commit_op *op, int rc)
 /* The pool seed 001's routes use: "users" if it is a lease pool, else the
  * first one. */
 static struct lease *default_lease_pool(struct api *a,
-					     struct http_req *r)
+					struct http_req *r)
 {
 	struct lease *lp = pools_lease(a->pools, "users");
 
@@ -55,7 +55,7 @@ static struct lease *default_lease_pool(struct api *a,
 }
 
 static struct lease *find_lease_pool(struct api *a, struct http_req *r,
-					  const char *name)
+				     const char *name)
 {
 	struct lease *lp = pools_lease(a->pools, name);
 
@@ -156,14 +156,8 @@ static void lease_answer(struct api *a, struct http_req *r,
 		http_error(r, 409, NULL, "other_holder",
 			   "Number %lld is held by someone else", num);
 		return;
-	case -ESHUTDOWN:
-		http_error(r, 503, api_retry_1, "shutting_down",
-			   "the server is stopping; retry shortly");
-		return;
 	default:
-		http_error(r, 503, api_retry_1, "unavailable",
-			   "the lease could not be recorded: %s",
-			   outcome_str(call->rc));
+		api_answer_commit_error(r, call->rc, "lease");
 		return;
 	}
 	switch (c->req.verb) {

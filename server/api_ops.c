@@ -91,10 +91,11 @@ static void route_metrics(struct api *a, struct http_req *r,
 		struct ledger_rec rec;
 
 		if (ps->pools[i].def->kind == POOL_CODE) {
-			if (codepool_count(&ps->ledger, ps->pools[i].def, &all, &v))
+			if (codepool_count(&ps->ledger, ps->pools[i].def, &all,
+					   &v))
 				continue;
 		} else if (ledger_rec_get(&ps->ledger, ps->pools[i].def->name,
-					   &rec) == 0) {
+					  &rec) == 0) {
 			v = rec.counter;
 		} else {
 			continue;

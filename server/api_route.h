@@ -82,7 +82,7 @@ bool api_get_count(struct http_req *r, uint64_t max, uint64_t *count);
 
 /* The random or code pool called name, or answers 404 and returns NULL. */
 struct rpool *api_find_pool(struct api *a, struct http_req *r,
-			   const char *name);
+			    const char *name);
 
 /* Answers a failed rpool_draw of n values: 503 exhausted
  * (OUTCOME_USED_UP), or 503 refilling with Retry-After for anything
@@ -176,5 +176,13 @@ void api_call_suspend(struct http_req *r, struct api_call *call,
 /* Records rc as the call's outcome and resumes its request: the last
  * thing an op's done callback does (committer thread). */
 void api_call_done(struct api_call *call, int rc);
+
+/*
+ * Answers a call whose commit failed, the last case of every answer
+ * function: 503 shutting_down for -ESHUTDOWN (the committer had stopped),
+ * else 503 unavailable, "the <what> could not be recorded: <why>"; both
+ * with Retry-After: 1.
+ */
+void api_answer_commit_error(struct http_req *r, int rc, const char *what);
 
 #endif

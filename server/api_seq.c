@@ -69,14 +69,8 @@ static void seq_answer(struct api *a, struct http_req *r,
 			   "this Idempotency-Key was first used with another "
 			   "count");
 		return;
-	case -ESHUTDOWN:
-		http_error(r, 503, api_retry_1, "shutting_down",
-			   "the server is stopping; retry shortly");
-		return;
 	default:
-		http_error(r, 503, api_retry_1, "unavailable",
-			   "the id could not be recorded: %s",
-			   outcome_str(call->rc));
+		api_answer_commit_error(r, call->rc, "id");
 		return;
 	}
 	if (c->orders_shape && c->text) {

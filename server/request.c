@@ -311,7 +311,8 @@ int request_lease_body(const char *body, size_t len,
 		} else if (!strcmp(it->string, "ttl")) {
 			if (!cJSON_IsNumber(it) || it->valuedouble < 0 ||
 			    it->valuedouble > LEASE_TTL_MAX ||
-			    it->valuedouble != (double)(int64_t)it->valuedouble) {
+			    it->valuedouble !=
+			    (double)(int64_t)it->valuedouble) {
 				fail(err, rc, 400, "bad_parameter",
 				     "ttl must be an integer of seconds from 0 "
 				     "(never expires) to %u", LEASE_TTL_MAX);
@@ -368,8 +369,8 @@ int request_prefix(const struct pool_def *d, const char *text,
 				   "in pattern %s: it must be shorter" :
 		    rc == -EBADMSG ? "prefix \"%.64s\" does not follow pattern "
 				     "%s (a literal is in the wrong place)" :
-				     "prefix \"%.64s\" has a symbol outside the "
-				     "alphabet of pattern %s",
+		    "prefix \"%.64s\" has a symbol outside the alphabet of "
+		    "pattern %s",
 		    text, d->pattern);
 }
 

@@ -25,7 +25,7 @@
 #define REQUEST_SEGS_MAX 6	/* segments of a path */
 #define REQUEST_SEG_MAX 128	/* bytes of one segment */
 #define REQUEST_PATH_MAX 511	/* bytes of a path, its leading '/' included */
-#define REQUEST_HOLDER_MAX 64	/* a lease's holder: lease.h's LEASE_HOLDER_MAX */
+#define REQUEST_HOLDER_MAX 64	/* a holder: lease.h's LEASE_HOLDER_MAX */
 #define REQUEST_COUNT_MAX 10000	/* ?count: api.h's API_COUNT_MAX */
 #define REQUEST_JOB_COUNT_MAX 1000000000ull /* a code job's count */
 

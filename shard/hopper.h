@@ -1,27 +1,25 @@
 /*
  * hopper.h: values already taken out of a shard (committed), waiting in
- * memory for requests.
+ * memory for requests. Taking values out of a shard is an LMDB write
+ * transaction (and an fsync), so the shard's taker does it in batches,
+ * never a request: a request only copies values out of this ring under a
+ * mutex (uncontended when each HTTP thread prefers its own shard).
  *
  * DESIGN
  *
- * Threads: request threads (the HTTP workers) pop; exactly one refill
- * thread per shard pushes (and, at shutdown, after the HTTP server has
- * stopped, the main thread drains). All of it under h->lock, a leaf lock:
- * no other lock is taken while it is held, and the wake callback runs
- * after it is released.
- *
- * Why a hopper: taking values out of a shard is an LMDB write transaction
- * with an fsync, so it happens in batches on the refill thread, never on
- * a request. A request only copies values out of this ring under a mutex
- * (uncontended when each HTTP thread prefers its own shard).
- *
+ * Threads: request threads (the HTTP workers) pop, and audits and
+ * redemptions look (hopper_holds); the shard's taker (refill.h) alone
+ * pushes, but for the main thread, which primes the hopper before the
+ * takers start and drains it at shutdown, after the HTTP server has
+ * stopped. All of it under h->lock, a leaf lock: no other lock is taken
+ * while it is held, and the wake callback runs after it is released.
  * Guarantees:
  *   - every entry is popped at most once (the ring's head moves under
  *     the lock before it is released), so no value is served twice;
  *   - a pop of n is all or nothing;
- *   - when a pop leaves fewer than `low` entries, the wake callback is
- *     called once (not again until the next push), so the refill thread
- *     is asked for more without a syscall per request.
+ *   - when a pop fails or leaves fewer than `low` entries, the wake
+ *     callback is called once (not again until the next push), so the
+ *     taker is asked for more without a syscall per request.
  * Values in the hopper have left the shard: a crash burns them. On a clean
  * shutdown hopper_drain() hands them back so they can return to the shard
  * at their own sequence numbers.

@@ -95,7 +95,7 @@ int shard_open(struct shard *s, const char *path, const char *pool,
 	if (rc)
 		return rc;
 	rc = store_err(store_txn_begin(s->env, NULL,
-				     o->readonly ? MDB_RDONLY : 0, &txn));
+				       o->readonly ? MDB_RDONLY : 0, &txn));
 	if (rc)
 		goto out;
 	rc = mdb_dbi_open(txn, "meta", 0, &s->meta);
@@ -230,8 +230,9 @@ int shard_take(struct shard *s, size_t max, struct shard_item *out,
 		}
 		memcpy(&out[got].seq, k.mv_data, sizeof(uint64_t));
 		memcpy(&out[got].value, v.mv_data, sizeof(uint64_t));
-		/* After a delete the cursor already points at the next entry;
-		 * LMDB's MDB_NEXT then returns that entry, not the one after. */
+		/* After a delete the cursor already points at the next
+		 * entry; LMDB's MDB_NEXT then returns that entry, not the one
+		 * after. */
 		rc = mdb_cursor_del(cur, 0);
 		if (rc)
 			break;

@@ -201,7 +201,7 @@ static int rewind_seq(int argc, char **argv)
 		k = (MDB_val){ .mv_size = sizeof(key), .mv_data = key };
 		v = (MDB_val){ .mv_size = sizeof(seq), .mv_data = &seq };
 		rc = store_finish(txn, store_err(mdb_put(txn, lg.shards, &k,
-							  &v, 0)));
+							 &v, 0)));
 	}
 	if (rc == 0)
 		rc = ledger_grant(&lg, argv[3], (uint32_t)shard, count, &g);

@@ -156,7 +156,7 @@ static void *init_worker(void *arg)
 			if (rc || level >= p->def->shard_size)
 				break;
 			rc = rpool_refill_step(p, i, p->def->shard_size - level,
-					      scratch, &added);
+					       scratch, &added);
 			if (rc || added == 0)
 				break;
 			atomic_fetch_add(&run->done, added);
@@ -437,7 +437,7 @@ static int cmd_codes_generate(struct ctx *c, const struct gen_args *a)
 	rc = codepool_count(&c->ps.ledger, p->def, &run.g.prefix, &issued);
 	if (rc == 0)
 		rc = codejob_pending(&c->ps.ledger, p->def, &run.g.prefix,
-				      &pending);
+				     &pending);
 	if (rc)
 		return rc;
 	comb = code_combinations(p->def, run.g.prefix.len);

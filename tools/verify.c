@@ -114,8 +114,8 @@ static int check_grants(struct rpool *p, const struct ledger_rec *rec,
 			problem(r, out, name, "shard %u: sequence numbers "
 				"[%llu, %llu) granted twice", sr[i].shard,
 				(unsigned long long)sr[i].lo,
-				(unsigned long long)(end < sr[i].hi ? end
-								 : sr[i].hi));
+				(unsigned long long)(end < sr[i].hi ?
+						     end : sr[i].hi));
 		if (sr[i].hi > end)
 			end = sr[i].hi;
 	}
@@ -180,8 +180,8 @@ int verify_pool(struct rpool *p, FILE *out, struct verify_report *r)
 			hit = find(g, ng, idx);
 			if (!hit) {
 				problem(r, out, name, "value %s is in shard %u "
-					"(seq %llu) but the ledger never issued "
-					"it", text, i,
+					"(seq %llu) but the ledger never "
+					"issued it", text, i,
 					(unsigned long long)it.seq);
 			} else if (hit->shard != i ||
 				   hit->seq0 + (idx - hit->first) != it.seq) {

@@ -382,8 +382,8 @@ static void fuzz_listen(unsigned shape, const char *text)
 			 "%s:", host);
 		FUZZ_CHECK(!strncmp(text, expect, strlen(expect)));
 		FUZZ_CHECK(text[0] == '[' || !strchr(host, ':'));
-		FUZZ_CHECK(parse_u64(text + strlen(expect), 0, 65535, &p) == 0 &&
-			   p == port);
+		FUZZ_CHECK(parse_u64(text + strlen(expect), 0, 65535,
+				     &p) == 0 && p == port);
 	} else {
 		FUZZ_CHECK(rc == -EINVAL || rc == -ERANGE);
 	}

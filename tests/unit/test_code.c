@@ -274,8 +274,8 @@ static void test_walk_back(void)
 	CHECK(codepool_issue(&lg, &d, &root, 0, 500, &b, NULL, NULL) == 0);
 	/* a job under B takes 300, in chunks, skipping the root's */
 	while (n < 300) {
-		CHECK(codepool_issue(&lg, &d, &p, CODEPOOL_JOB_SHARD(9), 300 - n, &b,
-				 NULL, NULL) == 0);
+		CHECK(codepool_issue(&lg, &d, &p, CODEPOOL_JOB_SHARD(9),
+				     300 - n, &b, NULL, NULL) == 0);
 		if (b.grant.count == 0)
 			break;
 		memcpy(issued + n, b.codes, b.n * sizeof(*b.codes));
@@ -284,13 +284,13 @@ static void test_walk_back(void)
 	CHECK_EQ_U64(n, 300);
 	c.n = 0;
 	CHECK(codepool_shard_codes(&lg, &d, &p, CODEPOOL_JOB_SHARD(9), 0, 300,
-			       collect_code, &c) == 0);
+				   collect_code, &c) == 0);
 	CHECK_EQ_U64(c.n, 300);
 	CHECK(c.n == 300 && !memcmp(c.v, issued, 300 * sizeof(*c.v)));
 	/* from the middle */
 	c.n = 0;
 	CHECK(codepool_shard_codes(&lg, &d, &p, CODEPOOL_JOB_SHARD(9), 123, 50,
-			       collect_code, &c) == 0);
+				   collect_code, &c) == 0);
 	CHECK(c.n == 50 && !memcmp(c.v, issued + 123, 50 * sizeof(*c.v)));
 	for (i = 0; i < n; i++)
 		CHECK(code_top(&d, issued[i], 1) == 1);
@@ -322,7 +322,7 @@ static void test_job_ids(void)
 	CHECK(store_txn_begin(lg.env, NULL, 0, &txn) == 0);
 	v = (MDB_val){ sizeof(next), &next };
 	CHECK(store_finish(txn, store_err(mdb_put(txn, lg.meta, &k, &v,
-						   0))) == 0);
+						  0))) == 0);
 	CHECK(codejob_create(&lg, "c", "", 5, &j) == 0 &&
 	      j.id == CODEJOB_ID_MAX);
 	CHECK(codejob_create(&lg, "c", "", 5, &j) == OUTCOME_JOB_IDS_OUT);

@@ -546,8 +546,9 @@ static void test_concurrent(void)
 	CHECK_EQ_U64(atomic_load(&clashes), 0);
 	CHECK_EQ_U64(atomic_load(&e.lp.out), 0);
 	CHECK_EQ_U64(e.lp.nfree, 20);
-	fprintf(stderr, "test_lease: %u borrow/return pairs, %u found all out\n",
-		THREADS * ROUNDS - atomic_load(&busy), atomic_load(&busy));
+	fprintf(stderr, "test_lease: %u borrow/return pairs, %u found all "
+		"out\n", THREADS * ROUNDS - atomic_load(&busy),
+		atomic_load(&busy));
 	env_close(&e);
 	t_rm_rf(e.dir);
 }

@@ -644,7 +644,7 @@ static void test_grant_tiling(void)
 	for (i = 0; i < 2; i++) {
 		d = int_def(tp[i].name, 0, TILE_CAP);
 		CHECK_RC(ledger_rec_ensure(&lg, &d, &tp[i].rec, err,
-			 sizeof(err)), 0);
+					   sizeof(err)), 0);
 	}
 	/* A pool with a higher id and no grants at all. */
 	d = int_def("empty", 0, 100);
@@ -754,7 +754,7 @@ static void test_persist(void)
 	CHECK_RC(ledger_rec_ensure(&lg, &d, &p, err, sizeof(err)), 0);
 	for (i = 0; i < 6; i++)
 		CHECK_RC(ledger_grant(&lg, "keep", (uint32_t)(i % 2), 100 + i,
-			 &g[i]), 0);
+				      &g[i]), 0);
 	ledger_release(&lg);
 
 	CHECK_RC(ledger_open(&lg, path, &open_only), 0);

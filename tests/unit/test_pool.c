@@ -1,5 +1,5 @@
 /*
- * test_pool.c: tests refill/pool and refill/refill together, with real
+ * test_pool.c: tests pools/rpool and refill/refill together, with real
  * refill threads on real LMDB files in a temporary data directory (suite
  * "threads", run under TSan). The one promise is checked throughout: many
  * threads drawing from a large pool never get a value twice; a small pool
@@ -635,7 +635,7 @@ static void test_params_checked(void)
 }
 
 /*
- * The largest count a request may draw is the hopper's capacity (pool.c;
+ * The largest count a request may draw is the hopper's capacity (rpool.c;
  * the server allows min(hopper capacity, 10000)). Such a draw must be
  * served eventually while the shard holds plenty, even when the hopper
  * happens to sit above half full.
@@ -1052,7 +1052,7 @@ static void test_two_processes(void)
 		p = rc ? NULL : pools_random(&ps, "x");
 		for (round = 0; p && rc == 0 && round < 60; round++) {
 			rc = rpool_refill_step(p, (unsigned)round % 2, 500,
-					      scratch, &added);
+					       scratch, &added);
 			if (rc == 0 && added != 500)
 				rc = -EIO;
 		}
@@ -1576,8 +1576,9 @@ static void test_code_refill_walks_past_skips(void)
 	for (k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++) {
 		CHECK(code_prefix_parse(p->def, prefixes[k], &cp) == 0);
 		for (;;) {
-			rc = codepool_issue(&ps.ledger, p->def, &cp, CODEPOOL_CLI_SHARD,
-					64, &b, NULL, NULL);
+			rc = codepool_issue(&ps.ledger, p->def, &cp,
+					    CODEPOOL_CLI_SHARD, 64, &b, NULL,
+					    NULL);
 			CHECK_RC(rc, 0);
 			if (rc || b.grant.count == 0)
 				break;

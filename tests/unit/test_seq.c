@@ -336,7 +336,8 @@ static void test_concurrent(void)
 	CHECK(env_open(&e, "UTC", 5) == 0);
 	for (i = 0; i < THREADS; i++) {
 		racers[i].e = &e;
-		CHECK(pthread_create(&tid[i], NULL, race_main, &racers[i]) == 0);
+		CHECK(pthread_create(&tid[i], NULL, race_main,
+				     &racers[i]) == 0);
 	}
 	for (i = 0; i < THREADS; i++)
 		pthread_join(tid[i], NULL);

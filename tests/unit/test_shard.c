@@ -77,9 +77,9 @@ static void test_path(void)
 		 -ENAMETOOLONG);
 	/* Exactly fitting (with its NUL) is fine, one byte less is not. */
 	CHECK_RC(shard_path(path, strlen("/d/shards/int_shard_3.mdb") + 1,
-		 "/d", "int", 3), 0);
+			    "/d", "int", 3), 0);
 	CHECK_RC(shard_path(path, strlen("/d/shards/int_shard_3.mdb"), "/d",
-		 "int", 3), -ENAMETOOLONG);
+			    "int", 3), -ENAMETOOLONG);
 }
 
 /* Opening, creating, and refusing another pool's or index's shard. */
@@ -117,7 +117,7 @@ static void test_open(void)
 	CHECK(s.env == NULL);
 	CHECK_RC(shard_open(&s, path, "int", 4, inst_a, &open_create), -EPROTO);
 	CHECK_RC(shard_open(&s, path, "int", 3 + (1u << 24), inst_a,
-		 &open_only), -EPROTO);
+			    &open_only), -EPROTO);
 	CHECK_RC(shard_open(&s, path, "in", 3, inst_a, &open_only), -EPROTO);
 	CHECK_RC(shard_open(&s, path, "int_", 3, inst_a, &open_only), -EPROTO);
 	/* A shard of another data directory's ledger. */
@@ -253,7 +253,8 @@ static void test_cut_creation(void)
 		int status = 0;
 
 		CHECK(read(pipes[0][0], &c, 1) == 1);
-		CHECK(shard_open(&s, path, "int", 2, inst_a, &open_create) != 0);
+		CHECK(shard_open(&s, path, "int", 2, inst_a,
+				 &open_create) != 0);
 		CHECK(s.env == NULL);
 		CHECK(stat(path, &st) == 0 && st.st_size == page);
 		CHECK(write(pipes[1][1], "x", 1) == 1);
@@ -293,7 +294,8 @@ static void test_cut_creation(void)
 		CHECK(before != NULL && len == (size_t)page);
 		CHECK(shard_open(&s, path, "int", 4, inst_a, &ro) != -ENOENT);
 		CHECK(s.env == NULL);
-		CHECK(shard_open(&s, path, "int", 4, inst_a, &open_create) != 0);
+		CHECK(shard_open(&s, path, "int", 4, inst_a,
+				 &open_create) != 0);
 		if (before) {
 			unsigned char *now = t_slurp(path, &len);
 
@@ -329,7 +331,8 @@ static void test_cut_creation(void)
 			fclose(f);
 		}
 		CHECK(shard_open(&s, path, "int", 5, inst_a, &ro) != -ENOENT);
-		CHECK(shard_open(&s, path, "int", 5, inst_a, &open_create) != 0);
+		CHECK(shard_open(&s, path, "int", 5, inst_a,
+				 &open_create) != 0);
 		now = t_slurp(path, &n);
 		CHECK(now && n == sizeof(junk) &&
 		      memcmp(now, junk, sizeof(junk)) == 0);

@@ -220,7 +220,7 @@ static int ensure_run(void *arg)
 
 	snprintf(d.name, sizeof(d.name), "%s", c->name);
 	return ledger_rec_ensure(&c->lg, &d, &c->pool, c->err,
-				  sizeof(c->err));
+				 sizeof(c->err));
 }
 
 static void ensure_check(void *arg, int rc, bool fired)
@@ -313,7 +313,7 @@ static int lease_open_run(void *arg)
 	struct ledger_case *c = arg;
 
 	return lease_open(&c->lp, &c->lg, c->users, c->err,
-			       sizeof(c->err));
+			  sizeof(c->err));
 }
 
 static void lease_open_teardown(void *arg, int rc)
@@ -332,7 +332,7 @@ static void lease_setup(void *arg, unsigned long k)
 
 	opened_setup(arg, k);
 	if (lease_open(&c->lp, &c->lg, c->users, c->err,
-			    sizeof(c->err)) != 0) {
+		       sizeof(c->err)) != 0) {
 		fprintf(stderr, "lease_open: %s\n", c->err);
 		exit(2);
 	}
@@ -395,7 +395,7 @@ static int code_issue_run(void *arg)
 	struct ledger_case *c = arg;
 
 	return codepool_issue(&c->lg, c->codes, &c->root, 0, 100, &c->batch,
-			  NULL, NULL);
+			      NULL, NULL);
 }
 
 static void code_issue_check(void *arg, int rc, bool fired)
@@ -441,7 +441,7 @@ static void test_ledger(const struct config *cfg)
 	for (i = 0; i < 200; i++)
 		CHECK_RC(ledger_grant(&c.lg, c.def->name, i % 2, 10, &g), 0);
 	CHECK_RC(ledger_rec_ensure(&c.lg, c.codes, &p, c.err,
-				    sizeof(c.err)), 0);
+				   sizeof(c.err)), 0);
 	ledger_release(&c.lg);
 
 	op.name = "ledger_open (create)";
