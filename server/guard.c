@@ -67,8 +67,7 @@ enum tally {
 };
 
 static const char *const tally_text[T_COUNT] = {
-	"connections refused over the connection limits (in all or per "
-	"address)",
+	"connections refused over the limits (in all or per address)",
 	"closed at the head deadline",
 	"closed at the body deadline",
 	"closed by the client mid-request",
