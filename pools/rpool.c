@@ -31,6 +31,7 @@ void rpool_release(struct rpool *p)
 {
 	unsigned i;
 
+	waitlist_release(&p->waiters);
 	if (!p->shards)
 		return;
 	for (i = 0; i < p->nopen; i++) {
@@ -319,6 +320,8 @@ int rpool_take_step(struct rpool *p, unsigned i, size_t max,
 		goto out;
 	hopper_push(&s->hopper, items, got);
 	*moved = got;
+	if (got)
+		waitlist_wake_all(&p->waiters);
 	rc = rpool_shard_recount(p, i);
 out:
 	step_end(p, *moved > 0);

@@ -30,6 +30,7 @@
 #include "common/outcome.h"
 #include "common/perm.h"
 #include "pools/codepool.h"
+#include "pools/waitlist.h"
 #include "ledger/ledger.h"
 #include "shard/hopper.h"
 #include "shard/shard.h"
@@ -70,6 +71,9 @@ struct rpool {
 					   max_draw (see rpool.c) */
 	uint64_t low_water;		/* refill a shard below this */
 	uint64_t grant_batch;		/* values per ledger grant */
+	/* Draws waiting for values (set up by refill_start; woken by
+	 * rpool_take_step after each push). */
+	struct waitlist waiters;
 };
 
 /* The most values one request may draw (the HTTP API's ?count limit). */
@@ -120,7 +124,8 @@ int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
  * Moves up to max entries from shard i's environment to its hopper
  * (taken, committed, then pushed). items must hold max entries. *moved
  * says how many. Returns 0 or a negative errno; a failed take moved
- * nothing (the shard's transaction was aborted).
+ * nothing (the shard's transaction was aborted). After a push it wakes
+ * the pool's waiting draws (waitlist_wake_all).
  */
 int rpool_take_step(struct rpool *p, unsigned i, size_t max,
 		    struct shard_item *items, size_t *moved);

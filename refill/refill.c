@@ -63,6 +63,28 @@ static void taker_demand(void *arg)
 	pthread_mutex_unlock(&t->w.lock);
 }
 
+/* The waitlist's kick (waitlist.h): a draw began to wait with a deadline
+ * before any other; this taker sleeps toward it from now on. */
+static void taker_kick(void *arg)
+{
+	struct rthread *t = arg;
+
+	worker_wake(&t->w);
+}
+
+/* Taker: wakes the waiting draws of its pool whose time is up (they
+ * answer 503 refilling) and returns how long it may sleep, at most ms,
+ * to be back at the next deadline. */
+static unsigned taker_expire(struct rthread *t, unsigned ms)
+{
+	uint64_t now = clock_mono_ns(), next;
+
+	waitlist_expire(&t->pool->waiters, now, &next);
+	if (next == UINT64_MAX || next - now >= ms * 1000000ull)
+		return ms;
+	return (unsigned)((next - now) / 1000000u) + 1;
+}
+
 /* Takes the demand raised so far (and clears it). */
 static bool taker_take_demand(struct rthread *t)
 {
@@ -214,6 +236,7 @@ static void *rthread_main(void *arg)
 			  log_strerror(errno));
 	while (!worker_stopping(&t->w)) {
 		unsigned long grown = map_growths(t);
+		unsigned ms;
 
 		rc = t->role == TAKER ? taker_pass(t) : filler_pass(t);
 		if (rc > 0)
@@ -227,8 +250,10 @@ static void *rthread_main(void *arg)
 				  t->pool->shards[t->shard].shard.name,
 				  store_strerror(rc));
 		}
-		if (worker_wait(&t->w, rc < 0 ? ERROR_BACKOFF_MS :
-					      IDLE_WAIT_MS))
+		ms = rc < 0 ? ERROR_BACKOFF_MS : IDLE_WAIT_MS;
+		if (t->role == TAKER)
+			ms = taker_expire(t, ms);
+		if (worker_wait(&t->w, ms))
 			break;
 	}
 	return NULL;
@@ -326,6 +351,12 @@ int refill_start(struct pools *ps, struct refill **out)
 			filler->peer = taker;
 			rc = hopper_init(&p->shards[j].hopper, p->hopper_cap,
 					 p->hopper_low, taker_demand, taker);
+			if (rc)
+				goto fail;
+			/* Shard 0's taker keeps the pool's draw deadlines. */
+			if (j == 0)
+				rc = waitlist_init(&p->waiters, taker_kick,
+						   taker);
 			if (rc)
 				goto fail;
 		}
