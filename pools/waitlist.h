@@ -10,10 +10,11 @@
  * Owners: the HTTP thread of a draw adds its entry (waitlist_add) and
  * owns it again once its wake function has been called; the pool's
  * takers (refill.h) wake every entry after each push into a hopper
- * (waitlist_wake_all) and wake the entries whose deadline has passed
- * (waitlist_expire, on each of their loops, sleeping no longer than the
- * earliest deadline); the main thread wakes all and refuses new ones at
- * shutdown (waitlist_close).
+ * (waitlist_wake_all); refill's sweeper thread wakes the entries whose
+ * deadline has passed (waitlist_expire), sleeping no longer than the
+ * earliest deadline (an add that brings it forward kicks the sweeper);
+ * the main thread wakes all and refuses new ones at shutdown
+ * (waitlist_close).
  * Lock: wl->lock guards every field but ready; it is a leaf, and wake
  * and kick functions are called after it is released.
  * Guarantees: an entry is woken exactly once per add. No wake-up is lost:

@@ -46,7 +46,43 @@ struct rthread {
 struct refill {
 	struct rthread *t;	/* taker, filler, taker, filler, ... */
 	size_t n;
+	struct pools *ps;
+	/* Wakes the waiting draws whose time is up (waitlist_expire), for
+	 * every pool: a thread of its own, that never touches LMDB, so that
+	 * a taker stuck in a slow commit cannot hold a draw past its
+	 * draw_wait_ms. Kicked by an add that brings a deadline forward. */
+	struct worker sweeper;
 };
+
+/* The waitlists' kick (waitlist.h). */
+static void sweeper_kick(void *arg)
+{
+	struct refill *r = arg;
+
+	worker_wake(&r->sweeper);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct refill *r = arg;
+	uint64_t now, next, first;
+	unsigned ms;
+	size_t i;
+
+	do {
+		now = clock_mono_ns();
+		first = UINT64_MAX;
+		for (i = 0; i < r->ps->npools; i++) {
+			waitlist_expire(&r->ps->pools[i].waiters, now, &next);
+			if (next < first)
+				first = next;
+		}
+		ms = IDLE_WAIT_MS;
+		if (first != UINT64_MAX && first - now < ms * 1000000ull)
+			ms = (unsigned)((first - now) / 1000000u) + 1;
+	} while (!worker_wait(&r->sweeper, ms));
+	return NULL;
+}
 
 /* The hopper's wake callback, called without the hopper lock held: a pop
  * failed or the hopper ran below its low mark. Unlike a wake from the
@@ -61,28 +97,6 @@ static void taker_demand(void *arg)
 	t->demand = true;
 	pthread_cond_signal(&t->w.cond);
 	pthread_mutex_unlock(&t->w.lock);
-}
-
-/* The waitlist's kick (waitlist.h): a draw began to wait with a deadline
- * before any other; this taker sleeps toward it from now on. */
-static void taker_kick(void *arg)
-{
-	struct rthread *t = arg;
-
-	worker_wake(&t->w);
-}
-
-/* Taker: wakes the waiting draws of its pool whose time is up (they
- * answer 503 refilling) and returns how long it may sleep, at most ms,
- * to be back at the next deadline. */
-static unsigned taker_expire(struct rthread *t, unsigned ms)
-{
-	uint64_t now = clock_mono_ns(), next;
-
-	waitlist_expire(&t->pool->waiters, now, &next);
-	if (next == UINT64_MAX || next - now >= ms * 1000000ull)
-		return ms;
-	return (unsigned)((next - now) / 1000000u) + 1;
 }
 
 /* Takes the demand raised so far (and clears it). */
@@ -236,7 +250,6 @@ static void *rthread_main(void *arg)
 			  log_strerror(errno));
 	while (!worker_stopping(&t->w)) {
 		unsigned long grown = map_growths(t);
-		unsigned ms;
 
 		rc = t->role == TAKER ? taker_pass(t) : filler_pass(t);
 		if (rc > 0)
@@ -250,10 +263,8 @@ static void *rthread_main(void *arg)
 				  t->pool->shards[t->shard].shard.name,
 				  store_strerror(rc));
 		}
-		ms = rc < 0 ? ERROR_BACKOFF_MS : IDLE_WAIT_MS;
-		if (t->role == TAKER)
-			ms = taker_expire(t, ms);
-		if (worker_wait(&t->w, ms))
+		if (worker_wait(&t->w, rc < 0 ? ERROR_BACKOFF_MS :
+					      IDLE_WAIT_MS))
 			break;
 	}
 	return NULL;
@@ -327,10 +338,13 @@ int refill_start(struct pools *ps, struct refill **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->ps = ps;
 	r->t = calloc(n ? n : 1, sizeof(*r->t));
-	if (!r->t) {
+	rc = r->t ? worker_init(&r->sweeper) : -ENOMEM;
+	if (rc) {
+		free(r->t);
 		free(r);
-		return -ENOMEM;
+		return rc;
 	}
 	for (i = 0; i < ps->npools; i++) {
 		struct rpool *p = &ps->pools[i];
@@ -353,10 +367,9 @@ int refill_start(struct pools *ps, struct refill **out)
 					 p->hopper_low, taker_demand, taker);
 			if (rc)
 				goto fail;
-			/* Shard 0's taker keeps the pool's draw deadlines. */
 			if (j == 0)
-				rc = waitlist_init(&p->waiters, taker_kick,
-						   taker);
+				rc = waitlist_init(&p->waiters, sweeper_kick,
+						   r);
 			if (rc)
 				goto fail;
 		}
@@ -368,6 +381,9 @@ int refill_start(struct pools *ps, struct refill **out)
 		if (rc)
 			goto fail;
 	}
+	rc = worker_start(&r->sweeper, sweeper_main, r);
+	if (rc)
+		goto fail;
 	*out = r;
 	return 0;
 fail:
@@ -384,8 +400,10 @@ void refill_stop(struct refill *r)
 		return;
 	for (k = 0; k < r->n; k++)
 		worker_ask_stop(&r->t[k].w);
+	worker_ask_stop(&r->sweeper);
 	for (k = 0; k < r->n; k++)
 		worker_stop(&r->t[k].w);
+	worker_stop(&r->sweeper);
 }
 
 void refill_free(struct refill *r)
@@ -396,6 +414,7 @@ void refill_free(struct refill *r)
 		return;
 	for (k = 0; k < r->n; k++)
 		rthread_release(&r->t[k]);
+	worker_release(&r->sweeper);
 	free(r->t);
 	free(r);
 }

@@ -16,7 +16,9 @@
  * The main thread starts and stops them, then puts the hoppers back.
  * Queues and wake-ups (worker.h): a hopper running low wakes its taker
  * (taker_demand); a take below low water wakes the filler, an append the
- * taker; each also looks every 200 ms.
+ * taker; each also looks every 200 ms. After each push a taker wakes the
+ * pool's waiting draws (pools/waitlist.h); one sweeper thread, which
+ * never touches LMDB, wakes those whose draw_wait_ms is up.
  * Lock order: a worker's lock guards its wake, stop and demand only; a
  * hopper's lock and a shard's level_lock are leaves (the hopper calls
  * wake after unlocking). No mutex is held across a transaction; a
@@ -38,7 +40,8 @@ struct refill;
  * Sets up the hoppers of every pool of ps, stocks each one (a grant if its
  * shard is nearly empty, then a take) so that the first requests find
  * values, and starts a taker and a filler per serving shard, wired so
- * that a hopper running low wakes its taker.
+ * that a hopper running low wakes its taker; sets up each pool's
+ * waitlist and starts the sweeper of their deadlines.
  * Returns 0 with *out set, or a negative errno with no thread running and
  * nothing to free.
  */
