@@ -130,6 +130,20 @@ int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
 int rpool_take_step(struct rpool *p, unsigned i, size_t max,
 		    struct shard_item *items, size_t *moved);
 
+/*
+ * For a hopper that wants values while its shard is empty (the filler
+ * behind): grants up to max (at most grant_batch) indices to shard i in
+ * the ledger (committed), computes their values and pushes them straight
+ * into the hopper at their sequence numbers, skipping the shard's append
+ * and take. A crash burns them like any in the hopper. items must hold
+ * max entries; max must fit the hopper's room. *moved says how many (0
+ * for a code pool, or when the pool is used up: p->used_up is set).
+ * Returns 0 or a negative errno (nothing granted). The shard's taker
+ * only.
+ */
+int rpool_grant_step(struct rpool *p, unsigned i, size_t max,
+		     struct shard_item *items, size_t *moved);
+
 /* Puts every hopper's unsent values back into their shards (clean
  * shutdown, after the HTTP server has stopped). Returns 0 or the first
  * error; values that could not go back are burned, never repeated. */

@@ -130,15 +130,39 @@ static bool taker_should_take(const struct rpool *p, size_t room,
 	return demand || p->hopper_cap - room < p->hopper_low;
 }
 
+/* Whether a taker grants straight into its hopper (rpool_grant_step)
+ * instead: it would take but the shard is empty, in a pool not used up
+ * whose values are computed from the grant alone (not a code pool). The
+ * one test of taker_pass and rthread_has_work. */
+static bool taker_should_grant(struct rpool *p, size_t room, uint64_t level,
+			       bool demand)
+{
+	return level == 0 && p->def->kind != POOL_CODE &&
+	       !atomic_load(&p->used_up) && taker_should_take(p, room, 1, demand);
+}
+
 /* Whether a filler fills its shard, given the shard's level and whether
  * it was filling: it starts below low water (or at empty) and goes on up
- * to shard_size, unless the pool is used up. The one test of filler_pass
- * and rthread_has_work. */
-static bool filler_should_fill(struct rpool *p, uint64_t level, bool filling)
+ * to shard_size, unless the pool is used up. While the hopper is below
+ * its low mark (hopper_short) in a pool whose taker can grant straight
+ * into it, it leaves the ledger and the CPU to the taker: a value that
+ * goes through the shard costs an append and a take more, and the taker
+ * is the one thread that feeds the hopper either way. The one test of
+ * filler_pass and rthread_has_work. */
+static bool filler_should_fill(struct rpool *p, uint64_t level, bool filling,
+			       bool hopper_short)
 {
 	if (level >= p->def->shard_size || atomic_load(&p->used_up))
 		return false;
+	if (hopper_short && p->def->kind != POOL_CODE)
+		return false;
 	return filling || level < p->low_water || level == 0;
+}
+
+/* Whether shard i's hopper is below its low mark (a filler's view). */
+static bool hopper_short(struct rpool *p, unsigned i)
+{
+	return hopper_level(&p->shards[i].hopper) < p->hopper_low;
 }
 
 /* Taker: one batch into the hopper if it is below its low mark
@@ -168,6 +192,23 @@ static int taker_pass(struct rthread *t)
 	 * by this one. */
 	demand = taker_take_demand(t);
 	room = hopper_room(&s->hopper);
+	if (taker_should_grant(p, room, atomic_load(&s->level), demand)) {
+		/* The hopper wants values and the shard has none: the filler
+		 * is behind. Grant straight into the hopper rather than
+		 * wait for an append and a take (each a commit, and a take's
+		 * deletes cost twice the append: measured). */
+		rc = rpool_grant_step(p, t->shard, room, t->items, &moved);
+		if (rc == 0 && moved) {
+			atomic_fetch_add(&t->grants, 1);
+			atomic_fetch_add(&t->values, moved);
+			return 1;
+		}
+		if (rc) {
+			if (demand)
+				taker_keep_demand(t);
+			return rc;
+		}
+	}
 	if (!taker_should_take(p, room, atomic_load(&s->level), demand)) {
 		/* With room and a demand, the shard is empty: nothing to
 		 * take (the filler recounts and wakes us when it appends),
@@ -213,7 +254,8 @@ static int filler_pass(struct rthread *t)
 	if (rc)
 		return rc;
 	level = atomic_load(&s->level);
-	fill = filler_should_fill(p, level, atomic_load(&t->filling));
+	fill = filler_should_fill(p, level, atomic_load(&t->filling),
+				  hopper_short(p, t->shard));
 	atomic_store(&t->filling, fill);
 	if (!fill)
 		return 0;
@@ -315,9 +357,12 @@ static void prime(struct rthread *taker, struct rthread *filler)
 	size_t moved;
 	int rc = 0;
 
-	if (level < p->hopper_cap && !atomic_load(&p->used_up))
+	if (level < p->hopper_cap && !atomic_load(&p->used_up)) {
 		rc = rpool_refill_step(p, filler->shard, p->hopper_cap - level,
 				      filler->scratch, &added);
+		if (rc == 0)	/* counted, as the taker's grants are */
+			atomic_fetch_add(&filler->values, added);
+	}
 	if (rc == 0)
 		rc = rpool_take_step(p, taker->shard, p->hopper_cap,
 				    taker->items, &moved);
@@ -430,14 +475,18 @@ static bool rthread_has_work(struct rthread *t)
 	struct rpool *p = t->pool;
 	struct rpool_shard *s = &p->shards[t->shard];
 	uint64_t level = atomic_load(&s->level);
+	size_t room;
 	bool demand;
 
 	if (t->role == FILLER)
-		return filler_should_fill(p, level, atomic_load(&t->filling));
+		return filler_should_fill(p, level, atomic_load(&t->filling),
+					  hopper_short(p, t->shard));
 	pthread_mutex_lock(&t->w.lock);
 	demand = t->demand;
 	pthread_mutex_unlock(&t->w.lock);
-	return taker_should_take(p, hopper_room(&s->hopper), level, demand);
+	room = hopper_room(&s->hopper);
+	return taker_should_take(p, room, level, demand) ||
+	       taker_should_grant(p, room, level, demand);
 }
 
 void refill_stats(struct refill *r, const struct rpool *p,

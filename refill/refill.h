@@ -60,7 +60,8 @@ void refill_free(struct refill *r);
 /* Counters for /metrics and /pools, summed over the threads of pool p. */
 struct refill_stats {
 	uint64_t grants;	/* ledger grants made */
-	uint64_t values;	/* values appended to shards */
+	uint64_t values;	/* values appended to shards, or granted
+				   straight into their hoppers */
 	uint64_t takes;		/* batches moved to hoppers */
 	uint64_t errors;
 	/* A step is under way, or a taker or filler of p has work it will
