@@ -8,7 +8,9 @@
  * and appends them to a shard (committed); the shard's refill thread moves
  * batches from the shard into its hopper (shard_take, committed); a request
  * pops from a hopper (rpool_draw) and sends. Each step commits before the
- * next begins, so a crash between two can only burn values.
+ * next begins, so a crash between two can only burn values. When the
+ * shard is empty, rpool_grant_step() skips it: grant (committed), then
+ * straight into the hopper.
  *
  * Threads: rpool_draw() is called by HTTP threads; rpool_refill_step() and
  * rpool_take_step() by the pool's refill threads (refill.h) or by uniqctl;
@@ -168,7 +170,8 @@ uint64_t rpool_shard_ready(struct rpool *p, unsigned i);
  * a request popped it (or a crash burned it). Two short windows escape
  * the two looks: a refill's values between its grant and its append
  * (also uniqctl's, in its own process), and a take's values between its
- * commit and its push into the hopper. They last a commit each, and a
+ * commit and its push into the hopper (a grant_step's likewise, between
+ * its grant and its push). They last a commit each, and a
  * value in them has been handed to no one, so only someone who guessed
  * it could see it called served.
  */

@@ -8,11 +8,15 @@
  * flush on the serving path. The taker of shard i (normal priority) is
  * the only thread that moves values from the shard into its hopper: when
  * the hopper runs below its low mark (hopper_low, rpool.h) or a pop
- * found too few (demand), it takes what fits (committed) and pushes it.
+ * found too few (demand), it takes what fits (committed) and pushes it;
+ * if the shard is empty (not in code pools), it grants what fits
+ * straight into the hopper instead (rpool_grant_step, committed first).
  * The filler of shard i (nice +10) is the process's only appender to the
  * shard: below low water it grants (ledger, committed) and appends
  * (shard, committed), at most grant_batch values a step, up to
- * shard_size. uniqctl may append from another process; LMDB serializes.
+ * shard_size; while the hopper is below its low mark it leaves that to
+ * the taker (not in code pools). uniqctl may append from another
+ * process; LMDB serializes.
  * The main thread starts and stops them, then puts the hoppers back.
  * Queues and wake-ups (worker.h): a hopper running low wakes its taker
  * (taker_demand); a take below low water wakes the filler, an append the
@@ -20,8 +24,8 @@
  * pool's waiting draws (pools/waitlist.h); one sweeper thread, which
  * never touches LMDB, wakes those whose draw_wait_ms is up.
  * Lock order: a worker's lock guards its wake, stop and demand only; a
- * hopper's lock and a shard's level_lock are leaves (the hopper calls
- * wake after unlocking). No mutex is held across a transaction; a
+ * hopper's lock, a waitlist's lock and a shard's level_lock are leaves
+ * (the hopper and the waitlist call wake after unlocking). No mutex is held across a transaction; a
  * transaction holds only its environment's gate (store.h), which
  * rpool_draw never takes.
  * Guarantees: busy/steps bracket every step (rpool.c) so that rpool_draw
