@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import SLOW, ServerTest, parallel
+from harness import SLOW, UNIQD, ServerTest, parallel, run
 
 MDB_NOSUBDIR = 0x4000
 
@@ -94,12 +94,26 @@ class BulkTest(ServerTest):
     def test_concurrent_bulk_draws_all_served_distinct(self):
         # 2 shards of 2000 (hoppers of 2000) and 8 clients drawing 500 at
         # a time: 96,000 values, twelve times the first stock.
-        s = self.server(self.pool_config(2000, int(5000 * SLOW)))
+        s = self.server(self.pool_config(2000, min(int(5000 * SLOW),
+                                                   10000)))
         self.wait_full(s, 2000)
         vals, sts, _ = self.drain(s, 8, 24, 500)
         self.assertEqual(sts.count(200), len(sts), "some draws got 503")
         self.assertEqual(len(vals), 8 * 24 * 500)
         self.assertEqual(len(set(vals)), len(vals), "a value came twice")
+
+    def test_draw_wait_ms_is_range_checked(self):
+        for bad in (10001, -1, "x"):
+            path = self.config(self.pool_config(1000, bad), "bad.json")
+            p = run([UNIQD, "--config", path, "--data-dir", self.data,
+                     "--listen", "127.0.0.1:0"], timeout=20)
+            out = p.stdout + p.stderr
+            self.assertEqual(p.returncode, 1, out)
+            self.assertIn("draw_wait_ms", out)
+            self.assertNotIn("listening", out)
+        path = self.config(self.pool_config(1000, 10001), "bad.json")
+        out = run([UNIQD, "--config", path, "--data-dir", self.data]).stderr
+        self.assertIn("draw_wait_ms must be from 0 to 10000", out)
 
     def test_without_wait_503s_appear(self):
         # draw_wait_ms 0 answers at once, as before: a count of a whole
