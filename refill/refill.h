@@ -25,9 +25,9 @@
  * never touches LMDB, wakes those whose draw_wait_ms is up.
  * Lock order: a worker's lock guards its wake, stop and demand only; a
  * hopper's lock, a waitlist's lock and a shard's level_lock are leaves
- * (the hopper and the waitlist call wake after unlocking). No mutex is held across a transaction; a
- * transaction holds only its environment's gate (store.h), which
- * rpool_draw never takes.
+ * (the hopper and the waitlist call wake after unlocking). No mutex is
+ * held across a transaction; a transaction holds only its environment's
+ * gate (store.h), which rpool_draw never takes.
  * Guarantees: busy/steps bracket every step (rpool.c) so that rpool_draw
  * tells "refilling" from "used up" without a lock. An error is logged and
  * retried after 1 s (requests get 503 meanwhile); a failure after a grant
