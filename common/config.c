@@ -9,6 +9,7 @@
  *     "threads": 2, "sync": true, "admin_token": "...",
  *     "max_connections": 10000, "idle_timeout": 60, "map_mb": 65536,
  *     "header_timeout": 10, "body_timeout": 10, "per_ip_connections": 2048,
+ *     "draw_wait_ms": 200,
  *     "pools": [
  *       {"name": "int", "kind": "int", "min": 0, "max": 9007199254740991,
  *        "shards": 2, "shard_size": 1000000},
@@ -233,6 +234,7 @@ int config_default(struct config *c)
 	c->header_timeout = CONFIG_HEADER_TIMEOUT;
 	c->body_timeout = CONFIG_BODY_TIMEOUT;
 	c->per_ip_connections = CONFIG_PER_IP_CONNECTIONS;
+	c->draw_wait_ms = CONFIG_DRAW_WAIT_MS;
 	c->pools = calloc(5, sizeof(*c->pools));
 	if (!c->pools)
 		return -ENOMEM;
@@ -706,7 +708,8 @@ int config_parse(struct config *c, const char *json, char *err,
 					    "max_connections", "idle_timeout",
 					    "map_mb", "header_timeout",
 					    "body_timeout",
-					    "per_ip_connections", NULL };
+					    "per_ip_connections",
+					    "draw_wait_ms", NULL };
 	/* require_null_terminated: text after the object is an error too. */
 	cJSON *root = cJSON_ParseWithOpts(json, NULL, 1);
 	const cJSON *v;
@@ -781,6 +784,12 @@ int config_parse(struct config *c, const char *json, char *err,
 			    errlen))
 			goto out;
 		c->per_ip_connections = (unsigned)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "draw_wait_ms"))) {
+		if (get_u64(v, "draw_wait_ms", 0, CONFIG_DRAW_WAIT_MS_MAX, &u,
+			    err, errlen))
+			goto out;
+		c->draw_wait_ms = (unsigned)u;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "sync"))) {
 		if (!cJSON_IsBool(v)) {

@@ -73,6 +73,8 @@ struct pool_def {
 #define CONFIG_HEADER_TIMEOUT 10
 #define CONFIG_BODY_TIMEOUT 10
 #define CONFIG_PER_IP_CONNECTIONS 2048
+#define CONFIG_DRAW_WAIT_MS 200
+#define CONFIG_DRAW_WAIT_MS_MAX 10000
 
 struct config {
 	char listen_host[64];
@@ -92,6 +94,10 @@ struct config {
 	unsigned per_ip_connections; /* open at once from one client
 					address (default 2048; 0: no
 					limit) */
+	unsigned draw_wait_ms;	/* how long a draw that finds its pool
+				   refilling waits for values before it
+				   answers 503 (default 200, 0 to 10000;
+				   0: answer at once) */
 	size_t map_size;	/* first LMDB map of each environment, bytes;
 				   0: the defaults (64 GiB ledger, 16 GiB
 				   shards); maps grow when full */

@@ -30,6 +30,7 @@ void rpool_release(struct rpool *p)
 {
 	unsigned i;
 
+	waitlist_release(&p->waiters);
 	if (!p->shards)
 		return;
 	for (i = 0; i < p->nopen; i++) {
@@ -320,7 +321,44 @@ int rpool_take_step(struct rpool *p, unsigned i, size_t max,
 		goto out;
 	hopper_push(&s->hopper, items, got);
 	*moved = got;
+	if (got)
+		waitlist_wake_all(&p->waiters);
 	rc = rpool_shard_recount(p, i);
+out:
+	step_end(p, *moved > 0);
+	return rc;
+}
+
+int rpool_grant_step(struct rpool *p, unsigned i, size_t max,
+		     struct shard_item *items, size_t *moved)
+{
+	struct rpool_shard *s = &p->shards[i];
+	struct ledger_grant g;
+	uint64_t j;
+	int rc = 0;
+
+	*moved = 0;
+	if (p->def->kind == POOL_CODE)
+		return 0;
+	if (max > p->grant_batch)
+		max = p->grant_batch;
+	step_begin(p);
+	rc = ledger_grant(p->ledger, p->def->name, i, max, &g);
+	if (rc)
+		goto out;
+	if (g.count == 0) {
+		atomic_store(&p->used_up, true);
+		goto out;
+	}
+	/* Committed: the values are this process's, at their own sequence
+	 * numbers (a clean stop puts them into the shard like any other). */
+	for (j = 0; j < g.count; j++) {
+		items[j].seq = g.seq0 + j;
+		items[j].value = perm_apply(&p->perm, g.first + j);
+	}
+	hopper_push(&s->hopper, items, (size_t)g.count);
+	*moved = (size_t)g.count;
+	waitlist_wake_all(&p->waiters);
 out:
 	step_end(p, *moved > 0);
 	return rc;

@@ -8,7 +8,9 @@
  * and appends them to a shard (committed); the shard's taker moves
  * batches from the shard into its hopper (shard_take, committed); a request
  * pops from a hopper (rpool_draw) and sends. Each step commits before the
- * next begins, so a crash between two can only burn values.
+ * next begins, so a crash between two can only burn values. When the
+ * shard is empty, rpool_grant_step() skips it: grant (committed), then
+ * straight into the hopper.
  *
  * Threads: rpool_draw() is called by HTTP threads; rpool_refill_step() and
  * rpool_take_step() by the pool's refill threads (refill.h) or by uniqctl;
@@ -30,6 +32,7 @@
 #include "common/outcome.h"
 #include "common/perm.h"
 #include "pools/codepool.h"
+#include "pools/waitlist.h"
 #include "ledger/ledger.h"
 #include "shard/hopper.h"
 #include "shard/shard.h"
@@ -72,6 +75,9 @@ struct rpool {
 					   max_draw (see rpool.c) */
 	uint64_t low_water;		/* refill a shard below this */
 	uint64_t grant_batch;		/* values per ledger grant */
+	/* Draws waiting for values (set up by refill_start; woken by
+	 * rpool_take_step after each push). */
+	struct waitlist waiters;
 };
 
 /* The most values one request may draw (the HTTP API's ?count limit). */
@@ -122,10 +128,25 @@ int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
  * Moves up to max entries from shard i's environment to its hopper
  * (taken, committed, then pushed). items must hold max entries. *moved
  * says how many. Returns 0 or a negative errno; a failed take moved
- * nothing (the shard's transaction was aborted).
+ * nothing (the shard's transaction was aborted). After a push it wakes
+ * the pool's waiting draws (waitlist_wake_all).
  */
 int rpool_take_step(struct rpool *p, unsigned i, size_t max,
 		    struct shard_item *items, size_t *moved);
+
+/*
+ * For a hopper that wants values while its shard is empty (the filler
+ * behind): grants up to max (at most grant_batch) indices to shard i in
+ * the ledger (committed), computes their values and pushes them straight
+ * into the hopper at their sequence numbers, skipping the shard's append
+ * and take. A crash burns them like any in the hopper. items must hold
+ * max entries; max must fit the hopper's room. *moved says how many (0
+ * for a code pool, or when the pool is used up: p->used_up is set).
+ * Returns 0 or a negative errno (nothing granted). The shard's taker
+ * only.
+ */
+int rpool_grant_step(struct rpool *p, unsigned i, size_t max,
+		     struct shard_item *items, size_t *moved);
 
 /* Puts every hopper's unsent values back into their shards (clean
  * shutdown, after the HTTP server has stopped). Returns 0 or the first
@@ -151,7 +172,8 @@ uint64_t rpool_shard_ready(struct rpool *p, unsigned i);
  * a request popped it (or a crash burned it). Two short windows escape
  * the two looks: a refill's values between its grant and its append
  * (also uniqctl's, in its own process), and a take's values between its
- * commit and its push into the hopper. They last a commit each, and a
+ * commit and its push into the hopper (a grant_step's likewise, between
+ * its grant and its push). They last a commit each, and a
  * value in them has been handed to no one, so only someone who guessed
  * it could see it called served.
  */

@@ -46,7 +46,43 @@ struct rthread {
 struct refill {
 	struct rthread *t;	/* taker, filler, taker, filler, ... */
 	size_t n;
+	struct pools *ps;
+	/* Wakes the waiting draws whose time is up (waitlist_expire), for
+	 * every pool: a thread of its own, that never touches LMDB, so that
+	 * a taker stuck in a slow commit cannot hold a draw past its
+	 * draw_wait_ms. Kicked by an add that brings a deadline forward. */
+	struct worker sweeper;
 };
+
+/* The waitlists' kick (waitlist.h). */
+static void sweeper_kick(void *arg)
+{
+	struct refill *r = arg;
+
+	worker_wake(&r->sweeper);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct refill *r = arg;
+	uint64_t now, next, first;
+	unsigned ms;
+	size_t i;
+
+	do {
+		now = clock_mono_ns();
+		first = UINT64_MAX;
+		for (i = 0; i < r->ps->npools; i++) {
+			waitlist_expire(&r->ps->pools[i].waiters, now, &next);
+			if (next < first)
+				first = next;
+		}
+		ms = IDLE_WAIT_MS;
+		if (first != UINT64_MAX && first - now < ms * 1000000ull)
+			ms = (unsigned)((first - now) / 1000000u) + 1;
+	} while (!worker_wait(&r->sweeper, ms));
+	return NULL;
+}
 
 /* The hopper's wake callback, called without the hopper lock held: a pop
  * failed or the hopper ran below its low mark. Unlike a wake from the
@@ -94,15 +130,39 @@ static bool taker_should_take(const struct rpool *p, size_t room,
 	return demand || p->hopper_cap - room < p->hopper_low;
 }
 
+/* Whether a taker grants straight into its hopper (rpool_grant_step)
+ * instead: it would take but the shard is empty, in a pool not used up
+ * whose values are computed from the grant alone (not a code pool). The
+ * one test of taker_pass and rthread_has_work. */
+static bool taker_should_grant(struct rpool *p, size_t room, uint64_t level,
+			       bool demand)
+{
+	return level == 0 && p->def->kind != POOL_CODE &&
+	       !atomic_load(&p->used_up) && taker_should_take(p, room, 1, demand);
+}
+
 /* Whether a filler fills its shard, given the shard's level and whether
  * it was filling: it starts below low water (or at empty) and goes on up
- * to shard_size, unless the pool is used up. The one test of filler_pass
- * and rthread_has_work. */
-static bool filler_should_fill(struct rpool *p, uint64_t level, bool filling)
+ * to shard_size, unless the pool is used up. While the hopper is below
+ * its low mark (hopper_short) in a pool whose taker can grant straight
+ * into it, it leaves the ledger and the CPU to the taker: a value that
+ * goes through the shard costs an append and a take more, and the taker
+ * is the one thread that feeds the hopper either way. The one test of
+ * filler_pass and rthread_has_work. */
+static bool filler_should_fill(struct rpool *p, uint64_t level, bool filling,
+			       bool hopper_short)
 {
 	if (level >= p->def->shard_size || atomic_load(&p->used_up))
 		return false;
+	if (hopper_short && p->def->kind != POOL_CODE)
+		return false;
 	return filling || level < p->low_water || level == 0;
+}
+
+/* Whether shard i's hopper is below its low mark (a filler's view). */
+static bool hopper_short(struct rpool *p, unsigned i)
+{
+	return hopper_level(&p->shards[i].hopper) < p->hopper_low;
 }
 
 /* Taker: one batch into the hopper if it is below its low mark
@@ -132,6 +192,23 @@ static int taker_pass(struct rthread *t)
 	 * by this one. */
 	demand = taker_take_demand(t);
 	room = hopper_room(&s->hopper);
+	if (taker_should_grant(p, room, atomic_load(&s->level), demand)) {
+		/* The hopper wants values and the shard has none: the filler
+		 * is behind. Grant straight into the hopper rather than
+		 * wait for an append and a take (each a commit, and a take's
+		 * deletes cost twice the append: measured). */
+		rc = rpool_grant_step(p, t->shard, room, t->items, &moved);
+		if (rc == 0 && moved) {
+			atomic_fetch_add(&t->grants, 1);
+			atomic_fetch_add(&t->values, moved);
+			return 1;
+		}
+		if (rc) {
+			if (demand)
+				taker_keep_demand(t);
+			return rc;
+		}
+	}
 	if (!taker_should_take(p, room, atomic_load(&s->level), demand)) {
 		/* With room and a demand, the shard is empty: nothing to
 		 * take (the filler recounts and wakes us when it appends),
@@ -177,7 +254,8 @@ static int filler_pass(struct rthread *t)
 	if (rc)
 		return rc;
 	level = atomic_load(&s->level);
-	fill = filler_should_fill(p, level, atomic_load(&t->filling));
+	fill = filler_should_fill(p, level, atomic_load(&t->filling),
+				  hopper_short(p, t->shard));
 	atomic_store(&t->filling, fill);
 	if (!fill)
 		return 0;
@@ -279,9 +357,12 @@ static void prime(struct rthread *taker, struct rthread *filler)
 	size_t moved;
 	int rc = 0;
 
-	if (level < p->hopper_cap && !atomic_load(&p->used_up))
+	if (level < p->hopper_cap && !atomic_load(&p->used_up)) {
 		rc = rpool_refill_step(p, filler->shard, p->hopper_cap - level,
 				       filler->scratch, &added);
+		if (rc == 0)	/* counted, as the taker's grants are */
+			atomic_fetch_add(&filler->values, added);
+	}
 	if (rc == 0)
 		rc = rpool_take_step(p, taker->shard, p->hopper_cap,
 				     taker->items, &moved);
@@ -302,10 +383,13 @@ int refill_start(struct pools *ps, struct refill **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->ps = ps;
 	r->t = calloc(n ? n : 1, sizeof(*r->t));
-	if (!r->t) {
+	rc = r->t ? worker_init(&r->sweeper) : -ENOMEM;
+	if (rc) {
+		free(r->t);
 		free(r);
-		return -ENOMEM;
+		return rc;
 	}
 	for (i = 0; i < ps->npools; i++) {
 		struct rpool *p = &ps->pools[i];
@@ -328,6 +412,11 @@ int refill_start(struct pools *ps, struct refill **out)
 					 p->hopper_low, taker_demand, taker);
 			if (rc)
 				goto fail;
+			if (j == 0)
+				rc = waitlist_init(&p->waiters, sweeper_kick,
+						   r);
+			if (rc)
+				goto fail;
 		}
 	}
 	for (k = 0; k < n; k += 2)
@@ -337,6 +426,9 @@ int refill_start(struct pools *ps, struct refill **out)
 		if (rc)
 			goto fail;
 	}
+	rc = worker_start(&r->sweeper, sweeper_main, r);
+	if (rc)
+		goto fail;
 	*out = r;
 	return 0;
 fail:
@@ -353,8 +445,10 @@ void refill_stop(struct refill *r)
 		return;
 	for (k = 0; k < r->n; k++)
 		worker_ask_stop(&r->t[k].w);
+	worker_ask_stop(&r->sweeper);
 	for (k = 0; k < r->n; k++)
 		worker_stop(&r->t[k].w);
+	worker_stop(&r->sweeper);
 }
 
 void refill_free(struct refill *r)
@@ -365,6 +459,7 @@ void refill_free(struct refill *r)
 		return;
 	for (k = 0; k < r->n; k++)
 		rthread_release(&r->t[k]);
+	worker_release(&r->sweeper);
 	free(r->t);
 	free(r);
 }
@@ -380,14 +475,18 @@ static bool rthread_has_work(struct rthread *t)
 	struct rpool *p = t->pool;
 	struct rpool_shard *s = &p->shards[t->shard];
 	uint64_t level = atomic_load(&s->level);
+	size_t room;
 	bool demand;
 
 	if (t->role == FILLER)
-		return filler_should_fill(p, level, atomic_load(&t->filling));
+		return filler_should_fill(p, level, atomic_load(&t->filling),
+					  hopper_short(p, t->shard));
 	pthread_mutex_lock(&t->w.lock);
 	demand = t->demand;
 	pthread_mutex_unlock(&t->w.lock);
-	return taker_should_take(p, hopper_room(&s->hopper), level, demand);
+	room = hopper_room(&s->hopper);
+	return taker_should_take(p, room, level, demand) ||
+	       taker_should_grant(p, room, level, demand);
 }
 
 void refill_stats(struct refill *r, const struct rpool *p,

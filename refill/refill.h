@@ -5,19 +5,25 @@
  * DESIGN
  *
  * Owners: HTTP threads only pop from hoppers (rpool_draw): no LMDB, no
- * flush on the serving path. Shard i's taker alone moves values from the
- * shard into its hopper; its filler (nice +10) is the process's only
- * appender to the shard: it grants (ledger) and appends (shard), each
- * committed, grant_batch values a step at most. When each works:
- * taker_should_take, filler_should_fill. uniqctl may append from another
- * process; LMDB serializes. The main thread primes the hoppers, starts
- * and stops the threads, then puts the hoppers back.
+ * flush on the serving path. Shard i's taker alone moves values into its
+ * hopper: from the shard (taken, committed), or, when the shard is empty
+ * (not in code pools), granted straight from the ledger (committed first:
+ * rpool_grant_step). Its filler (nice +10) is the process's only appender
+ * to the shard: it grants (ledger) and appends (shard), each committed,
+ * grant_batch values a step at most, and leaves the ledger to the taker
+ * while the hopper is below its low mark (not in code pools). When each
+ * works: taker_should_take, filler_should_fill. uniqctl may append from
+ * another process; LMDB serializes. The main thread primes the hoppers,
+ * starts and stops the threads, then puts the hoppers back.
  * Wake-ups (worker.h): a hopper running low or a failed pop wakes its
  * taker (taker_demand); a take below low water wakes the filler, an
- * append the taker; each also looks every 200 ms.
- * Locks: all leaves (worker.h, hopper.h, a shard's level_lock); none is
- * held across a transaction, which holds only its environment's gate
- * (store.h), never taken by rpool_draw.
+ * append the taker; each also looks every 200 ms. After each push a taker
+ * wakes the pool's waiting draws (pools/waitlist.h); one sweeper thread,
+ * which never touches LMDB, wakes those whose draw_wait_ms is up.
+ * Locks: all leaves (worker.h, hopper.h, waitlist.h, a shard's
+ * level_lock; the hopper and the waitlist call wake after unlocking);
+ * none is held across a transaction, which holds only its environment's
+ * gate (store.h), never taken by rpool_draw.
  * Guarantees: busy/steps bracket every step, so rpool_draw tells
  * "refilling" from "used up" without a lock (see there). An error is
  * logged and retried after 1 s (draws may get 503 refilling meanwhile); a
@@ -35,7 +41,8 @@ struct refill;
  * Sets up the hoppers of every pool of ps, stocks each one (a grant if its
  * shard is nearly empty, then a take) so that the first requests find
  * values, and starts a taker and a filler per serving shard, wired so
- * that a hopper running low wakes its taker.
+ * that a hopper running low wakes its taker; sets up each pool's
+ * waitlist and starts the sweeper of their deadlines.
  * Returns 0 with *out set, or a negative errno with no thread running and
  * nothing to free.
  */
@@ -54,7 +61,8 @@ void refill_free(struct refill *r);
 /* Counters for /metrics and /pools, summed over the threads of pool p. */
 struct refill_stats {
 	uint64_t grants;	/* ledger grants made */
-	uint64_t values;	/* values appended to shards */
+	uint64_t values;	/* values appended to shards, or granted
+				   straight into their hoppers */
 	uint64_t takes;		/* batches moved to hoppers */
 	uint64_t errors;
 	/* A step is under way, or a taker or filler of p has work it will

@@ -201,8 +201,8 @@ bool api_admin_ok(struct api *a, struct http_req *r)
 
 /* ---- waiting for a group commit ------------------------------------ */
 
-void api_call_suspend(struct http_req *r, struct api_call *call,
-		      struct commit_op *op, api_answer_fn answer)
+int api_call_suspend(struct http_req *r, struct api_call *call,
+		     struct commit_op *op, api_answer_fn answer)
 {
 	call->answer = answer;
 	call->op = op;
@@ -210,7 +210,9 @@ void api_call_suspend(struct http_req *r, struct api_call *call,
 	if (!call->wait) {
 		free(call);
 		http_error(r, 500, NULL, "internal", "out of memory");
+		return -ENOMEM;
 	}
+	return 0;
 }
 
 void api_call_done(struct api_call *call, int rc)
@@ -278,7 +280,9 @@ static void request_done(struct api *a, struct http_req *r, size_t route)
 
 /* Runs route i. A request it suspended (api_call_suspend: the only way
  * to, so r->state is an api_call) has its op submitted only now, so that
- * nothing can resume it before its route is recorded. */
+ * nothing can resume it before its route is recorded. A call without an
+ * op (a draw waiting for values) was put on its wait by the route: a
+ * resume is only run on this thread, after this returns. */
 static void run_route(struct api *a, struct http_req *r, size_t i,
 		      const struct request_path *path)
 {
@@ -293,7 +297,8 @@ static void run_route(struct api *a, struct http_req *r, size_t i,
 	if (!call)	/* neither answered nor suspended: http.c's 500 */
 		return;
 	call->route = (unsigned)i;
-	committer_submit(a->committer, call->op);
+	if (call->op)
+		committer_submit(a->committer, call->op);
 }
 
 void api_handle(struct http_req *r, void *arg)

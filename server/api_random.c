@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/code.h"
 #include "common/log.h"
 #include "common/value.h"
@@ -29,48 +30,127 @@ static uint64_t pool_max_count(const struct rpool *p)
 	return p->max_draw;
 }
 
-/* ---- GET /random ------------------------------------------------- */
+/* ---- a draw that waits for values -------------------------------- */
+
+/* Answers 200 with the n values drawn from shard of p. */
+typedef void (*draw_ok_fn)(struct api *a, struct http_req *r, struct rpool *p,
+			   uint64_t n, const uint64_t *vals, unsigned shard);
 
 /*
- * Draws n values of the pool named by ?type and answers in the seed's
- * shapes: {"number": N, "shard": S}, or {"numbers": [...], "shard": S}
- * for count > 1.
+ * A draw that found its pool refilling, waiting (suspended, no thread
+ * held) on the pool's waitlist (pools/waitlist.h) until a taker pushes
+ * values or draw_wait_ms from the request's start have passed. Each wake
+ * tries the draw once: 200, or another wait, or, once the time is up (or
+ * at shutdown), the 503 it would have had at once.
  */
-static void route_random(struct api *a, struct http_req *r,
-			 const struct request_path *path)
-{
-	static const char *const allowed[] = { "type", "count", NULL };
-	const char *type = http_query(r, "type");
+struct draw_call {
+	struct api_call call;	/* first: see api_route.h */
+	struct waitlist_entry we;
 	struct rpool *p;
-	uint64_t n, one, *vals = &one;
+	draw_ok_fn ok;
+	uint64_t n;
+	uint64_t vals[];	/* n */
+};
+
+/* The waitlist's wake (a taker's thread, or main's at shutdown). */
+static void draw_wake(struct waitlist_entry *e)
+{
+	struct draw_call *dc = api_container_of(e, struct draw_call, we);
+
+	http_resume(dc->call.wait);
+}
+
+/* Whether a draw that got rc may wait (again): the pool is refilling, the
+ * request's time is not up, and the server is not stopping. */
+static bool draw_may_wait(struct rpool *p, int rc, uint64_t deadline_ns)
+{
+	return rc == OUTCOME_REFILLING && clock_mono_ns() < deadline_ns &&
+	       !waitlist_closed(&p->waiters);
+}
+
+/* Waits for the next wake; r is suspended already. A push since gen was
+ * read (or a closed list) resumes r at once, to draw again. */
+static void draw_add(struct draw_call *dc, uint64_t gen)
+{
+	if (waitlist_add(&dc->p->waiters, &dc->we, gen))
+		http_resume(dc->call.wait);
+}
+
+/* api_answer_fn: r was woken; one more try. */
+static void draw_resumed(struct api *a, struct http_req *r,
+			 struct api_call *call)
+{
+	struct draw_call *dc = (struct draw_call *)(void *)call;
+	uint64_t gen = waitlist_gen(&dc->p->waiters);
 	unsigned shard;
-	char text[VALUE_TEXT_MAX + 1];
 	int rc;
 
-	(void)path;
-	if (api_bad_query(r, allowed))
-		return;
-	if (!type)
-		type = "int";
-	p = pools_random(a->pools, type);
-	if (!p || p->def->kind == POOL_CODE) {
-		http_error(r, 400, NULL, "bad_parameter",
-			   "type must be int or float (or the name of another "
-			   "int or float pool), not \"%.40s\"%s", type,
-			   p ? "; draw codes with POST /pools/NAME/next" : "");
+	rc = rpool_draw(dc->p, dc->n, dc->vals, &shard, r->thread);
+	if (rc == 0) {
+		dc->ok(a, r, dc->p, dc->n, dc->vals, shard);
 		return;
 	}
-	if (!api_get_count(r, pool_max_count(p), &n))
-		return;
-	if (n > 1 && !(vals = malloc(n * sizeof(*vals)))) {
-		http_error(r, 500, NULL, "internal", "out of memory");
+	if (!draw_may_wait(dc->p, rc, dc->we.deadline_ns)) {
+		api_answer_draw_error(r, dc->p, rc, dc->n);
 		return;
 	}
-	rc = rpool_draw(p, n, vals, &shard, r->thread);
-	if (rc) {
+	/* The request's context is on the heap since its first suspend,
+	 * so this suspend cannot fail; the call stays the request's. */
+	call->wait = http_suspend(r, call, free);
+	draw_add(dc, gen);
+}
+
+/*
+ * The slow path of a draw of n values from p that got OUTCOME_REFILLING
+ * (vals has room for n): without draw_wait_ms, or if the time is up,
+ * answers 503 at once; otherwise draws once more and, if that fails too,
+ * suspends r to wait (the route then just returns).
+ */
+static void draw_wait(struct api *a, struct http_req *r, struct rpool *p,
+		      uint64_t n, uint64_t *vals, draw_ok_fn ok)
+{
+	uint64_t gen = waitlist_gen(&p->waiters), deadline;
+	struct draw_call *dc;
+	unsigned shard;
+	int rc;
+
+	deadline = r->start_ns + (uint64_t)a->cfg->draw_wait_ms * 1000000u;
+	rc = a->cfg->draw_wait_ms ? rpool_draw(p, n, vals, &shard, r->thread)
+				  : OUTCOME_REFILLING;
+	if (rc == 0) {
+		ok(a, r, p, n, vals, shard);
+		return;
+	}
+	if (!a->cfg->draw_wait_ms || !draw_may_wait(p, rc, deadline)) {
 		api_answer_draw_error(r, p, rc, n);
-		goto out;
+		return;
 	}
+	dc = malloc(sizeof(*dc) + n * sizeof(dc->vals[0]));
+	if (!dc) {
+		api_answer_draw_error(r, p, rc, n);
+		return;
+	}
+	memset(dc, 0, sizeof(*dc));
+	dc->we.deadline_ns = deadline;
+	dc->we.wake = draw_wake;
+	dc->p = p;
+	dc->ok = ok;
+	dc->n = n;
+	if (api_call_suspend(r, &dc->call, NULL, draw_resumed))
+		return;	/* freed, and answered 500 */
+	draw_add(dc, gen);
+}
+
+/* ---- GET /random ------------------------------------------------- */
+
+/* draw_ok_fn of GET /random, in the seed's shapes: {"number": N,
+ * "shard": S}, or {"numbers": [...], "shard": S} for count > 1. */
+static void answer_numbers(struct api *a, struct http_req *r,
+			   struct rpool *p, uint64_t n, const uint64_t *vals,
+			   unsigned shard)
+{
+	char text[VALUE_TEXT_MAX + 1];
+
 	api_count_served(a, r, p->def, n);
 	if (n == 1) {
 		char body[160];
@@ -102,12 +182,79 @@ static void route_random(struct api *a, struct http_req *r,
 		else
 			http_error(r, 500, NULL, "internal", "out of memory");
 	}
-out:
+}
+
+/* Draws n values of the pool named by ?type (answer_numbers). */
+static void route_random(struct api *a, struct http_req *r,
+			 const struct request_path *path)
+{
+	static const char *const allowed[] = { "type", "count", NULL };
+	const char *type = http_query(r, "type");
+	struct rpool *p;
+	uint64_t n, one, *vals = &one;
+	unsigned shard;
+	int rc;
+
+	(void)path;
+	if (api_bad_query(r, allowed))
+		return;
+	if (!type)
+		type = "int";
+	p = pools_random(a->pools, type);
+	if (!p || p->def->kind == POOL_CODE) {
+		http_error(r, 400, NULL, "bad_parameter",
+			   "type must be int or float (or the name of another "
+			   "int or float pool), not \"%.40s\"%s", type,
+			   p ? "; draw codes with POST /pools/NAME/next" : "");
+		return;
+	}
+	if (!api_get_count(r, pool_max_count(p), &n))
+		return;
+	if (n > 1 && !(vals = malloc(n * sizeof(*vals)))) {
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
+	if (rc == OUTCOME_REFILLING)
+		draw_wait(a, r, p, n, vals, answer_numbers);
+	else if (rc)
+		api_answer_draw_error(r, p, rc, n);
+	else
+		answer_numbers(a, r, p, n, vals, shard);
 	if (vals != &one)
 		free(vals);
 }
 
 /* ---- POST /pools/{name}/next ------------------------------------ */
+
+/* draw_ok_fn of POST /pools/{name}/next. */
+static void answer_values(struct api *a, struct http_req *r,
+			  struct rpool *p, uint64_t n, const uint64_t *vals,
+			  unsigned shard)
+{
+	struct buf b = BUF_INIT;
+	uint64_t i;
+	char *body;
+	size_t len;
+
+	api_count_served(a, r, p->def, n);
+	buf_adds(&b, "{\"values\":[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&b, ',');
+		rpool_value_json(p, vals[i], &b);
+	}
+	buf_adds(&b, "],\"pool\":");
+	buf_add_json_str(&b, p->def->name);
+	buf_adds(&b, ",\"shard\":");
+	buf_add_json_str(&b, p->shards[shard].shard.name);
+	buf_addc(&b, '}');
+	body = buf_detach(&b, &len);
+	if (body)
+		http_reply(r, 200, "application/json", body, len, true, NULL);
+	else
+		http_error(r, 500, NULL, "internal", "out of memory");
+}
 
 static void route_next(struct api *a, struct http_req *r,
 		       const struct request_path *path)
@@ -115,11 +262,8 @@ static void route_next(struct api *a, struct http_req *r,
 	static const char *const allowed[] = { "count", NULL };
 	struct seq *sp;
 	struct rpool *p;
-	struct buf b = BUF_INIT;
-	uint64_t n, i, *vals;
+	uint64_t n, *vals;
 	unsigned shard;
-	char *body;
-	size_t len;
 	int rc;
 
 	if (api_bad_query(r, allowed))
@@ -144,28 +288,12 @@ static void route_next(struct api *a, struct http_req *r,
 		return;
 	}
 	rc = rpool_draw(p, n, vals, &shard, r->thread);
-	if (rc) {
+	if (rc == OUTCOME_REFILLING)
+		draw_wait(a, r, p, n, vals, answer_values);
+	else if (rc)
 		api_answer_draw_error(r, p, rc, n);
-		goto out;
-	}
-	api_count_served(a, r, p->def, n);
-	buf_adds(&b, "{\"values\":[");
-	for (i = 0; i < n; i++) {
-		if (i)
-			buf_addc(&b, ',');
-		rpool_value_json(p, vals[i], &b);
-	}
-	buf_adds(&b, "],\"pool\":");
-	buf_add_json_str(&b, p->def->name);
-	buf_adds(&b, ",\"shard\":");
-	buf_add_json_str(&b, p->shards[shard].shard.name);
-	buf_addc(&b, '}');
-	body = buf_detach(&b, &len);
-	if (body)
-		http_reply(r, 200, "application/json", body, len, true, NULL);
 	else
-		http_error(r, 500, NULL, "internal", "out of memory");
-out:
+		answer_values(a, r, p, n, vals, shard);
 	free(vals);
 }
 

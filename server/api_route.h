@@ -154,7 +154,8 @@ typedef void (*api_answer_fn)(struct api *a, struct http_req *r,
 
 struct api_call {
 	api_answer_fn answer;
-	struct commit_op *op;	/* submitted once the handler returns */
+	struct commit_op *op;	/* submitted once the handler returns;
+				   NULL: the route set up the wake itself */
 	struct http_wait *wait;
 	int rc;			/* the op's outcome (api_call_done) */
 	unsigned route;		/* api_handle's: the route it came by */
@@ -169,9 +170,12 @@ struct api_call {
  * malloc'd struct holding op, with op->done set) is then answered by
  * answer. If r cannot be suspended (out of memory), frees the call and
  * answers 500 instead. The handler returns right after either way.
+ * Returns 0, or -ENOMEM for the 500. With op NULL (a draw waiting for
+ * values, api_random.c) nothing is submitted: whoever the route gave
+ * call->wait to resumes it (http_resume), once.
  */
-void api_call_suspend(struct http_req *r, struct api_call *call,
-		      struct commit_op *op, api_answer_fn answer);
+int api_call_suspend(struct http_req *r, struct api_call *call,
+		     struct commit_op *op, api_answer_fn answer);
 
 /* Records rc as the call's outcome and resumes its request: the last
  * thing an op's done callback does (committer thread). */

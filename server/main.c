@@ -10,7 +10,10 @@
  *                  and suspend those requests (server/api_route.h)
  *   guard          closes connections past their head or body deadline,
  *                  and writes the tally of client trouble (server/guard.h)
- *   refill threads a taker and a filler per serving shard (refill/refill.h)
+ *   refill threads a taker and a filler per serving shard, and one
+ *                  sweeper (refill/refill.h); takers resume the draws
+ *                  that wait for values, the sweeper those whose
+ *                  draw_wait_ms is up (pools/waitlist.h)
  *   committer      group commit of sequence ids, leases and redemptions,
  *                  and the periodic ticks (purges, lease expiry)
  *                  (ledger/committer.h); it resumes the requests it has
@@ -22,7 +25,8 @@
  *                  whoever issues codes: a filler, a job worker, or this
  *                  thread while it primes the hoppers (refill_start)
  * Shutdown order, each step complete before the next:
- *   1. http_quiesce: no new connections;
+ *   1. http_quiesce: no new connections; waitlist_close: draws waiting
+ *      for values are resumed and answered, later ones answered at once;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
  *      included (the committer still runs and resumes them);
  *   3. committer_stop: what is queued is committed and answered; later
@@ -444,6 +448,10 @@ int main(int argc, char **argv)
 out:
 	if (http) {
 		http_quiesce(http);
+		/* Draws waiting for values answer now (200 or 503), so that
+		 * the drain does not wait out their draw_wait_ms. */
+		for (i = 0; i < pools.npools; i++)
+			waitlist_close(&pools.pools[i].waiters);
 		http_drain(http, 2000);
 	}
 	if (committer) {

@@ -11,6 +11,13 @@
 #   stress/bench.sh init [--values N]
 #       `uniqctl init` of N values (default 10,000,000) into two shards and
 #       the ledger; values/s and the ledger's size.
+#   stress/bench.sh bulk [--seconds N] [--rounds N] [--values N]
+#       bulk draws that outrun the stock: `wrk -t1 -c16` on
+#       GET /random?count=1000, an int pool of 2 shards of 100,000, after
+#       a 2 s warm-up that drains the first stock; sustained values/s and
+#       the share of 503 answers, against `uniqctl init` of N values
+#       (default 10,000,000) in the same rounds: the ratio of the two
+#       medians (issue 14 wants >= 0.8) and the 503 share (< 1%).
 #   stress/bench.sh stress [--requests N]
 #       uniqd-stress, N requests (default 1,000,000) over 8 keep-alive
 #       threads, mixed int and float: duplicates and errors must be 0.
@@ -50,14 +57,14 @@ peers=${PEERS_DIR:-$here/../shared/peers}
 mode=random seconds=10 rounds=3 with_seed=0 values= requests=1000000 baseline=
 while (($#)); do
   case $1 in
-    random|init|stress|orders|leases|codes|idle|heap) mode=$1 ;;
+    random|init|bulk|stress|orders|leases|codes|idle|heap) mode=$1 ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --with-seed) with_seed=1 ;;
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
     --baseline) baseline=$2; shift ;;
-    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -290,6 +297,41 @@ init)
   end=$(date +%s.%N)
   echo "$values $start $end" | awk '{printf "INIT %d values in %.2f s = %.0f values/s\n", $1, $3-$2, $1/($3-$2)}'
   ls -l "$work/data/ledger.mdb" "$work/data/shards/"*.mdb | awk '{print "  " $5 " bytes " $9}'
+  ;;
+bulk)
+  values=${values:-10000000}
+  echo '{"threads": 2, "pools": [{"name": "int", "kind": "int", "shards": 2, "shard_size": 100000}]}' > "$work/config.json"
+  echo "{\"pools\": [{\"name\": \"int\", \"kind\": \"int\", \"shards\": 2, \"shard_size\": $((values / 2))}]}" > "$work/init.json"
+  echo "GET /random?count=1000, wrk -t1 -c16 -d${seconds}s after a 2 s warm-up (2 shards of 100,000), vs uniqctl init of $values values, $rounds rounds"
+  : > "$work/d"; : > "$work/i"
+  for r in $(seq 1 "$rounds"); do
+    rm -rf "$work/idata"
+    start=$(date +%s.%N)
+    "$build/tools/uniqctl" --config "$work/init.json" --data-dir "$work/idata" init >/dev/null 2>&1
+    end=$(date +%s.%N)
+    rm -rf "$work/idata"
+    iv=$(echo "$values $start $end" | awk '{printf "%.0f", $1/($3-$2)}')
+    rm -rf "$work/data"
+    start_uniqd "$work/config.json"
+    up=${pids[-1]}
+    url="http://127.0.0.1:$uport/random?count=1000"
+    wrk -t1 -c16 -d2s "$url" >/dev/null
+    wrk -t1 -c16 -d"${seconds}s" "$url" > "$work/wrk.out"
+    kill "$up"; wait "$up" 2>/dev/null || true
+    read -r n bad secs < <(awk '
+      /requests in/ { n = $1; s = $4; sub(/s,?$/, "", s) }
+      /Non-2xx or 3xx responses:/ { bad = $5 }
+      END { printf "%d %d %s\n", n, bad, s }' "$work/wrk.out")
+    dv=$(echo "$n $bad $secs" | awk '{printf "%.0f", ($1 - $2) * 1000 / $3}')
+    echo "$dv $((bad)) $n" >> "$work/d"; echo "$iv" >> "$work/i"
+    printf '  round %d: draws %9d values/s (%d answers, %d non-2xx = %.2f%%) | init %9d values/s | ratio %.2f\n' \
+      "$r" "$dv" "$n" "$bad" "$(echo "$bad $n" | awk '{print $2 ? 100*$1/$2 : 0}')" "$iv" \
+      "$(echo "$dv $iv" | awk '{print $1/$2}')"
+  done
+  d=$(cut -d' ' -f1 "$work/d" | median); i=$(median < "$work/i")
+  echo "median: draws $d values/s, init $i values/s"
+  echo "RATIO bulk draws/init = $(echo "$d $i" | awk '{printf "%.2f", $1/$2}')"
+  echo "SHARE bulk 503 = $(awk '{b += $2; n += $3} END {printf "%.2f%%", n ? 100*b/n : 0}' "$work/d") (of every answer in the measured runs)"
   ;;
 stress)
   cat > "$work/config.json" <<JSON

@@ -247,7 +247,10 @@ class DiskFullTest(ServerTest):
         return path
 
     def test_full_disk_answers_503_and_loses_nothing(self):
-        cfg = {"pools": [{"name": "int", "kind": "int", "shards": 1,
+        # draw_wait_ms 0: a draw answers 503 at once instead of waiting
+        # out its 200 ms for values a full disk cannot bring.
+        cfg = {"draw_wait_ms": 0,
+               "pools": [{"name": "int", "kind": "int", "shards": 1,
                           "shard_size": 5000},
                          {"name": "orders", "kind": "sequence"},
                          {"name": "users", "kind": "lease", "start": 1,

@@ -35,6 +35,7 @@ static void test_defaults(void)
 	CHECK_EQ_U64(c.header_timeout, 10);
 	CHECK_EQ_U64(c.body_timeout, 10);
 	CHECK_EQ_U64(c.per_ip_connections, 2048);
+	CHECK_EQ_U64(c.draw_wait_ms, 200);
 	CHECK(c.data_dir[0] != '\0');
 	CHECK_EQ_U64(c.npools, 5);
 	i = config_pool(&c, "int");
@@ -94,6 +95,7 @@ static void test_full(void)
 		"  \"data_dir\": \"/var/lib/uniqd\",\n"
 		"  \"threads\": 4,\n"
 		"  \"sync\": false,\n"
+		"  \"draw_wait_ms\": 0,\n"
 		"  \"admin_token\": \"0123456789abcdef\",\n"
 		"  \"pools\": [\n"
 		"    {\"name\": \"ids\", \"kind\": \"int\",\n"
@@ -124,6 +126,7 @@ static void test_full(void)
 	CHECK_STR(c.data_dir, "/var/lib/uniqd");
 	CHECK_EQ_U64(c.threads, 4);
 	CHECK(c.sync == false);
+	CHECK_EQ_U64(c.draw_wait_ms, 0);
 	CHECK(c.admin_token && !strcmp(c.admin_token, "0123456789abcdef"));
 	CHECK_EQ_U64(c.npools, 5);
 	/* "pools" replaces the default pools. */
@@ -267,6 +270,9 @@ static void test_errors_top(void)
 	refused("{\"body_timeout\": 3601}", "body_timeout");
 	refused("{\"per_ip_connections\": -1}", "per_ip_connections");
 	refused("{\"per_ip_connections\": 1000001}", "per_ip_connections");
+	refused("{\"draw_wait_ms\": -1}", "draw_wait_ms");
+	refused("{\"draw_wait_ms\": 10001}", "draw_wait_ms");
+	refused("{\"draw_wait_ms\": 1.5}", "draw_wait_ms");
 	refused("{\"threads\": -1}", "threads");
 	refused("{\"threads\": 1.5}", "threads");
 	refused("{\"threads\": \"four\"}", "threads");

@@ -1699,6 +1699,102 @@ out_cfg:
 	t_rm_rf(dir);
 }
 
+static unsigned grant_wakes;
+
+static void grant_wake(struct waitlist_entry *e)
+{
+	(void)e;
+	grant_wakes++;
+}
+
+/*
+ * rpool_grant_step, the taker's grant straight into a hopper (no refill
+ * threads here): the values are granted in the ledger, pushed at their
+ * sequence numbers, in the hopper and not in the shard for a lookup,
+ * wake the pool's waiting draws, and go into the shard on a clean stop.
+ * Near the end it grants what is left, then sets used_up; a code pool
+ * grants nothing this way.
+ */
+static void test_grant_step(void)
+{
+	static const char json[] =
+		"{\"pools\": [{\"name\": \"g\", \"kind\": \"int\", "
+		"\"min\": 0, \"max\": 149, \"shards\": 1, "
+		"\"shard_size\": 1000},"
+		"{\"name\": \"c\", \"kind\": \"code\", \"shards\": 1, "
+		"\"shard_size\": 100}]}";
+	struct pools_opts o = { .create = true };
+	struct waitlist_entry we = { .deadline_ns = UINT64_MAX,
+				     .wake = grant_wake };
+	struct shard_item items[100];
+	struct rpool_lookup lk;
+	struct config cfg;
+	struct pools ps;
+	struct rpool *p, *c;
+	uint64_t level, v;
+	char dir[256], err[256];
+	size_t moved, i;
+
+	make_tmpdir(dir, sizeof(dir));
+	if (load_config(&cfg, json, dir))
+		return;
+	if (pools_open(&ps, &cfg, &o, err, sizeof(err))) {
+		CHECKF(0, "pools_open: %s", err);
+		config_release(&cfg);
+		return;
+	}
+	p = pools_random(&ps, "g");
+	c = pools_random(&ps, "c");
+	CHECK(p && c);
+	if (!p || !c)
+		goto out;
+	CHECK_RC(hopper_init(&p->shards[0].hopper, p->hopper_cap,
+			     p->hopper_low, NULL, NULL), 0);
+	CHECK_RC(hopper_init(&c->shards[0].hopper, c->hopper_cap,
+			     c->hopper_low, NULL, NULL), 0);
+	CHECK_RC(waitlist_init(&p->waiters, NULL, NULL), 0);
+	CHECK_RC(waitlist_add(&p->waiters, &we, waitlist_gen(&p->waiters)),
+		 0);
+
+	CHECK_RC(rpool_grant_step(p, 0, 100, items, &moved), 0);
+	CHECK_EQ_U64(moved, 100);
+	CHECK_EQ_U64(counter_of(p), 100);
+	CHECK_EQ_U64(hopper_level(&p->shards[0].hopper), 100);
+	CHECK_EQ_U64(grant_wakes, 1);
+	CHECK_RC(shard_count(&p->shards[0].shard, &level), 0);
+	CHECK_EQ_U64(level, 0);
+	for (i = 0; i < moved; i++) {
+		CHECK(i == 0 || items[i].seq == items[i - 1].seq + 1);
+		CHECK_RC(rpool_lookup(p, items[i].value, &lk), 0);
+		CHECK(lk.issued && !lk.in_shard && lk.in_hopper);
+	}
+	/* What is left of the 150, then used up. */
+	CHECK_RC(rpool_grant_step(p, 0, 100, items, &moved), 0);
+	CHECK_EQ_U64(moved, 50);
+	CHECK(!atomic_load(&p->used_up));
+	CHECK_RC(rpool_grant_step(p, 0, 100, items, &moved), 0);
+	CHECK_EQ_U64(moved, 0);
+	CHECK(atomic_load(&p->used_up));
+	CHECK_EQ_U64(atomic_load(&p->busy), 0);
+
+	/* A code pool's values need the shard path. */
+	CHECK_RC(rpool_grant_step(c, 0, 50, items, &moved), 0);
+	CHECK_EQ_U64(moved, 0);
+
+	/* A clean stop puts them into the shard at their seqs. */
+	CHECK_RC(rpool_put_back(p), 0);
+	CHECK_RC(shard_count(&p->shards[0].shard, &level), 0);
+	CHECK_EQ_U64(level, 150);
+	for (i = 0; i < 50; i++) {
+		CHECK_RC(shard_get(&p->shards[0].shard, items[i].seq, &v), 0);
+		CHECK_EQ_U64(v, items[i].value);
+	}
+	waitlist_close(&p->waiters);
+out:
+	pools_release(&ps);
+	config_release(&cfg);
+}
+
 int main(void)
 {
 	uint64_t t;
@@ -1716,6 +1812,7 @@ int main(void)
 	test_failed_append_is_retried();
 	test_code_refill_walks_past_skips();
 	test_refilling_flag();
+	test_grant_step();
 	fprintf(stderr, "test_pool: %.1f s\n",
 		(double)(clock_mono_ns() - t) / 1e9);
 	return t_done("test_pool");
