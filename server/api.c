@@ -159,11 +159,22 @@ void api_answer_draw_error(struct http_req *r, struct rpool *p, int rc,
 			   p->def->name);
 }
 
-void api_reply_buf(struct http_req *r, struct buf *b, int rc)
+void api_reply(struct http_req *r, unsigned status, const char *type,
+	       struct buf *b, const char *const *hdrs)
 {
 	size_t len;
-	char *body;
+	char *body = buf_detach(b, &len);
 
+	if (!body) {
+		buf_release(b);
+		http_error(r, 500, NULL, "internal", "out of memory");
+		return;
+	}
+	http_reply(r, status, type, body, len, true, hdrs);
+}
+
+void api_reply_buf(struct http_req *r, struct buf *b, int rc)
+{
 	if (rc == 0)
 		rc = buf_finish(b);
 	if (rc) {
@@ -172,8 +183,7 @@ void api_reply_buf(struct http_req *r, struct buf *b, int rc)
 			   "could not read the ledger: %s", log_strerror(rc));
 		return;
 	}
-	body = buf_detach(b, &len);
-	http_reply(r, 200, "application/json", body, len, true, NULL);
+	api_reply(r, 200, "application/json", b, NULL);
 }
 
 int api_idem_header(struct http_req *r, const char **key)

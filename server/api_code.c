@@ -277,12 +277,8 @@ static void route_job_post(struct api *a, struct http_req *r,
 		   (unsigned long long)job.id);
 	{
 		const char *hdr[] = { "Location", loc, NULL };
-		size_t len;
-		char *body = buf_detach(&b, &len);
 
-		if (body)
-			http_reply(r, 202, "application/json", body, len, true,
-				   hdr);
+		api_reply(r, 202, "application/json", &b, hdr);
 	}
 }
 

@@ -196,18 +196,7 @@ static void lease_answer(struct api *a, struct http_req *r,
 		}
 		break;
 	}
-	if (buf_finish(&b)) {
-		buf_release(&b);
-		http_error(r, 500, NULL, "internal", "out of memory");
-		return;
-	}
-	{
-		size_t len;
-		char *body = buf_detach(&b, &len);
-
-		http_reply(r, status, "application/json", body, len, true,
-			   NULL);
-	}
+	api_reply(r, status, "application/json", &b, NULL);
 }
 
 /* Suspends r until c's request is committed; c goes with the request. */

@@ -198,18 +198,8 @@ static void route_metrics(struct api *a, struct http_req *r,
 		buf_add_u64(&b, (uint64_t)fs.st_size);
 		buf_addc(&b, '\n');
 	}
-	if (buf_finish(&b)) {
-		buf_release(&b);
-		http_error(r, 500, NULL, "internal", "out of memory");
-		return;
-	}
-	{
-		size_t len;
-		char *body = buf_detach(&b, &len);
-
-		http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8",
-			   body, len, true, NULL);
-	}
+	api_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b,
+		  NULL);
 }
 
 /* GET /healthz first: api.c puts it among the random routes. */

@@ -164,8 +164,6 @@ static void answer_numbers(struct api *a, struct http_req *r,
 	} else {
 		struct buf b = BUF_INIT;
 		uint64_t i;
-		size_t len;
-		char *body;
 
 		buf_adds(&b, "{\"numbers\":[");
 		for (i = 0; i < n; i++) {
@@ -175,12 +173,7 @@ static void answer_numbers(struct api *a, struct http_req *r,
 		}
 		buf_printf(&b, "],\"shard\":\"%s\"}",
 			   p->shards[shard].shard.name);
-		body = buf_detach(&b, &len);
-		if (body)
-			http_reply(r, 200, "application/json", body, len, true,
-				   NULL);
-		else
-			http_error(r, 500, NULL, "internal", "out of memory");
+		api_reply(r, 200, "application/json", &b, NULL);
 	}
 }
 
@@ -234,8 +227,6 @@ static void answer_values(struct api *a, struct http_req *r,
 {
 	struct buf b = BUF_INIT;
 	uint64_t i;
-	char *body;
-	size_t len;
 
 	api_count_served(a, r, p->def, n);
 	buf_adds(&b, "{\"values\":[");
@@ -249,11 +240,7 @@ static void answer_values(struct api *a, struct http_req *r,
 	buf_adds(&b, ",\"shard\":");
 	buf_add_json_str(&b, p->shards[shard].shard.name);
 	buf_addc(&b, '}');
-	body = buf_detach(&b, &len);
-	if (body)
-		http_reply(r, 200, "application/json", body, len, true, NULL);
-	else
-		http_error(r, 500, NULL, "internal", "out of memory");
+	api_reply(r, 200, "application/json", &b, NULL);
 }
 
 static void route_next(struct api *a, struct http_req *r,

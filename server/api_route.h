@@ -90,6 +90,12 @@ struct rpool *api_find_pool(struct api *a, struct http_req *r,
 void api_answer_draw_error(struct http_req *r, struct rpool *p, int rc,
 			   uint64_t n);
 
+/* Answers status with the body built in b (of content type type, with the
+ * extra headers hdrs, a NULL-ended list of names and values, or NULL),
+ * or 500 "out of memory" if b ran out of memory. Takes b's memory. */
+void api_reply(struct http_req *r, unsigned status, const char *type,
+	       struct buf *b, const char *const *hdrs);
+
 /* Answers 200 with the JSON in b, or, when rc (a ledger read's) is not 0
  * or b ran out of memory, 500 "could not read the ledger". Frees b's
  * memory either way. */
