@@ -12,7 +12,7 @@
 /*
  * Raises the soft limit of RLIMIT_NOFILE to want, or to the hard limit if
  * that is lower; never lowers it, never touches the hard limit. On
- * success *now gets the soft limit in force afterwards, which is below
+ * success *now is set to the soft limit in force afterwards, below
  * want only when the hard limit is (UINT64_MAX for unlimited).
  *
  * Returns 0, or the negative errno of getrlimit(2) or setrlimit(2); the

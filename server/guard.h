@@ -13,9 +13,9 @@
  *     sends nothing is left to the idle timeout, as before);
  *   - a request whose body is not complete body_timeout seconds after
  *     its head.
- * Such a connection gets "408 Request Timeout" (the contract's JSON) if
- * its socket takes it, and is shut down: libmicrohttpd then sees it end
- * and closes it as a client's own close. No deadline runs while a
+ * Such a connection is answered "408 Request Timeout" (the contract's
+ * JSON) if its socket takes it, and is shut down: libmicrohttpd then sees
+ * it end and closes it as a client's own close. No deadline runs while a
  * request is handled, suspended, or its answer sent: a slow download is
  * never cut (the idle timeout still applies).
  *

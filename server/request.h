@@ -164,7 +164,7 @@ bool request_auth_ok(const char *authorization, const char *token);
 /*
  * True if an Accept header (NULL when absent) asks for text/plain over
  * application/json: text/plain or "text/" + "*" is listed, with a q above
- * 0 and above what application/json gets (from application/json,
+ * 0 and above the q of application/json (from application/json,
  * "application/" + "*" or "*" + "/" + "*", the most specific listed). A
  * tie, no header, or "*" + "/" + "*" alone keep JSON, the default. Media
  * types compare in any case; an element whose q is not an RFC 9110
