@@ -53,7 +53,7 @@ struct waitlist {
 
 /* Sets up an empty, open list. kick (may be NULL) is called, without the
  * lock, when an add brings the earliest deadline forward, so that a thread
- * sleeping toward the old one (a taker) wakes and sleeps less. Returns 0
+ * sleeping toward the old one (the sweeper) wakes and sleeps less. Returns 0
  * or a negative errno with nothing to release. */
 int waitlist_init(struct waitlist *wl, void (*kick)(void *arg), void *arg);
 

@@ -101,26 +101,31 @@ static void draw_resumed(struct api *a, struct http_req *r,
 }
 
 /*
- * The slow path of a draw of n values from p that got OUTCOME_REFILLING
- * (vals has room for n): without draw_wait_ms, or if the time is up,
- * answers 503 at once; otherwise draws once more and, if that fails too,
- * suspends r to wait (the route then just returns).
+ * Draws n values from p into vals (room for n) and answers with ok. If
+ * the pool is refilling and draw_wait_ms allows, waits for values as
+ * above (r is suspended: the route then just returns); otherwise answers
+ * the draw's 503. The generation is read only after a first draw failed,
+ * so a draw that finds values takes no lock of the waitlist; the second
+ * draw after the read means a push in between is never missed.
  */
-static void draw_wait(struct api *a, struct http_req *r, struct rpool *p,
-		      uint64_t n, uint64_t *vals, draw_ok_fn ok)
+static void draw_answer(struct api *a, struct http_req *r, struct rpool *p,
+			uint64_t n, uint64_t *vals, draw_ok_fn ok)
 {
-	uint64_t gen = waitlist_gen(&p->waiters), deadline;
+	uint64_t gen = 0, deadline;
 	struct draw_call *dc;
 	unsigned shard;
 	int rc;
 
-	deadline = r->start_ns + (uint64_t)a->cfg->draw_wait_ms * 1000000u;
-	rc = a->cfg->draw_wait_ms ? rpool_draw(p, n, vals, &shard, r->thread)
-				  : OUTCOME_REFILLING;
+	rc = rpool_draw(p, n, vals, &shard, r->thread);
+	if (rc == OUTCOME_REFILLING && a->cfg->draw_wait_ms) {
+		gen = waitlist_gen(&p->waiters);
+		rc = rpool_draw(p, n, vals, &shard, r->thread);
+	}
 	if (rc == 0) {
 		ok(a, r, p, n, vals, shard);
 		return;
 	}
+	deadline = r->start_ns + (uint64_t)a->cfg->draw_wait_ms * 1000000u;
 	if (!a->cfg->draw_wait_ms || !draw_may_wait(p, rc, deadline)) {
 		api_answer_draw_error(r, p, rc, n);
 		return;
@@ -185,8 +190,6 @@ static void route_random(struct api *a, struct http_req *r,
 	const char *type = http_query(r, "type");
 	struct rpool *p;
 	uint64_t n, one, *vals = &one;
-	unsigned shard;
-	int rc;
 
 	(void)path;
 	if (api_bad_query(r, allowed))
@@ -207,13 +210,7 @@ static void route_random(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	rc = rpool_draw(p, n, vals, &shard, r->thread);
-	if (rc == OUTCOME_REFILLING)
-		draw_wait(a, r, p, n, vals, answer_numbers);
-	else if (rc)
-		api_answer_draw_error(r, p, rc, n);
-	else
-		answer_numbers(a, r, p, n, vals, shard);
+	draw_answer(a, r, p, n, vals, answer_numbers);
 	if (vals != &one)
 		free(vals);
 }
@@ -250,8 +247,6 @@ static void route_next(struct api *a, struct http_req *r,
 	struct seq *sp;
 	struct rpool *p;
 	uint64_t n, *vals;
-	unsigned shard;
-	int rc;
 
 	if (api_bad_query(r, allowed))
 		return;
@@ -274,13 +269,7 @@ static void route_next(struct api *a, struct http_req *r,
 		http_error(r, 500, NULL, "internal", "out of memory");
 		return;
 	}
-	rc = rpool_draw(p, n, vals, &shard, r->thread);
-	if (rc == OUTCOME_REFILLING)
-		draw_wait(a, r, p, n, vals, answer_values);
-	else if (rc)
-		api_answer_draw_error(r, p, rc, n);
-	else
-		answer_values(a, r, p, n, vals, shard);
+	draw_answer(a, r, p, n, vals, answer_values);
 	free(vals);
 }
 
