@@ -6,8 +6,8 @@
 # UBSan; UNIQ_FUZZ_SECONDS each, default 15). Installs what it needs first
 # (Debian 12, as root). Ends with a line "SKIPPED (run) test: why" per
 # skipped test (a Python module's skipped cases one by one), then the
-# last line "N passed, N failed, N skipped"; exits non-zero if anything
-# failed.
+# last 20 lines each failed test printed, then the last line
+# "N passed, N failed, N skipped"; exits non-zero if anything failed.
 #
 #   tests/run.sh [plain|asan|tsan|fuzz ...]   (default: all four)
 set -uo pipefail
@@ -80,6 +80,7 @@ MARK = "UNIQ-SKIP "
 failed_builds = int(sys.argv[1])
 passed, failed = int(sys.argv[2]), int(sys.argv[3])
 skips = []
+tails = []
 for path in sys.argv[4:]:
     run = path.split("/")[0].replace("build-test-", "")
     try:
@@ -105,9 +106,17 @@ for path in sys.argv[4:]:
         else:
             failed += 1
             print("FAILED: %s (%s) %s" % (t["name"], t["result"], path))
+            said = [l for l in out.splitlines() if l.strip()]
+            tails.append((run, t["name"], said[-20:]))
 failed += failed_builds
 for s in skips:
     print("SKIPPED " + s)
+# The end of what each failed test said, last, where a reader of only
+# the tail of a CI log sees it.
+for run, name, said in tails:
+    print("TAIL (%s) %s:" % (run, name))
+    for l in said:
+        print("  | " + l[:240])
 print("%d passed, %d failed, %d skipped" % (passed, failed, len(skips)))
 sys.exit(1 if failed else 0)
 PY
