@@ -88,7 +88,7 @@ int ledger_open(struct ledger *lg, const char *path,
 {
 	struct store_opts so = {
 		.map_size = o->map_size ? o->map_size : LEDGER_DEFAULT_MAP,
-		.max_dbs = 16,
+		.max_dbs = 24,
 		.sync = o->sync,
 		.create = o->create && !o->readonly,
 		/* uniqctl lookup, verify, status: never a writer lock, so
@@ -154,6 +154,7 @@ int ledger_open(struct ledger *lg, const char *path,
 			  MDB_DUPSORT | MDB_DUPFIXED | MDB_INTEGERDUP },
 			{ "redeemed", offsetof(struct ledger, redeemed) },
 			{ "jobs", offsetof(struct ledger, jobs) },
+			{ "blocks", offsetof(struct ledger, blocks) },
 		};
 		size_t i;
 
@@ -161,6 +162,11 @@ int ledger_open(struct ledger *lg, const char *path,
 			rc = store_err(mdb_dbi_open(
 				txn, dbs[i].name, cflag | dbs[i].flags,
 				(MDB_dbi *)((char *)lg + dbs[i].off)));
+			/* A ledger from before cluster pools, only read:
+			 * it has no blocks (lg->blocks stays 0). */
+			if (rc == -ENOENT && !cflag &&
+			    dbs[i].off == offsetof(struct ledger, blocks))
+				rc = 0;
 			if (rc)
 				goto out;
 		}
@@ -284,6 +290,14 @@ int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
 	if (rc)
 		return rc;
 	rc = get_pool(lg, txn, d->name, &p);
+	if (rc == 0 && (p.flags & LEDGER_REC_CLUSTER)) {
+		snprintf(err, errlen, "pool \"%s\" takes its values from a "
+			 "cluster's blocks (it was made by a node started "
+			 "with --etcd); start this data directory with "
+			 "--etcd again", d->name);
+		rc = -EINVAL;
+		goto out;
+	}
 	if (rc == 0) {
 		if (!ledger_rec_matches(&p, d)) {
 			snprintf(err, errlen,
@@ -323,6 +337,66 @@ int ledger_rec_ensure(struct ledger *lg, const struct pool_def *d,
 			 (unsigned long long)d->capacity);
 out:
 	if (txn)	/* read only, or failed: nothing written */
+		store_txn_abort(txn);
+	if (rc == 0)
+		*out = p;
+	return rc;
+}
+
+int ledger_rec_ensure_cluster(struct ledger *lg, const struct pool_def *d,
+			      const uint8_t key[PERM_KEY_LEN],
+			      struct ledger_rec *out, char *err,
+			      size_t errlen)
+{
+	struct ledger_rec p;
+	MDB_txn *txn;
+	int rc;
+
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = get_pool(lg, txn, d->name, &p);
+	if (rc == 0) {
+		if (!(p.flags & LEDGER_REC_CLUSTER)) {
+			snprintf(err, errlen, "pool \"%s\" of this data "
+				 "directory was made without a cluster: its "
+				 "values were not reserved in etcd and could "
+				 "repeat another node's. A node needs a data "
+				 "directory of its own, made with --etcd",
+				 d->name);
+			rc = -EINVAL;
+		} else if (!ledger_rec_matches(&p, d) ||
+			   memcmp(p.key, key, PERM_KEY_LEN) != 0) {
+			snprintf(err, errlen, "pool \"%s\" of this data "
+				 "directory is not the cluster's pool of that "
+				 "name (another range or key): was the data "
+				 "directory made for another cluster?",
+				 d->name);
+			rc = -EINVAL;
+		}
+		goto out;
+	}
+	if (rc != -ENOENT)
+		goto out;
+	rc = ledger_rec_create_txn(lg, txn, d->name, d->kind, d->min,
+				   d->capacity, config_pool_fingerprint(d),
+				   &p);
+	if (rc)
+		goto out;
+	memcpy(p.key, key, PERM_KEY_LEN);
+	p.flags |= LEDGER_REC_CLUSTER;
+	rc = put_pool(lg, txn, d->name, &p);
+	if (rc)
+		goto out;
+	rc = store_finish(txn, 0);
+	txn = NULL;
+	if (rc == 0)
+		log_info("pool \"%s\" created in the ledger as a cluster "
+			 "pool (%s, %llu values)", d->name,
+			 config_kind_name(d->kind),
+			 (unsigned long long)d->capacity);
+out:
+	if (txn)
 		store_txn_abort(txn);
 	if (rc == 0)
 		*out = p;
@@ -371,6 +445,99 @@ static void grant_from(struct ledger_grant *g, const MDB_val *k,
 	g->seq0 = r.seq0;
 	g->time_ms = r.time_ms;
 	g->shard = r.shard;
+}
+
+struct ledger_block_rec {
+	uint64_t count;
+	uint64_t time_ms;
+};
+
+/*
+ * Finds, among the blocks of pool_id, where index `from` (a cluster
+ * pool's counter) can be granted: inside the block that holds it, or at
+ * the first of the next block. Returns 0 with *first and *avail (indices
+ * from *first to that block's end), -ENOENT when no block is left, or an
+ * error.
+ */
+static int block_from(struct ledger *lg, MDB_txn *txn, uint32_t pool_id,
+		      uint64_t from, uint64_t *first, uint64_t *avail)
+{
+	unsigned char key[12];
+	struct ledger_block_rec r;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint64_t bfirst;
+	int rc;
+
+	if (!lg->blocks)
+		return -ENOENT;
+	rc = store_err(mdb_cursor_open(txn, lg->blocks, &cur));
+	if (rc)
+		return rc;
+	/* The block at or before `from` may still hold it. */
+	store_put_be32(key, pool_id);
+	store_put_be64(key + 4, from);
+	k = store_val(key, sizeof(key));
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && memcmp(k.mv_data, key, sizeof(key)) != 0) {
+		/* k is past `from`: look one back first */
+		MDB_val pk = k, pv = v;
+
+		rc = mdb_cursor_get(cur, &pk, &pv, MDB_PREV);
+		if (rc == 0 && pk.mv_size == sizeof(key) &&
+		    pv.mv_size == sizeof(r) &&
+		    store_get_be32(pk.mv_data) == pool_id) {
+			memcpy(&r, pv.mv_data, sizeof(r));
+			bfirst = store_get_be64((unsigned char *)pk.mv_data +
+						4);
+			if (from < bfirst + r.count) {
+				*first = from;
+				*avail = bfirst + r.count - from;
+				goto out;
+			}
+		}
+		k = store_val(key, sizeof(key));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	} else if (rc == MDB_NOTFOUND) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		if (rc == 0 && k.mv_size == sizeof(key) &&
+		    v.mv_size == sizeof(r) &&
+		    store_get_be32(k.mv_data) == pool_id) {
+			memcpy(&r, v.mv_data, sizeof(r));
+			bfirst = store_get_be64((unsigned char *)k.mv_data +
+						4);
+			if (from >= bfirst && from < bfirst + r.count) {
+				*first = from;
+				*avail = bfirst + r.count - from;
+				goto out;
+			}
+		}
+		rc = -ENOENT;
+		goto out;
+	}
+	if (rc) {
+		rc = store_err(rc);
+		goto out;
+	}
+	if (k.mv_size != sizeof(key) || v.mv_size != sizeof(r)) {
+		rc = -EIO;
+		goto out;
+	}
+	if (store_get_be32(k.mv_data) != pool_id) {
+		rc = -ENOENT;
+		goto out;
+	}
+	memcpy(&r, v.mv_data, sizeof(r));
+	bfirst = store_get_be64((unsigned char *)k.mv_data + 4);
+	if (bfirst < from) {	/* exactly at `from` is >=; SET_RANGE */
+		rc = -EIO;
+		goto out;
+	}
+	*first = bfirst;
+	*avail = r.count;
+out:
+	mdb_cursor_close(cur);
+	return rc;
 }
 
 /*
@@ -460,6 +627,22 @@ int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 			  (unsigned long long)(last.first + last.count));
 		rc = -EIO;
 		goto out;
+	}
+	if (p.flags & LEDGER_REC_CLUSTER) {
+		uint64_t first = 0, avail = 0;
+
+		rc = block_from(lg, txn, p.id, p.counter, &first, &avail);
+		if (rc == -ENOENT) {
+			/* Every block granted: used up only once the
+			 * cluster has nothing more to reserve. */
+			g->waiting = !(p.flags & LEDGER_REC_CLUSTER_END);
+			rc = 0;
+			goto out;
+		}
+		if (rc)
+			goto out;
+		p.counter = first;	/* the next block's first */
+		n = avail < want ? avail : want;
 	}
 
 	store_put_be32(skey, p.id);
@@ -803,4 +986,166 @@ void ledger_run_release(struct ledger_run *r)
 		mdb_cursor_close(r->cur);
 	r->cur = NULL;
 	r->live = false;
+}
+
+struct blocks_load {
+	struct ledger_block *arr;
+	size_t n, cap;
+};
+
+static int blocks_load_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct blocks_load *l = arg;
+	struct ledger_block_rec r;
+	struct ledger_block *tmp;
+
+	if (k->mv_size != 12 || v->mv_size != sizeof(r))
+		return -EIO;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		tmp = realloc(l->arr, l->cap * sizeof(*tmp));
+		if (!tmp)
+			return -ENOMEM;
+		l->arr = tmp;
+	}
+	memcpy(&r, v->mv_data, sizeof(r));
+	l->arr[l->n].first =
+		store_get_be64((const unsigned char *)k->mv_data + 4);
+	l->arr[l->n].count = r.count;
+	l->arr[l->n].time_ms = r.time_ms;
+	l->n++;
+	return 0;
+}
+
+static int blocks_load_txn(struct ledger *lg, MDB_txn *txn, const char *name,
+			   struct ledger_rec *pool, struct blocks_load *l)
+{
+	unsigned char key[12];
+	int rc;
+
+	rc = get_pool(lg, txn, name, pool);
+	if (rc || !lg->blocks)
+		return rc;
+	store_put_be32(key, pool->id);
+	store_put_be64(key + 4, 0);
+	return store_scan(txn, lg->blocks, key, sizeof(key), 4,
+			  blocks_load_one, l);
+}
+
+int ledger_blocks_load(struct ledger *lg, const char *name,
+		       struct ledger_rec *pool, struct ledger_block **blocks,
+		       size_t *n)
+{
+	struct blocks_load l = { NULL, 0, 0 };
+	MDB_txn *txn;
+	int rc;
+
+	*blocks = NULL;
+	*n = 0;
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
+	if (rc)
+		return rc;
+	rc = blocks_load_txn(lg, txn, name, pool, &l);
+	store_txn_abort(txn);
+	if (rc) {
+		free(l.arr);
+		return rc;
+	}
+	*blocks = l.arr;
+	*n = l.n;
+	return 0;
+}
+
+int ledger_block_stock(struct ledger *lg, const char *name, uint64_t *unused,
+		       uint64_t *last_end)
+{
+	struct ledger_block *b = NULL;
+	struct ledger_rec p;
+	size_t i, n;
+	uint64_t end;
+	int rc;
+
+	*unused = *last_end = 0;
+	rc = ledger_blocks_load(lg, name, &p, &b, &n);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		end = b[i].first + b[i].count;
+		if (end > p.counter)
+			*unused += end - (b[i].first > p.counter ?
+					  b[i].first : p.counter);
+		*last_end = end;
+	}
+	free(b);
+	return 0;
+}
+
+int ledger_block_add(struct ledger *lg, const char *name,
+		     const struct ledger_block *b, bool end)
+{
+	struct blocks_load l = { NULL, 0, 0 };
+	struct ledger_block_rec r;
+	unsigned char key[12];
+	struct ledger_rec p;
+	MDB_txn *txn;
+	MDB_val k, v;
+	size_t i;
+	int rc;
+
+	if (!lg->blocks)
+		return -EROFS;
+	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
+	if (rc)
+		return rc;
+	rc = blocks_load_txn(lg, txn, name, &p, &l);
+	if (rc)
+		goto out;
+	if (!(p.flags & LEDGER_REC_CLUSTER)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (b->count) {
+		if (b->first > p.capacity || b->count > p.capacity - b->first) {
+			rc = -EINVAL;
+			goto out;
+		}
+		for (i = 0; i < l.n; i++) {
+			if (l.arr[i].first == b->first &&
+			    l.arr[i].count == b->count)
+				goto mark;	/* adopted before */
+			if (b->first < l.arr[i].first + l.arr[i].count &&
+			    l.arr[i].first < b->first + b->count) {
+				rc = -EINVAL;	/* overlaps */
+				goto out;
+			}
+		}
+		if (b->first < p.counter) {
+			rc = -EINVAL;
+			goto out;
+		}
+		store_put_be32(key, p.id);
+		store_put_be64(key + 4, b->first);
+		r.count = b->count;
+		r.time_ms = b->time_ms;
+		k = store_val(key, sizeof(key));
+		v = store_val(&r, sizeof(r));
+		rc = store_err(mdb_put(txn, lg->blocks, &k, &v,
+				       MDB_NOOVERWRITE));
+		if (rc)
+			goto out;
+	}
+mark:
+	if (end && !(p.flags & LEDGER_REC_CLUSTER_END)) {
+		p.flags |= LEDGER_REC_CLUSTER_END;
+		rc = put_pool(lg, txn, name, &p);
+		if (rc)
+			goto out;
+	}
+	rc = store_finish(txn, 0);
+	txn = NULL;
+out:
+	if (txn)
+		store_txn_abort(txn);
+	free(l.arr);
+	return rc;
 }

@@ -60,6 +60,9 @@ struct ledger {
 	MDB_dbi coderuns; /* (stream id, first) -> sorted codes: ledger_run_* */
 	MDB_dbi redeemed; /* (pool id, code) -> time redeemed */
 	MDB_dbi jobs;	/* job id -> struct codejob */
+	MDB_dbi blocks;	/* (pool id, first) -> struct ledger_block_rec: the
+			   blocks a cluster reserved for this node (0 in a
+			   ledger opened read-only that predates them) */
 	/* Random bytes drawn when the ledger was created; every shard made
 	 * for this ledger carries them, so a shard file from another data
 	 * directory is never served. */
@@ -74,13 +77,23 @@ struct ledger_rec {
 	int64_t min;
 	uint64_t capacity;
 	uint32_t decimals;
-	uint32_t reserved;
+	uint32_t flags;		/* LEDGER_REC_* */
 	uint8_t key[PERM_KEY_LEN];
-	uint64_t counter;	/* permutation indices issued: [0, counter) */
+	uint64_t counter;	/* permutation indices issued: [0, counter),
+				   or in a cluster pool the next index of
+				   this node's blocks */
 	uint64_t created_ms;
 	uint64_t skipped;	/* code streams: indices whose code another
 				   stream had issued (not issued here) */
 };
+
+/* Flags of a pool record. */
+#define LEDGER_REC_CLUSTER 1u	/* its indices come from blocks a cluster
+				   reserved (ledger_block_add), not from
+				   [0, capacity) */
+#define LEDGER_REC_CLUSTER_END 2u /* the cluster has no index left to
+				     reserve: when the blocks are used, so
+				     is the pool */
 
 struct ledger_grant {
 	uint64_t first;		/* first permutation index */
@@ -88,6 +101,10 @@ struct ledger_grant {
 	uint64_t seq0;		/* sequence number of `first` in the shard */
 	uint64_t time_ms;
 	uint32_t shard;
+	bool waiting;		/* count 0 in a cluster pool whose blocks
+				   are used while the cluster still has
+				   indices: not used up, waiting for the
+				   next block */
 };
 
 struct ledger_opts {
@@ -158,6 +175,55 @@ int ledger_grant(struct ledger *lg, const char *name, uint32_t shard,
 int ledger_grant_txn(struct ledger *lg, MDB_txn *txn, const char *name,
 		     uint32_t shard, uint64_t want, struct ledger_grant *g,
 		     struct ledger_rec *pool);
+
+/*
+ * Cluster pools (cluster/reserve.h). A block is a range of permutation
+ * indices the cluster reserved for this node in etcd; the pool's grants
+ * take from its blocks in order (ledger_grant skips from the end of one
+ * block to the first of the next), so the grants of a cluster pool tile
+ * its blocks instead of [0, counter).
+ */
+struct ledger_block {
+	uint64_t first;
+	uint64_t count;
+	uint64_t time_ms;	/* when it was reserved */
+};
+
+/*
+ * Makes pool d's record a cluster pool with key `key` (the cluster's):
+ * creates it so if it is missing; refuses with -EINVAL and a sentence in
+ * err a pool made without a cluster (its indices were not reserved: they
+ * would repeat another node's) or with another key. Fills *out. Returns 0
+ * or a negative errno.
+ */
+int ledger_rec_ensure_cluster(struct ledger *lg, const struct pool_def *d,
+			      const uint8_t key[PERM_KEY_LEN],
+			      struct ledger_rec *out, char *err,
+			      size_t errlen);
+
+/*
+ * Adds block b to cluster pool `name`, committed. A block already there
+ * with the same first and count is not an error (a node adopting, after a
+ * crash, a block it reserved in etcd: return 0). A block that overlaps
+ * another, or starts before the pool's counter, is refused with -EINVAL.
+ * With end, also marks the pool LEDGER_REC_CLUSTER_END (b may then have
+ * count 0: nothing is added). Returns 0 or a negative errno.
+ */
+int ledger_block_add(struct ledger *lg, const char *name,
+		     const struct ledger_block *b, bool end);
+
+/*
+ * Reads pool `name` and its blocks in order, into a malloc'd array the
+ * caller frees (NULL when there is none). Returns 0 or a negative errno.
+ */
+int ledger_blocks_load(struct ledger *lg, const char *name,
+		       struct ledger_rec *pool, struct ledger_block **blocks,
+		       size_t *n);
+
+/* Indices of cluster pool `name`'s blocks not granted yet, and the end
+ * of its last block (0 if none). Returns 0 or a negative errno. */
+int ledger_block_stock(struct ledger *lg, const char *name, uint64_t *unused,
+		       uint64_t *last_end);
 
 /* Creates pool `name` in txn with a fresh key, counter 0. Returns 0,
  * -EEXIST, or an error. */

@@ -105,8 +105,10 @@ int pools_open(struct pools *ps, const struct config *cfg,
 
 		if (config_kind_is_random(d->kind)) {
 			rc = rpool_open(&ps->pools[ps->npools], &ps->ledger,
-					cfg, d, o->create, o->readonly, err,
-					errlen);
+					cfg, d, o->create, o->readonly,
+					o->cluster_keys ?
+					o->cluster_keys + i * PERM_KEY_LEN :
+					NULL, err, errlen);
 			if (rc)
 				goto out;
 			ps->npools++;

@@ -46,6 +46,12 @@ struct pools_opts {
 					   may end leases out of range): the
 					   server only, never a tool run beside
 					   it with a config of its own */
+	const uint8_t *cluster_keys;	/* a cluster node's: the cluster's
+					   key of each random pool of cfg,
+					   PERM_KEY_LEN bytes at i *
+					   PERM_KEY_LEN for cfg->pools[i]
+					   (cluster_pool_define); NULL
+					   standalone */
 };
 
 /*

@@ -45,7 +45,7 @@ void rpool_release(struct rpool *p)
 
 int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 	       const struct pool_def *d, bool create, bool readonly,
-	       char *err, size_t errlen)
+	       const uint8_t *cluster_key, char *err, size_t errlen)
 {
 	struct shard_opts so = { .sync = cfg->sync, .create = create,
 				 .readonly = readonly,
@@ -74,7 +74,10 @@ int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 	p->low_water = d->shard_size / 2;
 	p->grant_batch = d->shard_size < GRANT_MAX ? d->shard_size : GRANT_MAX;
 
-	if (create)
+	if (create && cluster_key)
+		rc = ledger_rec_ensure_cluster(lg, d, cluster_key, &rec, err,
+					       errlen);
+	else if (create)
 		rc = ledger_rec_ensure(lg, d, &rec, err, errlen);
 	else
 		rc = ledger_rec_get(lg, d->name, &rec);
@@ -90,6 +93,8 @@ int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 	}
 	p->id = rec.id;
 	perm_init(&p->perm, rec.capacity, rec.key);
+	/* A cluster pool is used up once its last block is granted and the
+	 * cluster has no more to give: its first grant tells. */
 	atomic_store(&p->used_up, rec.counter == rec.capacity);
 
 	rc = ledger_shard_count(lg, p->id, &known);
@@ -277,7 +282,9 @@ int rpool_refill_step(struct rpool *p, unsigned i, uint64_t want,
 		if (rc)
 			goto out;
 		if (g.count == 0) {
-			atomic_store(&p->used_up, true);
+			/* A cluster pool waits for its next block. */
+			if (!g.waiting)
+				atomic_store(&p->used_up, true);
 			goto out;
 		}
 	}
@@ -347,7 +354,8 @@ int rpool_grant_step(struct rpool *p, unsigned i, size_t max,
 	if (rc)
 		goto out;
 	if (g.count == 0) {
-		atomic_store(&p->used_up, true);
+		if (!g.waiting)
+			atomic_store(&p->used_up, true);
 		goto out;
 	}
 	/* Committed: the values are this process's, at their own sequence

@@ -86,15 +86,16 @@ struct rpool {
 /*
  * Opens pool d of cfg (a random kind) on lg: makes sure it exists in the
  * ledger with d's parameters (with create, creating it: see
- * ledger_rec_ensure), then opens its shards, those of cfg and those the
- * ledger still knows of (with create, creating them; read-only, without
- * writer locks). cfg and lg must outlive p. On failure err says why when
- * the step knows, nothing is left open, and a negative errno is
- * returned.
+ * ledger_rec_ensure; with a cluster_key, as a cluster pool of that key:
+ * ledger_rec_ensure_cluster), then opens its shards, those of cfg and
+ * those the ledger still knows of (with create, creating them;
+ * read-only, without writer locks). cfg and lg must outlive p. On
+ * failure err says why when the step knows, nothing is left open, and a
+ * negative errno is returned.
  */
 int rpool_open(struct rpool *p, struct ledger *lg, const struct config *cfg,
 	       const struct pool_def *d, bool create, bool readonly,
-	       char *err, size_t errlen);
+	       const uint8_t *cluster_key, char *err, size_t errlen);
 
 /* Closes p's shards and frees what p holds (not p). Hoppers must have been
  * put back (rpool_put_back) or are burned. */

@@ -787,6 +787,131 @@ static void test_persist(void)
 	t_rm_rf(dir);
 }
 
+/*
+ * Cluster pools: made with the cluster's key, their grants take from the
+ * node's blocks in order, skipping the gaps between them (other nodes'
+ * indices); with every block granted the pool waits (not used up) until
+ * the cluster says it has nothing more; blocks that overlap, or start
+ * before what was granted, are refused; a block adopted twice is not an
+ * error; a standalone pool is never turned into a cluster pool, nor the
+ * other way round.
+ */
+static void test_cluster_blocks(void)
+{
+	const char *dir = t_tmpdir();
+	struct pool_def d = int_def("cl", 0, 1000), s = int_def("solo", 0, 10);
+	struct ledger_block b, *bs = NULL;
+	struct ledger_rec p, q;
+	struct ledger_grant g, *gs = NULL;
+	struct ledger lg;
+	uint8_t key[PERM_KEY_LEN];
+	char path[512], err[256];
+	uint64_t unused, last_end;
+	size_t n = 0, i;
+
+	memset(key, 0x5a, sizeof(key));
+	t_path_in(path, sizeof(path), dir, LEDGER_FILE);
+	CHECK_RC(ledger_open(&lg, path, &open_create), 0);
+	CHECK_RC(ledger_rec_ensure_cluster(&lg, &d, key, &p, err,
+					   sizeof(err)), 0);
+	CHECK(p.flags & LEDGER_REC_CLUSTER);
+	CHECK(memcmp(p.key, key, PERM_KEY_LEN) == 0);
+	/* again: the same */
+	CHECK_RC(ledger_rec_ensure_cluster(&lg, &d, key, &q, err,
+					   sizeof(err)), 0);
+	CHECK(pool_eq(&p, &q));
+	/* another key, or without the cluster: refused */
+	key[0] ^= 1;
+	CHECK_RC(ledger_rec_ensure_cluster(&lg, &d, key, &q, err,
+					   sizeof(err)), -EINVAL);
+	key[0] ^= 1;
+	CHECK_RC(ledger_rec_ensure(&lg, &d, &q, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "--etcd") != NULL);
+	CHECK_RC(ledger_rec_ensure(&lg, &s, &q, err, sizeof(err)), 0);
+	CHECK_RC(ledger_rec_ensure_cluster(&lg, &s, key, &q, err,
+					   sizeof(err)), -EINVAL);
+	b.first = 0;
+	b.count = 5;
+	b.time_ms = 1;
+	CHECK_RC(ledger_block_add(&lg, "solo", &b, false), -EINVAL);
+
+	/* No block yet: waiting, not used up. */
+	CHECK_RC(ledger_grant(&lg, "cl", 0, 10, &g), 0);
+	CHECK_EQ_U64(g.count, 0);
+	CHECK(g.waiting);
+
+	/* Blocks [100, 110) and [300, 305). */
+	b.first = 100;
+	b.count = 10;
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, false), 0);
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, false), 0); /* adopted */
+	b.first = 300;
+	b.count = 5;
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, false), 0);
+	b.first = 104;	/* overlaps the first */
+	b.count = 3;
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, false), -EINVAL);
+	b.first = 999;	/* past the capacity */
+	b.count = 2;
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, false), -EINVAL);
+	CHECK_RC(ledger_block_stock(&lg, "cl", &unused, &last_end), 0);
+	CHECK_EQ_U64(unused, 15);
+	CHECK_EQ_U64(last_end, 305);
+
+	CHECK_RC(ledger_grant(&lg, "cl", 0, 4, &g), 0);
+	CHECK_EQ_U64(g.first, 100);
+	CHECK_EQ_U64(g.count, 4);
+	CHECK_EQ_U64(g.seq0, 0);
+	CHECK_RC(ledger_grant(&lg, "cl", 1, 100, &g), 0);
+	CHECK_EQ_U64(g.first, 104);	/* to the block's end, no further */
+	CHECK_EQ_U64(g.count, 6);
+	CHECK_RC(ledger_grant(&lg, "cl", 0, 100, &g), 0);
+	CHECK_EQ_U64(g.first, 300);	/* over the gap */
+	CHECK_EQ_U64(g.count, 5);
+	CHECK_EQ_U64(g.seq0, 4);
+	CHECK_RC(ledger_block_stock(&lg, "cl", &unused, &last_end), 0);
+	CHECK_EQ_U64(unused, 0);
+	/* a block before what was granted: refused */
+	b.first = 200;
+	b.count = 10;
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, false), -EINVAL);
+	CHECK_RC(ledger_grant(&lg, "cl", 0, 10, &g), 0);
+	CHECK_EQ_U64(g.count, 0);
+	CHECK(g.waiting);
+
+	/* The last block, and the cluster's end: then used up. */
+	b.first = 990;
+	b.count = 10;
+	CHECK_RC(ledger_block_add(&lg, "cl", &b, true), 0);
+	CHECK_RC(ledger_grant(&lg, "cl", 0, 100, &g), 0);
+	CHECK_EQ_U64(g.first, 990);
+	CHECK_EQ_U64(g.count, 10);
+	CHECK_RC(ledger_grant(&lg, "cl", 0, 100, &g), 0);
+	CHECK_EQ_U64(g.count, 0);
+	CHECK(!g.waiting);
+
+	/* Reopened read-only: the grants tile the blocks exactly. */
+	ledger_release(&lg);
+	CHECK_RC(ledger_open(&lg, path, &(struct ledger_opts){
+					.readonly = true }), 0);
+	CHECK_RC(ledger_blocks_load(&lg, "cl", &q, &bs, &n), 0);
+	CHECK_EQ_U64(n, 3);
+	CHECK(q.flags & LEDGER_REC_CLUSTER_END);
+	CHECK_RC(ledger_grants_load(&lg, "cl", &q, &gs, &i), 0);
+	CHECK_EQ_U64(i, 4);
+	if (n == 3 && i == 4) {
+		CHECK_EQ_U64(gs[0].first, bs[0].first);
+		CHECK_EQ_U64(gs[1].first + gs[1].count,
+			     bs[0].first + bs[0].count);
+		CHECK_EQ_U64(gs[2].first, bs[1].first);
+		CHECK_EQ_U64(gs[3].first + gs[3].count, 1000);
+	}
+	free(bs);
+	free(gs);
+	ledger_release(&lg);
+	t_rm_rf(dir);
+}
+
 int main(void)
 {
 	log_setup("test_ledger", getenv("T_VERBOSE") ? LOG_DEBUG : LOG_OFF);
@@ -798,5 +923,6 @@ int main(void)
 	test_grant_damaged();
 	test_grant_tiling();
 	test_persist();
+	test_cluster_blocks();
 	return t_done("test_ledger");
 }
