@@ -146,6 +146,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 				return rc;
 		}
 		have = false;
+		atomic_store(&s->p->cluster_reserved, counter);
 		if (counter >= s->p->def->capacity)
 			return adopt(s, counter, 0, clock_now_ms(), true);
 		cluster_session(r->c, sk, sizeof(sk), &sess_rev);
@@ -185,6 +186,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 				   counter + count == s->p->def->capacity);
 			if (rc)
 				return rc;
+			atomic_store(&s->p->cluster_reserved, counter + count);
 			atomic_fetch_add(&s->blocks, 1);
 			atomic_fetch_add(&s->values, count);
 			log_debug("cluster: pool \"%s\": block %" PRIu64
