@@ -588,7 +588,8 @@ static int parse_endpoints(struct etcd *e, const char *list)
 				return -EINVAL;
 		while (len > 7 && p[len - 1] == '/')
 			len--;
-		if (len <= 7 || strncasecmp(p, "http://", 7) != 0)
+		if (len <= 7 || strncasecmp(p, "http://", 7) != 0 ||
+		    p[7] == '/')
 			return -EINVAL;
 		e->urls[e->nurls] = strndup(p, len);
 		if (!e->urls[e->nurls])

@@ -367,7 +367,7 @@ static void test_open_bad(void)
 	static const char *const bad[] = {
 		"", "ftp://x", "http://a,,http://b", "http://", "http:///",
 		"http://a,", ",http://a", "http://a b", "https://a", "a:2379",
-		"http://a\n",
+		"http://a\n", "http:///x",
 	};
 	struct etcd *e = NULL;
 	size_t i;
