@@ -191,6 +191,7 @@ class ClusterTest(unittest.TestCase):
         os.mkdir(self.etcd.tmp)
         self.nodes = []
         self.load = None
+        self.t0 = time.time()
         self.etcd.start()
 
     def tearDown(self):
@@ -223,6 +224,7 @@ class ClusterTest(unittest.TestCase):
         if failed or errors:
             self._print_logs()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self.note("%.1f s" % (time.time() - self.t0))
         if errors:
             self.fail("\n".join(errors))
 
@@ -234,6 +236,12 @@ class ClusterTest(unittest.TestCase):
         print(self.etcd.logs_tail(800), file=sys.stderr)
 
     # -- helpers ------------------------------------------------------------
+
+    def note(self, text):
+        """A line for the log of the run (measures)."""
+        import sys
+        print("  [%s] %s" % (self._testMethodName, text), file=sys.stderr)
+        sys.stderr.flush()
 
     def node(self, name, config=None, start=True, data_dir=None):
         d = data_dir or os.path.join(self.tmp, "node-" + name)
@@ -275,8 +283,17 @@ class ClusterTest(unittest.TestCase):
     def end_load(self):
         self.load.stop()
         self.assertEqual(self.load.bad, [], "answers outside the contract")
+        conn = {k: v["conn"] for k, v in self.load.stats.items()
+                if v["conn"]}
+        self.assertEqual(conn, {}, "requests to a live node got no answer")
         dup = self.load.duplicates()
         self.assertEqual(dup, {}, "values handed out twice: %r" % dup)
+        total = collections.Counter()
+        for c in self.load.stats.values():
+            total.update(c)
+        self.note("values: int %d, float %d; answers %r" %
+                  (len(self.load.values["int"]),
+                   len(self.load.values["float"]), dict(total)))
 
     def check_blocks(self, pool, names=NODES, received=None):
         """etcd's blocks of pool tile [0, counter) without overlap, each of
@@ -327,8 +344,13 @@ class ClusterTest(unittest.TestCase):
         cmd = [UNIQD, "--data-dir", data_dir, "--listen", "127.0.0.1:0",
                "--config", config or self.config,
                "--etcd", self.etcd.endpoints(), "--node", name]
+        t0 = time.time()
         try:
             rc, out = run_exit(cmd, timeout=timeout)
+            self.note("refused node %s: exit %d after %.1f s: %s" %
+                      (name, rc, time.time() - t0,
+                       out.strip().splitlines()[-1][:160] if out.strip()
+                       else ""))
         except subprocess.TimeoutExpired:
             self.fail("%s was not refused: still running after %.0f s" %
                       (cmd, timeout * SLOW))
@@ -443,7 +465,7 @@ class TestClusterNodes(ClusterTest):
                                "%s: %r" % (n.name, dict(self.load.stats)))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
-        print("restart of %s took %.1f s, %d attempt(s)" %
+        self.note("restart of %s took %.1f s, %d attempt(s)" %
               (victim.name, took, attempts))
 
     def test_c_etcd_leader_killed(self):
@@ -500,12 +522,17 @@ class TestClusterNodes(ClusterTest):
                          (25 * SLOW, dict(self.load.stats)))
         served_in_loss = {n.name: self.load.count("lost", n.name)
                           for n in nodes}
+        for n in nodes:
+            self.assertGreater(served_in_loss[n.name], 0,
+                               "%s served nothing from its stock once etcd "
+                               "lost its quorum: %r" %
+                               (n.name, dict(self.load.stats)))
         self.set_phase("lost-503", 2)
+        t1 = time.time()
         self.etcd.restart(lead, wait=False)
         self.etcd.restart(other, wait=False)
         self.set_phase("back")
         self.etcd.wait_healthy(20)
-        t1 = time.time()
         for n in nodes:
             self.draws_ok(n, 30)
         recovered = time.time() - t1
@@ -520,8 +547,8 @@ class TestClusterNodes(ClusterTest):
                             (n.name, dict(self.load.stats)))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
-        print("quorum lost: first 503 after %s s; served meanwhile %r; "
-              "draws again %.1f s after etcd was back" %
+        self.note("quorum lost: first 503 after %s s; served meanwhile "
+                  "%r; draws again %.1f s after the restart of the members" %
               ({k: round(v, 1) for k, v in first_503.items()},
                served_in_loss, recovered))
 
@@ -535,7 +562,12 @@ class TestClusterNodes(ClusterTest):
         other["pools"][0]["max"] = INT_MAX + 1
         cfg = write_config(os.path.join(self.tmp, "other.json"), other)
         out = self.refused("beta", os.path.join(self.tmp, "node-beta"), cfg)
-        self.assertIn("int", out, out)
+        self.assertIn('"int"', out, out)
+        # the pool's key is its secret (docs/API.md): not for a log
+        key = json.loads(self.etcd.get("/uniqd/pool/int")).get("key")
+        self.assertTrue(key, "no key in the definition of pool int")
+        self.assertNotIn(str(key).lower(), out.lower(),
+                         "the refusal logs pool int's secret key")
         out = self.refused("alpha", os.path.join(self.tmp, "node-alpha2"))
         self.assertIn("alpha", out, out)
         for pool in ({"name": "orders", "kind": "sequence", "tz": "UTC",
@@ -543,16 +575,18 @@ class TestClusterNodes(ClusterTest):
                      {"name": "users", "kind": "lease", "start": 10000,
                       "count": 100, "ttl": 600, "check_ttl": 0},
                      {"name": "codes", "kind": "code",
-                      "pattern": "#####", "alphabet": "A-Z0-9",
-                      "shards": 1, "shard_size": 1000}):
+                      "pattern": "##-##", "alphabet": "ABCD",
+                      "shards": 1, "shard_size": 4}):
             conf = json.loads(json.dumps(CONFIG))
             conf["pools"].append(pool)
             cfg = write_config(os.path.join(self.tmp, pool["name"] + ".json"),
                                conf)
             out = self.refused("delta", os.path.join(self.tmp, "node-d-" +
                                                      pool["name"]), cfg)
-            self.assertTrue(pool["name"] in out or pool["kind"] in out,
-                            "refusal does not say which pool: %s" % out)
+            # which pool, and that cluster mode is why (not a bad config)
+            self.assertIn('"%s"' % pool["name"], out, out)
+            self.assertIn(pool["kind"], out, out)
+            self.assertIn("cluster", out.lower(), out)
         # alpha still serves, and its session is its own
         a.draw("int", timeout=5)
         sess = self.etcd.get_kvs("/uniqd/node/")
