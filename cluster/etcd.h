@@ -1,6 +1,6 @@
 /*
  * etcd.h: a small client of etcd v3's JSON gateway (/v3/kv/txn,
- * /v3/kv/range, /v3/lease/*), over libcurl. Keys and values are bytes;
+ * /v3/kv/range, /v3/lease/...), over libcurl. Keys and values are bytes;
  * the gateway wants them base64, which is done here and nowhere else.
  *
  * One struct etcd is one thread's connection: it keeps a libcurl easy
@@ -17,9 +17,12 @@
  * write in uniqd is a compare-and-swap whose retry finds out.
  *
  * Errors: 0 or a negative errno. -EAGAIN as above; -ENOENT for a lease
- * etcd does not know (expired or revoked); -EPROTO for an answer that is
- * not the gateway's JSON; -ENOMEM; -EINVAL for bad arguments. The last
- * error's text (curl's or etcd's) is kept in the struct for the log
+ * etcd does not know (expired or revoked, also when a put names it);
+ * -EPROTO for an answer that is not the gateway's JSON; -ENOMEM; -EINVAL
+ * for bad arguments (ours, or etcd's InvalidArgument and OutOfRange: an
+ * empty key, a duplicate key in one transaction, too large a TTL); -EIO
+ * for any other error etcd answers with. The last error's text (curl's or
+ * etcd's, with the endpoint) is kept in the struct for the log
  * (etcd_strerror).
  */
 #ifndef UNIQ_ETCD_H
@@ -79,9 +82,10 @@ struct etcd_result {
 
 /*
  * Opens a client of endpoints, a comma-separated list of base URLs
- * ("http://127.0.0.1:2379,http://127.0.0.1:22379"; http only). Each
- * request gives up after timeout_ms on one endpoint. Connects lazily:
- * no request is made here. Returns 0 with *out set, -EINVAL (bad list)
+ * ("http://127.0.0.1:2379,http://127.0.0.1:22379"; http only, no empty
+ * item, no spaces; a trailing '/' is dropped). Each request gives up
+ * after timeout_ms (> 0) on one endpoint. Connects lazily: no request is
+ * made here. Returns 0 with *out set, -EINVAL (bad list, timeout_ms 0)
  * or -ENOMEM.
  */
 int etcd_open(struct etcd **out, const char *endpoints, unsigned timeout_ms);
@@ -89,10 +93,13 @@ int etcd_open(struct etcd **out, const char *endpoints, unsigned timeout_ms);
 /* Closes e and frees it. Safe with NULL. */
 void etcd_free(struct etcd *e);
 
-/* The text of e's last error, for the log ("" if none). */
+/* The text of e's last error, for the log: "" if the last request met
+ * none (a request that succeeded on a second endpoint keeps the first's
+ * failure). */
 const char *etcd_strerror(const struct etcd *e);
 
-/* The endpoint e's last request went to. */
+/* The endpoint e's last request went to (the last one tried, when all
+ * failed). */
 const char *etcd_endpoint(const struct etcd *e);
 
 /*
@@ -100,8 +107,9 @@ const char *etcd_endpoint(const struct etcd *e);
  * success branch (taken when every compare holds) and of the failure
  * branch. Built in caller memory with etcd_txn_init, released with
  * etcd_txn_release (also after a failed run). The add functions return
- * 0 or -ENOMEM (the transaction then fails to run with -ENOMEM too, so
- * a caller may check once, at etcd_txn_run).
+ * 0, -ENOMEM or -EINVAL (an enum out of range); the transaction then
+ * fails to run with that error too, so a caller may check once, at
+ * etcd_txn_run. A transaction with nothing added runs (and succeeds).
  */
 struct etcd_txn {
 	void *json;		/* private: the request being built */
@@ -111,7 +119,8 @@ struct etcd_txn {
 void etcd_txn_init(struct etcd_txn *t);
 void etcd_txn_release(struct etcd_txn *t);
 
-/* Compares the key's version, create or mod revision with v. */
+/* Compares the key's version, create or mod revision with v (target
+ * ETCD_VALUE is etcd_txn_cmp_value's: -EINVAL here). */
 int etcd_txn_cmp(struct etcd_txn *t, const char *key, size_t keylen,
 		 enum etcd_target target, enum etcd_cmp cmp, int64_t v);
 
@@ -148,7 +157,8 @@ int etcd_get(struct etcd *e, const char *key, size_t keylen, bool prefix,
 /* Frees what res holds and empties it. Safe on an empty result. */
 void etcd_result_release(struct etcd_result *res);
 
-/* Grants a lease of ttl seconds: 0 with *id (and *granted, its TTL). */
+/* Grants a lease of ttl seconds (> 0, else -EINVAL; etcd raises a TTL
+ * below its minimum): 0 with *id (and *granted, its TTL). */
 int etcd_lease_grant(struct etcd *e, int64_t ttl, int64_t *id,
 		     int64_t *granted);
 

@@ -10,6 +10,7 @@
  *     "max_connections": 10000, "idle_timeout": 60, "map_mb": 65536,
  *     "header_timeout": 10, "body_timeout": 10, "per_ip_connections": 2048,
  *     "draw_wait_ms": 200,
+ *     "etcd": "http://127.0.0.1:2379", "node": "a",   (a cluster node)
  *     "pools": [
  *       {"name": "int", "kind": "int", "min": 0, "max": 9007199254740991,
  *        "shards": 2, "shard_size": 1000000},
@@ -709,7 +710,8 @@ int config_parse(struct config *c, const char *json, char *err,
 					    "map_mb", "header_timeout",
 					    "body_timeout",
 					    "per_ip_connections",
-					    "draw_wait_ms", NULL };
+					    "draw_wait_ms", "etcd", "node",
+					    NULL };
 	/* require_null_terminated: text after the object is an error too. */
 	cJSON *root = cJSON_ParseWithOpts(json, NULL, 1);
 	const cJSON *v;
@@ -797,6 +799,25 @@ int config_parse(struct config *c, const char *json, char *err,
 			goto out;
 		}
 		c->sync = cJSON_IsTrue(v);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "etcd"))) {
+		if (!cJSON_IsString(v) ||
+		    strlen(v->valuestring) >= sizeof(c->etcd)) {
+			fail(err, errlen, "\"etcd\" must be a string of "
+			     "etcd client URLs, comma-separated, such as "
+			     "\"http://127.0.0.1:2379\"");
+			goto out;
+		}
+		snprintf(c->etcd, sizeof(c->etcd), "%s", v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "node"))) {
+		if (!cJSON_IsString(v) || !*v->valuestring ||
+		    strlen(v->valuestring) >= sizeof(c->node)) {
+			fail(err, errlen, "\"node\" must be a name of 1 to "
+			     "64 characters");
+			goto out;
+		}
+		snprintf(c->node, sizeof(c->node), "%s", v->valuestring);
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "admin_token"))) {
 		rc = config_set_admin_token(c, cJSON_IsString(v) ?

@@ -102,6 +102,10 @@ struct config {
 				   0: the defaults (64 GiB ledger, 16 GiB
 				   shards); maps grow when full */
 	char *admin_token;	/* NULL when none is configured */
+	char etcd[1024];	/* a cluster's etcd client URLs, comma-
+				   separated; "" standalone (the default) */
+	char node[65];		/* this node's name in the cluster ("":
+				   the host name) */
 	struct pool_def *pools;
 	size_t npools;
 };

@@ -34,6 +34,9 @@ static const struct {
 	[OUTCOME_JOBS_FULL] = { "jobs_full", "the pool's job queue is "
 				"full" },
 	[OUTCOME_JOB_IDS_OUT] = { "job_ids_out", "no job id is left" },
+	[OUTCOME_CLUSTER_DOWN] = { "cluster_unavailable", "the cluster's "
+				   "etcd cannot be reached or has no "
+				   "quorum" },
 };
 
 const char *outcome_name(int rc)

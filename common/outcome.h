@@ -36,6 +36,9 @@ enum outcome {
 				   asks */
 	OUTCOME_JOBS_FULL,	/* a pool's queue of jobs is full */
 	OUTCOME_JOB_IDS_OUT,	/* no job id is left */
+	/* Cluster nodes */
+	OUTCOME_CLUSTER_DOWN,	/* etcd cannot be reached or has no
+				   quorum: nothing was done; retry */
 	OUTCOME_COUNT_
 };
 

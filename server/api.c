@@ -236,6 +236,11 @@ void api_answer_commit_error(struct http_req *r, int rc, const char *what)
 	if (rc == -ESHUTDOWN)
 		http_error(r, 503, api_retry_1, "shutting_down",
 			   "the server is stopping; retry shortly");
+	else if (rc == OUTCOME_CLUSTER_DOWN)
+		http_error(r, 503, api_retry_1, "cluster_unavailable",
+			   "the %s could not be done: the cluster's etcd "
+			   "cannot be reached or has no quorum; nothing was "
+			   "done, retry shortly", what);
 	else
 		http_error(r, 503, api_retry_1, "unavailable",
 			   "the %s could not be recorded: %s", what,

@@ -190,8 +190,9 @@ void api_call_done(struct api_call *call, int rc);
 /*
  * Answers a call whose commit failed, the last case of every answer
  * function: 503 shutting_down for -ESHUTDOWN (the committer had stopped),
- * else 503 unavailable, "the <what> could not be recorded: <why>"; both
- * with Retry-After: 1.
+ * 503 cluster_unavailable for OUTCOME_CLUSTER_DOWN (a cluster node whose
+ * etcd has no quorum), else 503 unavailable, "the <what> could not be
+ * recorded: <why>"; all with Retry-After: 1.
  */
 void api_answer_commit_error(struct http_req *r, int rc, const char *what);
 

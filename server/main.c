@@ -19,6 +19,9 @@
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
  *   job workers    one per code pool: bulk code jobs (pools/codegen.h)
+ *   cluster        with --etcd: the session thread (cluster/cluster.h)
+ *                  and the reserver, which reserves blocks of the random
+ *                  pools' indices ahead of need (cluster/reserve.h)
  *   code helpers   short-lived: codepool_issue (pools/codepool.c)
  *                  computes half of a large batch of codes on a thread of
  *                  its own, and joins it before it returns; started by
@@ -34,9 +37,9 @@
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more; then committer_free (HTTP threads used it until here);
  *   5. codegen_stop: code jobs stop at a commit boundary (and go on at the
- *      next start); refill_stop: refill threads too;
+ *      next start); refill_stop: refill threads too; reserve_stop;
  *   6. rpool_put_back: unsent values go back to their shards (committed);
- *   7. close every LMDB environment.
+ *   7. close every LMDB environment; cluster_stop ends the session.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +53,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/cluster.h"
+#include "cluster/reserve.h"
 #include "common/config.h"
 #include "common/fdlimit.h"
 #include "common/log.h"
@@ -70,6 +75,7 @@
 static const char usage[] =
 "usage: uniqd [--config FILE] [--listen ADDR:PORT] [--data-dir DIR]\n"
 "             [--threads N] [--access-log[=routes|paths]] [--quiet]\n"
+"             [--etcd URL[,URL...] [--node NAME]]\n"
 "\n"
 "Serves values that are never handed out twice, from every pool of its\n"
 "configuration, across threads, restarts and kill -9.\n"
@@ -92,6 +98,11 @@ static const char usage[] =
 "                     reaches the log; \"paths\" writes the path as asked\n"
 "  --quiet            log warnings and errors only (and the access log,\n"
 "                     if asked)\n"
+"  --etcd URL,...     be a node of the cluster kept on these etcd members\n"
+"                     (config \"etcd\"): nodes serve the same int and float\n"
+"                     pools and never one value twice (docs/CLUSTER.md)\n"
+"  --node NAME        this node's name in the cluster (config \"node\";\n"
+"                     default: the host name); one process per name\n"
 "  --help, --version\n"
 "\n"
 "Environment:\n"
@@ -132,6 +143,8 @@ struct args {
 	const char *listen;
 	const char *data_dir;
 	const char *threads;
+	const char *etcd;
+	const char *node;
 	enum metrics_log access_log;
 	bool quiet;
 };
@@ -145,6 +158,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "threads", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "access-log", optional_argument, NULL, 'a' },
+		{ "etcd", required_argument, NULL, 'E' },
+		{ "node", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -159,6 +174,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'd': a->data_dir = optarg; break;
 		case 't': a->threads = optarg; break;
 		case 'q': a->quiet = true; break;
+		case 'E': a->etcd = optarg; break;
+		case 'N': a->node = optarg; break;
 		case 'a':
 			if (!optarg || !strcmp(optarg, "routes")) {
 				a->access_log = METRICS_LOG_ROUTES;
@@ -212,6 +229,27 @@ static int load_config(const struct args *a, struct config *cfg)
 		}
 		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s",
 			 a->data_dir);
+	}
+	if (a->etcd) {
+		if (!*a->etcd || strlen(a->etcd) >= sizeof(cfg->etcd)) {
+			log_error("--etcd must be etcd client URLs, "
+				  "comma-separated");
+			return -EINVAL;
+		}
+		snprintf(cfg->etcd, sizeof(cfg->etcd), "%s", a->etcd);
+	}
+	if (a->node) {
+		if (!*a->node || strlen(a->node) >= sizeof(cfg->node)) {
+			log_error("--node must be a name of 1 to 64 "
+				  "characters");
+			return -EINVAL;
+		}
+		snprintf(cfg->node, sizeof(cfg->node), "%s", a->node);
+	}
+	if (*cfg->etcd && !*cfg->node &&
+	    gethostname(cfg->node, sizeof(cfg->node) - 1)) {
+		log_error("--node is needed (no host name to default to)");
+		return -EINVAL;
 	}
 	if (a->threads) {
 		if (parse_u64(a->threads, 1, 256, &n)) {
@@ -271,6 +309,61 @@ static void raise_fd_limit(unsigned max_conns)
 			 (unsigned long long)now, max_conns);
 }
 
+/*
+ * With cfg->etcd: joins the cluster and defines every pool of cfg in it
+ * (a node configured otherwise than the cluster is refused), filling
+ * keys with the cluster's key of each random pool (PERM_KEY_LEN bytes at
+ * i * PERM_KEY_LEN for cfg->pools[i]). Returns 0 with *out set, or a
+ * negative errno, said in the log.
+ */
+static int join_cluster(const struct config *cfg, struct cluster **out,
+			uint8_t **keys)
+{
+	struct etcd *e = NULL;
+	char err[768];
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	*keys = NULL;
+	for (i = 0; i < cfg->npools; i++) {
+		const struct pool_def *d = &cfg->pools[i];
+
+		if (d->kind != POOL_INT && d->kind != POOL_FLOAT) {
+			log_error("pool \"%s\" is a %s pool: a cluster node "
+				  "serves int and float pools only so far; "
+				  "give --etcd a configuration without it",
+				  d->name, config_kind_name(d->kind));
+			return -ENOTSUP;
+		}
+	}
+	*keys = calloc(cfg->npools, PERM_KEY_LEN);
+	if (!*keys)
+		return -ENOMEM;
+	rc = cluster_start(out, cfg->etcd, cfg->node, err, sizeof(err));
+	if (rc) {
+		log_error("cannot join the cluster: %s", err);
+		goto out;
+	}
+	rc = cluster_etcd_open(*out, &e);
+	for (i = 0; rc == 0 && i < cfg->npools; i++) {
+		rc = cluster_pool_define(*out, e, &cfg->pools[i],
+					 *keys + i * PERM_KEY_LEN, false, err,
+					 sizeof(err));
+		if (rc)
+			log_error("%s", err);
+	}
+out:
+	etcd_free(e);
+	if (rc) {
+		cluster_stop(*out);
+		*out = NULL;
+		free(*keys);
+		*keys = NULL;
+	}
+	return rc;
+}
+
 static bool is_loopback(const char *host)
 {
 	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
@@ -324,6 +417,9 @@ int main(int argc, char **argv)
 	struct committer *committer = NULL;
 	struct refill *refill = NULL;
 	struct codegen *jobs = NULL;
+	struct cluster *cluster = NULL;
+	struct reserve *reserve = NULL;
+	uint8_t *cluster_keys = NULL;
 	struct http_opts ho;
 	struct config cfg;
 	struct api api = { 0 };
@@ -378,12 +474,28 @@ int main(int argc, char **argv)
 		rc = lock_fd;
 		goto out;
 	}
+	if (*cfg.etcd) {
+		rc = join_cluster(&cfg, &cluster, &cluster_keys);
+		if (rc)
+			goto out;
+		po.cluster_keys = cluster_keys;
+	}
 	rc = pools_open(&pools, &cfg, &po, err, sizeof(err));
 	if (rc) {
 		log_error("%s", err);
 		goto out;
 	}
 	pools_opened = true;
+	if (cluster) {
+		/* Before the refill threads, so that their first grants
+		 * find a block. */
+		rc = reserve_start(cluster, &pools, &reserve);
+		if (rc) {
+			log_error("cannot start the reserver: %s",
+				  log_strerror(rc));
+			goto out;
+		}
+	}
 	rc = refill_start(&pools, &refill);
 	if (rc) {
 		log_error("cannot start the refill threads: %s",
@@ -435,9 +547,10 @@ int main(int argc, char **argv)
 			  cfg.port, log_strerror(rc));
 		goto out;
 	}
-	log_info("listening on %s:%u (%u threads, data in %s, %zu pools)",
+	log_info("listening on %s:%u (%u threads, data in %s, %zu pools%s%s)",
 		 cfg.listen_host, http_port(http), cfg.threads, cfg.data_dir,
-		 cfg.npools);
+		 cfg.npools, cluster ? ", cluster node " : "",
+		 cluster ? cfg.node : "");
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) == 0)
@@ -477,8 +590,11 @@ out:
 				rc = -EIO;
 	}
 	refill_free(refill);
+	reserve_stop(reserve);
 	if (pools_opened)
 		pools_release(&pools);
+	cluster_stop(cluster);
+	free(cluster_keys);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	config_release(&cfg);

@@ -37,6 +37,12 @@
 #       `wrk -t1 -c64` on GET /random, on a fresh data directory and on one
 #       whose ledger has N values issued (default 10,000,000): the heap
 #       must not grow with the ledger.
+#   stress/bench.sh cluster [--seconds N] [--rounds N]
+#       a cluster node (uniqd --etcd, one etcd member started here on
+#       loopback ports) against a standalone uniqd of the same
+#       configuration, in alternating rounds: GET /random (`wrk -t1
+#       -c64`; issue 12 wants >= 0.95x), and the etcd transactions the
+#       node made (its blocks) per second at that speed.
 #   stress/bench.sh idle [--seconds N] [--rounds N]
 #       GET /random with `wrk -t1 -c8`, alone and then beside 1000 idle
 #       keep-alive connections held open (and 20 sending a header a byte
@@ -57,14 +63,14 @@ peers=${PEERS_DIR:-$here/../shared/peers}
 mode=random seconds=10 rounds=3 with_seed=0 values= requests=1000000 baseline=
 while (($#)); do
   case $1 in
-    random|init|bulk|stress|orders|leases|codes|idle|heap) mode=$1 ;;
+    random|init|bulk|stress|orders|leases|codes|idle|heap|cluster) mode=$1 ;;
     --seconds) seconds=$2; shift ;;
     --rounds) rounds=$2; shift ;;
     --with-seed) with_seed=1 ;;
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
     --baseline) baseline=$2; shift ;;
-    -h|--help) sed -n '2,53p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,59p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -468,6 +474,59 @@ heap)
     kill "$up"; wait "$up" 2>/dev/null || true
   done
   echo "RATIO heap ledger/fresh = $(echo "$(cat "$work/heap-ledger") $(cat "$work/heap-fresh")" | awk '{printf "%.2f", $1/$2}')"
+  ;;
+cluster)
+  command -v etcd >/dev/null || { echo "bench: cluster needs etcd (apt-get install etcd-server)" >&2; exit 1; }
+  ecport=$(free_port); epport=$(free_port)
+  etcd --name b --data-dir "$work/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ecport" --advertise-client-urls "http://127.0.0.1:$ecport" \
+    --listen-peer-urls "http://127.0.0.1:$epport" --initial-advertise-peer-urls "http://127.0.0.1:$epport" \
+    --initial-cluster "b=http://127.0.0.1:$epport" > "$work/etcd.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null -X POST -d '{}' "http://127.0.0.1:$ecport/v3/maintenance/status" && break
+    sleep 0.1
+  done
+  cat > "$work/config.json" <<JSON
+{"threads": 2, "pools": [
+  {"name": "int", "kind": "int", "shards": 2, "shard_size": 200000},
+  {"name": "float", "kind": "float", "shards": 2, "shard_size": 200000}]}
+JSON
+  start_uniqd "$work/config.json"
+  sport=$uport
+  cport=$(free_port)
+  "$build/server/uniqd" --config "$work/config.json" --data-dir "$work/cdata" \
+    --listen "127.0.0.1:$cport" --etcd "http://127.0.0.1:$ecport" --node bench --quiet \
+    2>"$work/node.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$cport/healthz"
+  blocks() { # the node's blocks of pool int so far
+    curl -s -X POST -d "{\"key\":\"$(printf /uniqd/pool/int/block/ | base64 -w0)\",\"range_end\":\"$(printf /uniqd/pool/int/block0 | base64 -w0)\",\"count_only\":true}" \
+      "http://127.0.0.1:$ecport/v3/kv/range" | python3 -c 'import json,sys; print(int(json.load(sys.stdin).get("count", 0)))'
+  }
+  echo "GET /random, wrk -t1 -c64 -d${seconds}s: cluster node vs standalone, $rounds alternating rounds"
+  : > "$work/c"; : > "$work/s"; : > "$work/x"
+  for r in $(seq 1 "$rounds"); do
+    if ((r % 2)); then
+      read -r sr sp _ < <(run_wrk "http://127.0.0.1:$sport/random")
+      b0=$(blocks); t0=$(date +%s.%N)
+      read -r cr cp _ < <(run_wrk "http://127.0.0.1:$cport/random")
+      t1=$(date +%s.%N); b1=$(blocks)
+    else
+      b0=$(blocks); t0=$(date +%s.%N)
+      read -r cr cp _ < <(run_wrk "http://127.0.0.1:$cport/random")
+      t1=$(date +%s.%N); b1=$(blocks)
+      read -r sr sp _ < <(run_wrk "http://127.0.0.1:$sport/random")
+    fi
+    echo "$cr" >> "$work/c"; echo "$sr" >> "$work/s"
+    echo "$b0 $b1 $t0 $t1" | awk '{printf "%.2f\n", ($2-$1)/($4-$3)}' >> "$work/x"
+    printf '  round %d: standalone %8d req/s p99 %6.2f ms | node %8d req/s p99 %6.2f ms | ratio %.2f | %s blocks/s\n' \
+      "$r" "$sr" "$sp" "$cr" "$cp" "$(echo "$cr $sr" | awk '{print $1/$2}')" "$(tail -1 "$work/x")"
+  done
+  c=$(median < "$work/c"); s=$(median < "$work/s")
+  echo "median: node $c req/s, standalone $s req/s"
+  echo "RATIO cluster random node/standalone = $(echo "$c $s" | awk '{printf "%.2f", $1/$2}')"
+  echo "RATE cluster etcd transactions/s (blocks of pool int) = $(median < "$work/x")"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"

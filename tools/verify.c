@@ -71,13 +71,14 @@ static int cmp_range(const void *a, const void *b)
 
 /* Check 1 of verify.h. */
 static int check_grants(struct rpool *p, const struct ledger_rec *rec,
-			const struct ledger_grant *g, size_t n, FILE *out,
+			const struct ledger_grant *g, size_t n,
+			const struct ledger_block *b, size_t nb, FILE *out,
 			struct verify_report *r)
 {
 	const char *name = p->def->name;
 	struct seq_range *sr;
-	uint64_t end = 0;
-	size_t i;
+	uint64_t end = nb ? b[0].first : 0;
+	size_t i, bi = 0;
 
 	if (rec->counter > rec->capacity)
 		problem(r, out, name, "counter %llu is above capacity %llu",
@@ -87,12 +88,18 @@ static int check_grants(struct rpool *p, const struct ledger_rec *rec,
 	if (!sr)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		if (g[i].first != end || g[i].count == 0)
+		/* A cluster pool's grants go on in its next block. */
+		if (nb && bi + 1 < nb && end == b[bi].first + b[bi].count)
+			end = b[++bi].first;
+		if (g[i].first != end || g[i].count == 0 ||
+		    (nb && (bi >= nb || g[i].first + g[i].count >
+					 b[bi].first + b[bi].count)))
 			problem(r, out, name, "grant %zu covers [%llu, +%llu) "
-				"but the previous one ended at %llu", i,
+				"but the previous one ended at %llu%s", i,
 				(unsigned long long)g[i].first,
 				(unsigned long long)g[i].count,
-				(unsigned long long)end);
+				(unsigned long long)end,
+				nb ? " (or it leaves this node's blocks)" : "");
 		end = g[i].first + g[i].count;
 		sr[i].shard = g[i].shard;
 		sr[i].lo = g[i].seq0;
@@ -128,8 +135,10 @@ int verify_pool(struct rpool *p, FILE *out, struct verify_report *r)
 	const char *name = p->def->name;
 	struct shard_reader *rd = NULL;
 	struct ledger_grant *g = NULL;
+	struct ledger_block *blocks = NULL;
 	const struct ledger_grant *hit;
 	struct ledger_rec rec;
+	size_t nb = 0;
 	struct shard_item it;
 	char text[VALUE_TEXT_MAX + 1];
 	size_t ng = 0;
@@ -152,9 +161,19 @@ int verify_pool(struct rpool *p, FILE *out, struct verify_report *r)
 	rc = ledger_grants_load(p->ledger, name, &rec, &g, &ng);
 	if (rc)
 		goto out;
+	if (rec.flags & LEDGER_REC_CLUSTER) {
+		/* Read after the grants: a block is added before any
+		 * grant takes from it, so every granted block is here. */
+		rc = ledger_blocks_load(p->ledger, name, &rec, &blocks, &nb);
+		if (rc)
+			goto out;
+	}
 	r->grants = ng;
 	r->issued = rec.counter;
-	rc = check_grants(p, &rec, g, ng, out, r);
+	if (rec.flags & LEDGER_REC_CLUSTER)
+		for (r->issued = 0, i = 0; i < ng; i++)
+			r->issued += g[i].count;
+	rc = check_grants(p, &rec, g, ng, blocks, nb, out, r);
 	if (rc)
 		goto out;
 
@@ -203,6 +222,7 @@ out:
 		shard_reader_end(&rd[i]);
 	free(rd);
 	free(g);
+	free(blocks);
 	return rc;
 }
 
@@ -332,7 +352,7 @@ int verify_code_streams(struct rpool *p, FILE *out, struct verify_report *r)
 			if (rc)
 				goto out;
 			r->grants += ng;
-			rc = check_grants(p, &srec, g, ng, out, r);
+			rc = check_grants(p, &srec, g, ng, NULL, 0, out, r);
 			free(g);
 			if (rc)
 				goto out;

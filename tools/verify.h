@@ -7,7 +7,8 @@
  * second (a value is committed to the ledger before it enters a shard, so
  * anything in those shard snapshots is in the later ledger snapshot),
  * then checks:
- *   1. the grants tile [0, counter) exactly, counter <= capacity, and no
+ *   1. the grants tile [0, counter) exactly (a cluster pool's: its
+ *      blocks in order, up to counter), counter <= capacity, and no
  *      two grants share a sequence number of one shard;
  *   2. every shard entry (seq, v) is a value of the pool, perm(perm^-1(v))
  *      == v, and the grant holding perm^-1(v) put it in this shard at

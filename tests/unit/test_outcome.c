@@ -40,6 +40,7 @@ static void test_table(void)
 	}
 	CHECK_STR(outcome_name(OUTCOME_USED_UP), "used_up");
 	CHECK_STR(outcome_name(OUTCOME_JOB_IDS_OUT), "job_ids_out");
+	CHECK_STR(outcome_name(OUTCOME_CLUSTER_DOWN), "cluster_unavailable");
 	CHECK_STR(outcome_str(OUTCOME_ALL_OUT), "every number is out");
 }
 

@@ -1,0 +1,67 @@
+/*
+ * reserve.h: a cluster node reserves blocks of its random pools'
+ * permutation indices from etcd, ahead of need, so that the request path
+ * never waits on etcd (cluster.h has the keys).
+ *
+ * A reservation is one etcd transaction: compare pool/<name>/counter's
+ * mod revision (or its absence) and the session key's create revision;
+ * put the counter advanced by count and pool/<name>/block/<first> =
+ * {"node", "first", "count", "ms"}. Only then is the block added to the
+ * node's ledger (ledger_block_add), and only from the ledger do its
+ * indices become grants, values, shard entries. A crash between the two
+ * leaves a block in etcd that the ledger lacks: reserve_start adopts
+ * every block of this node that etcd has and the ledger does not, so a
+ * restarted node resumes its own blocks; a node that never comes back
+ * leaves its blocks burned, never given to another node.
+ *
+ * Sizes: a pool's first block fills its shards once (shards x
+ * shard_size, 1,000 to 2^20); then, as Meituan Leaf does with segments,
+ * a block that lasted less than 1 s doubles the next one (up to 2^24)
+ * and one that lasted more than 30 s halves it, so a node at full speed
+ * reserves about once a second. Near the end of the range a block is at
+ * most an eighth of what is left (at least 64), so little is stranded
+ * in the blocks of nodes that are gone.
+ *
+ * DESIGN
+ *
+ * Threads: one reserver thread per node, for every cluster pool; it owns
+ * its struct etcd and the sizes. It writes the ledger (ledger_block_add,
+ * its own write transaction) and reads it; the refill threads grant from
+ * the blocks (ledger_grant) and, finding none, wait and retry
+ * (g.waiting), so neither waits for the other and no lock is shared.
+ * When etcd is unreachable the thread retries every second; pools serve
+ * from their stock meanwhile and then answer 503 refilling.
+ */
+#ifndef UNIQ_RESERVE_H
+#define UNIQ_RESERVE_H
+
+#include <stdint.h>
+
+#include "cluster/cluster.h"
+#include "pools/pools.h"
+
+struct reserve;
+
+/* Per pool, for /metrics and status. */
+struct reserve_stats {
+	uint64_t blocks;	/* reserved by this process */
+	uint64_t values;	/* in them */
+	uint64_t failures;	/* reservations etcd could not take */
+};
+
+/*
+ * Adopts the blocks of ps's cluster pools that etcd has for this node and
+ * the ledger lacks, reserves a first block where a pool has no stock
+ * (both bounded by etcd's answers: -EAGAIN when it cannot be reached is
+ * logged, not fatal), then starts the reserver thread. Returns 0 with
+ * *out set, or a negative errno.
+ */
+int reserve_start(struct cluster *c, struct pools *ps, struct reserve **out);
+
+/* Stops the thread and frees r. Safe with NULL. */
+void reserve_stop(struct reserve *r);
+
+/* Stats of random pool index i of ps (as in ps->pools). */
+void reserve_stats(struct reserve *r, size_t i, struct reserve_stats *out);
+
+#endif
