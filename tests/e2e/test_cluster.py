@@ -28,7 +28,7 @@ import unittest
 from cluster import (ClusterNode, EtcdCluster, EtcdError, etcd_available,
                      run_exit, ETCD)
 from harness import (SANITIZER_MARKS, SLOW, Server, UNIQD, json_numbers_text,
-                     write_config)
+                     uniqctl, write_config)
 
 REQUIRE = os.environ.get("UNIQ_REQUIRE_ETCD") == "1"
 TTL = 10                # cluster.h CLUSTER_TTL: a session's lease
@@ -334,6 +334,16 @@ class ClusterTest(unittest.TestCase):
             by[node] += count
         return counter, by
 
+    def verify(self, nodes):
+        """uniqctl --etcd verify on each node's data directory (they may
+        still serve): the blocks tile each counter, the node's ledger
+        matches its blocks."""
+        for n in nodes:
+            p = uniqctl(n.data_dir, "verify", "--etcd", self.etcd.endpoints(),
+                        "--node", n.name, config=self.config, timeout=60)
+            self.assertEqual(p.returncode, 0, "uniqctl verify of %s:\n%s%s"
+                             % (n.name, p.stdout[-3000:], p.stderr[-3000:]))
+
     def counter(self, pool="int"):
         v = self.etcd.get("/uniqd/pool/%s/counter" % pool)
         return int(v) if v is not None else 0
@@ -437,6 +447,7 @@ class TestClusterNodes(ClusterTest):
                 pool, received=len(self.load.values[pool]))
             self.assertEqual(set(by), set(NODES),
                              "%s: not every node reserved: %r" % (pool, by))
+        self.verify(nodes)
         # each node's stock is of its own blocks: values still unique after
         # one more draw per node
         for n in nodes:
@@ -465,6 +476,7 @@ class TestClusterNodes(ClusterTest):
                                "%s: %r" % (n.name, dict(self.load.stats)))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
+        self.verify(nodes)
         self.note("restart of %s took %.1f s, %d attempt(s)" %
               (victim.name, took, attempts))
 
@@ -494,6 +506,7 @@ class TestClusterNodes(ClusterTest):
                                                      dict(self.load.stats)))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
+        self.verify(nodes)
 
     def test_d_quorum_lost(self):
         """Two of three members killed under load: draws answer from stock,
@@ -547,6 +560,7 @@ class TestClusterNodes(ClusterTest):
                             (n.name, dict(self.load.stats)))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
+        self.verify(nodes)
         self.note("quorum lost: first 503 after %s s; served meanwhile "
                   "%r; draws again %.1f s after the restart of the members" %
               ({k: round(v, 1) for k, v in first_503.items()},
@@ -563,11 +577,7 @@ class TestClusterNodes(ClusterTest):
         cfg = write_config(os.path.join(self.tmp, "other.json"), other)
         out = self.refused("beta", os.path.join(self.tmp, "node-beta"), cfg)
         self.assertIn('"int"', out, out)
-        # the pool's key is its secret (docs/API.md): not for a log
-        key = json.loads(self.etcd.get("/uniqd/pool/int")).get("key")
-        self.assertTrue(key, "no key in the definition of pool int")
-        self.assertNotIn(str(key).lower(), out.lower(),
-                         "the refusal logs pool int's secret key")
+        range_out = out
         out = self.refused("alpha", os.path.join(self.tmp, "node-alpha2"))
         self.assertIn("alpha", out, out)
         for pool in ({"name": "orders", "kind": "sequence", "tz": "UTC",
@@ -591,6 +601,12 @@ class TestClusterNodes(ClusterTest):
         a.draw("int", timeout=5)
         sess = self.etcd.get_kvs("/uniqd/node/")
         self.assertEqual([kv["key"] for kv in sess], ["/uniqd/node/alpha"])
+        # the pool's key is its secret (docs/API.md): not for a log
+        key = json.loads(self.etcd.get("/uniqd/pool/int")).get("key")
+        self.assertTrue(key, "no key in the definition of pool int")
+        self.assertNotIn(str(key).lower(), range_out.lower(),
+                         "the refusal of another range logs pool int's "
+                         "secret key (the cluster's definition, whole)")
 
     def test_f_sigstop_past_ttl(self):
         """A node frozen (SIGSTOP) past its session's TTL, then thawed:
@@ -631,6 +647,7 @@ class TestClusterNodes(ClusterTest):
                                "%s: %r" % (n.name, dict(self.load.stats)))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
+        self.verify(nodes)
 
     def test_g_opt_in(self):
         """Without --etcd uniqd is the standalone server it was; a data
