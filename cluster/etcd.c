@@ -923,6 +923,42 @@ out:
 	return rc;
 }
 
+int etcd_get_last(struct etcd *e, const char *key, size_t keylen,
+		  const char *end, size_t endlen, struct etcd_result *res)
+{
+	cJSON *req, *ans = NULL;
+	int rc = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	req = cJSON_CreateObject();
+	if (!req)
+		goto out;
+	if (add_b64(req, "key", key, keylen) ||
+	    add_b64(req, "range_end", end, endlen) ||
+	    add_i64(req, "limit", 1) ||
+	    !cJSON_AddStringToObject(req, "sort_order", "DESCEND") ||
+	    !cJSON_AddStringToObject(req, "sort_target", "KEY"))
+		goto out;
+	rc = request(e, "/v3/kv/range", req, &ans);
+	if (rc)
+		goto out;
+	rc = parse_revision(ans, res);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	res->ranges = calloc(1, sizeof(*res->ranges));
+	if (!res->ranges)
+		goto out;
+	res->nranges = 1;
+	rc = parse_range(ans, res->ranges);
+out:
+	if (rc)
+		etcd_result_release(res);
+	cJSON_Delete(req);
+	cJSON_Delete(ans);
+	return rc;
+}
+
 /* A request whose body is {"name": v}: 0 with *ans, or a negative
  * errno. */
 static int request_i64(struct etcd *e, const char *path, const char *name,

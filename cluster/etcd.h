@@ -158,6 +158,14 @@ int etcd_txn_run(struct etcd *e, struct etcd_txn *t, struct etcd_result *res);
 int etcd_get(struct etcd *e, const char *key, size_t keylen, bool prefix,
 	     int64_t limit, bool keys_only, struct etcd_result *res);
 
+/*
+ * Reads the last key (in key order) of [key, end), with its value: the
+ * greatest key below end that is at least key. Returns 0 with *res filled
+ * (one range of 0 or 1 kvs), or a negative errno.
+ */
+int etcd_get_last(struct etcd *e, const char *key, size_t keylen,
+		  const char *end, size_t endlen, struct etcd_result *res);
+
 /* Frees what res holds and empties it. Safe on an empty result. */
 void etcd_result_release(struct etcd_result *res);
 

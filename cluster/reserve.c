@@ -34,6 +34,7 @@
 #define PASS_MS 100u		/* between looks at the stock */
 #define RETRY_MS 1000u		/* after etcd failed */
 #define CAS_TRIES 16
+#define READ_EVERY_MS 5000u	/* the counter for GET /pools, at least */
 
 struct rpstate {
 	struct rpool *p;
@@ -41,6 +42,8 @@ struct rpstate {
 	uint64_t min_size;
 	uint64_t last_ms;	/* CLOCK_MONOTONIC ms of the last block */
 	uint64_t retry_ms;	/* not before (after a failure) */
+	uint64_t read_ms;	/* CLOCK_MONOTONIC ms the counter was last
+				   read (cluster_reserved) */
 	bool ended;		/* the cluster has no index left */
 	_Atomic uint64_t blocks, values, failures;
 };
@@ -147,6 +150,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 		}
 		have = false;
 		atomic_store(&s->p->cluster_reserved, counter);
+		s->read_ms = mono_ms();
 		if (counter >= s->p->def->capacity)
 			return adopt(s, counter, 0, clock_now_ms(), true);
 		cluster_session(r->c, sk, sizeof(sk), &sess_rev);
@@ -261,13 +265,44 @@ out:
 	return rc;
 }
 
+/* Reads s's counter into cluster_reserved (what GET /pools shows). */
+static int read_counter(struct reserve *r, struct rpstate *s)
+{
+	char ck[POOL_NAME_MAX + 48];
+	struct etcd_result res = { 0 };
+	uint64_t counter = 0;
+	int ckl, rc;
+
+	ckl = cluster_key(ck, sizeof(ck), "pool/%s/counter", s->p->def->name);
+	if (ckl < 0)
+		return ckl;
+	rc = etcd_get(r->e, ck, (size_t)ckl, false, 0, false, &res);
+	if (rc == 0 && res.nranges == 1 && res.ranges[0].n == 1)
+		rc = counter_parse(&res.ranges[0].kvs[0], &counter);
+	if (rc == 0) {
+		atomic_store(&s->p->cluster_reserved, counter);
+		s->read_ms = mono_ms();
+	}
+	etcd_result_release(&res);
+	return rc;
+}
+
 /* One look at pool s: reserve when its stock is below a block. */
 static int pass_one(struct reserve *r, struct rpstate *s)
 {
 	uint64_t unused, last_end, now = mono_ms(), lasted;
 	int rc;
 
-	if (s->ended || now < s->retry_ms)
+	if (now < s->retry_ms)
+		return 0;
+	if (now - s->read_ms >= READ_EVERY_MS || !s->read_ms) {
+		rc = read_counter(r, s);
+		if (rc) {
+			s->retry_ms = now + RETRY_MS;
+			return rc;
+		}
+	}
+	if (s->ended)
 		return 0;
 	rc = ledger_block_stock(s->p->ledger, s->p->def->name, &unused,
 				&last_end);

@@ -19,9 +19,11 @@
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
  *   job workers    one per code pool: bulk code jobs (pools/codegen.h)
- *   cluster        with --etcd: the session thread (cluster/cluster.h)
- *                  and the reserver, which reserves blocks of the random
- *                  pools' indices ahead of need (cluster/reserve.h)
+ *   cluster        with --etcd: the session thread (cluster/cluster.h),
+ *                  the reserver, which reserves blocks of the random
+ *                  pools' indices ahead of need (cluster/reserve.h), and
+ *                  the audit thread, which asks etcd what a lookup needs
+ *                  and resumes its request (cluster/audit.h)
  *   code helpers   short-lived: codepool_issue (pools/codepool.c)
  *                  computes half of a large batch of codes on a thread of
  *                  its own, and joins it before it returns; started by
@@ -32,8 +34,9 @@
  *      for values are resumed and answered, later ones answered at once;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
  *      included (the committer still runs and resumes them);
- *   3. committer_stop: what is queued is committed and answered; later
- *      submissions are answered 503 at once; a short drain again;
+ *   3. committer_stop (and audit_stop): what is queued is committed and
+ *      answered; later submissions are answered 503 at once; a short
+ *      drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more; then committer_free (HTTP threads used it until here);
  *   5. codegen_stop: code jobs stop at a commit boundary (and go on at the
@@ -53,6 +56,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/audit.h"
 #include "cluster/cluster.h"
 #include "cluster/reserve.h"
 #include "common/config.h"
@@ -479,6 +483,7 @@ int main(int argc, char **argv)
 	struct codegen *jobs = NULL;
 	struct cluster *cluster = NULL;
 	struct reserve *reserve = NULL;
+	struct audit *audit = NULL;
 	uint8_t *cluster_keys = NULL;
 	struct http_opts ho;
 	struct config cfg;
@@ -581,6 +586,15 @@ int main(int argc, char **argv)
 		log_error("cannot start the job workers: %s", log_strerror(rc));
 		goto out;
 	}
+	if (cluster) {
+		rc = audit_start(cluster, &audit);
+		if (rc) {
+			log_error("cannot start the audit thread: %s",
+				  log_strerror(rc));
+			goto out;
+		}
+	}
+	api.audit = audit;
 	api.cfg = &cfg;
 	api.pools = &pools;
 	api.refill = refill;
@@ -635,10 +649,12 @@ out:
 			 (unsigned long long)ops, (unsigned long long)batches);
 	}
 	committer_stop(committer);
+	audit_stop(audit);
 	if (http && http_drain(http, 500))
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	committer_free(committer); /* no HTTP thread can submit any more */
+	audit_free(audit);
 	codegen_stop(jobs);
 	codegen_free(jobs);
 	api_release(&api);

@@ -716,6 +716,38 @@ static void test_prefix(void)
 	etcd_result_release(&r);
 }
 
+/* etcd_get_last: the greatest key of [key, end), or none. */
+static void test_get_last(void)
+{
+	static const char *const keys[] = { "gl/03", "gl/07", "gl/12" };
+	struct etcd_txn t;
+	struct etcd_result r;
+	size_t i;
+
+	etcd_txn_init(&t);
+	for (i = 0; i < 3; i++)
+		etcd_txn_put(&t, true, keys[i], strlen(keys[i]), keys[i],
+			     strlen(keys[i]), 0);
+	CHECK_RC(etcd_txn_run(E, &t, &r), 0);
+	etcd_result_release(&r);
+	etcd_txn_release(&t);
+	/* at or before l/09: l/07 */
+	CHECK_RC(etcd_get_last(E, "gl/", 3, "gl/09\0", 6, &r), 0);
+	CHECK(r.nranges == 1 && r.ranges[0].n == 1 &&
+	      !strcmp(r.ranges[0].kvs[0].key, "gl/07") &&
+	      !strcmp(r.ranges[0].kvs[0].value, "gl/07"));
+	etcd_result_release(&r);
+	/* at or before l/07 itself: l/07 (end is past it) */
+	CHECK_RC(etcd_get_last(E, "gl/", 3, "gl/07\0", 6, &r), 0);
+	CHECK(r.nranges == 1 && r.ranges[0].n == 1 &&
+	      !strcmp(r.ranges[0].kvs[0].key, "gl/07"));
+	etcd_result_release(&r);
+	/* before the first: none */
+	CHECK_RC(etcd_get_last(E, "gl/", 3, "gl/02\0", 6, &r), 0);
+	CHECK(r.nranges == 1 && r.ranges[0].n == 0);
+	etcd_result_release(&r);
+}
+
 static void test_binary(void)
 {
 	char all[256], key[3] = { '\0', 'k', '\0' };
@@ -1143,6 +1175,7 @@ static void test_against_etcd(void)
 	test_create_if_absent();
 	test_compares();
 	test_prefix();
+	test_get_last();
 	test_binary();
 	test_leases();
 	test_failover();
