@@ -365,6 +365,11 @@ const char *cluster_node(const struct cluster *c)
 	return c->node;
 }
 
+const char *cluster_dir_id(const struct cluster *c)
+{
+	return c->dir_id;
+}
+
 const char *cluster_endpoints(const struct cluster *c)
 {
 	return c->endpoints;

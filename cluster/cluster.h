@@ -77,8 +77,10 @@ int cluster_start(struct cluster **out, const char *endpoints,
  * stops the session thread and frees c. Safe with NULL. */
 void cluster_stop(struct cluster *c);
 
-/* The node's name, and the endpoints as given. */
+/* The node's name, the endpoints as given, and the id of its data
+ * directory (cluster_start's dir_id). */
 const char *cluster_node(const struct cluster *c);
+const char *cluster_dir_id(const struct cluster *c);
 const char *cluster_endpoints(const struct cluster *c);
 
 /* True while the session surely lives (see DESIGN). Any thread. */

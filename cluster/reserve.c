@@ -119,7 +119,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 	const char *name = s->p->def->name, *node = cluster_node(r->c);
 	char ck[POOL_NAME_MAX + 48], bk[POOL_NAME_MAX + 64],
 	     lk[POOL_NAME_MAX + CLUSTER_NODE_MAX + 48],
-	     sk[CLUSTER_NODE_MAX + 32], val[256], num[24];
+	     sk[CLUSTER_NODE_MAX + 32], val[320], num[24];
 	struct etcd_result res = { 0 };
 	struct etcd_txn t;
 	int64_t sess_rev, mod_rev = 0;
@@ -162,8 +162,9 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 				  name, counter);
 		vl = snprintf(val, sizeof(val),
 			      "{\"node\":\"%s\",\"first\":%" PRIu64
-			      ",\"count\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
-			      node, counter, count, ms);
+			      ",\"count\":%" PRIu64 ",\"ms\":%" PRIu64
+			      ",\"dir\":\"%s\"}", node, counter, count, ms,
+			      cluster_dir_id(r->c));
 		nl = snprintf(num, sizeof(num), "%" PRIu64, counter + count);
 		if (bkl < 0 || vl < 0 || (size_t)vl >= sizeof(val) || nl < 0)
 			return -ENAMETOOLONG;
@@ -230,7 +231,7 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 	char lk[POOL_NAME_MAX + CLUSTER_NODE_MAX + 48];
 	struct etcd_result res = { 0 };
 	cJSON *o = NULL;
-	const cJSON *f, *n, *ms;
+	const cJSON *f, *n, *ms, *dir;
 	int lkl, rc;
 
 	lkl = cluster_key(lk, sizeof(lk), "pool/%s/last/%s", name,
@@ -244,9 +245,20 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 	f = cJSON_GetObjectItem(o, "first");
 	n = cJSON_GetObjectItem(o, "count");
 	ms = cJSON_GetObjectItem(o, "ms");
+	dir = cJSON_GetObjectItem(o, "dir");
 	if (!cJSON_IsNumber(f) || !cJSON_IsNumber(n) || !cJSON_IsNumber(ms) ||
 	    f->valuedouble < 0 || n->valuedouble < 1) {
 		rc = -EPROTO;
+		goto out;
+	}
+	/* Only a block reserved from this data directory: the node's name
+	 * on a new directory (its disk lost) must not take its old blocks,
+	 * which the old process may have served. They are burned. */
+	if (!cJSON_IsString(dir) || strcmp(dir->valuestring,
+					   cluster_dir_id(r->c))) {
+		log_info("cluster: pool \"%s\": the last block of node \"%s\" "
+			 "was reserved from another data directory: burned",
+			 name, cluster_node(r->c));
 		goto out;
 	}
 	{

@@ -20,6 +20,7 @@
 struct cblock {
 	uint64_t first, count;
 	char node[CLUSTER_NODE_MAX + 1];
+	char dir[40];		/* "" in a block without one */
 };
 
 /* The ranges of one read: per random pool, its counter and its blocks
@@ -94,9 +95,13 @@ static int block_parse(const struct etcd_kv *kv, struct cblock *b)
 	if (cJSON_IsNumber(f) && cJSON_IsNumber(n) && cJSON_IsString(node) &&
 	    f->valuedouble >= 0 && n->valuedouble >= 1 &&
 	    strlen(node->valuestring) <= CLUSTER_NODE_MAX) {
+		const cJSON *dir = cJSON_GetObjectItem(o, "dir");
+
 		b->first = (uint64_t)f->valuedouble;
 		b->count = (uint64_t)n->valuedouble;
 		snprintf(b->node, sizeof(b->node), "%s", node->valuestring);
+		snprintf(b->dir, sizeof(b->dir), "%s",
+			 cJSON_IsString(dir) ? dir->valuestring : "");
 		rc = 0;
 	}
 	cJSON_Delete(o);
@@ -113,13 +118,13 @@ static uint64_t counter_of(const struct etcd_range *r)
 
 /* Check 2 for pool d: node's ledger blocks against etcd's. */
 static int check_node(const struct pool_def *d, const struct etcd_range *br,
-		      struct ledger *lg, const char *node, FILE *out,
-		      unsigned *problems)
+		      struct ledger *lg, const char *node, const char *dir_id,
+		      FILE *out, unsigned *problems)
 {
 	struct ledger_block *lb = NULL;
 	struct ledger_rec rec;
 	struct cblock b;
-	size_t nl = 0, i, j = 0, mine = 0, beyond = 0;
+	size_t nl = 0, i, j = 0, mine = 0, beyond = 0, burned = 0;
 	int rc;
 
 	rc = ledger_blocks_load(lg, d->name, &rec, &lb, &nl);
@@ -135,6 +140,10 @@ static int check_node(const struct pool_def *d, const struct etcd_range *br,
 	for (i = 0; i < br->n; i++) {
 		if (block_parse(&br->kvs[i], &b) || strcmp(b.node, node))
 			continue;
+		if (dir_id && strcmp(b.dir, dir_id)) {
+			burned++;	/* the name's, from another directory */
+			continue;
+		}
 		mine++;
 		if (j < nl && lb[j].first == b.first &&
 		    lb[j].count == b.count) {
@@ -154,16 +163,17 @@ static int check_node(const struct pool_def *d, const struct etcd_range *br,
 			"lacks (at most its last may be, after a crash)",
 			d->name, node, beyond);
 	fprintf(out, "pool %s: node %s: %zu blocks in etcd, %zu in its "
-		"ledger%s\n", d->name, node, mine, nl,
-		beyond ? " (the last one not yet adopted)" : "");
+		"ledger%s; %zu of the name from another data directory "
+		"(burned)\n", d->name, node, mine, nl,
+		beyond ? " (the last one not yet adopted)" : "", burned);
 out:
 	free(lb);
 	return 0;
 }
 
 int ccheck_verify(const char *endpoints, const struct config *cfg,
-		  struct ledger *lg, const char *node, FILE *out,
-		  unsigned *problems)
+		  struct ledger *lg, const char *node, const char *dir_id,
+		  FILE *out, unsigned *problems)
 {
 	struct snap s;
 	struct cblock b;
@@ -210,7 +220,8 @@ int ccheck_verify(const char *endpoints, const struct config *cfg,
 			"%" PRIu64 "\n", d->name, br->n, counter,
 			d->capacity);
 		if (lg && node) {
-			rc = check_node(d, br, lg, node, out, problems);
+			rc = check_node(d, br, lg, node, dir_id, out,
+					problems);
 			if (rc)
 				goto out;
 		}

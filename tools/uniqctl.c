@@ -641,7 +641,7 @@ static int cluster_cmd(struct ctx *c, const char *cmd, const char *config,
 		       const char *data_dir, const char *etcd,
 		       const char *node)
 {
-	char host[65] = "";
+	char host[65] = "", dir_id[40] = "";
 	unsigned problems = 0;
 	bool have_dir;
 	int rc;
@@ -683,8 +683,20 @@ static int cluster_cmd(struct ctx *c, const char *cmd, const char *config,
 			goto out;
 		problems += (unsigned)rc;
 	}
+	if (have_dir) {
+		char path[1200];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cluster.id", c->cfg.data_dir);
+		f = fopen(path, "re");
+		if (f) {
+			if (!fgets(dir_id, sizeof(dir_id), f))
+				dir_id[0] = '\0';
+			fclose(f);
+		}
+	}
 	rc = ccheck_verify(etcd, &c->cfg, c->open ? &c->ps.ledger : NULL,
-			   node, stdout, &problems);
+			   node, *dir_id ? dir_id : NULL, stdout, &problems);
 	if (rc == 0 && problems) {
 		printf("verify: cluster: PROBLEMS FOUND\n");
 		rc = 1;
