@@ -287,7 +287,10 @@ class ClusterTest(unittest.TestCase):
                 if v["conn"]}
         self.assertEqual(conn, {}, "requests to a live node got no answer")
         dup = self.load.duplicates()
-        self.assertEqual(dup, {}, "values handed out twice: %r" % dup)
+        if dup:
+            self.fail("values handed out twice: " + "; ".join(
+                "%s: %d values, e.g. %s" % (p, n, [str(v) for v in ex])
+                for p, (n, ex) in sorted(dup.items())))
         total = collections.Counter()
         for c in self.load.stats.values():
             total.update(c)
