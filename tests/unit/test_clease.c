@@ -266,6 +266,15 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 		return -1;
 	rc = lease_open(&n->lp, &n->lg, &n->def, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
+	if (rc == 0) {
+		rc = cluster_start(&n->cl, url, name, err, sizeof(err));
+		CHECKF(rc == 0, "cluster_start: %s", err);
+	}
+	/* before the committer runs (lease.h) */
+	if (rc == 0 && !standalone_lease) {
+		rc = lease_cluster_attach(&n->lp, n->cl, err, sizeof(err));
+		CHECKF(rc == 0, "attach: %s", err);
+	}
 	if (rc == 0)
 		rc = committer_start(&n->lg, &n->c);
 	if (rc == 0)
@@ -276,14 +285,6 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 
 		lease_req_init(&w.req, &n->lp, LEASE_BORROW);
 		rc = run_req(n->c, &w);
-	}
-	if (rc == 0) {
-		rc = cluster_start(&n->cl, url, name, err, sizeof(err));
-		CHECKF(rc == 0, "cluster_start: %s", err);
-	}
-	if (rc == 0 && !standalone_lease) {
-		rc = lease_cluster_attach(&n->lp, n->cl, err, sizeof(err));
-		CHECKF(rc == 0, "attach: %s", err);
 	}
 	return rc ? -1 : 0;
 }
