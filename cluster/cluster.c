@@ -482,11 +482,24 @@ int cluster_pool_define(struct cluster *c, struct etcd *e,
 			 cJSON_GetObjectItem(mine, "min")) ||
 	    !same_number(cJSON_GetObjectItem(theirs, "fingerprint"),
 			 cJSON_GetObjectItem(mine, "fingerprint"))) {
+		const cJSON *tr = cJSON_GetObjectItem(theirs, "range"),
+			    *tkind = cJSON_GetObjectItem(theirs, "kind");
+
+		/* Never the key: it would let a reader compute the values. */
 		snprintf(err, errlen, "pool \"%s\" is defined in the cluster "
-			 "as %.200s; this node's configuration says %.200s. "
-			 "Changing a pool's range could repeat values: give "
-			 "the new range a new pool name", d->name,
-			 res.ranges[0].kvs[0].value, text);
+			 "as %.16s of range %.64s (min+capacity) and "
+			 "parameters %.0f; this node's configuration says %s "
+			 "of range %s and parameters %u. Changing a pool's "
+			 "range could repeat values: give the new range a new "
+			 "pool name", d->name,
+			 cJSON_IsString(tkind) ? tkind->valuestring : "?",
+			 cJSON_IsString(tr) ? tr->valuestring : "?",
+			 cJSON_IsNumber(cJSON_GetObjectItem(theirs,
+							    "fingerprint")) ?
+			 cJSON_GetObjectItem(theirs,
+					     "fingerprint")->valuedouble : 0.0,
+			 config_kind_name(d->kind), range,
+			 (unsigned)config_pool_fingerprint(d));
 		rc = -EINVAL;
 		goto out;
 	}

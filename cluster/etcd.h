@@ -14,7 +14,11 @@
  * endpoint returns -EAGAIN: etcd is unavailable (no quorum, or no member
  * reachable), and the caller must not guess at what happened: a
  * transaction that timed out may or may not have been applied, so every
- * write in uniqd is a compare-and-swap whose retry finds out.
+ * write in uniqd is a compare-and-swap whose retry finds out. That retry
+ * may be this module's own: a request that timed out on one endpoint is
+ * sent again to the next, so a compare that fails may have failed on the
+ * request's own first write (a create-if-absent that finds the key with
+ * the value it wrote).
  *
  * Errors: 0 or a negative errno. -EAGAIN as above; -ENOENT for a lease
  * etcd does not know (expired or revoked, also when a put names it);
@@ -171,7 +175,9 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl);
 int etcd_lease_revoke(struct etcd *e, int64_t id);
 
 /* The member the last request went to says who leads: 0 with *leader
- * and *member (the answering member's id) set. For tests and status. */
+ * (0: it knows no leader, it has lost quorum) and *member (the answering
+ * member's id) set. A member answers this without a leader. For tests
+ * and status. */
 int etcd_status(struct etcd *e, uint64_t *member, uint64_t *leader);
 
 #endif

@@ -146,6 +146,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 				return rc;
 		}
 		have = false;
+		atomic_store(&s->p->cluster_reserved, counter);
 		if (counter >= s->p->def->capacity)
 			return adopt(s, counter, 0, clock_now_ms(), true);
 		cluster_session(r->c, sk, sizeof(sk), &sess_rev);
@@ -175,16 +176,26 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 		etcd_txn_put(&t, true, bk, (size_t)bkl, val, (size_t)vl, 0);
 		etcd_txn_put(&t, true, lk, (size_t)lkl, val, (size_t)vl, 0);
 		etcd_txn_get(&t, false, ck, (size_t)ckl, false);
+		etcd_txn_get(&t, false, bk, (size_t)bkl, false);
 		rc = etcd_txn_run(r->e, &t, &res);
 		etcd_txn_release(&t);
 		if (rc)
 			return rc;
+		/* A request that timed out on one member is sent to the next
+		 * (etcd.h): the first may have been applied, and then the
+		 * retry's compare fails on our own write. The block as we
+		 * wrote it, to the byte, is ours. */
+		if (!res.succeeded && res.nranges == 2 && res.ranges[1].n == 1 &&
+		    res.ranges[1].kvs[0].vallen == (size_t)vl &&
+		    memcmp(res.ranges[1].kvs[0].value, val, (size_t)vl) == 0)
+			res.succeeded = true;
 		if (res.succeeded) {
 			etcd_result_release(&res);
 			rc = adopt(s, counter, count, ms,
 				   counter + count == s->p->def->capacity);
 			if (rc)
 				return rc;
+			atomic_store(&s->p->cluster_reserved, counter + count);
 			atomic_fetch_add(&s->blocks, 1);
 			atomic_fetch_add(&s->values, count);
 			log_debug("cluster: pool \"%s\": block %" PRIu64
@@ -195,7 +206,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 		 * the failure branch has the counter as it is now. */
 		counter = 0;
 		mod_rev = 0;
-		if (res.nranges == 1 && res.ranges[0].n == 1) {
+		if (res.nranges >= 1 && res.ranges[0].n == 1) {
 			rc = counter_parse(&res.ranges[0].kvs[0], &counter);
 			mod_rev = res.ranges[0].kvs[0].mod_rev;
 		}

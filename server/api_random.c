@@ -281,7 +281,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 	struct ledger_rec rec;
 	struct refill_stats st;
 	char text[VALUE_TEXT_MAX + 1];
-	uint64_t ready = 0, sready[POOL_SHARDS_MAX];
+	uint64_t ready = 0, sready[POOL_SHARDS_MAX], issued = 0;
 	unsigned i;
 	int rc;
 
@@ -291,7 +291,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 		sready[i] = rpool_shard_ready(p, i);
 		ready += sready[i];
 	}
-	rc = ledger_rec_get(&a->pools->ledger, d->name, &rec);
+	rc = ledger_issued(&a->pools->ledger, d->name, &rec, &issued);
 	if (rc)
 		return rc;
 	refill_stats(a->refill, p, &st);
@@ -301,7 +301,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 		static const struct code_prefix all = { 0 };
 
 		/* Issued by every stream: the root's and the prefixes'. */
-		rc = codepool_count(&a->pools->ledger, d, &all, &rec.counter);
+		rc = codepool_count(&a->pools->ledger, d, &all, &issued);
 		if (rc)
 			return rc;
 		buf_adds(b, ",\"kind\":\"code\",\"pattern\":");
@@ -327,9 +327,35 @@ counts:
 	buf_adds(b, ",\"capacity\":");
 	buf_add_u64(b, rec.capacity);
 	buf_adds(b, ",\"issued\":");
-	buf_add_u64(b, rec.counter);
+	buf_add_u64(b, issued);
 	buf_adds(b, ",\"remaining\":");
-	buf_add_u64(b, rec.capacity - rec.counter);
+	if (rec.flags & LEDGER_REC_CLUSTER) {
+		/* What this node can still know without asking etcd on a
+		 * request: the cluster's counter as last read, and its own
+		 * unused blocks. Other nodes' unused blocks are not
+		 * counted; they may yet serve or be burned. */
+		uint64_t reserved = atomic_load(&p->cluster_reserved), unused,
+			 end;
+
+		rc = ledger_block_stock(&a->pools->ledger, d->name, &unused,
+					&end);
+		if (rc)
+			return rc;
+		if (reserved > rec.capacity)
+			reserved = rec.capacity;
+		buf_add_u64(b, rec.capacity - reserved + unused);
+		buf_adds(b, ",\"remaining_counts\":\"values no node has "
+			    "reserved, plus this node's unused blocks\","
+			    "\"cluster\":{\"node\":");
+		buf_add_json_str(b, a->cfg->node);
+		buf_adds(b, ",\"reserved\":");
+		buf_add_u64(b, reserved);
+		buf_adds(b, ",\"stock\":");
+		buf_add_u64(b, unused);
+		buf_addc(b, '}');
+	} else {
+		buf_add_u64(b, rec.capacity - issued);
+	}
 	buf_adds(b, ",\"shards\":[");
 	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
 		if (i)
