@@ -24,10 +24,7 @@ import unittest
 
 from harness import SLOW, write_config
 
-try:
-    from cluster import ClusterNode, EtcdCluster, etcd_available, ETCD
-except ImportError:  # tests/e2e/cluster.py comes with branch wt-ctest
-    ClusterNode = None
+from cluster import ClusterNode, EtcdCluster, etcd_available, ETCD
 
 REQUIRE = os.environ.get("UNIQ_REQUIRE_ETCD") == "1"
 TTL = 10                # cluster.h CLUSTER_TTL: a session's lease
@@ -63,9 +60,6 @@ class ClusterLeaseTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if ClusterNode is None:
-            raise unittest.SkipTest("tests/e2e/cluster.py (EtcdCluster, "
-                                    "ClusterNode) is not in this tree yet")
         if not etcd_available():
             if REQUIRE:
                 raise AssertionError("UNIQ_REQUIRE_ETCD=1 but no etcd at %s"
