@@ -267,7 +267,8 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 	rc = lease_open(&n->lp, &n->lg, &n->def, err, sizeof(err));
 	CHECKF(rc == 0, "%s", err);
 	if (rc == 0) {
-		rc = cluster_start(&n->cl, url, name, err, sizeof(err));
+		rc = cluster_start(&n->cl, url, name, n->dir, err,
+				   sizeof(err));
 		CHECKF(rc == 0, "cluster_start: %s", err);
 	}
 	/* before the committer runs (lease.h) */
