@@ -386,10 +386,11 @@ static int join_cluster(const struct config *cfg, struct cluster **out,
 	for (i = 0; i < cfg->npools; i++) {
 		const struct pool_def *d = &cfg->pools[i];
 
-		if (d->kind != POOL_INT && d->kind != POOL_FLOAT) {
+		if (d->kind != POOL_INT && d->kind != POOL_FLOAT &&
+		    d->kind != POOL_LEASE) {
 			log_error("pool \"%s\" is a %s pool: a cluster node "
-				  "serves int and float pools only so far; "
-				  "give --etcd a configuration without it",
+				  "serves int, float and lease pools only so "
+				  "far; give --etcd a configuration without it",
 				  d->name, config_kind_name(d->kind));
 			return -ENOTSUP;
 		}
@@ -551,6 +552,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pools_opened = true;
+	/* Lease pools keep their leases in etcd (pools/clease.h). */
+	for (i = 0; cluster && i < pools.nleases; i++) {
+		rc = lease_cluster_attach(&pools.leases[i], cluster, err,
+					  sizeof(err));
+		if (rc) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
 	if (cluster) {
 		/* Before the refill threads, so that their first grants
 		 * find a block. */

@@ -607,8 +607,6 @@ class TestClusterNodes(ClusterTest):
                          "directory ended alpha's live session")
         for pool in ({"name": "orders", "kind": "sequence", "tz": "UTC",
                       "digits": 5},
-                     {"name": "users", "kind": "lease", "start": 10000,
-                      "count": 100, "ttl": 600, "check_ttl": 0},
                      {"name": "codes", "kind": "code",
                       "pattern": "##-##", "alphabet": "ABCD",
                       "shards": 1, "shard_size": 4}):
