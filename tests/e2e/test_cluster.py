@@ -170,6 +170,17 @@ class Load:
         return out
 
 
+def raw_request(port, method, path):
+    """One request on a new connection: (status, raw body text)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5 * SLOW)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        return r.status, r.read().decode(errors="replace")
+    finally:
+        c.close()
+
+
 class ClusterTest(unittest.TestCase):
     """A test with its own etcd of three members, and nodes started with
     self.node(); everything stopped (by pid) and removed at the end."""
@@ -583,6 +594,17 @@ class TestClusterNodes(ClusterTest):
         range_out = out
         out = self.refused("alpha", os.path.join(self.tmp, "node-alpha2"))
         self.assertIn("alpha", out, out)
+        # and with its name on its own data directory, while it lives: the
+        # directory's lock refuses it, and the live session stays
+        key = "/uniqd/node/alpha"
+        rev = [kv["create_revision"] for kv in self.etcd.get_kvs(key)
+               if kv["key"] == key]
+        out = self.refused("alpha", a.data_dir)
+        self.assertTrue(out.strip(), "refused without a word")
+        rev2 = [kv["create_revision"] for kv in self.etcd.get_kvs(key)
+                if kv["key"] == key]
+        self.assertEqual(rev2, rev, "a second process on alpha's data "
+                         "directory ended alpha's live session")
         for pool in ({"name": "orders", "kind": "sequence", "tz": "UTC",
                       "digits": 5},
                      {"name": "codes", "kind": "code",
@@ -623,7 +645,8 @@ class TestClusterNodes(ClusterTest):
         self.load.stop_node(frozen)
         os.kill(frozen.proc.pid, signal.SIGSTOP)
         try:
-            self.set_phase("frozen", TTL + 3)
+            self.set_phase("frozen")
+            time.sleep(TTL + 3)     # the TTL is etcd's: not scaled
             gone = self.etcd.get(key) is None
         finally:
             os.kill(frozen.proc.pid, signal.SIGCONT)
@@ -688,6 +711,79 @@ class TestClusterNodes(ClusterTest):
                            "%r" % dict(self.load.stats))
         self.check_blocks("int", received=len(self.load.values["int"]))
         self.check_blocks("float", received=len(self.load.values["float"]))
+
+    def test_i_name_taken_while_frozen(self):
+        """A node frozen past its TTL whose name another process (on
+        another data directory) took meanwhile: thawed, it may serve its
+        stock, answer 503 or exit, but nothing either of them serves comes
+        twice, and it reserves nothing in a session it lost."""
+        nodes = self.three_nodes()
+        old = nodes[0]
+        self.run_load(nodes, 2, "before")
+        self.load.stop_node(old)
+        os.kill(old.proc.pid, signal.SIGSTOP)
+        try:
+            self.set_phase("frozen")
+            time.sleep(TTL + 3)     # the TTL is etcd's: not scaled
+            new = ClusterNode(self.etcd, old.name,
+                              os.path.join(self.tmp, "node-new"),
+                              self.config, log_dir=self.tmp)
+            self.nodes.append(new)
+            new.start_retry(within=TTL + 8)
+            new.wait_ready(timeout=20)
+            self.load.start(new, 2)
+        finally:
+            os.kill(old.proc.pid, signal.SIGCONT)
+        thawed_ms = time.time() * 1000
+        self.set_phase("thawed")
+        # the thawed process, by hand: any of 200, 503, no answer
+        deadline = time.time() + 4 * SLOW
+        answers = collections.Counter()
+        while time.time() < deadline:
+            method, path, pool, key = random.choice(OPS)
+            try:
+                st, raw = raw_request(old.port, method, path)
+            except (OSError, http.client.HTTPException):
+                answers["conn"] += 1
+                time.sleep(0.1)
+                continue
+            answers[st] += 1
+            if st == 200:
+                vals = [canon(pool, t) for t in json_numbers_text(raw, key)]
+                with self.load.lock:
+                    self.load.values[pool].extend(vals)
+            else:
+                self.assertEqual(st, 503, raw[:300])
+                time.sleep(0.01)
+        self.end_load()
+        self.note("the thawed process answered %r" % dict(answers))
+        self.assertGreater(self.load.count("thawed", new.name), 20,
+                           "%r" % dict(self.load.stats))
+        self.check_blocks("int", received=len(self.load.values["int"]))
+        self.check_blocks("float", received=len(self.load.values["float"]))
+        # blocks of the name since the thaw: the new process's only
+        with open(os.path.join(old.data_dir, "cluster.id")) as f:
+            old_id = f.read().strip()
+        with open(os.path.join(new.data_dir, "cluster.id")) as f:
+            new_id = f.read().strip()
+        self.assertNotEqual(old_id, new_id)
+        for pool in ("int", "float"):
+            late = [json.loads(kv["value"]) for kv in
+                    self.etcd.get_kvs("/uniqd/pool/%s/block/" % pool)]
+            late = [b for b in late if b["node"] == old.name and
+                    int(b["ms"]) >= thawed_ms]
+            self.assertTrue(late, "%s: no block of the new process" % pool)
+            for b in late:
+                self.assertEqual(b.get("dir"), new_id,
+                                 "%s: the thawed process reserved a block "
+                                 "in a session it lost: %r" % (pool, b))
+        rc = old.stop(check=False)
+        log = old.log()
+        for mark in SANITIZER_MARKS:
+            self.assertNotIn(mark, log, log[-4000:])
+        self.assertGreaterEqual(rc, 0, "the thawed process died of signal "
+                                "%d:\n%s" % (-rc, log[-3000:]))
+        self.note("the thawed process exited %d" % rc)
 
     def test_g_opt_in(self):
         """Without --etcd uniqd is the standalone server it was; a data
