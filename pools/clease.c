@@ -514,7 +514,8 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 			if (rc == OUTCOME_ALL_OUT)
 				return rc;
 			if (rc)
-				return down(cl, e, "reading the leases out", rc);
+				return down(cl, e, "reading the leases out",
+					    rc);
 			have = true;
 		}
 		/* From here on, off is this borrow's: try_end on every
@@ -566,7 +567,7 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 		}
 		taken = res.nranges == 1 && res.ranges[0].n == 1;
 		etcd_result_release(&res);
-		try_end(cl, off, taken, NULL);	/* taken: another node's */
+		try_end(cl, off, taken, NULL);	/* taken: another's */
 		have = false;
 		if (!taken)	/* the session compare failed */
 			return down(cl, e, "borrow", -ENOLINK);
