@@ -1,5 +1,6 @@
 /*
- * audit.c: the audit thread: a FIFO of ops run against etcd (audit.h).
+ * audit.c: the audit threads: a FIFO of ops run against etcd by a small
+ * pool of threads (audit.h).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -7,80 +8,95 @@
 #include <stdlib.h>
 
 #include "cluster/audit.h"
-#include "common/worker.h"
 #include "common/banned.h"
 
-struct audit {
-	struct worker w;
-	pthread_mutex_t lock;	/* head, tail, stopping */
-	struct audit_op *head, *tail;
-	bool stopping;
-	struct etcd *e;		/* the audit thread's */
-	bool thread;
+#define THREADS_MAX 64
+
+struct audit_thread {
+	struct audit *a;
+	struct etcd *e;		/* this thread's */
+	pthread_t tid;
+	bool started;
 };
 
-/* Takes the whole queue. */
-static struct audit_op *take_all(struct audit *a)
-{
-	struct audit_op *ops;
+struct audit {
+	pthread_mutex_t lock;	/* head, tail, stopping; a leaf */
+	pthread_cond_t cond;	/* an op queued, or stopping */
+	struct audit_op *head, *tail;
+	bool stopping;
+	struct audit_thread *t;
+	unsigned n;
+};
 
-	pthread_mutex_lock(&a->lock);
-	ops = a->head;
-	a->head = a->tail = NULL;
-	pthread_mutex_unlock(&a->lock);
-	return ops;
-}
-
-static void run_all(struct audit *a)
-{
-	struct audit_op *op, *next;
-
-	for (op = take_all(a); op; op = next) {
-		next = op->next;
-		op->rc = 0;
-		op->run(op, a->e);
-		op->done(op);
-	}
-}
-
+/* One thread: takes the oldest op, runs it unlocked, until stopped with
+ * nothing queued. */
 static void *audit_main(void *arg)
 {
-	struct audit *a = arg;
+	struct audit_thread *t = arg;
+	struct audit *a = t->a;
+	struct audit_op *op;
 
-	while (!worker_wait(&a->w, 1000))
-		run_all(a);
-	run_all(a);	/* what came before the stop */
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		while (!a->head && !a->stopping)
+			pthread_cond_wait(&a->cond, &a->lock);
+		op = a->head;
+		if (!op)
+			break;	/* stopping, and nothing queued */
+		a->head = op->next;
+		if (!a->head)
+			a->tail = NULL;
+		pthread_mutex_unlock(&a->lock);
+		op->rc = 0;
+		op->run(op, t->e);
+		op->done(op);
+		pthread_mutex_lock(&a->lock);
+	}
+	pthread_mutex_unlock(&a->lock);
 	return NULL;
 }
 
-int audit_start(struct cluster *c, struct audit **out)
+int audit_start(struct cluster *c, unsigned nthreads, struct audit **out)
 {
 	struct audit *a;
+	unsigned i;
 	int rc;
 
 	*out = NULL;
+	if (nthreads < 1 || nthreads > THREADS_MAX)
+		return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	rc = pthread_mutex_init(&a->lock, NULL);
-	if (rc) {
+	a->t = calloc(nthreads, sizeof(*a->t));
+	if (!a->t) {
 		free(a);
-		return -rc;
+		return -ENOMEM;
 	}
-	rc = worker_init(&a->w);
+	rc = -pthread_mutex_init(&a->lock, NULL);
+	if (rc == 0) {
+		rc = -pthread_cond_init(&a->cond, NULL);
+		if (rc)
+			pthread_mutex_destroy(&a->lock);
+	}
 	if (rc) {
-		pthread_mutex_destroy(&a->lock);
+		free(a->t);
 		free(a);
 		return rc;
 	}
-	rc = cluster_etcd_open(c, &a->e);
-	if (rc == 0)
-		rc = worker_start(&a->w, audit_main, a);
+	a->n = nthreads;
+	for (i = 0; rc == 0 && i < nthreads; i++) {
+		a->t[i].a = a;
+		rc = cluster_etcd_open(c, &a->t[i].e);
+	}
+	for (i = 0; rc == 0 && i < nthreads; i++) {
+		rc = -pthread_create(&a->t[i].tid, NULL, audit_main, &a->t[i]);
+		a->t[i].started = rc == 0;
+	}
 	if (rc) {
 		audit_free(a);
 		return rc;
 	}
-	a->thread = true;
 	*out = a;
 	return 0;
 }
@@ -98,35 +114,43 @@ void audit_submit(struct audit *a, struct audit_op *op)
 		else
 			a->head = op;
 		a->tail = op;
+		pthread_cond_signal(&a->cond);
 	}
 	pthread_mutex_unlock(&a->lock);
 	if (late) {
 		op->rc = -ESHUTDOWN;
 		op->done(op);
-		return;
 	}
-	worker_wake(&a->w);
 }
 
 void audit_stop(struct audit *a)
 {
+	unsigned i;
+
 	if (!a)
 		return;
 	pthread_mutex_lock(&a->lock);
 	a->stopping = true;
+	pthread_cond_broadcast(&a->cond);
 	pthread_mutex_unlock(&a->lock);
-	if (a->thread)
-		worker_stop(&a->w);	/* runs what was queued first */
-	a->thread = false;
+	for (i = 0; i < a->n; i++) {	/* they run what was queued first */
+		if (a->t[i].started)
+			pthread_join(a->t[i].tid, NULL);
+		a->t[i].started = false;
+	}
 }
 
 void audit_free(struct audit *a)
 {
+	unsigned i;
+
 	if (!a)
 		return;
 	audit_stop(a);
-	etcd_free(a->e);
-	worker_release(&a->w);
+	for (i = 0; i < a->n; i++)
+		etcd_free(a->t[i].e);
+	free(a->t);
+	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

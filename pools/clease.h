@@ -1,8 +1,9 @@
 /*
  * clease.h: a lease pool of a cluster node (uniqd --etcd): the leases
  * live in etcd, not in the node's ledger, so that a number is never out
- * to two holders across nodes (issue 12). lease.c hands a cluster pool's
- * operations here (lease_cluster_attach); the routes do not change.
+ * to two holders across nodes (issue 12). lease_cluster_attach makes a
+ * pool one; its routes then submit its operations here (clease_submit)
+ * instead of to the committer.
  *
  * Keys (cluster.h's layout): /uniqd/lease/<pool>/<number, "%020lld"> =
  * {"number", "holder", "node", "borrowed_ms", "expires_ms"} (wall-clock
@@ -21,27 +22,33 @@
  * from a per-node offset (a hash of the node name) over a bitmap of the
  * numbers this node last saw out; after misses, or when the bitmap has no
  * free number, the pool's keys are read (keys only, 1000 numbers a
- * range), which also says when all are out. Return reads the key, checks
- * the holder, and deletes it comparing its mod revision; renew puts the
- * new expiry comparing it; reset deletes the prefix. Nothing is invented
- * locally: when etcd cannot be reached (or answers an error), or the
- * node's session is not surely alive (cluster_fence_ok, before a borrow),
- * the operation fails with OUTCOME_CLUSTER_DOWN and did nothing, or, for
- * a write that timed out, nothing a retry cannot see.
+ * range), which also says when all are out. Return deletes the key
+ * comparing its mod revision: the one this node remembers from its own
+ * borrow or renew (and, with a holder, the value it wrote: one
+ * transaction, whose failure branch reads the key), else the one a read
+ * finds, after checking the holder; renew puts the new expiry comparing
+ * it; reset deletes the prefix. Nothing is invented locally: when etcd
+ * cannot be reached (or answers an error), or the node's session is not
+ * surely alive (cluster_fence_ok, before a borrow), the operation fails
+ * with OUTCOME_CLUSTER_DOWN and did nothing, or, for a write that timed
+ * out, nothing a retry cannot see.
  *
  * DESIGN
  *
- * Threads: clease_apply runs on the ledger's committer thread (lease.c's
- * apply) and alone uses the struct clease's etcd client, bitmap, cursor
- * and lease cache, so they have no lock; the client is opened on first
- * use. It writes nothing to the ledger (its transaction is left alone),
- * so a cluster lease op never aborts a batch: every failure is an
- * outcome. clease_list and clease_count run on any thread, each with a
- * client of its own for the call. clease_free runs once the committer
- * has stopped.
- * Cost: the committer waits for etcd (one transaction a borrow, a read
- * and a transaction a return), so lease ops of a cluster node are
- * serialized on etcd's latency; see clease.c for why this is kept.
+ * Threads: operations run on the audit threads (cluster/audit.h:
+ * clease_submit), several at once, each with its thread's etcd client,
+ * so that etcd commits concurrent ones in one batch; the committer is
+ * not involved (a cluster lease op writes nothing to the ledger).
+ * Shared state: the bitmaps (numbers seen out, numbers a borrow is
+ * trying now), the cursor, the cache of etcd leases per expiry second
+ * and what this node lent (mod revision, times) are under cl->lock, a
+ * leaf held only to read or change them, never across an etcd request:
+ * a borrow claims its candidate under it (so two borrows of this node
+ * never try one number), sends its transaction unlocked, and records the
+ * answer under it again. They are hints: etcd's compares decide, so a
+ * stale bit costs a retry, never a number lent twice. clease_list and
+ * clease_count run on any thread, each with a client of its own for the
+ * call. clease_free runs once the audit threads have stopped.
  */
 #ifndef UNIQ_CLEASE_H
 #define UNIQ_CLEASE_H
@@ -55,6 +62,7 @@
 struct clease;
 struct lease_req;
 struct lease_info;
+struct audit;
 
 /* Sets up the cluster side of lease pool d for node c (which must
  * outlive it). Returns 0 with *out set, or -ENOMEM / -ENAMETOOLONG (a
@@ -62,17 +70,27 @@ struct lease_info;
 int clease_new(struct clease **out, struct cluster *c,
 	       const struct pool_def *d);
 
-/* Frees cl and closes its client. Safe with NULL. */
+/* Frees cl. Safe with NULL. */
 void clease_free(struct clease *cl);
 
 /*
- * Does r (any verb, lease.h) in etcd at wall-clock time now_ms: fills
- * r->lease (borrow, renew, return) or r->count (reset). Returns 0,
- * OUTCOME_ALL_OUT, OUTCOME_NOT_OUT, OUTCOME_OTHER_HOLDER,
- * OUTCOME_NOT_IN_POOL, or OUTCOME_CLUSTER_DOWN (logged, at most every
- * 5 s); never a negative errno. Committer thread only.
+ * Does r (any verb, lease.h; r->pool a cluster pool) in etcd on one of
+ * au's threads, then calls r->op.done(&r->op, rc) there (or on this
+ * thread with -ESHUTDOWN once au is stopping): rc as clease_apply's.
+ * Any thread; r->op.done must not block.
  */
-int clease_apply(struct clease *cl, struct lease_req *r, uint64_t now_ms);
+void clease_submit(struct audit *au, struct lease_req *r);
+
+/*
+ * Does r in etcd with client e (the calling thread's own) at wall-clock
+ * time now_ms: fills r->lease (borrow, renew, return) or r->count
+ * (reset). Returns 0, OUTCOME_ALL_OUT, OUTCOME_NOT_OUT,
+ * OUTCOME_OTHER_HOLDER, OUTCOME_NOT_IN_POOL, or OUTCOME_CLUSTER_DOWN
+ * (logged, at most every 5 s); never a negative errno. Any thread, any
+ * number at once.
+ */
+int clease_apply(struct clease *cl, struct etcd *e, struct lease_req *r,
+		 uint64_t now_ms);
 
 /* The cluster's leases of the pool, in number order, into a malloc'd
  * array (caller frees). Any thread. Returns 0, -EAGAIN (etcd cannot be

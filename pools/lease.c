@@ -422,8 +422,11 @@ static int lease_apply(struct commit_op *op, MDB_txn *txn)
 	struct lease_req *r = (struct lease_req *)op;
 	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms();
 
-	if (r->pool->cl)	/* in etcd; txn is left alone */
-		return clease_apply(r->pool->cl, r, now);
+	if (r->pool->cl) {	/* clease_submit's, never the committer's */
+		log_error("pool \"%s\": a cluster lease operation reached the "
+			  "committer (a bug); not done", r->pool->def->name);
+		return OUTCOME_CLUSTER_DOWN;
+	}
 	switch (r->verb) {
 	case LEASE_BORROW:
 		return apply_borrow(r, txn, now);

@@ -29,11 +29,10 @@
  * An apply that finds the ledger other than it expects after it wrote
  * aborts the batch with -EIO rather than commit it half done (lease.c).
  * Cluster mode (lease_cluster_attach): the truth is in etcd instead
- * (pools/clease.h); the operations still go through the committer, whose
- * thread does their etcd work in apply with a client it alone uses
- * (owned by lp->cl, opened on first use), and writes nothing to the
- * ledger; the free stack, the counter and the expiry tick are left
- * unused (etcd expires leases itself).
+ * (pools/clease.h); the operations do not go through the committer but
+ * to the audit threads (clease_submit), several at once, and write
+ * nothing to the ledger; the free stack, the counter and the expiry tick
+ * are left unused (etcd expires leases itself).
  */
 #ifndef UNIQ_LEASE_H
 #define UNIQ_LEASE_H
@@ -43,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/audit.h"
 #include "common/config.h"
 #include "common/outcome.h"
 #include "ledger/committer.h"
@@ -101,6 +101,7 @@ struct lease_req {
 	struct lease_info lease; /* borrow, renew (and return: what ended) */
 	uint64_t count;		/* reset: how many were returned */
 	/* private */
+	struct audit_op aop;	/* cluster mode: clease_submit's */
 	bool popped;		/* borrow: r->off came off the free stack */
 	uint32_t off;
 	uint32_t *reset_list;
@@ -109,7 +110,9 @@ struct lease_req {
 
 /*
  * Sets up r; the caller sets the verb's fields, r->op.done, and submits
- * &r->op to the committer. apply returns 0, OUTCOME_ALL_OUT (borrow:
+ * &r->op to the committer, or, for a pool in cluster mode (lp->cl), r to
+ * clease_submit (clease.h), which ends with r->op.done too; apply
+ * returns 0, OUTCOME_ALL_OUT (borrow:
  * every number is out), OUTCOME_NOT_OUT (return/renew: the number is not
  * out), OUTCOME_OTHER_HOLDER (another holder has it), OUTCOME_NOT_IN_POOL
  * (not a number of the pool), or a negative errno, which aborts the
@@ -121,7 +124,7 @@ void lease_req_init(struct lease_req *r, struct lease *lp,
 
 /* Must be called from done() for every request, whatever rc: it puts
  * numbers back on the free stack (and frees a reset's list). Committer
- * thread only. */
+ * thread only (cluster mode: any thread, it does nothing). */
 void lease_req_finish(struct lease_req *r, int rc);
 
 /* The leases out, in number order, into a malloc'd array (caller frees).

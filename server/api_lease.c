@@ -3,8 +3,9 @@
  * numbers and take them back: borrow, list, return, renew and reset under
  * /pools/{name}/leases, and seed 001's GET /check, GET /checked, POST
  * /return and GET /reset on its pool "users". Every change of a lease is
- * applied by the group committer, so those requests wait for their
- * commit (api_call).
+ * applied by the group committer, or on a cluster node by the audit
+ * threads in etcd (pools/clease.h), so those requests wait for it
+ * (api_call).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -16,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/outcome.h"
+#include "pools/clease.h"
 #include "server/api_route.h"
 #include "common/banned.h"
 
@@ -35,7 +37,8 @@ static void lease_call_done(struct commit_op *op, int rc)
 {
 	struct lease_call *c = api_container_of(op, struct lease_call, req.op);
 
-	lease_req_finish(&c->req, rc); /* the free stack: committer thread */
+	lease_req_finish(&c->req, rc); /* the free stack: committer thread
+					  (cluster mode: an audit thread) */
 	api_call_done(&c->call, rc);
 }
 
@@ -199,11 +202,24 @@ static void lease_answer(struct api *a, struct http_req *r,
 	api_reply(r, status, "application/json", &b, NULL);
 }
 
-/* Suspends r until c's request is committed; c goes with the request. */
-static void lease_submit(struct http_req *r, struct lease_call *c)
+/* Suspends r until c's request is committed, or done in etcd (cluster
+ * mode: submitted from here, as api_random.c's lookups); c goes with the
+ * request. */
+static void lease_submit(struct api *a, struct http_req *r,
+			 struct lease_call *c)
 {
 	c->req.op.done = lease_call_done;
-	api_call_suspend(r, &c->call, &c->req.op, lease_answer);
+	if (!c->req.pool->cl) {
+		api_call_suspend(r, &c->call, &c->req.op, lease_answer);
+		return;
+	}
+	if (!a->audit) {	/* main.c starts it with the cluster */
+		free(c);
+		api_answer_commit_error(r, OUTCOME_CLUSTER_DOWN, "lease");
+		return;
+	}
+	if (api_call_suspend(r, &c->call, NULL, lease_answer) == 0)
+		clease_submit(a->audit, &c->req);
 }
 
 /* POST /pools/{name}/leases: borrow. */
@@ -224,7 +240,7 @@ static void route_borrow(struct api *a, struct http_req *r,
 		return;
 	}
 	c->req.check_holder = false;
-	lease_submit(r, c);
+	lease_submit(a, r, c);
 }
 
 /* GET /check: seed 001's borrow. */
@@ -244,7 +260,7 @@ static void route_check(struct api *a, struct http_req *r,
 	 * (default 0, never), not its ttl, or a long run would lose its
 	 * number to another user while still using it. */
 	c->req.ttl = lp->def->check_ttl;
-	lease_submit(r, c);
+	lease_submit(a, r, c);
 }
 
 /* Parses a lease number from a path segment: 400 if it is not a number,
@@ -288,7 +304,7 @@ static void route_return(struct api *a, struct http_req *r,
 		snprintf(c->req.holder, sizeof(c->req.holder), "%s", holder);
 		c->req.check_holder = true;
 	}
-	lease_submit(r, c);
+	lease_submit(a, r, c);
 }
 
 /* POST /pools/{name}/leases/{number}/renew: a new expiry. */
@@ -312,7 +328,7 @@ static void route_renew(struct api *a, struct http_req *r,
 		free(c);
 		return;
 	}
-	lease_submit(r, c);
+	lease_submit(a, r, c);
 }
 
 /* POST /return with {"number": 16713} or {"number": "16713"}: seed 001. */
@@ -335,17 +351,17 @@ static void route_seed_return(struct api *a, struct http_req *r,
 	if (!(c = lease_call_new(r, lp, LEASE_RETURN, SHAPE_SEED)))
 		return;
 	c->req.number = n;
-	lease_submit(r, c);
+	lease_submit(a, r, c);
 }
 
 /* POST /pools/{name}/reset (admin), GET /reset (seed 001, admin). */
-static void reset_pool(struct http_req *r, struct lease *lp,
+static void reset_pool(struct api *a, struct http_req *r, struct lease *lp,
 		       enum lease_shape shape)
 {
 	struct lease_call *c;
 
 	if ((c = lease_call_new(r, lp, LEASE_RESET, shape)))
-		lease_submit(r, c);
+		lease_submit(a, r, c);
 }
 
 static void route_reset(struct api *a, struct http_req *r,
@@ -357,7 +373,7 @@ static void route_reset(struct api *a, struct http_req *r,
 	if (api_bad_query(r, allowed) || !api_admin_ok(a, r) ||
 	    !(lp = find_lease_pool(a, r, path->seg[1])))
 		return;
-	reset_pool(r, lp, SHAPE_NATIVE);
+	reset_pool(a, r, lp, SHAPE_NATIVE);
 }
 
 static void route_seed_reset(struct api *a, struct http_req *r,
@@ -370,7 +386,7 @@ static void route_seed_reset(struct api *a, struct http_req *r,
 	if (api_bad_query(r, allowed) || !api_admin_ok(a, r) ||
 	    !(lp = default_lease_pool(a, r)))
 		return;
-	reset_pool(r, lp, SHAPE_SEED);
+	reset_pool(a, r, lp, SHAPE_SEED);
 }
 
 /* GET /pools/{name}/leases and GET /checked (seed 001). */

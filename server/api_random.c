@@ -441,7 +441,7 @@ static void route_pool(struct api *a, struct http_req *r,
 
 /*
  * A cluster pool's value this node did not issue: which node's block in
- * etcd holds its permutation index, asked on the audit thread (the
+ * etcd holds its permutation index, asked on an audit thread (the
  * request is suspended meanwhile, no HTTP thread waits on etcd).
  */
 struct block_call {

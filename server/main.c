@@ -22,8 +22,10 @@
  *   cluster        with --etcd: the session thread (cluster/cluster.h),
  *                  the reserver, which reserves blocks of the random
  *                  pools' indices ahead of need (cluster/reserve.h), and
- *                  the audit thread, which asks etcd what a lookup needs
- *                  and resumes its request (cluster/audit.h)
+ *                  the audit threads (AUDIT_THREADS), which ask etcd what
+ *                  a lookup needs and do the lease pools' operations
+ *                  (pools/clease.h), and resume their requests
+ *                  (cluster/audit.h)
  *   code helpers   short-lived: codepool_issue (pools/codepool.c)
  *                  computes half of a large batch of codes on a thread of
  *                  its own, and joins it before it returns; started by
@@ -34,9 +36,9 @@
  *      for values are resumed and answered, later ones answered at once;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
  *      included (the committer still runs and resumes them);
- *   3. committer_stop (and audit_stop): what is queued is committed and
- *      answered; later submissions are answered 503 at once; a short
- *      drain again;
+ *   3. committer_stop (and audit_stop): what is queued is committed (or
+ *      done in etcd) and answered; later submissions are answered 503
+ *      at once; a short drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more; then committer_free (HTTP threads used it until here);
  *   5. codegen_stop: code jobs stop at a commit boundary (and go on at the
@@ -597,9 +599,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (cluster) {
-		rc = audit_start(cluster, &audit);
+		rc = audit_start(cluster, AUDIT_THREADS, &audit);
 		if (rc) {
-			log_error("cannot start the audit thread: %s",
+			log_error("cannot start the audit threads: %s",
 				  log_strerror(rc));
 			goto out;
 		}

@@ -42,7 +42,9 @@
 #       loopback ports) against a standalone uniqd of the same
 #       configuration, in alternating rounds: GET /random (`wrk -t1
 #       -c64`; issue 12 wants >= 0.95x), and the etcd transactions the
-#       node made (its blocks) per second at that speed.
+#       node made (its blocks) per second at that speed; then
+#       borrow-and-return pairs on lease pool "users" (`wrk -t1 -c64`,
+#       stress/wrk-leases.lua), node vs standalone.
 #   stress/bench.sh idle [--seconds N] [--rounds N]
 #       GET /random with `wrk -t1 -c8`, alone and then beside 1000 idle
 #       keep-alive connections held open (and 20 sending a header a byte
@@ -70,7 +72,7 @@ while (($#)); do
     --values) values=$2; shift ;;
     --requests) requests=$2; shift ;;
     --baseline) baseline=$2; shift ;;
-    -h|--help) sed -n '2,59p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,61p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -490,7 +492,8 @@ cluster)
   cat > "$work/config.json" <<JSON
 {"threads": 2, "pools": [
   {"name": "int", "kind": "int", "shards": 2, "shard_size": 200000},
-  {"name": "float", "kind": "float", "shards": 2, "shard_size": 200000}]}
+  {"name": "float", "kind": "float", "shards": 2, "shard_size": 200000},
+  {"name": "users", "kind": "lease", "start": 0, "count": 100000}]}
 JSON
   start_uniqd "$work/config.json"
   sport=$uport
@@ -527,6 +530,23 @@ JSON
   echo "median: node $c req/s, standalone $s req/s"
   echo "RATIO cluster random node/standalone = $(echo "$c $s" | awk '{printf "%.2f", $1/$2}')"
   echo "RATE cluster etcd transactions/s (blocks of pool int) = $(median < "$work/x")"
+  # leases: every borrow and return of the node is a transaction in etcd
+  lw() { WRK_SCRIPT=$here/stress/wrk-leases.lua run_wrk "http://127.0.0.1:$1/pools/users/leases"; }
+  echo "borrow/return pairs, wrk -t1 -c64 -d${seconds}s: cluster node vs standalone, $rounds alternating rounds"
+  : > "$work/lc"; : > "$work/ls"
+  for r in $(seq 1 "$rounds"); do
+    if ((r % 2)); then
+      read -r sr sp sb < <(lw "$sport"); read -r cr cp cb < <(lw "$cport")
+    else
+      read -r cr cp cb < <(lw "$cport"); read -r sr sp sb < <(lw "$sport")
+    fi
+    echo "$cr" >> "$work/lc"; echo "$sr" >> "$work/ls"
+    printf '  round %d: standalone %8d req/s p99 %6.2f ms, non-2xx %d | node %8d req/s p99 %6.2f ms, non-2xx %d | ratio %.2f\n' \
+      "$r" "$sr" "$sp" "$sb" "$cr" "$cp" "$cb" "$(echo "$cr $sr" | awk '{print $1/$2}')"
+  done
+  c=$(median < "$work/lc"); s=$(median < "$work/ls")
+  echo "median: node $c req/s, standalone $s req/s (a pair is two requests)"
+  echo "RATIO cluster leases node/standalone = $(echo "$c $s" | awk '{printf "%.2f", $1/$2}')"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"

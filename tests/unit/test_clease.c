@@ -3,12 +3,18 @@
  * real etcd that the test starts (/usr/bin/etcd on free 127.0.0.1 ports,
  * as test_etcd.c does; its start-up is copied here, private to this file)
  * and kills by its pid: two nodes (two struct lease of one pool, on two
- * ledgers, with two committers and two sessions) borrowing at once from a
- * small pool never lend one number twice; all out; returns and renewals
- * check the holder; reset; a lease with a ttl of 2 s leaves etcd and is
- * lent again by the other node; a stale shared etcd lease is regranted;
- * a standalone data directory with leases out is refused; a lapsed fence,
- * a changed session and a dead etcd answer OUTCOME_CLUSTER_DOWN.
+ * ledgers, with two committers, two sessions and two pools of audit
+ * threads, which run the operations) borrowing at once from a small pool
+ * never lend one number twice, also with many of a node's borrows in
+ * flight at once; all out; returns and renewals check the holder, also
+ * on the one-transaction path of a return of the node's own lease, and
+ * fall back to a read when the key changed; reset; a lease with a ttl of
+ * 2 s leaves etcd and is lent again by the other node; a stale shared
+ * etcd lease is regranted; a standalone data directory with leases out
+ * is refused; stopping the audit threads with operations queued answers
+ * each once (a lease answered is in etcd), and later ones -ESHUTDOWN; a
+ * lapsed fence, a changed session and a dead etcd answer
+ * OUTCOME_CLUSTER_DOWN.
  * cluster/cluster.c is compiled in (the #include below) so that the test
  * can lapse the fence and change the session on purpose.
  * (suites unit and threads.) Without /usr/bin/etcd: skipped (77), unless
@@ -31,8 +37,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/audit.h"
 #include "cluster/etcd.h"
 #include "common/clock.h"
+#include "pools/clease.h"
 #include "common/config.h"
 #include "ledger/committer.h"
 #include "ledger/ledger.h"
@@ -218,13 +226,34 @@ static void on_done(struct commit_op *op, int rc)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static int run_req(struct committer *c, struct waiter *w)
+/* One node: a ledger, its committer, a session, its audit threads, and
+ * pool "users". */
+struct node {
+	char dir[256];
+	struct ledger lg;
+	struct committer *c;
+	struct pool_def def;
+	struct lease lp;
+	struct cluster *cl;
+	struct audit *au;
+};
+
+/* Submits w's request as the routes do (api_lease.c): a cluster pool's
+ * to the audit threads, else to the committer. */
+static void submit_req(struct node *n, struct waiter *w)
 {
 	w->req.op.done = on_done;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->done = false;
-	committer_submit(c, &w->req.op);
+	if (n->lp.cl)
+		clease_submit(n->au, &w->req);
+	else
+		committer_submit(n->c, &w->req.op);
+}
+
+static int wait_req(struct waiter *w)
+{
 	pthread_mutex_lock(&w->lock);
 	while (!w->done)
 		pthread_cond_wait(&w->cond, &w->lock);
@@ -234,15 +263,11 @@ static int run_req(struct committer *c, struct waiter *w)
 	return w->rc;
 }
 
-/* One node: a ledger, its committer, a session, and pool "users". */
-struct node {
-	char dir[256];
-	struct ledger lg;
-	struct committer *c;
-	struct pool_def def;
-	struct lease lp;
-	struct cluster *cl;
-};
+static int run_req(struct node *n, struct waiter *w)
+{
+	submit_req(n, w);
+	return wait_req(w);
+}
 
 /* Opens n as node name; with standalone_lease, first borrows a number
  * standalone (so that attaching is refused). Returns 0 or -1. */
@@ -276,6 +301,10 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 		rc = lease_cluster_attach(&n->lp, n->cl, err, sizeof(err));
 		CHECKF(rc == 0, "attach: %s", err);
 	}
+	if (rc == 0) {
+		rc = audit_start(n->cl, AUDIT_THREADS, &n->au);
+		CHECKF(rc == 0, "audit_start: %s", log_strerror(rc));
+	}
 	if (rc == 0)
 		rc = committer_start(&n->lg, &n->c);
 	if (rc == 0)
@@ -285,13 +314,15 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 		struct waiter w;
 
 		lease_req_init(&w.req, &n->lp, LEASE_BORROW);
-		rc = run_req(n->c, &w);
+		rc = run_req(n, &w);
 	}
 	return rc ? -1 : 0;
 }
 
 static void node_close(struct node *n)
 {
+	audit_stop(n->au);
+	audit_free(n->au);
 	committer_stop(n->c);
 	committer_free(n->c);
 	lease_release(&n->lp);
@@ -311,7 +342,7 @@ static int borrow(struct node *n, const char *holder, int64_t ttl,
 		snprintf(w.req.holder, sizeof(w.req.holder), "%s", holder);
 	w.req.ttl = ttl;
 	w.req.now_ms = now;
-	rc = run_req(n->c, &w);
+	rc = run_req(n, &w);
 	if (number)
 		*number = rc == 0 ? w.req.lease.number : -1;
 	return rc;
@@ -330,7 +361,7 @@ static int op(struct node *n, enum lease_verb verb, int64_t number,
 		snprintf(w.req.holder, sizeof(w.req.holder), "%s", holder);
 		w.req.check_holder = true;
 	}
-	rc = run_req(n->c, &w);
+	rc = run_req(n, &w);
 	if (out)
 		*out = w.req;
 	return rc;
@@ -558,6 +589,217 @@ static void test_race(struct node *a, struct node *b)
 	fprintf(stderr, "race: %d lent, %d all out\n", lent, all_out);
 }
 
+#define BURST 24		/* borrows a node has in flight at once */
+
+/*
+ * Every borrow of both nodes in flight at once (more than their audit
+ * threads): exactly POOL_N are lent, each once, all in etcd, the rest
+ * all out; then every lease returned at once, half by the node that
+ * did not lend it.
+ */
+static void test_burst(struct node *a, struct node *b)
+{
+	static struct waiter w[2 * BURST], ret[POOL_N];
+	int seen[POOL_N] = { 0 }, lent = 0, all_out = 0, other = 0, dup = 0;
+	int64_t x;
+	uint64_t out = 1;
+	int i, k = 0;
+
+	for (i = 0; i < 2 * BURST; i++) {
+		lease_req_init(&w[i].req, &(i % 2 ? b : a)->lp, LEASE_BORROW);
+		snprintf(w[i].req.holder, sizeof(w[i].req.holder), "burst-%d",
+			 i);
+		w[i].req.ttl = 60;
+		submit_req(i % 2 ? b : a, &w[i]);
+	}
+	for (i = 0; i < 2 * BURST; i++) {
+		int rc = wait_req(&w[i]);
+
+		x = w[i].req.lease.number;
+		if (rc == OUTCOME_ALL_OUT) {
+			all_out++;
+		} else if (rc || x < POOL_MIN || x >= POOL_MIN + POOL_N) {
+			other++;
+		} else {
+			lent++;
+			dup += seen[x - POOL_MIN]++ > 0;
+			CHECKF(key_there(x, NULL) == 1, "%lld answered, not in "
+			       "etcd", (long long)x);
+		}
+	}
+	CHECKF(dup == 0, "%d numbers lent twice", dup);
+	CHECKF(lent == POOL_N && all_out == 2 * BURST - POOL_N && other == 0,
+	       "%d lent, %d all out, %d failed", lent, all_out, other);
+	for (i = 0; i < 2 * BURST && k < POOL_N; i++) {
+		if (w[i].rc)
+			continue;
+		/* lent by (i % 2 ? b : a); every other returned by the
+		 * other node, without the holder */
+		lease_req_init(&ret[k].req, &(i % 2 ? b : a)->lp,
+			       LEASE_RETURN);
+		ret[k].req.number = w[i].req.lease.number;
+		if (k % 2 == 0) {
+			memcpy(ret[k].req.holder, w[i].req.holder,
+			       sizeof(ret[k].req.holder));
+			ret[k].req.check_holder = true;
+			submit_req(i % 2 ? b : a, &ret[k]);
+		} else {
+			submit_req(i % 2 ? a : b, &ret[k]);
+		}
+		k++;
+	}
+	for (i = 0; i < k; i++) {
+		CHECK_RC(wait_req(&ret[i]), 0);
+		CHECK(ret[i].req.lease.number == ret[i].req.number);
+	}
+	CHECK_RC(lease_out(&a->lp, &out), 0);
+	CHECK_EQ_U64(out, 0);
+	fprintf(stderr, "burst: %d lent, %d all out\n", lent, all_out);
+}
+
+/* Puts value text under number's key, as another writer would. */
+static void put_raw(int64_t number, const char *text)
+{
+	struct etcd_result res = { 0 };
+	struct etcd_txn t;
+	char key[128];
+	int k = snprintf(key, sizeof(key), "/uniqd/lease/users/%020lld",
+			 (long long)number);
+
+	etcd_txn_init(&t);
+	etcd_txn_put(&t, true, key, (size_t)k, text, strlen(text), 0);
+	CHECK_RC(etcd_txn_run(E, &t, &res), 0);
+	etcd_txn_release(&t);
+	etcd_result_release(&res);
+}
+
+/* The value under number's key, into buf: 0, or -1. */
+static int get_raw(int64_t number, char *buf, size_t len)
+{
+	struct etcd_result res = { 0 };
+	char key[128];
+	int k = snprintf(key, sizeof(key), "/uniqd/lease/users/%020lld",
+			 (long long)number), rc = -1;
+
+	if (etcd_get(E, key, (size_t)k, false, 0, false, &res) == 0 &&
+	    res.nranges == 1 && res.ranges[0].n == 1) {
+		snprintf(buf, len, "%s", res.ranges[0].kvs[0].value);
+		rc = 0;
+	}
+	etcd_result_release(&res);
+	return rc;
+}
+
+/*
+ * A return of the node's own lease compares what it wrote: the wrong
+ * holder is told so and the lease stays; a key rewritten since (by
+ * another node's renew, or by hand) is read and returned all the same;
+ * one deleted since (expired) is not out; one returned by the other
+ * node is not out twice.
+ */
+static void test_return_mine(struct node *a, struct node *b)
+{
+	struct lease_req r;
+	char val[512];
+	int64_t x;
+
+	CHECK_RC(borrow(a, "m", 0, 0, &x), 0);
+	CHECK_RC(op(a, LEASE_RETURN, x, "not-m", -1, NULL),
+		 OUTCOME_OTHER_HOLDER);
+	CHECK(key_there(x, NULL) == 1);
+	CHECK_RC(op(a, LEASE_RETURN, x, "m", -1, &r), 0);
+	CHECK_STR(r.lease.holder, "m");
+	CHECK(r.lease.number == x && r.lease.expires_ms == 0);
+	CHECK(key_there(x, NULL) == 0);
+	CHECK_RC(op(a, LEASE_RETURN, x, "m", -1, NULL), OUTCOME_NOT_OUT);
+
+	/* renewed by b: a's memory of it is stale */
+	CHECK_RC(borrow(a, "m", 0, 0, &x), 0);
+	CHECK_RC(op(b, LEASE_RENEW, x, "m", 300, NULL), 0);
+	CHECK_RC(op(a, LEASE_RETURN, x, "m", -1, &r), 0);
+	CHECK(r.lease.expires_ms > clock_now_ms());
+	CHECK(key_there(x, NULL) == 0);
+
+	/* renewed by a itself: remembered anew */
+	CHECK_RC(borrow(a, "m", 0, 0, &x), 0);
+	CHECK_RC(op(a, LEASE_RENEW, x, "m", 300, NULL), 0);
+	CHECK_RC(op(a, LEASE_RETURN, x, "m", -1, &r), 0);
+	CHECK(r.lease.expires_ms > clock_now_ms());
+
+	/* rewritten by hand with the same value: another mod revision */
+	CHECK_RC(borrow(a, "m", 0, 0, &x), 0);
+	CHECK(get_raw(x, val, sizeof(val)) == 0);
+	put_raw(x, val);
+	CHECK_RC(op(a, LEASE_RETURN, x, NULL, -1, &r), 0);
+	CHECK_STR(r.lease.holder, "m");
+	CHECK(key_there(x, NULL) == 0);
+
+	/* gone from etcd (as at expiry), and returned by the other node */
+	CHECK_RC(borrow(a, "m", 0, 0, &x), 0);
+	CHECK_RC(op(b, LEASE_RETURN, x, NULL, -1, NULL), 0);
+	CHECK_RC(op(a, LEASE_RETURN, x, "m", -1, NULL), OUTCOME_NOT_OUT);
+	CHECK_RC(op(a, LEASE_RETURN, x, NULL, -1, NULL), OUTCOME_NOT_OUT);
+
+	/* lent by a, then again by b after a reset: a's memory is b's
+	 * number now, and b's lease stays */
+	CHECK_RC(borrow(a, "m", 0, 0, &x), 0);
+	CHECK_RC(op(b, LEASE_RESET, 0, NULL, -1, NULL), 0);
+	{
+		int64_t y = -1;
+		int i;
+
+		for (i = 0; i < POOL_N && y != x; i++)
+			CHECK_RC(borrow(b, "n", 0, 0, &y), 0);
+		CHECK(y == x);
+	}
+	CHECK_RC(op(a, LEASE_RETURN, x, "m", -1, NULL), OUTCOME_OTHER_HOLDER);
+	CHECK(key_there(x, NULL) == 1);
+	CHECK_RC(op(a, LEASE_RESET, 0, NULL, -1, NULL), 0);
+}
+
+/*
+ * The audit threads stopped with operations queued: each is answered
+ * once, every lease answered is in etcd, and one submitted later is
+ * answered -ESHUTDOWN at once, on the caller's thread.
+ */
+static void test_shutdown(struct node *n)
+{
+	static struct waiter w[3 * BURST];
+	struct waiter late;
+	int i, lent = 0, all_out = 0, other = 0;
+
+	for (i = 0; i < 3 * BURST; i++) {
+		lease_req_init(&w[i].req, &n->lp, LEASE_BORROW);
+		w[i].req.ttl = 60;
+		submit_req(n, &w[i]);
+	}
+	audit_stop(n->au);
+	for (i = 0; i < 3 * BURST; i++) {
+		int rc = wait_req(&w[i]);
+
+		if (rc == 0) {
+			lent++;
+			CHECK(key_there(w[i].req.lease.number, NULL) == 1);
+		} else if (rc == OUTCOME_ALL_OUT) {
+			all_out++;
+		} else {
+			other++;
+		}
+	}
+	CHECKF(lent == POOL_N && all_out == 3 * BURST - POOL_N && other == 0,
+	       "%d lent, %d all out, %d other", lent, all_out, other);
+	lease_req_init(&late.req, &n->lp, LEASE_RETURN);
+	late.req.number = POOL_MIN;
+	submit_req(n, &late);
+	CHECK(late.done);	/* at once */
+	CHECK_RC(wait_req(&late), -ESHUTDOWN);
+	/* a fresh pool of threads for what follows */
+	audit_free(n->au);
+	n->au = NULL;
+	CHECK_RC(audit_start(n->cl, AUDIT_THREADS, &n->au), 0);
+	CHECK_RC(op(n, LEASE_RESET, 0, NULL, -1, NULL), 0);
+}
+
 /* The fence lapsed, the session changed, no session: no borrow. */
 static void test_session_and_fence(struct node *a)
 {
@@ -641,8 +883,11 @@ int main(void)
 		if (node_open(&b, "b", false) == 0) {
 			test_verbs(&a, &b);
 			test_race(&a, &b);
+			test_burst(&a, &b);
+			test_return_mine(&a, &b);
 			test_stale_lease(&a);
 			test_junk(&a);
+			test_shutdown(&b);
 			test_session_and_fence(&a);
 			test_etcd_dead(&a);
 		}
