@@ -6,7 +6,7 @@
  * for etcd (one transaction a borrow, one a return), and etcd fsyncs each
  * batch of transactions it commits; one at a time, a node's lease ops ran
  * at etcd's fsync rate (~190 pairs/s on one local member), and a slow
- * etcd delayed the node's other committed operations. With AUDIT_THREADS
+ * etcd delayed the node's other committed operations. With ASK_THREADS
  * at once, etcd commits them in shared batches. The price is a lock over
  * the hints below, and that ops of one node may end in another order
  * than they came (as the requests of two nodes always could).
@@ -29,7 +29,7 @@
 
 #include <cJSON.h>
 
-#include "cluster/audit.h"
+#include "cluster/ask.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -855,15 +855,15 @@ int clease_apply(struct clease *cl, struct etcd *e, struct lease_req *r,
 	return down(cl, e, "an unknown operation", -EINVAL);
 }
 
-/* ---- on the audit threads ---- */
+/* ---- on the ask threads ---- */
 
-static struct lease_req *req_of(struct audit_op *op)
+static struct lease_req *req_of(struct ask_op *op)
 {
 	return (struct lease_req *)(void *)((char *)op -
 					    offsetof(struct lease_req, aop));
 }
 
-static void run_op(struct audit_op *op, struct etcd *e)
+static void run_op(struct ask_op *op, struct etcd *e)
 {
 	struct lease_req *r = req_of(op);
 	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms();
@@ -871,18 +871,18 @@ static void run_op(struct audit_op *op, struct etcd *e)
 	op->rc = clease_apply(r->pool->cl, e, r, now);
 }
 
-static void done_op(struct audit_op *op)
+static void done_op(struct ask_op *op)
 {
 	struct lease_req *r = req_of(op);
 
 	r->op.done(&r->op, op->rc);
 }
 
-void clease_submit(struct audit *au, struct lease_req *r)
+void clease_submit(struct ask *au, struct lease_req *r)
 {
 	r->aop.run = run_op;
 	r->aop.done = done_op;
-	audit_submit(au, &r->aop);
+	ask_submit(au, &r->aop);
 }
 
 /* ---- any thread ---- */

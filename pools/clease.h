@@ -35,7 +35,7 @@
  *
  * DESIGN
  *
- * Threads: operations run on the audit threads (cluster/audit.h:
+ * Threads: operations run on the ask threads (cluster/ask.h:
  * clease_submit), several at once, each with its thread's etcd client,
  * so that etcd commits concurrent ones in one batch; the committer is
  * not involved (a cluster lease op writes nothing to the ledger).
@@ -48,7 +48,7 @@
  * answer under it again. They are hints: etcd's compares decide, so a
  * stale bit costs a retry, never a number lent twice. clease_list and
  * clease_count run on any thread, each with a client of its own for the
- * call. clease_free runs once the audit threads have stopped.
+ * call. clease_free runs once the ask threads have stopped.
  */
 #ifndef UNIQ_CLEASE_H
 #define UNIQ_CLEASE_H
@@ -62,7 +62,7 @@
 struct clease;
 struct lease_req;
 struct lease_info;
-struct audit;
+struct ask;
 
 /* Sets up the cluster side of lease pool d for node c (which must
  * outlive it). Returns 0 with *out set, or -ENOMEM / -ENAMETOOLONG (a
@@ -79,7 +79,7 @@ void clease_free(struct clease *cl);
  * thread with -ESHUTDOWN once au is stopping): rc as clease_apply's.
  * Any thread; r->op.done must not block.
  */
-void clease_submit(struct audit *au, struct lease_req *r);
+void clease_submit(struct ask *au, struct lease_req *r);
 
 /*
  * Does r in etcd with client e (the calling thread's own) at wall-clock

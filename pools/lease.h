@@ -30,7 +30,7 @@
  * aborts the batch with -EIO rather than commit it half done (lease.c).
  * Cluster mode (lease_cluster_attach): the truth is in etcd instead
  * (pools/clease.h); the operations do not go through the committer but
- * to the audit threads (clease_submit), several at once, and write
+ * to the ask threads (clease_submit), several at once, and write
  * nothing to the ledger; the free stack, the counter and the expiry tick
  * are left unused (etcd expires leases itself).
  */
@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/audit.h"
+#include "cluster/ask.h"
 #include "common/config.h"
 #include "common/outcome.h"
 #include "ledger/committer.h"
@@ -101,7 +101,7 @@ struct lease_req {
 	struct lease_info lease; /* borrow, renew (and return: what ended) */
 	uint64_t count;		/* reset: how many were returned */
 	/* private */
-	struct audit_op aop;	/* cluster mode: clease_submit's */
+	struct ask_op aop;	/* cluster mode: clease_submit's */
 	bool popped;		/* borrow: r->off came off the free stack */
 	uint32_t off;
 	uint32_t *reset_list;

@@ -25,8 +25,8 @@ struct api {
 	struct refill *refill;
 	struct committer *committer;	/* sequence ids, leases, redeems */
 	struct codegen *jobs;		/* code jobs' workers */
-	struct audit *audit;		/* a cluster node's questions to
-					   etcd (cluster/audit.h); NULL
+	struct ask *ask;		/* a cluster node's questions to
+					   etcd (cluster/ask.h); NULL
 					   standalone */
 	enum metrics_log access_log;	/* --access-log */
 	struct metrics *metrics;	/* made by api_init */

@@ -3,7 +3,7 @@
  * numbers and take them back: borrow, list, return, renew and reset under
  * /pools/{name}/leases, and seed 001's GET /check, GET /checked, POST
  * /return and GET /reset on its pool "users". Every change of a lease is
- * applied by the group committer, or on a cluster node by the audit
+ * applied by the group committer, or on a cluster node by the ask
  * threads in etcd (pools/clease.h), so those requests wait for it
  * (api_call).
  */
@@ -38,7 +38,7 @@ static void lease_call_done(struct commit_op *op, int rc)
 	struct lease_call *c = api_container_of(op, struct lease_call, req.op);
 
 	lease_req_finish(&c->req, rc); /* the free stack: committer thread
-					  (cluster mode: an audit thread) */
+					  (cluster mode: an ask thread) */
 	api_call_done(&c->call, rc);
 }
 
@@ -213,13 +213,13 @@ static void lease_submit(struct api *a, struct http_req *r,
 		api_call_suspend(r, &c->call, &c->req.op, lease_answer);
 		return;
 	}
-	if (!a->audit) {	/* main.c starts it with the cluster */
+	if (!a->ask) {	/* main.c starts it with the cluster */
 		free(c);
 		api_answer_commit_error(r, OUTCOME_CLUSTER_DOWN, "lease");
 		return;
 	}
 	if (api_call_suspend(r, &c->call, NULL, lease_answer) == 0)
-		clease_submit(a->audit, &c->req);
+		clease_submit(a->ask, &c->req);
 }
 
 /* POST /pools/{name}/leases: borrow. */

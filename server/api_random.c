@@ -19,7 +19,7 @@
 
 #include <cJSON.h>
 
-#include "cluster/audit.h"
+#include "cluster/ask.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/code.h"
@@ -441,12 +441,12 @@ static void route_pool(struct api *a, struct http_req *r,
 
 /*
  * A cluster pool's value this node did not issue: which node's block in
- * etcd holds its permutation index, asked on an audit thread (the
+ * etcd holds its permutation index, asked on an ask thread (the
  * request is suspended meanwhile, no HTTP thread waits on etcd).
  */
 struct block_call {
 	struct api_call call;	/* first: freed with the request */
-	struct audit_op op;
+	struct ask_op op;
 	struct rpool *p;
 	uint64_t k, index;
 	bool found;
@@ -454,7 +454,7 @@ struct block_call {
 	uint64_t first, count, ms, reserved;
 };
 
-static void block_run(struct audit_op *op, struct etcd *e)
+static void block_run(struct ask_op *op, struct etcd *e)
 {
 	struct block_call *bc = api_container_of(op, struct block_call, op);
 	char pre[POOL_NAME_MAX + 32], end[POOL_NAME_MAX + 64];
@@ -495,7 +495,7 @@ out:
 	etcd_result_release(&res);
 }
 
-static void block_done(struct audit_op *op)
+static void block_done(struct ask_op *op)
 {
 	struct block_call *bc = api_container_of(op, struct block_call, op);
 
@@ -553,7 +553,7 @@ static bool cluster_value(struct api *a, struct http_req *r,
 	struct buf b = BUF_INIT;
 	int rc;
 
-	if (!a->audit || p->def->kind == POOL_CODE)
+	if (!a->ask || p->def->kind == POOL_CODE)
 		return false;
 	rc = rpool_lookup(p, k, &lk);
 	if (rc)
@@ -583,7 +583,7 @@ static bool cluster_value(struct api *a, struct http_req *r,
 	bc->op.done = block_done;
 	if (api_call_suspend(r, &bc->call, NULL, block_answer))
 		return true;	/* freed, and answered 500 */
-	audit_submit(a->audit, &bc->op);
+	ask_submit(a->ask, &bc->op);
 	return true;
 }
 

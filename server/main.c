@@ -22,10 +22,10 @@
  *   cluster        with --etcd: the session thread (cluster/cluster.h),
  *                  the reserver, which reserves blocks of the random
  *                  pools' indices ahead of need (cluster/reserve.h), and
- *                  the audit threads (AUDIT_THREADS), which ask etcd what
+ *                  the ask threads (ASK_THREADS), which ask etcd what
  *                  a lookup needs and do the lease pools' operations
  *                  (pools/clease.h), and resume their requests
- *                  (cluster/audit.h)
+ *                  (cluster/ask.h)
  *   code helpers   short-lived: codepool_issue (pools/codepool.c)
  *                  computes half of a large batch of codes on a thread of
  *                  its own, and joins it before it returns; started by
@@ -36,7 +36,7 @@
  *      for values are resumed and answered, later ones answered at once;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
  *      included (the committer still runs and resumes them);
- *   3. committer_stop (and audit_stop): what is queued is committed (or
+ *   3. committer_stop (and ask_stop): what is queued is committed (or
  *      done in etcd) and answered; later submissions are answered 503
  *      at once; a short drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
@@ -58,7 +58,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cluster/audit.h"
+#include "cluster/ask.h"
 #include "cluster/cluster.h"
 #include "cluster/reserve.h"
 #include "common/config.h"
@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 	struct codegen *jobs = NULL;
 	struct cluster *cluster = NULL;
 	struct reserve *reserve = NULL;
-	struct audit *audit = NULL;
+	struct ask *ask = NULL;
 	uint8_t *cluster_keys = NULL;
 	struct http_opts ho;
 	struct config cfg;
@@ -599,14 +599,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (cluster) {
-		rc = audit_start(cluster, AUDIT_THREADS, &audit);
+		rc = ask_start(cluster, ASK_THREADS, &ask);
 		if (rc) {
-			log_error("cannot start the audit threads: %s",
+			log_error("cannot start the ask threads: %s",
 				  log_strerror(rc));
 			goto out;
 		}
 	}
-	api.audit = audit;
+	api.ask = ask;
 	api.cfg = &cfg;
 	api.pools = &pools;
 	api.refill = refill;
@@ -661,12 +661,12 @@ out:
 			 (unsigned long long)ops, (unsigned long long)batches);
 	}
 	committer_stop(committer);
-	audit_stop(audit);
+	ask_stop(ask);
 	if (http && http_drain(http, 500))
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	committer_free(committer); /* no HTTP thread can submit any more */
-	audit_free(audit);
+	ask_free(ask);
 	codegen_stop(jobs);
 	codegen_free(jobs);
 	api_release(&api);

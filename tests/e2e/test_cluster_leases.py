@@ -306,7 +306,7 @@ class ClusterLeaseTest(unittest.TestCase):
         self.assertEqual((lease["holder"], lease["node"]), ("a", "alpha"))
 
     def test_f_sigterm_in_flight(self):
-        """16 clients borrow and return on alpha (whose audit threads do
+        """16 clients borrow and return on alpha (whose ask threads do
         several at once) while it gets SIGTERM: it exits 0; every lease
         it answered 201 and that was not answered returned is in etcd,
         and etcd has nothing it did not answer or might have (answers

@@ -3,7 +3,7 @@
  * real etcd that the test starts (/usr/bin/etcd on free 127.0.0.1 ports,
  * as test_etcd.c does; its start-up is copied here, private to this file)
  * and kills by its pid: two nodes (two struct lease of one pool, on two
- * ledgers, with two committers, two sessions and two pools of audit
+ * ledgers, with two committers, two sessions and two pools of ask
  * threads, which run the operations) borrowing at once from a small pool
  * never lend one number twice, also with many of a node's borrows in
  * flight at once; all out; returns and renewals check the holder, also
@@ -11,7 +11,7 @@
  * fall back to a read when the key changed; reset; a lease with a ttl of
  * 2 s leaves etcd and is lent again by the other node; a stale shared
  * etcd lease is regranted; a standalone data directory with leases out
- * is refused; stopping the audit threads with operations queued answers
+ * is refused; stopping the ask threads with operations queued answers
  * each once (a lease answered is in etcd), and later ones -ESHUTDOWN; a
  * lapsed fence, a changed session and a dead etcd answer
  * OUTCOME_CLUSTER_DOWN.
@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster/audit.h"
+#include "cluster/ask.h"
 #include "cluster/etcd.h"
 #include "common/clock.h"
 #include "pools/clease.h"
@@ -226,7 +226,7 @@ static void on_done(struct commit_op *op, int rc)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* One node: a ledger, its committer, a session, its audit threads, and
+/* One node: a ledger, its committer, a session, its ask threads, and
  * pool "users". */
 struct node {
 	char dir[256];
@@ -235,11 +235,11 @@ struct node {
 	struct pool_def def;
 	struct lease lp;
 	struct cluster *cl;
-	struct audit *au;
+	struct ask *au;
 };
 
 /* Submits w's request as the routes do (api_lease.c): a cluster pool's
- * to the audit threads, else to the committer. */
+ * to the ask threads, else to the committer. */
 static void submit_req(struct node *n, struct waiter *w)
 {
 	w->req.op.done = on_done;
@@ -302,8 +302,8 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 		CHECKF(rc == 0, "attach: %s", err);
 	}
 	if (rc == 0) {
-		rc = audit_start(n->cl, AUDIT_THREADS, &n->au);
-		CHECKF(rc == 0, "audit_start: %s", log_strerror(rc));
+		rc = ask_start(n->cl, ASK_THREADS, &n->au);
+		CHECKF(rc == 0, "ask_start: %s", log_strerror(rc));
 	}
 	if (rc == 0)
 		rc = committer_start(&n->lg, &n->c);
@@ -321,8 +321,8 @@ static int node_open(struct node *n, const char *name, bool standalone_lease)
 
 static void node_close(struct node *n)
 {
-	audit_stop(n->au);
-	audit_free(n->au);
+	ask_stop(n->au);
+	ask_free(n->au);
 	committer_stop(n->c);
 	committer_free(n->c);
 	lease_release(&n->lp);
@@ -592,7 +592,7 @@ static void test_race(struct node *a, struct node *b)
 #define BURST 24		/* borrows a node has in flight at once */
 
 /*
- * Every borrow of both nodes in flight at once (more than their audit
+ * Every borrow of both nodes in flight at once (more than their ask
  * threads): exactly POOL_N are lent, each once, all in etcd, the rest
  * all out; then every lease returned at once, half by the node that
  * did not lend it.
@@ -758,7 +758,7 @@ static void test_return_mine(struct node *a, struct node *b)
 }
 
 /*
- * The audit threads stopped with operations queued: each is answered
+ * The ask threads stopped with operations queued: each is answered
  * once, every lease answered is in etcd, and one submitted later is
  * answered -ESHUTDOWN at once, on the caller's thread.
  */
@@ -773,7 +773,7 @@ static void test_shutdown(struct node *n)
 		w[i].req.ttl = 60;
 		submit_req(n, &w[i]);
 	}
-	audit_stop(n->au);
+	ask_stop(n->au);
 	for (i = 0; i < 3 * BURST; i++) {
 		int rc = wait_req(&w[i]);
 
@@ -794,9 +794,9 @@ static void test_shutdown(struct node *n)
 	CHECK(late.done);	/* at once */
 	CHECK_RC(wait_req(&late), -ESHUTDOWN);
 	/* a fresh pool of threads for what follows */
-	audit_free(n->au);
+	ask_free(n->au);
 	n->au = NULL;
-	CHECK_RC(audit_start(n->cl, AUDIT_THREADS, &n->au), 0);
+	CHECK_RC(ask_start(n->cl, ASK_THREADS, &n->au), 0);
 	CHECK_RC(op(n, LEASE_RESET, 0, NULL, -1, NULL), 0);
 }
 

@@ -1,40 +1,40 @@
 /*
- * audit.c: the audit threads: a FIFO of ops run against etcd by a small
- * pool of threads (audit.h).
+ * ask.c: the ask threads: a FIFO of ops run against etcd by a small
+ * pool of threads (ask.h).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "cluster/audit.h"
+#include "cluster/ask.h"
 #include "common/banned.h"
 
 #define THREADS_MAX 64
 
-struct audit_thread {
-	struct audit *a;
+struct ask_thread {
+	struct ask *a;
 	struct etcd *e;		/* this thread's */
 	pthread_t tid;
 	bool started;
 };
 
-struct audit {
+struct ask {
 	pthread_mutex_t lock;	/* head, tail, stopping; a leaf */
 	pthread_cond_t cond;	/* an op queued, or stopping */
-	struct audit_op *head, *tail;
+	struct ask_op *head, *tail;
 	bool stopping;
-	struct audit_thread *t;
+	struct ask_thread *t;
 	unsigned n;
 };
 
 /* One thread: takes the oldest op, runs it unlocked, until stopped with
  * nothing queued. */
-static void *audit_main(void *arg)
+static void *ask_main(void *arg)
 {
-	struct audit_thread *t = arg;
-	struct audit *a = t->a;
-	struct audit_op *op;
+	struct ask_thread *t = arg;
+	struct ask *a = t->a;
+	struct ask_op *op;
 
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
@@ -56,9 +56,9 @@ static void *audit_main(void *arg)
 	return NULL;
 }
 
-int audit_start(struct cluster *c, unsigned nthreads, struct audit **out)
+int ask_start(struct cluster *c, unsigned nthreads, struct ask **out)
 {
-	struct audit *a;
+	struct ask *a;
 	unsigned i;
 	int rc;
 
@@ -90,18 +90,18 @@ int audit_start(struct cluster *c, unsigned nthreads, struct audit **out)
 		rc = cluster_etcd_open(c, &a->t[i].e);
 	}
 	for (i = 0; rc == 0 && i < nthreads; i++) {
-		rc = -pthread_create(&a->t[i].tid, NULL, audit_main, &a->t[i]);
+		rc = -pthread_create(&a->t[i].tid, NULL, ask_main, &a->t[i]);
 		a->t[i].started = rc == 0;
 	}
 	if (rc) {
-		audit_free(a);
+		ask_free(a);
 		return rc;
 	}
 	*out = a;
 	return 0;
 }
 
-void audit_submit(struct audit *a, struct audit_op *op)
+void ask_submit(struct ask *a, struct ask_op *op)
 {
 	bool late;
 
@@ -123,7 +123,7 @@ void audit_submit(struct audit *a, struct audit_op *op)
 	}
 }
 
-void audit_stop(struct audit *a)
+void ask_stop(struct ask *a)
 {
 	unsigned i;
 
@@ -140,13 +140,13 @@ void audit_stop(struct audit *a)
 	}
 }
 
-void audit_free(struct audit *a)
+void ask_free(struct ask *a)
 {
 	unsigned i;
 
 	if (!a)
 		return;
-	audit_stop(a);
+	ask_stop(a);
 	for (i = 0; i < a->n; i++)
 		etcd_free(a->t[i].e);
 	free(a->t);
