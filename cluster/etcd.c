@@ -50,6 +50,8 @@ struct etcd {
 	int body_err;		/* -ENOMEM or -EPROTO (too large) */
 	char curl_err[CURL_ERROR_SIZE];
 	char err[256];
+	bool resent;		/* the last request went to more than one
+				   member (etcd_resent) */
 };
 
 /* ---- base64 (RFC 4648, with padding: what Go's encoding/json uses) ---- */
@@ -681,6 +683,11 @@ const char *etcd_strerror(const struct etcd *e)
 	return e->err;
 }
 
+bool etcd_resent(const struct etcd *e)
+{
+	return e->resent;
+}
+
 const char *etcd_endpoint(const struct etcd *e)
 {
 	return e->urls[e->last];
@@ -822,9 +829,11 @@ static int request(struct etcd *e, const char *path, const cJSON *req,
 			return -ENOMEM;
 		text = body;
 	}
+	e->resent = false;
 	for (i = 0; i < e->nurls; i++) {
 		idx = (e->cur + i) % e->nurls;
 		e->last = idx;
+		e->resent = i > 0;
 		rc = try_one(e, idx, path, text, ans);
 		if (rc != -EAGAIN)
 			break;

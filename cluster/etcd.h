@@ -102,6 +102,11 @@ void etcd_free(struct etcd *e);
  * failure). */
 const char *etcd_strerror(const struct etcd *e);
 
+/* Whether e's last request was sent to more than one member: a member
+ * that failed to answer may still have applied it, so a write whose
+ * compare then fails may have failed on its own first application. */
+bool etcd_resent(const struct etcd *e);
+
 /* The endpoint e's last request went to (the last one tried, when all
  * failed). */
 const char *etcd_endpoint(const struct etcd *e);

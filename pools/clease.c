@@ -541,6 +541,16 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 		etcd_txn_get(&t, false, key, (size_t)len, false);
 		rc = etcd_txn_run(e, &t, &res);
 		etcd_txn_release(&t);
+		/* A borrow resent to another member (etcd.h) may find the
+		 * key its own first send wrote: the value, to the byte (the
+		 * holder, this node, the time), says it is this borrow's. */
+		if (rc == 0 && !res.succeeded && res.nranges == 1 &&
+		    res.ranges[0].n == 1 &&
+		    res.ranges[0].kvs[0].vallen == strlen(val) &&
+		    memcmp(res.ranges[0].kvs[0].value, val, strlen(val)) == 0) {
+			res.succeeded = true;
+			res.revision = res.ranges[0].kvs[0].mod_rev;
+		}
 		cJSON_free(val);
 		val = NULL;
 		if (rc == -ENOENT && lease && !regranted) {
@@ -677,9 +687,17 @@ static int return_mine(struct clease *cl, struct etcd *e, struct lease_req *r,
 		r->lease = *li;
 		ended(cl, r->number);
 		rc = 0;
-	} else if (!still_out(&res)) {	/* returned or expired */
+	} else if (!still_out(&res)) {
+		/* Returned or expired meanwhile; or, when the request was
+		 * resent to another member (etcd.h), deleted by its own
+		 * first send: then it is this return that ended it. */
 		ended(cl, r->number);
-		rc = OUTCOME_NOT_OUT;
+		if (etcd_resent(e)) {
+			r->lease = *li;
+			rc = 0;
+		} else {
+			rc = OUTCOME_NOT_OUT;
+		}
 	} else {
 		rc = check_kv(cl, e, r, &res.ranges[0].kvs[0], li, mod_rev,
 			      node);
@@ -732,7 +750,9 @@ static int do_return(struct clease *cl, struct etcd *e, struct lease_req *r)
 		if (rc)
 			return down(cl, e, "return", rc);
 		out = still_out(&res);
-		done = res.succeeded;
+		/* Gone after a compare that failed on a resent request: our
+		 * own first send deleted it (etcd.h). */
+		done = res.succeeded || (!out && etcd_resent(e));
 		etcd_result_release(&res);
 		if (done || !out) {	/* !out: returned or expired
 					   meanwhile */
