@@ -639,6 +639,16 @@ static bool still_out(const struct etcd_result *res)
 	return res->nranges == 1 && res->ranges[0].n == 1;
 }
 
+/* After a compare failed: whether the lease known at mod revision rev
+ * has ended: its key is gone, or is a new one, created after rev (ended,
+ * then lent again). For a resent return (etcd.h), whose own first send
+ * may have ended it; otherwise a new lease of the number is another
+ * holder's, answered as such. */
+static bool ended_since(const struct etcd_result *res, int64_t rev)
+{
+	return !still_out(res) || res->ranges[0].kvs[0].create_rev > rev;
+}
+
 /*
  * The return of a lease this node wrote as m says: one transaction that
  * deletes the key if its mod revision is still m's (with a holder, also
@@ -687,10 +697,12 @@ static int return_mine(struct clease *cl, struct etcd *e, struct lease_req *r,
 		r->lease = *li;
 		ended(cl, r->number);
 		rc = 0;
-	} else if (!still_out(&res)) {
-		/* Returned or expired meanwhile; or, when the request was
-		 * resent to another member (etcd.h), deleted by its own
-		 * first send: then it is this return that ended it. */
+	} else if (!still_out(&res) ||
+		   (etcd_resent(e) && ended_since(&res, m->mod_rev))) {
+		/* Returned or expired meanwhile (and maybe lent again); or,
+		 * when the request was resent to another member (etcd.h),
+		 * deleted by its own first send: then it is this return
+		 * that ended it. */
 		ended(cl, r->number);
 		if (etcd_resent(e)) {
 			r->lease = *li;
@@ -749,9 +761,10 @@ static int do_return(struct clease *cl, struct etcd *e, struct lease_req *r)
 		etcd_txn_release(&t);
 		if (rc)
 			return down(cl, e, "return", rc);
-		out = still_out(&res);
-		/* Gone after a compare that failed on a resent request: our
-		 * own first send deleted it (etcd.h). */
+		out = !res.succeeded && still_out(&res) &&
+		      !(etcd_resent(e) && ended_since(&res, mod_rev));
+		/* Gone (or lent again) after a compare that failed on a
+		 * resent request: our own first send deleted it (etcd.h). */
 		done = res.succeeded || (!out && etcd_resent(e));
 		etcd_result_release(&res);
 		if (done || !out) {	/* !out: returned or expired
