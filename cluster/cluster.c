@@ -396,7 +396,9 @@ static cJSON *pool_json(const struct pool_def *d, const char *hexkey)
 	    !cJSON_AddNumberToObject(o, "capacity", (double)d->capacity) ||
 	    !cJSON_AddNumberToObject(o, "fingerprint",
 				     (double)config_pool_fingerprint(d)) ||
-	    (hexkey && !cJSON_AddStringToObject(o, "key", hexkey))) {
+	    (hexkey && !cJSON_AddStringToObject(o, "key", hexkey)) ||
+	    (d->kind == POOL_SEQUENCE &&
+	     !cJSON_AddStringToObject(o, "tz", d->tz))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -481,7 +483,11 @@ int cluster_pool_define(struct cluster *c, struct etcd *e,
 	    !same_number(cJSON_GetObjectItem(theirs, "min"),
 			 cJSON_GetObjectItem(mine, "min")) ||
 	    !same_number(cJSON_GetObjectItem(theirs, "fingerprint"),
-			 cJSON_GetObjectItem(mine, "fingerprint"))) {
+			 cJSON_GetObjectItem(mine, "fingerprint")) ||
+	    (d->kind == POOL_SEQUENCE &&
+	     (!cJSON_IsString(cJSON_GetObjectItem(theirs, "tz")) ||
+	      strcmp(cJSON_GetObjectItem(theirs, "tz")->valuestring,
+		     d->tz) != 0))) {
 		snprintf(err, errlen, "pool \"%s\" is defined in the cluster "
 			 "as %.200s; this node's configuration says %.200s. "
 			 "Changing a pool's range could repeat values: give "

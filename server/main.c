@@ -329,9 +329,11 @@ static int join_cluster(const struct config *cfg, struct cluster **out,
 	for (i = 0; i < cfg->npools; i++) {
 		const struct pool_def *d = &cfg->pools[i];
 
-		if (d->kind != POOL_INT && d->kind != POOL_FLOAT) {
+		if (d->kind != POOL_INT && d->kind != POOL_FLOAT &&
+		    d->kind != POOL_SEQUENCE) {
 			log_error("pool \"%s\" is a %s pool: a cluster node "
-				  "serves int and float pools only so far; "
+				  "serves int, float and sequence pools only "
+				  "so far; "
 				  "give --etcd a configuration without it",
 				  d->name, config_kind_name(d->kind));
 			return -ENOTSUP;
@@ -486,6 +488,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pools_opened = true;
+	for (i = 0; cluster && i < pools.nseqs; i++) {
+		rc = seq_cluster_attach(&pools.seqs[i], cluster, err,
+					sizeof(err));
+		if (rc) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
 	if (cluster) {
 		/* Before the refill threads, so that their first grants
 		 * find a block. */
