@@ -358,11 +358,14 @@ static int etcd_down(struct seq *sp, int rc, const char *what)
 	sp->cl_have = false;
 	sp->down_until = now + SEQ_DOWN_MS;
 	if (!sp->said_ms || now - sp->said_ms >= 5000) {
+		const char *why = sp->etcd && rc != -ENOLINK ?
+				  etcd_strerror(sp->etcd) : "";
+
 		sp->said_ms = now;
-		log_warn("cluster: pool \"%s\": %s: %s (%s); answering 503 "
+		log_warn("cluster: pool \"%s\": %s: %s%s%s%s; answering 503 "
 			 "cluster_unavailable", sp->def->name, what,
-			 log_strerror(rc), sp->etcd ? etcd_strerror(sp->etcd) :
-			 "");
+			 log_strerror(rc), *why ? " (" : "", why,
+			 *why ? ")" : "");
 	}
 	return OUTCOME_CLUSTER_DOWN;
 }
@@ -453,8 +456,8 @@ static int cluster_take(struct seq_req *r, uint64_t now, uint32_t today,
 		if (rc)
 			return etcd_down(sp, rc, "advancing the counter");
 		if (res.succeeded) {
+			sp->cl_rev = res.revision; /* the key's mod rev */
 			etcd_result_release(&res);
-			sp->cl_rev = res.revision;
 			sp->cl_cday = day;
 			sp->cl_cn = base + r->count + total;
 			atomic_store(&sp->cl_day, day);
