@@ -470,6 +470,7 @@ static int cluster_take(struct seq_req *r, uint64_t now, uint32_t today,
 		}
 		/* Another node took ids: the failure branch has the
 		 * counter as it is now. */
+		atomic_fetch_add(&sp->cas_lost, 1);
 		rc = cache_from(sp, &res);
 		etcd_result_release(&res);
 		if (rc)

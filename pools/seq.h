@@ -100,6 +100,7 @@ struct seq {
 	_Atomic uint32_t cl_day;	/* the cache, for any thread */
 	_Atomic uint64_t cl_n;
 	_Atomic uint64_t etcd_txns;	/* transactions that took ids */
+	_Atomic uint64_t cas_lost;	/* that found another node first */
 };
 
 /*
