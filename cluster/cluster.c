@@ -26,6 +26,7 @@ struct cluster {
 	char *endpoints;
 	char node[CLUSTER_NODE_MAX + 1];
 	char session_key[CLUSTER_NODE_MAX + 32];
+	char dir_id[40];		/* of the data directory */
 	struct etcd *e;		/* the session thread's (cluster_start's
 				   before the thread runs) */
 	pthread_mutex_t lock;	/* guards lease and create_rev for
@@ -108,9 +109,33 @@ out:
 }
 
 /*
+ * A session key of our name exists. If it was made from our data
+ * directory, its process is gone (we hold the directory's lock, and a
+ * live uniqd would too): revoke its lease, which deletes the key, so
+ * that the next try takes the name at once.
+ */
+static bool stale_session(struct cluster *c, const struct etcd_kv *kv)
+{
+	cJSON *o = cJSON_Parse(kv->value);
+	const cJSON *dir = cJSON_GetObjectItem(o, "dir");
+	bool ended = false;
+
+	if (cJSON_IsString(dir) && *c->dir_id &&
+	    !strcmp(dir->valuestring, c->dir_id) && kv->lease) {
+		log_info("cluster: node \"%s\": the session of this data "
+			 "directory's last process is still there; ending it",
+			 c->node);
+		ended = etcd_lease_revoke(c->e, kv->lease) == 0;
+	}
+	cJSON_Delete(o);
+	return ended;
+}
+
+/*
  * Makes a session: a lease, then the session key attached to it, only if
  * no such key exists. Returns 0, -EADDRINUSE (a session of that name is
- * live), or a negative errno.
+ * live), -ESTALE (it was this directory's dead process's, and is ended:
+ * try again), or a negative errno.
  */
 static int session_make(struct cluster *c)
 {
@@ -118,7 +143,7 @@ static int session_make(struct cluster *c)
 	struct etcd_txn t;
 	uint64_t t0 = clock_mono_ns();
 	int64_t lease = 0, ttl = 0;
-	char val[160];
+	char val[224];
 	int n, rc;
 
 	etcd_txn_init(&t);
@@ -126,9 +151,9 @@ static int session_make(struct cluster *c)
 	if (rc)
 		goto out;
 	n = snprintf(val, sizeof(val),
-		     "{\"node\":\"%s\",\"pid\":%ld,\"started_ms\":%llu}",
-		     c->node, (long)getpid(),
-		     (unsigned long long)c->started_ms);
+		     "{\"node\":\"%s\",\"pid\":%ld,\"started_ms\":%llu,"
+		     "\"dir\":\"%s\"}", c->node, (long)getpid(),
+		     (unsigned long long)c->started_ms, c->dir_id);
 	if (n < 0 || (size_t)n >= sizeof(val)) {
 		rc = -ENAMETOOLONG;
 		goto out;
@@ -137,11 +162,22 @@ static int session_make(struct cluster *c)
 		     ETCD_VERSION, ETCD_EQUAL, 0);
 	etcd_txn_put(&t, true, c->session_key, strlen(c->session_key), val,
 		     (size_t)n, lease);
+	etcd_txn_get(&t, false, c->session_key, strlen(c->session_key),
+		     false);
 	rc = etcd_txn_run(c->e, &t, &res);
 	if (rc)
 		goto out;
+	if (!res.succeeded && res.nranges == 1 && res.ranges[0].n == 1 &&
+	    res.ranges[0].kvs[0].lease == lease) {
+		/* Our own put, applied by a member that then timed out: the
+		 * client sent it again to the next (etcd.h). */
+		res.succeeded = true;
+		res.revision = res.ranges[0].kvs[0].create_rev;
+	}
 	if (!res.succeeded) {
-		rc = -EADDRINUSE;
+		rc = res.nranges == 1 && res.ranges[0].n == 1 &&
+		     stale_session(c, &res.ranges[0].kvs[0]) ?
+		     -ESTALE : -EADDRINUSE;
 		goto out;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -225,7 +261,8 @@ static void *session_main(void *arg)
 }
 
 int cluster_start(struct cluster **out, const char *endpoints,
-		  const char *node, char *err, size_t errlen)
+		  const char *node, const char *dir_id, char *err,
+		  size_t errlen)
 {
 	struct cluster *c;
 	uint64_t give_up;
@@ -253,6 +290,7 @@ int cluster_start(struct cluster **out, const char *endpoints,
 		return rc;
 	}
 	snprintf(c->node, sizeof(c->node), "%s", node);
+	snprintf(c->dir_id, sizeof(c->dir_id), "%s", dir_id ? dir_id : "");
 	(void)cluster_key(c->session_key, sizeof(c->session_key), "node/%s",
 			  node);
 	c->started_ms = clock_now_ms();
@@ -270,8 +308,10 @@ int cluster_start(struct cluster **out, const char *endpoints,
 	/* A node restarted after a kill -9 finds its old session until
 	 * etcd expires it: wait that long, no longer. */
 	give_up = clock_mono_ns() + (CLUSTER_TTL + 2) * 1000000000ull;
-	while ((rc = session_make(c)) == -EADDRINUSE &&
+	while (((rc = session_make(c)) == -EADDRINUSE || rc == -ESTALE) &&
 	       clock_mono_ns() < give_up) {
+		if (rc == -ESTALE)
+			continue;	/* ended: the name is free now */
 		if (!said)
 			log_warn("cluster: a session of node \"%s\" exists; "
 				 "waiting up to %d s for it to expire", node,
@@ -323,6 +363,11 @@ void cluster_stop(struct cluster *c)
 const char *cluster_node(const struct cluster *c)
 {
 	return c->node;
+}
+
+const char *cluster_dir_id(const struct cluster *c)
+{
+	return c->dir_id;
 }
 
 const char *cluster_endpoints(const struct cluster *c)
@@ -483,16 +528,39 @@ int cluster_pool_define(struct cluster *c, struct etcd *e,
 	    !same_number(cJSON_GetObjectItem(theirs, "min"),
 			 cJSON_GetObjectItem(mine, "min")) ||
 	    !same_number(cJSON_GetObjectItem(theirs, "fingerprint"),
-			 cJSON_GetObjectItem(mine, "fingerprint")) ||
-	    (d->kind == POOL_SEQUENCE &&
-	     (!cJSON_IsString(cJSON_GetObjectItem(theirs, "tz")) ||
-	      strcmp(cJSON_GetObjectItem(theirs, "tz")->valuestring,
-		     d->tz) != 0))) {
+			 cJSON_GetObjectItem(mine, "fingerprint"))) {
+		const cJSON *tr = cJSON_GetObjectItem(theirs, "range"),
+			    *tkind = cJSON_GetObjectItem(theirs, "kind");
+
+		/* Never the key: it would let a reader compute the values. */
 		snprintf(err, errlen, "pool \"%s\" is defined in the cluster "
-			 "as %.200s; this node's configuration says %.200s. "
-			 "Changing a pool's range could repeat values: give "
-			 "the new range a new pool name", d->name,
-			 res.ranges[0].kvs[0].value, text);
+			 "as %.16s of range %.64s (min+capacity) and "
+			 "parameters %.0f; this node's configuration says %s "
+			 "of range %s and parameters %u. Changing a pool's "
+			 "range could repeat values: give the new range a new "
+			 "pool name", d->name,
+			 cJSON_IsString(tkind) ? tkind->valuestring : "?",
+			 cJSON_IsString(tr) ? tr->valuestring : "?",
+			 cJSON_IsNumber(cJSON_GetObjectItem(theirs,
+							    "fingerprint")) ?
+			 cJSON_GetObjectItem(theirs,
+					     "fingerprint")->valuedouble : 0.0,
+			 config_kind_name(d->kind), range,
+			 (unsigned)config_pool_fingerprint(d));
+		rc = -EINVAL;
+		goto out;
+	}
+	if (d->kind == POOL_SEQUENCE &&
+	    (!cJSON_IsString(cJSON_GetObjectItem(theirs, "tz")) ||
+	     strcmp(cJSON_GetObjectItem(theirs, "tz")->valuestring,
+		    d->tz) != 0)) {
+		const cJSON *tz = cJSON_GetObjectItem(theirs, "tz");
+
+		snprintf(err, errlen, "pool \"%s\" is defined in the cluster "
+			 "with time zone \"%.64s\"; this node's configuration "
+			 "says \"%s\": every node must count the days in one "
+			 "zone", d->name,
+			 cJSON_IsString(tz) ? tz->valuestring : "?", d->tz);
 		rc = -EINVAL;
 		goto out;
 	}

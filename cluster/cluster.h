@@ -5,7 +5,8 @@
  *
  * Keys (all under "/uniqd/"; values are JSON):
  *   node/<node>                 this node's session: {"node", "pid",
- *                               "started_ms"}, attached to its etcd lease
+ *                               "started_ms", "dir"}, attached to its etcd
+ *                               lease
  *                               (TTL cluster_ttl); created only if absent,
  *                               so two processes never share a name
  *   seen/<node>                 {"node", "first_ms", "last_ms"}: when the
@@ -61,20 +62,27 @@ struct cluster;
 /*
  * Joins the cluster of endpoints (a comma-separated list of etcd client
  * URLs) as node `node` (1 to CLUSTER_NODE_MAX of [A-Za-z0-9._-]): makes
- * the session (refused with -EADDRINUSE and a sentence in err when a
- * live session of that name exists), records the node in seen/, and
- * starts the session thread. -EAGAIN when etcd cannot be reached.
- * Returns 0 with *out set, or a negative errno with a sentence in err.
+ * the session, records the node in seen/, and starts the session thread.
+ * dir_id names the data directory (random, kept in it: main.c); the
+ * caller holds the directory's lock, so a session of this name made from
+ * the same directory belongs to a process that is gone (a kill -9): it
+ * is revoked and replaced at once. A session of that name from another
+ * directory is waited out for up to a TTL, then refused with -EADDRINUSE
+ * and a sentence in err. -EAGAIN when etcd cannot be reached. Returns 0
+ * with *out set, or a negative errno with a sentence in err.
  */
 int cluster_start(struct cluster **out, const char *endpoints,
-		  const char *node, char *err, size_t errlen);
+		  const char *node, const char *dir_id, char *err,
+		  size_t errlen);
 
 /* Ends the session (revokes its lease, so the name is free at once),
  * stops the session thread and frees c. Safe with NULL. */
 void cluster_stop(struct cluster *c);
 
-/* The node's name, and the endpoints as given. */
+/* The node's name, the endpoints as given, and the id of its data
+ * directory (cluster_start's dir_id). */
 const char *cluster_node(const struct cluster *c);
+const char *cluster_dir_id(const struct cluster *c);
 const char *cluster_endpoints(const struct cluster *c);
 
 /* True while the session surely lives (see DESIGN). Any thread. */

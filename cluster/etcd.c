@@ -588,7 +588,8 @@ static int parse_endpoints(struct etcd *e, const char *list)
 				return -EINVAL;
 		while (len > 7 && p[len - 1] == '/')
 			len--;
-		if (len <= 7 || strncasecmp(p, "http://", 7) != 0)
+		if (len <= 7 || strncasecmp(p, "http://", 7) != 0 ||
+		    p[7] == '/')
 			return -EINVAL;
 		e->urls[e->nurls] = strndup(p, len);
 		if (!e->urls[e->nurls])
@@ -690,10 +691,18 @@ const char *etcd_endpoint(const struct etcd *e)
  * on, and the texts of the errors that mean "ask another member"):
  * Unavailable (14: no leader, leader changed, request timed out, server
  * stopped) and DeadlineExceeded (4) -EAGAIN, so the next endpoint is
- * tried; NotFound (5: lease not found) -ENOENT; InvalidArgument (3) and
- * OutOfRange (11: too large a TTL, a compacted revision) -EINVAL; any
- * other -EIO.
+ * tried; so is "context deadline exceeded", which a member without
+ * quorum answers a write with after 7 s, as code 2 (Unknown). NotFound
+ * (5: lease not found) -ENOENT; InvalidArgument (3) and OutOfRange (11:
+ * too large a TTL, a compacted revision) -EINVAL; any other -EIO.
  */
+static const char *const try_next[] = {
+	"etcdserver: no leader",
+	"etcdserver: request timed out",
+	"etcdserver: leader changed",
+	"context deadline exceeded",
+};
+
 static int etcd_error(struct etcd *e, size_t idx, const cJSON *ans,
 		      long status)
 {
@@ -701,6 +710,7 @@ static int etcd_error(struct etcd *e, size_t idx, const cJSON *ans,
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(ans, "code");
 	const cJSON *msg = err;
 	char text[200];
+	size_t i;
 	int c = -1;
 
 	if (cJSON_IsObject(err)) {
@@ -719,12 +729,12 @@ static int etcd_error(struct etcd *e, size_t idx, const cJSON *ans,
 	snprintf(text, sizeof(text), "%s (code %d, HTTP %ld)",
 		 cJSON_IsString(msg) ? msg->valuestring : "?", c, status);
 	set_err(e, idx, text);
-	if (c == 14 || c == 4 ||
-	    (cJSON_IsString(msg) &&
-	     (strstr(msg->valuestring, "etcdserver: no leader") ||
-	      strstr(msg->valuestring, "etcdserver: request timed out") ||
-	      strstr(msg->valuestring, "etcdserver: leader changed"))))
+	if (c == 14 || c == 4)
 		return -EAGAIN;
+	for (i = 0; cJSON_IsString(msg) && i < sizeof(try_next) /
+						  sizeof(try_next[0]); i++)
+		if (strstr(msg->valuestring, try_next[i]))
+			return -EAGAIN;
 	if (c == 5)
 		return -ENOENT;
 	if (c == 3 || c == 11)
@@ -761,8 +771,10 @@ static int try_one(struct etcd *e, size_t idx, const char *path,
 			"answer too large");
 		return e->body_err;
 	}
-	if (cc == CURLE_OUT_OF_MEMORY)
+	if (cc == CURLE_OUT_OF_MEMORY) {
+		set_err(e, idx, "out of memory");
 		return -ENOMEM;
+	}
 	if (cc != CURLE_OK) {
 		/* unreachable, refused, timed out, reset: another member */
 		set_err(e, idx, e->curl_err[0] ? e->curl_err :
@@ -890,6 +902,42 @@ int etcd_get(struct etcd *e, const char *key, size_t keylen, bool prefix,
 	if (add_key(req, key, keylen, prefix) ||
 	    (limit && add_i64(req, "limit", limit)) ||
 	    (keys_only && !cJSON_AddTrueToObject(req, "keys_only")))
+		goto out;
+	rc = request(e, "/v3/kv/range", req, &ans);
+	if (rc)
+		goto out;
+	rc = parse_revision(ans, res);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	res->ranges = calloc(1, sizeof(*res->ranges));
+	if (!res->ranges)
+		goto out;
+	res->nranges = 1;
+	rc = parse_range(ans, res->ranges);
+out:
+	if (rc)
+		etcd_result_release(res);
+	cJSON_Delete(req);
+	cJSON_Delete(ans);
+	return rc;
+}
+
+int etcd_get_last(struct etcd *e, const char *key, size_t keylen,
+		  const char *end, size_t endlen, struct etcd_result *res)
+{
+	cJSON *req, *ans = NULL;
+	int rc = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	req = cJSON_CreateObject();
+	if (!req)
+		goto out;
+	if (add_b64(req, "key", key, keylen) ||
+	    add_b64(req, "range_end", end, endlen) ||
+	    add_i64(req, "limit", 1) ||
+	    !cJSON_AddStringToObject(req, "sort_order", "DESCEND") ||
+	    !cJSON_AddStringToObject(req, "sort_target", "KEY"))
 		goto out;
 	rc = request(e, "/v3/kv/range", req, &ans);
 	if (rc)

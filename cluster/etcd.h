@@ -14,7 +14,11 @@
  * endpoint returns -EAGAIN: etcd is unavailable (no quorum, or no member
  * reachable), and the caller must not guess at what happened: a
  * transaction that timed out may or may not have been applied, so every
- * write in uniqd is a compare-and-swap whose retry finds out.
+ * write in uniqd is a compare-and-swap whose retry finds out. That retry
+ * may be this module's own: a request that timed out on one endpoint is
+ * sent again to the next, so a compare that fails may have failed on the
+ * request's own first write (a create-if-absent that finds the key with
+ * the value it wrote).
  *
  * Errors: 0 or a negative errno. -EAGAIN as above; -ENOENT for a lease
  * etcd does not know (expired or revoked, also when a put names it);
@@ -154,6 +158,14 @@ int etcd_txn_run(struct etcd *e, struct etcd_txn *t, struct etcd_result *res);
 int etcd_get(struct etcd *e, const char *key, size_t keylen, bool prefix,
 	     int64_t limit, bool keys_only, struct etcd_result *res);
 
+/*
+ * Reads the last key (in key order) of [key, end), with its value: the
+ * greatest key below end that is at least key. Returns 0 with *res filled
+ * (one range of 0 or 1 kvs), or a negative errno.
+ */
+int etcd_get_last(struct etcd *e, const char *key, size_t keylen,
+		  const char *end, size_t endlen, struct etcd_result *res);
+
 /* Frees what res holds and empties it. Safe on an empty result. */
 void etcd_result_release(struct etcd_result *res);
 
@@ -171,7 +183,9 @@ int etcd_lease_keepalive(struct etcd *e, int64_t id, int64_t *ttl);
 int etcd_lease_revoke(struct etcd *e, int64_t id);
 
 /* The member the last request went to says who leads: 0 with *leader
- * and *member (the answering member's id) set. For tests and status. */
+ * (0: it knows no leader, it has lost quorum) and *member (the answering
+ * member's id) set. A member answers this without a leader. For tests
+ * and status. */
 int etcd_status(struct etcd *e, uint64_t *member, uint64_t *leader);
 
 #endif

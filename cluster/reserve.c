@@ -34,6 +34,7 @@
 #define PASS_MS 100u		/* between looks at the stock */
 #define RETRY_MS 1000u		/* after etcd failed */
 #define CAS_TRIES 16
+#define READ_EVERY_MS 5000u	/* the counter for GET /pools, at least */
 
 struct rpstate {
 	struct rpool *p;
@@ -41,6 +42,8 @@ struct rpstate {
 	uint64_t min_size;
 	uint64_t last_ms;	/* CLOCK_MONOTONIC ms of the last block */
 	uint64_t retry_ms;	/* not before (after a failure) */
+	uint64_t read_ms;	/* CLOCK_MONOTONIC ms the counter was last
+				   read (cluster_reserved) */
 	bool ended;		/* the cluster has no index left */
 	_Atomic uint64_t blocks, values, failures;
 };
@@ -116,7 +119,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 	const char *name = s->p->def->name, *node = cluster_node(r->c);
 	char ck[POOL_NAME_MAX + 48], bk[POOL_NAME_MAX + 64],
 	     lk[POOL_NAME_MAX + CLUSTER_NODE_MAX + 48],
-	     sk[CLUSTER_NODE_MAX + 32], val[256], num[24];
+	     sk[CLUSTER_NODE_MAX + 32], val[320], num[24];
 	struct etcd_result res = { 0 };
 	struct etcd_txn t;
 	int64_t sess_rev, mod_rev = 0;
@@ -146,6 +149,8 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 				return rc;
 		}
 		have = false;
+		atomic_store(&s->p->cluster_reserved, counter);
+		s->read_ms = mono_ms();
 		if (counter >= s->p->def->capacity)
 			return adopt(s, counter, 0, clock_now_ms(), true);
 		cluster_session(r->c, sk, sizeof(sk), &sess_rev);
@@ -157,8 +162,9 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 				  name, counter);
 		vl = snprintf(val, sizeof(val),
 			      "{\"node\":\"%s\",\"first\":%" PRIu64
-			      ",\"count\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
-			      node, counter, count, ms);
+			      ",\"count\":%" PRIu64 ",\"ms\":%" PRIu64
+			      ",\"dir\":\"%s\"}", node, counter, count, ms,
+			      cluster_dir_id(r->c));
 		nl = snprintf(num, sizeof(num), "%" PRIu64, counter + count);
 		if (bkl < 0 || vl < 0 || (size_t)vl >= sizeof(val) || nl < 0)
 			return -ENAMETOOLONG;
@@ -175,16 +181,26 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 		etcd_txn_put(&t, true, bk, (size_t)bkl, val, (size_t)vl, 0);
 		etcd_txn_put(&t, true, lk, (size_t)lkl, val, (size_t)vl, 0);
 		etcd_txn_get(&t, false, ck, (size_t)ckl, false);
+		etcd_txn_get(&t, false, bk, (size_t)bkl, false);
 		rc = etcd_txn_run(r->e, &t, &res);
 		etcd_txn_release(&t);
 		if (rc)
 			return rc;
+		/* A request that timed out on one member is sent to the next
+		 * (etcd.h): the first may have been applied, and then the
+		 * retry's compare fails on our own write. The block as we
+		 * wrote it, to the byte, is ours. */
+		if (!res.succeeded && res.nranges == 2 && res.ranges[1].n == 1 &&
+		    res.ranges[1].kvs[0].vallen == (size_t)vl &&
+		    memcmp(res.ranges[1].kvs[0].value, val, (size_t)vl) == 0)
+			res.succeeded = true;
 		if (res.succeeded) {
 			etcd_result_release(&res);
 			rc = adopt(s, counter, count, ms,
 				   counter + count == s->p->def->capacity);
 			if (rc)
 				return rc;
+			atomic_store(&s->p->cluster_reserved, counter + count);
 			atomic_fetch_add(&s->blocks, 1);
 			atomic_fetch_add(&s->values, count);
 			log_debug("cluster: pool \"%s\": block %" PRIu64
@@ -195,7 +211,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 		 * the failure branch has the counter as it is now. */
 		counter = 0;
 		mod_rev = 0;
-		if (res.nranges == 1 && res.ranges[0].n == 1) {
+		if (res.nranges >= 1 && res.ranges[0].n == 1) {
 			rc = counter_parse(&res.ranges[0].kvs[0], &counter);
 			mod_rev = res.ranges[0].kvs[0].mod_rev;
 		}
@@ -215,7 +231,7 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 	char lk[POOL_NAME_MAX + CLUSTER_NODE_MAX + 48];
 	struct etcd_result res = { 0 };
 	cJSON *o = NULL;
-	const cJSON *f, *n, *ms;
+	const cJSON *f, *n, *ms, *dir;
 	int lkl, rc;
 
 	lkl = cluster_key(lk, sizeof(lk), "pool/%s/last/%s", name,
@@ -229,9 +245,20 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 	f = cJSON_GetObjectItem(o, "first");
 	n = cJSON_GetObjectItem(o, "count");
 	ms = cJSON_GetObjectItem(o, "ms");
+	dir = cJSON_GetObjectItem(o, "dir");
 	if (!cJSON_IsNumber(f) || !cJSON_IsNumber(n) || !cJSON_IsNumber(ms) ||
 	    f->valuedouble < 0 || n->valuedouble < 1) {
 		rc = -EPROTO;
+		goto out;
+	}
+	/* Only a block reserved from this data directory: the node's name
+	 * on a new directory (its disk lost) must not take its old blocks,
+	 * which the old process may have served. They are burned. */
+	if (!cJSON_IsString(dir) || strcmp(dir->valuestring,
+					   cluster_dir_id(r->c))) {
+		log_info("cluster: pool \"%s\": the last block of node \"%s\" "
+			 "was reserved from another data directory: burned",
+			 name, cluster_node(r->c));
 		goto out;
 	}
 	{
@@ -250,13 +277,44 @@ out:
 	return rc;
 }
 
+/* Reads s's counter into cluster_reserved (what GET /pools shows). */
+static int read_counter(struct reserve *r, struct rpstate *s)
+{
+	char ck[POOL_NAME_MAX + 48];
+	struct etcd_result res = { 0 };
+	uint64_t counter = 0;
+	int ckl, rc;
+
+	ckl = cluster_key(ck, sizeof(ck), "pool/%s/counter", s->p->def->name);
+	if (ckl < 0)
+		return ckl;
+	rc = etcd_get(r->e, ck, (size_t)ckl, false, 0, false, &res);
+	if (rc == 0 && res.nranges == 1 && res.ranges[0].n == 1)
+		rc = counter_parse(&res.ranges[0].kvs[0], &counter);
+	if (rc == 0) {
+		atomic_store(&s->p->cluster_reserved, counter);
+		s->read_ms = mono_ms();
+	}
+	etcd_result_release(&res);
+	return rc;
+}
+
 /* One look at pool s: reserve when its stock is below a block. */
 static int pass_one(struct reserve *r, struct rpstate *s)
 {
 	uint64_t unused, last_end, now = mono_ms(), lasted;
 	int rc;
 
-	if (s->ended || now < s->retry_ms)
+	if (now < s->retry_ms)
+		return 0;
+	if (now - s->read_ms >= READ_EVERY_MS || !s->read_ms) {
+		rc = read_counter(r, s);
+		if (rc) {
+			s->retry_ms = now + RETRY_MS;
+			return rc;
+		}
+	}
+	if (s->ended)
 		return 0;
 	rc = ledger_block_stock(s->p->ledger, s->p->def->name, &unused,
 				&last_end);

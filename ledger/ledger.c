@@ -1056,6 +1056,30 @@ int ledger_blocks_load(struct ledger *lg, const char *name,
 	return 0;
 }
 
+int ledger_issued(struct ledger *lg, const char *name, struct ledger_rec *rec,
+		  uint64_t *issued)
+{
+	struct ledger_block *b = NULL;
+	size_t i, n;
+	int rc;
+
+	rc = ledger_rec_get(lg, name, rec);
+	if (rc)
+		return rc;
+	*issued = rec->counter;
+	if (!(rec->flags & LEDGER_REC_CLUSTER))
+		return 0;
+	rc = ledger_blocks_load(lg, name, rec, &b, &n);
+	if (rc)
+		return rc;
+	*issued = 0;
+	for (i = 0; i < n && b[i].first < rec->counter; i++)
+		*issued += rec->counter - b[i].first < b[i].count ?
+			   rec->counter - b[i].first : b[i].count;
+	free(b);
+	return 0;
+}
+
 int ledger_block_stock(struct ledger *lg, const char *name, uint64_t *unused,
 		       uint64_t *last_end)
 {

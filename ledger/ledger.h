@@ -220,6 +220,12 @@ int ledger_blocks_load(struct ledger *lg, const char *name,
 		       struct ledger_rec *pool, struct ledger_block **blocks,
 		       size_t *n);
 
+/* Reads pool `name` into *rec and says how many indices it has granted:
+ * its counter, or for a cluster pool the granted part of its blocks.
+ * Returns 0 or a negative errno. */
+int ledger_issued(struct ledger *lg, const char *name, struct ledger_rec *rec,
+		  uint64_t *issued);
+
 /* Indices of cluster pool `name`'s blocks not granted yet, and the end
  * of its last block (0 if none). Returns 0 or a negative errno. */
 int ledger_block_stock(struct ledger *lg, const char *name, uint64_t *unused,

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "pools/clease.h"
 #include "pools/lease.h"
 #include "common/banned.h"
 
@@ -277,6 +278,8 @@ out:
 
 void lease_release(struct lease *lp)
 {
+	clease_free(lp->cl);
+	lp->cl = NULL;
 	free(lp->free);
 	free(lp->expired);
 	lp->free = NULL;
@@ -419,6 +422,8 @@ static int lease_apply(struct commit_op *op, MDB_txn *txn)
 	struct lease_req *r = (struct lease_req *)op;
 	uint64_t now = r->now_ms ? r->now_ms : clock_now_ms();
 
+	if (r->pool->cl)	/* in etcd; txn is left alone */
+		return clease_apply(r->pool->cl, r, now);
 	switch (r->verb) {
 	case LEASE_BORROW:
 		return apply_borrow(r, txn, now);
@@ -447,6 +452,8 @@ void lease_req_finish(struct lease_req *r, int rc)
 	struct lease *lp = r->pool;
 	size_t i;
 
+	if (lp->cl)	/* nothing kept in memory */
+		return;
 	switch (r->verb) {
 	case LEASE_BORROW:
 		if (rc && r->popped)
@@ -479,12 +486,45 @@ int lease_list(struct lease *lp, struct lease_info **out, size_t *n)
 	MDB_txn *txn;
 	int rc;
 
+	if (lp->cl)
+		return clease_list(lp->cl, out, n);
 	rc = store_err(store_txn_begin(lp->ledger->env, NULL, MDB_RDONLY,
 				       &txn));
 	if (rc)
 		return rc;
 	rc = lease_read_all(lp, txn, out, n);
 	store_txn_abort(txn);
+	return rc;
+}
+
+int lease_out(struct lease *lp, uint64_t *n)
+{
+	if (lp->cl)
+		return clease_count(lp->cl, n);
+	*n = atomic_load(&lp->out);
+	return 0;
+}
+
+int lease_cluster_attach(struct lease *lp, struct cluster *c, char *err,
+			 size_t errlen)
+{
+	uint64_t out = atomic_load(&lp->out);
+	int rc;
+
+	if (out) {
+		snprintf(err, errlen, "pool \"%s\": %llu leases are out in "
+			 "this data directory from a standalone run; a "
+			 "cluster node keeps its leases in etcd and would "
+			 "forget them: return them (POST /pools/%s/reset, "
+			 "standalone) or give the node a fresh data directory",
+			 lp->def->name, (unsigned long long)out,
+			 lp->def->name);
+		return -EEXIST;
+	}
+	rc = clease_new(&lp->cl, c, lp->def);
+	if (rc)
+		snprintf(err, errlen, "pool \"%s\": cannot join the "
+			 "cluster: %s", lp->def->name, log_strerror(rc));
 	return rc;
 }
 
@@ -544,6 +584,8 @@ int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms)
 	int rc;
 
 	lp->nexpired = 0;
+	if (lp->cl)	/* etcd expires a cluster pool's leases */
+		return 0;
 	due = malloc(EXPIRE_MAX * sizeof(*due));
 	if (!due) {
 		rc = -ENOMEM;

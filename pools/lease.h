@@ -28,6 +28,12 @@
  * numbers (lease_expire_tick says which index entries it trusts).
  * An apply that finds the ledger other than it expects after it wrote
  * aborts the batch with -EIO rather than commit it half done (lease.c).
+ * Cluster mode (lease_cluster_attach): the truth is in etcd instead
+ * (pools/clease.h); the operations still go through the committer, whose
+ * thread does their etcd work in apply with a client it alone uses
+ * (owned by lp->cl, opened on first use), and writes nothing to the
+ * ledger; the free stack, the counter and the expiry tick are left
+ * unused (etcd expires leases itself).
  */
 #ifndef UNIQ_LEASE_H
 #define UNIQ_LEASE_H
@@ -54,7 +60,9 @@ struct lease {
 	uint32_t *expired;	/* the last tick's, freed once committed */
 	size_t nexpired, expired_cap;
 	/* For readers. */
-	_Atomic uint64_t out;	/* numbers out */
+	_Atomic uint64_t out;	/* numbers out (standalone) */
+	struct clease *cl;	/* cluster mode; NULL: standalone. Set
+				   before the committer starts */
 };
 
 /* One lease as stored and listed. */
@@ -117,11 +125,29 @@ void lease_req_init(struct lease_req *r, struct lease *lp,
 void lease_req_finish(struct lease_req *r, int rc);
 
 /* The leases out, in number order, into a malloc'd array (caller frees).
- * Any thread. Returns 0 or a negative errno. */
+ * Any thread. Returns 0 or a negative errno (cluster mode: -EAGAIN when
+ * etcd cannot be reached). */
 int lease_list(struct lease *lp, struct lease_info **out, size_t *n);
 
+/* How many numbers are out: the counter, or in cluster mode etcd's count
+ * (a request to etcd). Any thread. Returns 0 or a negative errno. */
+int lease_out(struct lease *lp, uint64_t *n);
+
+/*
+ * Makes lp a pool of cluster node c (which must outlive lp): from now on
+ * its leases live in etcd (clease.h). Call after lease_open, before the
+ * committer runs. Refused with -EEXIST and a sentence in err when the
+ * ledger has leases out (a standalone run's): they would silently stop
+ * counting, so the node does not start until they are returned or the
+ * data directory is a fresh one. Returns 0, or a negative errno with a
+ * sentence in err (lp then stays standalone).
+ */
+struct cluster;
+int lease_cluster_attach(struct lease *lp, struct cluster *c, char *err,
+			 size_t errlen);
+
 /* The committer tick that ends expired leases (arg: the pool), and its
- * done callback. */
+ * done callback. A cluster pool's tick does nothing. */
 int lease_expire_tick(void *arg, MDB_txn *txn, uint64_t now_ms);
 void lease_expire_done(void *arg, int rc);
 

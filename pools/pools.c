@@ -38,6 +38,7 @@ int pools_check_dir(const char *dir, char *err, size_t errlen)
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 		    strcmp(de->d_name, "uniqd.lock") &&
+		    strcmp(de->d_name, "cluster.id") &&
 		    strcmp(de->d_name, "shards"))
 			others++;
 	closedir(d);

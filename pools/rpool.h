@@ -78,6 +78,9 @@ struct rpool {
 	/* Draws waiting for values (set up by refill_start; woken by
 	 * rpool_take_step after each push). */
 	struct waitlist waiters;
+	/* A cluster pool's: the cluster's counter (indices every node has
+	 * reserved) as the reserver last read it in etcd (reserve.h). */
+	_Atomic uint64_t cluster_reserved;
 };
 
 /* The most values one request may draw (the HTTP API's ?count limit). */

@@ -25,6 +25,9 @@ struct api {
 	struct refill *refill;
 	struct committer *committer;	/* sequence ids, leases, redeems */
 	struct codegen *jobs;		/* code jobs' workers */
+	struct audit *audit;		/* a cluster node's questions to
+					   etcd (cluster/audit.h); NULL
+					   standalone */
 	enum metrics_log access_log;	/* --access-log */
 	struct metrics *metrics;	/* made by api_init */
 	const char *pool_names[METRICS_POOLS_MAX]; /* for metrics */

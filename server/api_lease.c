@@ -383,9 +383,16 @@ static void list_leases(struct http_req *r, struct lease *lp,
 	int rc;
 
 	rc = lease_list(lp, &all, &n);
+	if (rc == -EAGAIN && lp->cl) {
+		api_answer_commit_error(r, OUTCOME_CLUSTER_DOWN,
+					"listing of the leases");
+		return;
+	}
 	if (rc) {
 		http_error(r, 500, NULL, "internal",
-			   "could not read the ledger: %s", log_strerror(rc));
+			   "could not read the %s: %s",
+			   lp->cl ? "leases in etcd" : "ledger",
+			   log_strerror(rc));
 		return;
 	}
 	if (shape == SHAPE_SEED) {
@@ -434,21 +441,28 @@ static void route_checked(struct api *a, struct http_req *r,
 	list_leases(r, lp, SHAPE_SEED);
 }
 
+/* A cluster pool's issued and remaining are etcd's count: null when etcd
+ * cannot say (the description is still given). */
 int api_lease_describe(struct lease *lp, struct buf *b)
 {
-	uint64_t out = atomic_load(&lp->out);
+	uint64_t out = 0;
+	int rc = lease_out(lp, &out);
 
 	buf_adds(b, "{\"name\":");
 	buf_add_json_str(b, lp->def->name);
 	buf_printf(b, ",\"kind\":\"lease\",\"start\":%lld,\"count\":%llu,"
-		   "\"ttl\":%u,\"check_ttl\":%u,\"capacity\":%llu,"
-		   "\"issued\":%llu,\"remaining\":%llu}",
+		   "\"ttl\":%u,\"check_ttl\":%u,\"capacity\":%llu,",
 		   (long long)lp->def->min,
 		   (unsigned long long)lp->def->capacity, lp->def->ttl,
 		   lp->def->check_ttl,
-		   (unsigned long long)lp->def->capacity,
-		   (unsigned long long)out,
-		   (unsigned long long)(lp->def->capacity - out));
+		   (unsigned long long)lp->def->capacity);
+	if (rc)
+		buf_adds(b, "\"issued\":null,\"remaining\":null");
+	else
+		buf_printf(b, "\"issued\":%llu,\"remaining\":%llu",
+			   (unsigned long long)out,
+			   (unsigned long long)(lp->def->capacity - out));
+	buf_adds(b, lp->cl ? ",\"cluster\":true}" : "}");
 	return 0;
 }
 

@@ -94,10 +94,8 @@ static void route_metrics(struct api *a, struct http_req *r,
 			if (codepool_count(&ps->ledger, ps->pools[i].def, &all,
 					   &v))
 				continue;
-		} else if (ledger_rec_get(&ps->ledger, ps->pools[i].def->name,
-					  &rec) == 0) {
-			v = rec.counter;
-		} else {
+		} else if (ledger_issued(&ps->ledger, ps->pools[i].def->name,
+					 &rec, &v) != 0) {
 			continue;
 		}
 		metric_pool(&b, "uniqd_pool_issued", ps->pools[i].def->name, v);

@@ -12,10 +12,14 @@
  * and /random is the hot path.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
+
+#include "cluster/audit.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/code.h"
@@ -281,7 +285,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 	struct ledger_rec rec;
 	struct refill_stats st;
 	char text[VALUE_TEXT_MAX + 1];
-	uint64_t ready = 0, sready[POOL_SHARDS_MAX];
+	uint64_t ready = 0, sready[POOL_SHARDS_MAX], issued = 0;
 	unsigned i;
 	int rc;
 
@@ -291,7 +295,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 		sready[i] = rpool_shard_ready(p, i);
 		ready += sready[i];
 	}
-	rc = ledger_rec_get(&a->pools->ledger, d->name, &rec);
+	rc = ledger_issued(&a->pools->ledger, d->name, &rec, &issued);
 	if (rc)
 		return rc;
 	refill_stats(a->refill, p, &st);
@@ -301,7 +305,7 @@ static int describe_pool(struct api *a, struct rpool *p, struct buf *b)
 		static const struct code_prefix all = { 0 };
 
 		/* Issued by every stream: the root's and the prefixes'. */
-		rc = codepool_count(&a->pools->ledger, d, &all, &rec.counter);
+		rc = codepool_count(&a->pools->ledger, d, &all, &issued);
 		if (rc)
 			return rc;
 		buf_adds(b, ",\"kind\":\"code\",\"pattern\":");
@@ -327,9 +331,35 @@ counts:
 	buf_adds(b, ",\"capacity\":");
 	buf_add_u64(b, rec.capacity);
 	buf_adds(b, ",\"issued\":");
-	buf_add_u64(b, rec.counter);
+	buf_add_u64(b, issued);
 	buf_adds(b, ",\"remaining\":");
-	buf_add_u64(b, rec.capacity - rec.counter);
+	if (rec.flags & LEDGER_REC_CLUSTER) {
+		/* What this node can still know without asking etcd on a
+		 * request: the cluster's counter as last read, and its own
+		 * unused blocks. Other nodes' unused blocks are not
+		 * counted; they may yet serve or be burned. */
+		uint64_t reserved = atomic_load(&p->cluster_reserved), unused,
+			 end;
+
+		rc = ledger_block_stock(&a->pools->ledger, d->name, &unused,
+					&end);
+		if (rc)
+			return rc;
+		if (reserved > rec.capacity)
+			reserved = rec.capacity;
+		buf_add_u64(b, rec.capacity - reserved + unused);
+		buf_adds(b, ",\"remaining_counts\":\"values no node has "
+			    "reserved, plus this node's unused blocks\","
+			    "\"cluster\":{\"node\":");
+		buf_add_json_str(b, a->cfg->node);
+		buf_adds(b, ",\"reserved\":");
+		buf_add_u64(b, reserved);
+		buf_adds(b, ",\"stock\":");
+		buf_add_u64(b, unused);
+		buf_addc(b, '}');
+	} else {
+		buf_add_u64(b, rec.capacity - issued);
+	}
 	buf_adds(b, ",\"shards\":[");
 	for (i = 0; i < p->nserving && i < POOL_SHARDS_MAX; i++) {
 		if (i)
@@ -409,6 +439,154 @@ static void route_pool(struct api *a, struct http_req *r,
 
 /* ---- GET /pools/{name}/values/{value} --------------------------- */
 
+/*
+ * A cluster pool's value this node did not issue: which node's block in
+ * etcd holds its permutation index, asked on the audit thread (the
+ * request is suspended meanwhile, no HTTP thread waits on etcd).
+ */
+struct block_call {
+	struct api_call call;	/* first: freed with the request */
+	struct audit_op op;
+	struct rpool *p;
+	uint64_t k, index;
+	bool found;
+	char node[CLUSTER_NODE_MAX + 1];
+	uint64_t first, count, ms, reserved;
+};
+
+static void block_run(struct audit_op *op, struct etcd *e)
+{
+	struct block_call *bc = api_container_of(op, struct block_call, op);
+	char pre[POOL_NAME_MAX + 32], end[POOL_NAME_MAX + 64];
+	struct etcd_result res = { 0 };
+	cJSON *o = NULL;
+	const cJSON *f, *n, *node, *ms;
+	int pl, el;
+
+	pl = cluster_key(pre, sizeof(pre), "pool/%s/block/", bc->p->def->name);
+	el = cluster_key(end, sizeof(end), "pool/%s/block/%020" PRIu64 "~",
+			 bc->p->def->name, bc->index);
+	if (pl < 0 || el < 0) {
+		op->rc = -ENAMETOOLONG;
+		return;
+	}
+	/* '~' sorts after every digit: the blocks whose first <= index. */
+	op->rc = etcd_get_last(e, pre, (size_t)pl, end, (size_t)el, &res);
+	if (op->rc || res.nranges != 1 || res.ranges[0].n != 1)
+		goto out;
+	o = cJSON_Parse(res.ranges[0].kvs[0].value);
+	f = cJSON_GetObjectItem(o, "first");
+	n = cJSON_GetObjectItem(o, "count");
+	node = cJSON_GetObjectItem(o, "node");
+	ms = cJSON_GetObjectItem(o, "ms");
+	if (!cJSON_IsNumber(f) || !cJSON_IsNumber(n) || !cJSON_IsString(node) ||
+	    !cJSON_IsNumber(ms)) {
+		op->rc = -EPROTO;
+		goto out;
+	}
+	bc->first = (uint64_t)f->valuedouble;
+	bc->count = (uint64_t)n->valuedouble;
+	bc->ms = (uint64_t)ms->valuedouble;
+	snprintf(bc->node, sizeof(bc->node), "%s", node->valuestring);
+	bc->found = bc->index >= bc->first &&
+		    bc->index - bc->first < bc->count;
+out:
+	cJSON_Delete(o);
+	etcd_result_release(&res);
+}
+
+static void block_done(struct audit_op *op)
+{
+	struct block_call *bc = api_container_of(op, struct block_call, op);
+
+	api_call_done(&bc->call, op->rc);
+}
+
+static void block_answer(struct api *a, struct http_req *r,
+			 struct api_call *call)
+{
+	struct block_call *bc = api_container_of(call, struct block_call,
+						 call);
+	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
+	struct buf b = BUF_INIT;
+
+	if (call->rc == -EAGAIN) {
+		api_answer_commit_error(r, OUTCOME_CLUSTER_DOWN, "lookup");
+		return;
+	}
+	if (call->rc) {
+		api_answer_commit_error(r, call->rc, "lookup");
+		return;
+	}
+	buf_adds(&b, "{\"pool\":");
+	buf_add_json_str(&b, bc->p->def->name);
+	buf_adds(&b, ",\"value\":");
+	buf_add(&b, text, value_format(bc->p->def, bc->k, text));
+	if (!bc->found) {
+		buf_adds(&b, ",\"issued\":false}");
+	} else {
+		/* Reserved to another node: whether it has served the value
+		 * is that node's to say (its own GET of this path). */
+		clock_rfc3339(bc->ms, when, sizeof(when));
+		buf_printf(&b, ",\"issued\":true,\"issued_at\":\"%s\","
+			   "\"node\":", when);
+		buf_add_json_str(&b, bc->node);
+		buf_adds(&b, ",\"block\":{\"first\":");
+		buf_add_u64(&b, bc->first);
+		buf_adds(&b, ",\"count\":");
+		buf_add_u64(&b, bc->count);
+		buf_adds(&b, "}}");
+	}
+	api_reply_buf(r, &b, 0);
+	(void)a;
+}
+
+/* A cluster pool's lookup: this node's own values from its ledger (with
+ * "node"), any other from etcd. Returns true when it answered or
+ * suspended r. */
+static bool cluster_value(struct api *a, struct http_req *r,
+			  struct rpool *p, uint64_t k)
+{
+	char text[VALUE_TEXT_MAX + 1], when[CLOCK_RFC3339_LEN];
+	struct rpool_lookup lk;
+	struct block_call *bc;
+	struct buf b = BUF_INIT;
+	int rc;
+
+	if (!a->audit || p->def->kind == POOL_CODE)
+		return false;
+	rc = rpool_lookup(p, k, &lk);
+	if (rc)
+		return false;	/* the common path says why */
+	if (lk.issued) {
+		clock_rfc3339(lk.issued_ms, when, sizeof(when));
+		buf_adds(&b, "{\"pool\":");
+		buf_add_json_str(&b, p->def->name);
+		buf_adds(&b, ",\"value\":");
+		buf_add(&b, text, value_format(p->def, k, text));
+		buf_printf(&b, ",\"issued\":true,\"issued_at\":\"%s\","
+			   "\"shard\":\"%s_shard_%u\",\"served\":%s,"
+			   "\"node\":", when, p->def->name, lk.shard,
+			   lk.in_shard || lk.in_hopper ? "false" : "true");
+		buf_add_json_str(&b, a->cfg->node);
+		buf_addc(&b, '}');
+		api_reply_buf(r, &b, 0);
+		return true;
+	}
+	bc = calloc(1, sizeof(*bc));
+	if (!bc)
+		return false;
+	bc->p = p;
+	bc->k = k;
+	bc->index = lk.index;
+	bc->op.run = block_run;
+	bc->op.done = block_done;
+	if (api_call_suspend(r, &bc->call, NULL, block_answer))
+		return true;	/* freed, and answered 500 */
+	audit_submit(a->audit, &bc->op);
+	return true;
+}
+
 static void route_value(struct api *a, struct http_req *r,
 			const struct request_path *path)
 {
@@ -438,6 +616,8 @@ static void route_value(struct api *a, struct http_req *r,
 		api_answer_bad(r, &e);
 		return;
 	}
+	if (cluster_value(a, r, p, k))
+		return;
 	rc = rpool_lookup_json(p, k, &b);
 	if (rc) {
 		buf_release(&b);

@@ -19,9 +19,11 @@
  *                  (ledger/committer.h); it resumes the requests it has
  *                  committed
  *   job workers    one per code pool: bulk code jobs (pools/codegen.h)
- *   cluster        with --etcd: the session thread (cluster/cluster.h)
- *                  and the reserver, which reserves blocks of the random
- *                  pools' indices ahead of need (cluster/reserve.h)
+ *   cluster        with --etcd: the session thread (cluster/cluster.h),
+ *                  the reserver, which reserves blocks of the random
+ *                  pools' indices ahead of need (cluster/reserve.h), and
+ *                  the audit thread, which asks etcd what a lookup needs
+ *                  and resumes its request (cluster/audit.h)
  *   code helpers   short-lived: codepool_issue (pools/codepool.c)
  *                  computes half of a large batch of codes on a thread of
  *                  its own, and joins it before it returns; started by
@@ -32,8 +34,9 @@
  *      for values are resumed and answered, later ones answered at once;
  *   2. http_drain: up to 2 s for requests under way, suspended ones
  *      included (the committer still runs and resumes them);
- *   3. committer_stop: what is queued is committed and answered; later
- *      submissions are answered 503 at once; a short drain again;
+ *   3. committer_stop (and audit_stop): what is queued is committed and
+ *      answered; later submissions are answered 503 at once; a short
+ *      drain again;
  *   4. http_stop: connections closed, no thread pops from a hopper any
  *      more; then committer_free (HTTP threads used it until here);
  *   5. codegen_stop: code jobs stop at a commit boundary (and go on at the
@@ -53,6 +56,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/audit.h"
 #include "cluster/cluster.h"
 #include "cluster/reserve.h"
 #include "common/config.h"
@@ -310,6 +314,59 @@ static void raise_fd_limit(unsigned max_conns)
 }
 
 /*
+ * The id of the data directory in the cluster (cluster.h): 32 hex digits
+ * in <data_dir>/cluster.id, made at the first cluster start. The caller
+ * holds the directory's lock. Returns 0 or a negative errno.
+ */
+static int data_dir_id(const char *dir, char id[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t raw[PERM_KEY_LEN];
+	char path[1200], tmp[1220];
+	ssize_t n;
+	int fd, i, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/cluster.id", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, id, 32);
+		close(fd);
+		id[n == 32 ? 32 : 0] = '\0';
+		for (i = 0; i < 32 && n == 32; i++)
+			if (!strchr(hex, id[i]))
+				n = 0;
+		if (n == 32)
+			return 0;
+		log_error("%s is damaged: remove it to make a new one (the "
+			  "node then waits out its old session once)", path);
+		return -EPROTO;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	rc = perm_random_key(raw);
+	if (rc)
+		return rc;
+	for (i = 0; i < 16; i++) {
+		id[2 * i] = hex[raw[i] >> 4];
+		id[2 * i + 1] = hex[raw[i] & 15];
+	}
+	id[32] = '\0';
+	/* Written whole or not at all: a temporary file, synced, renamed. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, id, 32) != 32 || fsync(fd))
+		rc = -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/*
  * With cfg->etcd: joins the cluster and defines every pool of cfg in it
  * (a node configured otherwise than the cluster is refused), filling
  * keys with the cluster's key of each random pool (PERM_KEY_LEN bytes at
@@ -320,7 +377,7 @@ static int join_cluster(const struct config *cfg, struct cluster **out,
 			uint8_t **keys)
 {
 	struct etcd *e = NULL;
-	char err[768];
+	char err[768], dir_id[33];
 	size_t i;
 	int rc;
 
@@ -330,19 +387,26 @@ static int join_cluster(const struct config *cfg, struct cluster **out,
 		const struct pool_def *d = &cfg->pools[i];
 
 		if (d->kind != POOL_INT && d->kind != POOL_FLOAT &&
-		    d->kind != POOL_SEQUENCE) {
+		    d->kind != POOL_SEQUENCE && d->kind != POOL_LEASE) {
 			log_error("pool \"%s\" is a %s pool: a cluster node "
-				  "serves int, float and sequence pools only "
-				  "so far; "
-				  "give --etcd a configuration without it",
+				  "serves int, float, sequence and lease pools "
+				  "only so far; give --etcd a configuration "
+				  "without it",
 				  d->name, config_kind_name(d->kind));
 			return -ENOTSUP;
 		}
 	}
+	rc = data_dir_id(cfg->data_dir, dir_id);
+	if (rc) {
+		log_error("cannot read or make %s/cluster.id: %s",
+			  cfg->data_dir, log_strerror(rc));
+		return rc;
+	}
 	*keys = calloc(cfg->npools, PERM_KEY_LEN);
 	if (!*keys)
 		return -ENOMEM;
-	rc = cluster_start(out, cfg->etcd, cfg->node, err, sizeof(err));
+	rc = cluster_start(out, cfg->etcd, cfg->node, dir_id, err,
+			   sizeof(err));
 	if (rc) {
 		log_error("cannot join the cluster: %s", err);
 		goto out;
@@ -421,6 +485,7 @@ int main(int argc, char **argv)
 	struct codegen *jobs = NULL;
 	struct cluster *cluster = NULL;
 	struct reserve *reserve = NULL;
+	struct audit *audit = NULL;
 	uint8_t *cluster_keys = NULL;
 	struct http_opts ho;
 	struct config cfg;
@@ -496,6 +561,15 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* Lease pools keep their leases in etcd (pools/clease.h). */
+	for (i = 0; cluster && i < pools.nleases; i++) {
+		rc = lease_cluster_attach(&pools.leases[i], cluster, err,
+					  sizeof(err));
+		if (rc) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
 	if (cluster) {
 		/* Before the refill threads, so that their first grants
 		 * find a block. */
@@ -531,6 +605,15 @@ int main(int argc, char **argv)
 		log_error("cannot start the job workers: %s", log_strerror(rc));
 		goto out;
 	}
+	if (cluster) {
+		rc = audit_start(cluster, &audit);
+		if (rc) {
+			log_error("cannot start the audit thread: %s",
+				  log_strerror(rc));
+			goto out;
+		}
+	}
+	api.audit = audit;
 	api.cfg = &cfg;
 	api.pools = &pools;
 	api.refill = refill;
@@ -585,10 +668,12 @@ out:
 			 (unsigned long long)ops, (unsigned long long)batches);
 	}
 	committer_stop(committer);
+	audit_stop(audit);
 	if (http && http_drain(http, 500))
 		log_warn("closing connections with requests still under way");
 	http_stop(http);
 	committer_free(committer); /* no HTTP thread can submit any more */
+	audit_free(audit);
 	codegen_stop(jobs);
 	codegen_free(jobs);
 	api_release(&api);

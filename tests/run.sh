@@ -19,6 +19,8 @@ bash tools/install-deps.sh --tests ||
 (cd tests/browser && npm ci --no-audit --no-fund --silent) ||
   { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 export UNIQ_REQUIRE_BROWSER=1
+# install-deps.sh --tests installed etcd: test_etcd must not skip.
+export UNIQ_REQUIRE_ETCD=1
 
 runs=("$@")
 ((${#runs[@]})) || runs=(plain asan tsan fuzz)

@@ -30,15 +30,17 @@
 #include "common/code.h"
 #include "pools/codegen.h"
 #include "pools/pools.h"
+#include "tools/ccheck.h"
 #include "tools/progress.h"
 #include "tools/verify.h"
 #include "common/banned.h"
 
 static const char usage[] =
-"usage: uniqctl [--config FILE] [--data-dir DIR] COMMAND [ARGS]\n"
+"usage: uniqctl [--config FILE] [--data-dir DIR] [--etcd URLS [--node NAME]]\n"
+"               COMMAND [ARGS]\n"
 "\n"
-"--config and --data-dir may also come after the command or its\n"
-"arguments (uniqctl init --data-dir DIR).\n"
+"--config, --data-dir, --etcd and --node may also come after the command\n"
+"or its arguments (uniqctl init --data-dir DIR).\n"
 "\n"
 "Administers a uniqd data directory (default ./uniqd-data, or the\n"
 "config's \"data_dir\"); safe to run while uniqd serves it.\n"
@@ -60,6 +62,15 @@ static const char usage[] =
 "                       FILE.part, renamed when complete), with a progress\n"
 "                       bar; the same as a bulk job of the server, without\n"
 "                       it or beside it\n"
+"\n"
+"\n"
+"With --etcd (the cluster's etcd client URLs, comma-separated), verify\n"
+"and status also look at the cluster: verify proves that each random\n"
+"pool's blocks are disjoint and tile its counter, that the ledger of the\n"
+"data directory (node --node, default the config's \"node\" or the host\n"
+"name) matches that node's blocks, and that no lease is out twice; status\n"
+"shows the nodes, their last contact and their blocks. Without a data\n"
+"directory, the cluster alone is checked.\n"
 "\n"
 "Exit status: 0 success; 1 verify found a problem, or an error; 2 usage.\n";
 
@@ -324,16 +335,24 @@ static int cmd_status(struct ctx *c)
 	for (i = 0; i < c->ps.npools; i++) {
 		struct rpool *p = &c->ps.pools[i];
 		struct ledger_rec rec;
-		uint64_t level;
+		uint64_t level, issued;
 
-		rc = ledger_rec_get(p->ledger, p->def->name, &rec);
+		rc = ledger_issued(p->ledger, p->def->name, &rec, &issued);
 		if (rc)
 			return rc;
-		printf("%s (%s): capacity %llu, issued %llu, remaining %llu\n",
-		       p->def->name, config_kind_name(p->def->kind),
-		       (unsigned long long)rec.capacity,
-		       (unsigned long long)rec.counter,
-		       (unsigned long long)(rec.capacity - rec.counter));
+		if (rec.flags & LEDGER_REC_CLUSTER)
+			printf("%s (%s, a cluster pool): capacity %llu, issued "
+			       "by this node %llu\n", p->def->name,
+			       config_kind_name(p->def->kind),
+			       (unsigned long long)rec.capacity,
+			       (unsigned long long)issued);
+		else
+			printf("%s (%s): capacity %llu, issued %llu, remaining "
+			       "%llu\n", p->def->name,
+			       config_kind_name(p->def->kind),
+			       (unsigned long long)rec.capacity,
+			       (unsigned long long)issued,
+			       (unsigned long long)(rec.capacity - issued));
 		for (j = 0; j < p->nopen; j++) {
 			if (!p->shards[j].shard.env)
 				continue;
@@ -552,7 +571,8 @@ static const char *opt_value(int argc, char **argv, int *i,
  * a global option without its value.
  */
 static int take_global_opts(int *argc, char **argv, const char **config,
-			    const char **data_dir)
+			    const char **data_dir, const char **etcd,
+			    const char **node)
 {
 	static const char *const with_value[] = { "--pool", "--count",
 						  "--prefix", "--out", NULL };
@@ -582,6 +602,14 @@ static int take_global_opts(int *argc, char **argv, const char **config,
 			*data_dir = v;
 			continue;
 		}
+		if ((v = opt_value(*argc, argv, &i, "etcd", 0, &missing))) {
+			*etcd = v;
+			continue;
+		}
+		if ((v = opt_value(*argc, argv, &i, "node", 0, &missing))) {
+			*node = v;
+			continue;
+		}
 		if (missing) {
 			fprintf(stderr, "uniqctl: %s needs a value\n%s", a,
 				usage);
@@ -605,6 +633,82 @@ static int take_global_opts(int *argc, char **argv, const char **config,
 	return 0;
 }
 
+/*
+ * verify and status with --etcd: the cluster's checks (ccheck.h), then
+ * the data directory's own, when there is one. Returns main's exit code.
+ */
+static int cluster_cmd(struct ctx *c, const char *cmd, const char *config,
+		       const char *data_dir, const char *etcd,
+		       const char *node)
+{
+	char host[65] = "", dir_id[40] = "";
+	unsigned problems = 0;
+	bool have_dir;
+	int rc;
+
+	rc = config_default(&c->cfg);
+	if (rc == 0 && config) {
+		char err[512];
+
+		rc = config_load_file(&c->cfg, config, err, sizeof(err));
+		if (rc)
+			fprintf(stderr, "uniqctl: %s: %s\n", config, err);
+	}
+	if (rc)
+		goto out;
+	if (data_dir)
+		snprintf(c->cfg.data_dir, sizeof(c->cfg.data_dir), "%s",
+			 data_dir);
+	if (!node)
+		node = *c->cfg.node ? c->cfg.node :
+		       gethostname(host, sizeof(host) - 1) == 0 ? host : NULL;
+	have_dir = access(c->cfg.data_dir, F_OK) == 0;
+	if (!strcmp(cmd, "status")) {
+		rc = ccheck_status(etcd, &c->cfg, stdout);
+		if (rc == 0 && have_dir) {
+			config_release(&c->cfg);
+			rc = open_data(c, config, data_dir, false);
+			if (rc == 0)
+				rc = cmd_status(c);
+		}
+		goto out;
+	}
+	if (have_dir) {
+		config_release(&c->cfg);
+		rc = open_data(c, config, data_dir, false);
+		if (rc)
+			goto out;
+		rc = cmd_verify(c, NULL);	/* 1: problems found */
+		if (rc < 0)
+			goto out;
+		problems += (unsigned)rc;
+	}
+	if (have_dir) {
+		char path[1200];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/cluster.id", c->cfg.data_dir);
+		f = fopen(path, "re");
+		if (f) {
+			if (!fgets(dir_id, sizeof(dir_id), f))
+				dir_id[0] = '\0';
+			fclose(f);
+		}
+	}
+	rc = ccheck_verify(etcd, &c->cfg, c->open ? &c->ps.ledger : NULL,
+			   node, *dir_id ? dir_id : NULL, stdout, &problems);
+	if (rc == 0 && problems) {
+		printf("verify: cluster: PROBLEMS FOUND\n");
+		rc = 1;
+	} else if (rc == 0) {
+		printf("verify: cluster: ok: blocks disjoint and tiling, "
+		       "ledger and etcd agree\n");
+	}
+out:
+	close_data(c);
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -615,6 +719,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *data_dir = NULL, *cmd, *pool = NULL;
+	const char *etcd = NULL, *node = NULL;
 	struct gen_args gen;
 	bool create;
 	struct ctx c;
@@ -622,7 +727,7 @@ int main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	log_setup("uniqctl", LOG_WARN);
-	rc = take_global_opts(&argc, argv, &config, &data_dir);
+	rc = take_global_opts(&argc, argv, &config, &data_dir, &etcd, &node);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	/* '+': stop at the command; its own arguments follow. */
@@ -668,6 +773,8 @@ int main(int argc, char **argv)
 	}
 
 	create = !strcmp(cmd, "init") || !strcmp(cmd, "codes");
+	if (etcd && (!strcmp(cmd, "verify") || !strcmp(cmd, "status")))
+		return cluster_cmd(&c, cmd, config, data_dir, etcd, node);
 	rc = open_data(&c, config, data_dir, create);
 	if (rc == 0) {
 		if (!strcmp(cmd, "init"))

@@ -36,6 +36,8 @@ static void test_defaults(void)
 	CHECK_EQ_U64(c.body_timeout, 10);
 	CHECK_EQ_U64(c.per_ip_connections, 2048);
 	CHECK_EQ_U64(c.draw_wait_ms, 200);
+	CHECK_STR(c.etcd, "");	/* standalone unless asked */
+	CHECK_STR(c.node, "");
 	CHECK(c.data_dir[0] != '\0');
 	CHECK_EQ_U64(c.npools, 5);
 	i = config_pool(&c, "int");
@@ -96,6 +98,8 @@ static void test_full(void)
 		"  \"threads\": 4,\n"
 		"  \"sync\": false,\n"
 		"  \"draw_wait_ms\": 0,\n"
+		"  \"etcd\": \"http://127.0.0.1:2379,http://127.0.0.1:22379\",\n"
+		"  \"node\": \"node-a.1\",\n"
 		"  \"admin_token\": \"0123456789abcdef\",\n"
 		"  \"pools\": [\n"
 		"    {\"name\": \"ids\", \"kind\": \"int\",\n"
@@ -127,6 +131,8 @@ static void test_full(void)
 	CHECK_EQ_U64(c.threads, 4);
 	CHECK(c.sync == false);
 	CHECK_EQ_U64(c.draw_wait_ms, 0);
+	CHECK_STR(c.etcd, "http://127.0.0.1:2379,http://127.0.0.1:22379");
+	CHECK_STR(c.node, "node-a.1");
 	CHECK(c.admin_token && !strcmp(c.admin_token, "0123456789abcdef"));
 	CHECK_EQ_U64(c.npools, 5);
 	/* "pools" replaces the default pools. */
@@ -273,6 +279,9 @@ static void test_errors_top(void)
 	refused("{\"draw_wait_ms\": -1}", "draw_wait_ms");
 	refused("{\"draw_wait_ms\": 10001}", "draw_wait_ms");
 	refused("{\"draw_wait_ms\": 1.5}", "draw_wait_ms");
+	refused("{\"etcd\": 2379}", "etcd");
+	refused("{\"node\": \"\"}", "node");
+	refused("{\"node\": 7}", "node");
 	refused("{\"threads\": -1}", "threads");
 	refused("{\"threads\": 1.5}", "threads");
 	refused("{\"threads\": \"four\"}", "threads");

@@ -30,13 +30,19 @@
 #include "tests/unit/t_util.h"
 #include "cluster/etcd.c"	/* the module itself; includes banned.h */
 
+#ifndef ETCD_BIN
 #define ETCD_BIN "/usr/bin/etcd"
+#endif
 #define SETPRIV_BIN "/usr/bin/setpriv"
 #define START_MS 20000		/* etcd must answer within this */
 
-static volatile pid_t etcd_pid = -1;
-static char url[64];		/* the test etcd's client URL */
-static struct etcd *E;		/* a client of it */
+/* The members this test started: 0 the one most tests use, 1 and 2 a
+ * cluster of two that loses its quorum. -1: none. */
+#define MEMBERS 3
+static volatile pid_t pids[MEMBERS] = { -1, -1, -1 };
+static char urls[MEMBERS][64];	/* their client URLs */
+static const char *url = urls[0];
+static struct etcd *E;		/* a client of member 0 */
 
 static int64_t now_ms(void)
 {
@@ -92,57 +98,67 @@ static int listen_any(int *port)
 	return fd;
 }
 
-static void stop_etcd(void)
+static void stop_member(int m)
 {
-	pid_t pid = etcd_pid;
+	pid_t pid = pids[m];
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	etcd_pid = -1;
+	pids[m] = -1;
 }
 
 /* A signal (meson's timeout) must not leave etcd running. */
 static void on_signal(int sig)
 {
-	if (etcd_pid > 0)
-		kill(etcd_pid, SIGKILL);
+	int m;
+
+	for (m = 0; m < MEMBERS; m++)
+		if (pids[m] > 0)
+			kill(pids[m], SIGKILL);
 	_exit(128 + sig);
 }
 
 /*
- * Starts etcd in dir with a fresh data directory on two free ports, its
- * output appended to dir/etcd.log. Run through setpriv --pdeathsig when
- * there is one, so that etcd dies with the test even if it crashes.
- * Returns 0 with etcd_pid and url set, or -1.
+ * Starts member m, named name, of the cluster `cluster` (etcd's
+ * --initial-cluster) in dir with a fresh data directory, on client port
+ * cport and peer port pport, its output appended to dir/<name>.log. Run
+ * through setpriv --pdeathsig when there is one, so that etcd dies with
+ * the test even if it crashes. Returns 0 with pids[m] and urls[m] set,
+ * or -1.
  */
-static int spawn_etcd(const char *dir, int cport, int pport)
+static int spawn_member(const char *dir, int m, const char *name,
+			const char *cluster, int cport, int pport)
 {
-	char data[320], log[320], curl_[64], purl[64], cluster[96];
+	char data[320], log[320], curl_[64], purl[64], file[80], name_[32],
+	     cluster_[256];
 	char a_setpriv[] = SETPRIV_BIN, a_pdeath[] = "--pdeathsig",
-	     a_kill[] = "KILL", a_etcd[] = ETCD_BIN,
+	     a_kill[] = "KILL", a_etcd[] = ETCD_BIN, a_name[] = "--name",
 	     a_data[] = "--data-dir", a_lc[] = "--listen-client-urls",
 	     a_ac[] = "--advertise-client-urls",
 	     a_lp[] = "--listen-peer-urls",
 	     a_ap[] = "--initial-advertise-peer-urls",
 	     a_ic[] = "--initial-cluster", a_logger[] = "--logger=zap",
 	     a_out[] = "--log-outputs=stderr", a_path[] = "PATH=/usr/bin:/bin";
-	char *argv[] = { a_setpriv, a_pdeath, a_kill, a_etcd, a_data, data,
-			 a_lc, curl_, a_ac, curl_, a_lp, purl, a_ap, purl,
-			 a_ic, cluster, a_logger, a_out, NULL };
+	char *argv[] = { a_setpriv, a_pdeath, a_kill, a_etcd, a_name, name_,
+			 a_data, data, a_lc, curl_, a_ac, curl_, a_lp, purl,
+			 a_ap, purl, a_ic, cluster_, a_logger, a_out, NULL };
 	char *envp[] = { a_path, NULL };
 	char **args = argv;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int rc;
 
-	t_path_in(data, sizeof(data), dir, "data");
+	snprintf(name_, sizeof(name_), "%s", name);
+	snprintf(cluster_, sizeof(cluster_), "%s", cluster);
+	snprintf(file, sizeof(file), "data-%s", name);
+	t_path_in(data, sizeof(data), dir, file);
 	t_rm_rf(data);
-	t_path_in(log, sizeof(log), dir, "etcd.log");
+	snprintf(file, sizeof(file), "%s.log", name);
+	t_path_in(log, sizeof(log), dir, file);
 	snprintf(curl_, sizeof(curl_), "http://127.0.0.1:%d", cport);
 	snprintf(purl, sizeof(purl), "http://127.0.0.1:%d", pport);
-	snprintf(cluster, sizeof(cluster), "default=%s", purl);
 	if (access(SETPRIV_BIN, X_OK) != 0)
 		args = argv + 3;
 	if (posix_spawn_file_actions_init(&fa))
@@ -157,46 +173,79 @@ static int spawn_etcd(const char *dir, int cport, int pport)
 		fprintf(stderr, "posix_spawn %s: %s\n", args[0], strerror(rc));
 		return -1;
 	}
-	etcd_pid = pid;
-	snprintf(url, sizeof(url), "%s", curl_);
+	pids[m] = pid;
+	snprintf(urls[m], sizeof(urls[m]), "%s", curl_);
 	return 0;
 }
 
-/*
- * Starts etcd and waits (START_MS at most) until it has a leader. A
- * start can lose a race for its ports (etcd exits at once): then again
- * on new ones, three times. Returns 0 with E open, or -1 (etcd stopped).
- */
-static int start_etcd(const char *dir)
+/* Waits until e's member has a leader: 0, 1 if one of members
+ * first..first+n-1 exited, -1 at deadline. */
+static int wait_leader(struct etcd *e, int first, int n, int64_t deadline)
 {
-	int attempt;
+	uint64_t member, leader;
+	int i;
 
+	while (now_ms() < deadline) {
+		for (i = first; i < first + n; i++) {
+			if (waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
+				pids[i] = -1;
+				return 1;
+			}
+		}
+		if (etcd_status(e, &member, &leader) == 0 && leader)
+			return 0;
+		sleep_ms(100);
+	}
+	return -1;
+}
+
+/*
+ * Starts members first..first+n-1 of a new cluster (names tag1, tag2...)
+ * and waits (START_MS at most) until the first has a leader. A start can
+ * lose a race for its ports (a member exits at once): then again on new
+ * ones, three times. Returns 0 with *e a client of the first (timeout
+ * 1 s), or -1 with the members stopped.
+ */
+static int start_cluster(const char *dir, const char *tag, int first, int n,
+			 struct etcd **e)
+{
+	int attempt, i, rc;
+
+	*e = NULL;
 	for (attempt = 0; attempt < 3; attempt++) {
 		int64_t deadline = now_ms() + START_MS;
-		int cport = free_port(), pport = free_port(), exited = 0;
+		int cports[MEMBERS], pports[MEMBERS], exited = 0, bad = 0;
+		char cluster[256] = "", name[32];
+		size_t len = 0;
 
-		if (cport < 0 || pport < 0 || cport == pport)
-			continue;
-		if (spawn_etcd(dir, cport, pport))
-			return -1;
-		if (etcd_open(&E, url, 1000))
-			break;
-		while (now_ms() < deadline) {
-			uint64_t member = 0, leader = 0;
-
-			if (waitpid(etcd_pid, NULL, WNOHANG) == etcd_pid) {
-				etcd_pid = -1;
-				exited = 1;
-				break;
-			}
-			if (etcd_status(E, &member, &leader) == 0 && leader)
-				return 0;
-			sleep_ms(100);
+		for (i = 0; i < n; i++) {
+			cports[i] = free_port();
+			pports[i] = free_port();
+			bad |= cports[i] < 0 || pports[i] < 0;
+			snprintf(name, sizeof(name), "%s%d", tag, i + 1);
+			len += (size_t)snprintf(cluster + len,
+						sizeof(cluster) - len,
+						"%s%s=http://127.0.0.1:%d",
+						i ? "," : "", name, pports[i]);
 		}
-		etcd_free(E);
-		E = NULL;
-		stop_etcd();
-		fprintf(stderr, "etcd on %s %s\n", url,
+		if (bad || len >= sizeof(cluster))
+			continue;
+		for (i = 0; i < n && !bad; i++) {
+			snprintf(name, sizeof(name), "%s%d", tag, i + 1);
+			bad = spawn_member(dir, first + i, name, cluster,
+					   cports[i], pports[i]);
+		}
+		if (!bad && etcd_open(e, urls[first], 1000) == 0) {
+			rc = wait_leader(*e, first, n, deadline);
+			if (rc == 0)
+				return 0;
+			exited = rc > 0;
+		}
+		etcd_free(*e);
+		*e = NULL;
+		for (i = 0; i < n; i++)
+			stop_member(first + i);
+		fprintf(stderr, "etcd cluster %s on %s %s\n", tag, urls[first],
 			exited ? "exited at once" : "did not answer");
 		if (!exited)
 			break;
@@ -204,7 +253,32 @@ static int start_etcd(const char *dir)
 	return -1;
 }
 
+/* Prints the end of dir/<name>.log. */
+static void print_log(const char *dir, const char *name)
+{
+	char log[320], file[80];
+	unsigned char *text;
+	size_t len, from;
+
+	snprintf(file, sizeof(file), "%s.log", name);
+	t_path_in(log, sizeof(log), dir, file);
+	text = t_slurp(log, &len);
+	from = len > 8000 ? len - 8000 : 0;
+	fprintf(stderr, "the end of %s:\n%.*s\n", log, (int)(len - from),
+		text ? (char *)text + from : "");
+	free(text);
+}
+
 /* ---- the module's helpers ---- */
+
+/* Byte j of round k of length len: every pair of values for lengths 1
+ * and 2, random beyond. */
+static unsigned char test_byte(size_t len, size_t j, long k, uint64_t *seed)
+{
+	if (len <= 2)
+		return (unsigned char)(k >> (8 * j));
+	return (unsigned char)t_rng_next(seed);
+}
 
 static void test_b64(void)
 {
@@ -245,9 +319,7 @@ static void test_b64(void)
 			size_t j;
 
 			for (j = 0; j < len; j++)
-				in[j] = len == 1 ? (unsigned char)k :
-					len == 2 ? (unsigned char)(k >> (8 * j)) :
-					(unsigned char)t_rng_next(&seed);
+				in[j] = test_byte(len, j, k, &seed);
 			b64_encode(in, len, enc);
 			rounds[len]++;
 			if (strlen(enc) != b64_len(len) ||
@@ -295,7 +367,7 @@ static void test_open_bad(void)
 	static const char *const bad[] = {
 		"", "ftp://x", "http://a,,http://b", "http://", "http:///",
 		"http://a,", ",http://a", "http://a b", "https://a", "a:2379",
-		"http://a\n",
+		"http://a\n", "http:///x",
 	};
 	struct etcd *e = NULL;
 	size_t i;
@@ -644,6 +716,38 @@ static void test_prefix(void)
 	etcd_result_release(&r);
 }
 
+/* etcd_get_last: the greatest key of [key, end), or none. */
+static void test_get_last(void)
+{
+	static const char *const keys[] = { "gl/03", "gl/07", "gl/12" };
+	struct etcd_txn t;
+	struct etcd_result r;
+	size_t i;
+
+	etcd_txn_init(&t);
+	for (i = 0; i < 3; i++)
+		etcd_txn_put(&t, true, keys[i], strlen(keys[i]), keys[i],
+			     strlen(keys[i]), 0);
+	CHECK_RC(etcd_txn_run(E, &t, &r), 0);
+	etcd_result_release(&r);
+	etcd_txn_release(&t);
+	/* at or before l/09: l/07 */
+	CHECK_RC(etcd_get_last(E, "gl/", 3, "gl/09\0", 6, &r), 0);
+	CHECK(r.nranges == 1 && r.ranges[0].n == 1 &&
+	      !strcmp(r.ranges[0].kvs[0].key, "gl/07") &&
+	      !strcmp(r.ranges[0].kvs[0].value, "gl/07"));
+	etcd_result_release(&r);
+	/* at or before l/07 itself: l/07 (end is past it) */
+	CHECK_RC(etcd_get_last(E, "gl/", 3, "gl/07\0", 6, &r), 0);
+	CHECK(r.nranges == 1 && r.ranges[0].n == 1 &&
+	      !strcmp(r.ranges[0].kvs[0].key, "gl/07"));
+	etcd_result_release(&r);
+	/* before the first: none */
+	CHECK_RC(etcd_get_last(E, "gl/", 3, "gl/02\0", 6, &r), 0);
+	CHECK(r.nranges == 1 && r.ranges[0].n == 0);
+	etcd_result_release(&r);
+}
+
 static void test_binary(void)
 {
 	char all[256], key[3] = { '\0', 'k', '\0' };
@@ -988,6 +1092,79 @@ out:
 	close(f.fd);
 }
 
+/*
+ * A cluster of two loses one member: the other has no quorum, holds
+ * reads and writes for its own 7 s, and answers status without a
+ * leader. The client gives up after its timeout with -EAGAIN, and with
+ * a second endpoint goes on to it.
+ */
+static void test_no_quorum(const char *dir)
+{
+	struct etcd *q = NULL, *two = NULL;
+	struct etcd_result r;
+	struct etcd_txn t;
+	uint64_t member = 0, leader = 1;
+	int64_t t0, ms, id, ttl, deadline;
+	char list[200];
+	int rc;
+
+	if (start_cluster(dir, "q", 1, 2, &q) != 0) {
+		print_log(dir, "q1");
+		print_log(dir, "q2");
+		CHECK(!"a cluster of two started");
+		return;
+	}
+	/* with both members a write goes through */
+	etcd_txn_init(&t);
+	etcd_txn_put(&t, true, "a", 1, "a", 1, 0);
+	CHECK_RC(etcd_txn_run(q, &t, &r), 0);
+	CHECK(r.succeeded);
+	etcd_result_release(&r);
+	etcd_txn_release(&t);
+	stop_member(2);
+	etcd_free(q);
+	CHECK_RC(etcd_open(&q, urls[1], 500), 0);
+	if (!q)
+		goto out;
+	/* the member may need its election timeout to see it has no
+	 * leader, and says so then */
+	deadline = now_ms() + 10000;
+	do {
+		rc = etcd_status(q, &member, &leader);
+		if (rc || leader)
+			sleep_ms(200);
+	} while ((rc || leader) && now_ms() < deadline);
+	CHECK_RC(rc, 0);
+	CHECK(member != 0 && leader == 0);
+	t0 = now_ms();
+	CHECK_RC(etcd_get(q, "a", 1, false, 0, false, &r), -EAGAIN);
+	etcd_txn_init(&t);
+	etcd_txn_put(&t, true, "a", 1, "b", 1, 0);
+	CHECK_RC(etcd_txn_run(q, &t, &r), -EAGAIN);
+	etcd_txn_release(&t);
+	CHECK_RC(etcd_lease_grant(q, 5, &id, &ttl), -EAGAIN);
+	CHECK_RC(etcd_lease_keepalive(q, 1, &ttl), -EAGAIN);
+	ms = now_ms() - t0;
+	CHECKF(ms >= 4 * 490 && ms < 4 * 500 + 2000,
+	       "4 requests of 500 ms: %lld ms", (long long)ms);
+	/* the next endpoint answers (another cluster's, but it answers) */
+	snprintf(list, sizeof(list), "%s,%s", urls[1], url);
+	CHECK_RC(etcd_open(&two, list, 500), 0);
+	if (!two)
+		goto out;
+	t0 = now_ms();
+	CHECK_RC(etcd_get(two, "a", 1, false, 0, false, &r), 0);
+	ms = now_ms() - t0;
+	etcd_result_release(&r);
+	CHECKF(ms >= 490 && ms < 500 + 1500, "%lld ms", (long long)ms);
+	CHECK_STR(etcd_endpoint(two), url);
+	CHECK(strncmp(etcd_strerror(two), urls[1], strlen(urls[1])) == 0);
+out:
+	etcd_free(two);
+	etcd_free(q);
+	stop_member(1);
+}
+
 static void test_against_etcd(void)
 {
 	struct etcd_result r;
@@ -998,6 +1175,7 @@ static void test_against_etcd(void)
 	test_create_if_absent();
 	test_compares();
 	test_prefix();
+	test_get_last();
 	test_binary();
 	test_leases();
 	test_failover();
@@ -1039,24 +1217,17 @@ int main(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	dir = t_tmpdir();
-	if (start_etcd(dir) != 0) {
-		char log[320];
-		unsigned char *text;
-		size_t len;
-
-		t_path_in(log, sizeof(log), dir, "etcd.log");
-		text = t_slurp(log, &len);
-		fprintf(stderr, "etcd did not start; its log:\n%.*s\n",
-			(int)(len > 8000 ? 8000 : len),
-			text ? (char *)text + (len > 8000 ? len - 8000 : 0) : "");
-		free(text);
+	if (start_cluster(dir, "main", 0, 1, &E) != 0) {
+		print_log(dir, "main1");
 		CHECK(!"etcd started");
 		goto out;
 	}
 	test_against_etcd();
+	test_no_quorum(dir);
 out:
 	etcd_free(E);
-	stop_etcd();
+	for (rc = 0; rc < MEMBERS; rc++)
+		stop_member(rc);
 	t_rm_rf(dir);
 	rc = t_done("etcd");
 	return rc;
