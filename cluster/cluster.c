@@ -441,7 +441,9 @@ static cJSON *pool_json(const struct pool_def *d, const char *hexkey)
 	    !cJSON_AddNumberToObject(o, "capacity", (double)d->capacity) ||
 	    !cJSON_AddNumberToObject(o, "fingerprint",
 				     (double)config_pool_fingerprint(d)) ||
-	    (hexkey && !cJSON_AddStringToObject(o, "key", hexkey))) {
+	    (hexkey && !cJSON_AddStringToObject(o, "key", hexkey)) ||
+	    (d->kind == POOL_SEQUENCE &&
+	     !cJSON_AddStringToObject(o, "tz", d->tz))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -545,6 +547,20 @@ int cluster_pool_define(struct cluster *c, struct etcd *e,
 					     "fingerprint")->valuedouble : 0.0,
 			 config_kind_name(d->kind), range,
 			 (unsigned)config_pool_fingerprint(d));
+		rc = -EINVAL;
+		goto out;
+	}
+	if (d->kind == POOL_SEQUENCE &&
+	    (!cJSON_IsString(cJSON_GetObjectItem(theirs, "tz")) ||
+	     strcmp(cJSON_GetObjectItem(theirs, "tz")->valuestring,
+		    d->tz) != 0)) {
+		const cJSON *tz = cJSON_GetObjectItem(theirs, "tz");
+
+		snprintf(err, errlen, "pool \"%s\" is defined in the cluster "
+			 "with time zone \"%.64s\"; this node's configuration "
+			 "says \"%s\": every node must count the days in one "
+			 "zone", d->name,
+			 cJSON_IsString(tz) ? tz->valuestring : "?", d->tz);
 		rc = -EINVAL;
 		goto out;
 	}

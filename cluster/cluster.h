@@ -18,7 +18,9 @@
  *   pool/<name>/block/<first>   a block reserved by a node: {"node",
  *                               "first", "count", "ms"}; <first> is 20
  *                               decimal digits so key order is index order
- *   seq/<name>                  sequences: {"day", "n"} (cseq.h)
+ *   seq/<name>                  sequences: {"day", "n", "node"}, the
+ *                               cluster's last id and who took it
+ *                               (pools/seq.h)
  *   lease/<name>/<number>       leases out (clease.h)
  *
  * DESIGN
@@ -98,7 +100,7 @@ int cluster_etcd_open(const struct cluster *c, struct etcd **out);
 /*
  * Makes sure pool d is defined in etcd: the first node defines it (kind,
  * range and, for random pools, key: a fresh random key, or *key when
- * have_key); a later one checks that its d matches and learns the key.
+ * have_key; for sequences the time zone, the digits being the range); a later one checks that its d matches and learns the key.
  * A mismatch is refused with -EINVAL and a sentence in err naming what
  * differs. key (PERM_KEY_LEN bytes, random pools) is filled with the
  * cluster's key. Returns 0 or a negative errno.

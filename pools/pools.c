@@ -114,7 +114,10 @@ int pools_open(struct pools *ps, const struct config *cfg,
 				goto out;
 			ps->npools++;
 		} else if (d->kind == POOL_SEQUENCE) {
-			rc = seq_open(&ps->seqs[ps->nseqs], &ps->ledger, d,
+			rc = o->cluster_keys ?
+			     seq_open_cluster(&ps->seqs[ps->nseqs],
+					      &ps->ledger, d, err, errlen) :
+			     seq_open(&ps->seqs[ps->nseqs], &ps->ledger, d,
 				      o->create, err, errlen);
 			if (rc)
 				goto out;

@@ -18,7 +18,40 @@
  *
  * Idempotency: a request that carries a key gets the ids first issued for
  * that key, for at least SEQ_IDEM_KEEP_MS after (keys are purged after
- * twice that), without taking new ones.
+ * twice that), without taking new ones. Keys are this ledger's: in a
+ * cluster, a retry through another node gets new ids.
+ *
+ * Cluster mode (seq_open_cluster, then seq_cluster_attach): the counter
+ * is etcd's key seq/<name> = {"day", "n", "node"} (cluster.h), one for
+ * the cluster. apply first advances it by compare-and-swap on its mod
+ * revision: the day is the later of this node's today and etcd's day
+ * (the cluster's day never goes back, whatever a node's clock says),
+ * the ids n+1.. of that day (1.. on a later day). Only then does it
+ * write the ids into this node's ledger (for lookups by this node) in
+ * the batch's transaction; the answer waits for that commit as above.
+ * A crash between the two burns the ids etcd took (a gap, never a
+ * repeat). Without etcd (no quorum, unreachable, -EAGAIN), past the
+ * session's fence, or with etcd behind what this node's ledger issued
+ * (etcd's data lost), apply fails with OUTCOME_CLUSTER_DOWN before any
+ * write; after an etcd failure it fails so at once for SEQ_DOWN_MS
+ * without asking etcd, so that a queue of requests is answered 503 at
+ * once instead of each waiting out etcd's timeouts. Batching: the first
+ * request of a pool in a batch takes, in its one transaction, the ids
+ * of the requests without an Idempotency-Key queued behind it in the
+ * batch (op->next), which then only write their ids.
+ *
+ * DESIGN (cluster mode)
+ *
+ * Threads: the committer thread alone runs apply, so it alone owns the
+ * struct etcd (opened on first use, freed by seq_release), the cached
+ * value and mod revision of the key, and the down window: no lock. The
+ * cluster's day and n are also published in atomics (cl_day, cl_n) for
+ * GET /pools on any thread. seq_cluster_attach runs on main before the
+ * committer starts; seq_release after it stopped.
+ * Guarantees: an id is answered only once etcd's counter is past it and
+ * this node's ledger holds it, durably; no two nodes get one id, since
+ * every take is a CAS on the one counter; a node's ids are increasing in
+ * the order etcd took them.
  */
 #ifndef UNIQ_SEQ_H
 #define UNIQ_SEQ_H
@@ -36,7 +69,13 @@
 #define SEQ_IDEM_KEEP_MS (24ull * 3600 * 1000)
 #define SEQ_ID_MAX (8 + 1 + SEQ_DIGITS_MAX)	/* "YYYYMMDD-" + digits */
 
+#define SEQ_CAS_TRIES 16	/* compare-and-swaps of one take */
+#define SEQ_DOWN_MS 1000	/* answer CLUSTER_DOWN at once after an
+				   etcd failure, for this long */
+
 struct tz;
+struct cluster;
+struct etcd;
 
 struct seq {
 	const struct pool_def *def;
@@ -48,6 +87,20 @@ struct seq {
 	 * written by the committer thread only. */
 	_Atomic uint32_t shown_day;
 	_Atomic uint64_t shown_n;
+	/* Cluster mode (see DESIGN): */
+	bool cluster_made;	/* the ledger says LEDGER_REC_CLUSTER */
+	struct cluster *cluster;	/* attached; not owned */
+	struct etcd *etcd;	/* the committer thread's, lazily */
+	bool cl_have;		/* the cache below is etcd's value at */
+	int64_t cl_rev;		/* mod revision cl_rev (0: no key) */
+	uint32_t cl_cday;
+	uint64_t cl_cn;
+	uint64_t down_until;	/* CLOCK_MONOTONIC ms */
+	uint64_t said_ms;	/* last etcd error logged */
+	_Atomic uint32_t cl_day;	/* the cache, for any thread */
+	_Atomic uint64_t cl_n;
+	_Atomic uint64_t etcd_txns;	/* transactions that took ids */
+	_Atomic uint64_t cas_lost;	/* that found another node first */
 };
 
 /*
@@ -60,6 +113,27 @@ int seq_open(struct seq *sp, struct ledger *lg,
 	     const struct pool_def *d, bool create, char *err,
 	     size_t errlen);
 
+/*
+ * seq_open for a cluster node: the pool's ledger record must be a
+ * cluster one (LEDGER_REC_CLUSTER; made so when missing). A pool this
+ * data directory used standalone is refused with -EINVAL and a sentence
+ * in err: its ids were never in etcd, other nodes could repeat them.
+ * (seq_open, standalone, refuses a cluster-made pool likewise.)
+ */
+int seq_open_cluster(struct seq *sp, struct ledger *lg,
+		     const struct pool_def *d, char *err, size_t errlen);
+
+/*
+ * Attaches cluster c to sp, opened by seq_open_cluster (else -EINVAL and
+ * a sentence in err): from now on apply takes ids from etcd. Reads the
+ * key once (for GET /pools; failure to reach etcd is not an error here).
+ * Before the committer starts. Returns 0 or a negative errno.
+ */
+int seq_cluster_attach(struct seq *sp, struct cluster *c, char *err,
+		       size_t errlen);
+
+/* Frees what seq_open made (and the committer's struct etcd: call it
+ * after the committer stopped). */
 void seq_release(struct seq *sp);
 
 /* One request for `count` consecutive ids of a pool. */
@@ -77,6 +151,9 @@ struct seq_req {
 	bool replayed;		/* answered from the Idempotency-Key */
 	/* When rc is OUTCOME_USED_UP: seconds until the next day begins. */
 	uint64_t retry_after;
+	/* Private: ids a request before it in the batch took from etcd
+	 * for it (cluster mode). */
+	bool taken;
 };
 
 /*
@@ -84,8 +161,9 @@ struct seq_req {
  * caller sets r->op.done and submits &r->op to the committer.
  * apply returns 0, OUTCOME_USED_UP (the day's ids are used up),
  * OUTCOME_TOO_MANY (count is 0 or more than a day holds),
- * OUTCOME_KEY_CONFLICT (the key was first used with another count), or
- * a negative errno (storage, or a clock outside tz_day's range).
+ * OUTCOME_KEY_CONFLICT (the key was first used with another count),
+ * OUTCOME_CLUSTER_DOWN (cluster mode: see above), or a negative errno
+ * (storage, or a clock outside tz_day's range).
  */
 void seq_req_init(struct seq_req *r, struct seq *sp, uint64_t count,
 		  const char *key, size_t keylen);
@@ -104,7 +182,8 @@ int seq_lookup(struct seq *sp, uint32_t day, uint64_t n, bool *issued,
 	       uint64_t *issued_ms);
 
 /* The committed state: the last day used and its counter (0, 0 if none).
- * Reads the ledger; any thread. */
+ * Reads the ledger; any thread. In cluster mode: this node's last ids;
+ * the cluster's are cl_day and cl_n. */
 int seq_state(struct seq *sp, uint32_t *day, uint64_t *n);
 
 /* The committer tick that drops Idempotency-Keys older than twice the

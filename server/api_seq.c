@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -186,7 +187,13 @@ int api_seq_today(struct seq *sp, uint32_t *day, uint64_t *n)
 	uint32_t today;
 	int rc;
 
-	rc = seq_state(sp, day, n);
+	if (sp->cluster) {	/* the cluster's, as this node last saw it */
+		*day = atomic_load(&sp->cl_day);
+		*n = atomic_load(&sp->cl_n);
+		rc = 0;
+	} else {
+		rc = seq_state(sp, day, n);
+	}
 	if (rc == 0)
 		rc = seq_today(sp, clock_now_ms(), &today);
 	if (rc)
@@ -214,10 +221,11 @@ int api_seq_describe(struct seq *sp, struct buf *b)
 	buf_adds(b, ",\"kind\":\"sequence\",\"tz\":");
 	buf_add_json_str(b, sp->def->tz);
 	buf_printf(b, ",\"digits\":%u,\"day\":\"%s\",\"capacity\":%llu,"
-		   "\"issued\":%llu,\"remaining\":%llu,\"day_used\":%.6f}",
+		   "\"issued\":%llu,\"remaining\":%llu,\"day_used\":%.6f",
 		   sp->def->digits, when, (unsigned long long)sp->max,
 		   (unsigned long long)n, (unsigned long long)(sp->max - n),
 		   (double)n / (double)sp->max);
+	buf_adds(b, sp->cluster ? ",\"cluster\":true}" : "}");
 	return 0;
 }
 
@@ -252,6 +260,15 @@ void api_seq_value(struct http_req *r, struct seq *sp,
 	if (issued) {
 		clock_rfc3339(ms, when, sizeof(when));
 		buf_printf(&b, ",\"issued_at\":\"%s\"", when);
+	}
+	if (sp->cluster && issued) {
+		buf_adds(&b, ",\"node\":");
+		buf_add_json_str(&b, cluster_node(sp->cluster));
+	} else if (sp->cluster) {
+		/* Each node knows the ids it issued, not the others'. */
+		buf_adds(&b, ",\"by_this_node\":false,\"note\":\"this node "
+			 "did not issue it; another node of the cluster may "
+			 "have: ask the others\"");
 	}
 	buf_addc(&b, '}');
 	api_reply_buf(r, &b, 0);

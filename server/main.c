@@ -389,10 +389,11 @@ static int join_cluster(const struct config *cfg, struct cluster **out,
 		const struct pool_def *d = &cfg->pools[i];
 
 		if (d->kind != POOL_INT && d->kind != POOL_FLOAT &&
-		    d->kind != POOL_LEASE) {
+		    d->kind != POOL_SEQUENCE && d->kind != POOL_LEASE) {
 			log_error("pool \"%s\" is a %s pool: a cluster node "
-				  "serves int, float and lease pools only so "
-				  "far; give --etcd a configuration without it",
+				  "serves int, float, sequence and lease pools "
+				  "only so far; give --etcd a configuration "
+				  "without it",
 				  d->name, config_kind_name(d->kind));
 			return -ENOTSUP;
 		}
@@ -554,6 +555,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pools_opened = true;
+	for (i = 0; cluster && i < pools.nseqs; i++) {
+		rc = seq_cluster_attach(&pools.seqs[i], cluster, err,
+					sizeof(err));
+		if (rc) {
+			log_error("%s", err);
+			goto out;
+		}
+	}
 	/* Lease pools keep their leases in etcd (pools/clease.h). */
 	for (i = 0; cluster && i < pools.nleases; i++) {
 		rc = lease_cluster_attach(&pools.leases[i], cluster, err,
