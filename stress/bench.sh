@@ -493,7 +493,8 @@ cluster)
 {"threads": 2, "pools": [
   {"name": "int", "kind": "int", "shards": 2, "shard_size": 200000},
   {"name": "float", "kind": "float", "shards": 2, "shard_size": 200000},
-  {"name": "users", "kind": "lease", "start": 0, "count": 100000}]}
+  {"name": "users", "kind": "lease", "start": 0, "count": 100000},
+  {"name": "orders", "kind": "sequence", "digits": 9}]}
 JSON
   start_uniqd "$work/config.json"
   sport=$uport
@@ -547,6 +548,23 @@ JSON
   c=$(median < "$work/lc"); s=$(median < "$work/ls")
   echo "median: node $c req/s, standalone $s req/s (a pair is two requests)"
   echo "RATIO cluster leases node/standalone = $(echo "$c $s" | awk '{printf "%.2f", $1/$2}')"
+  # orders: one etcd transaction per commit batch of the node
+  ow() { WRK_CONNS=100 WRK_SCRIPT=$here/stress/wrk-orders.lua run_wrk "http://127.0.0.1:$1/orders"; }
+  echo "POST /orders, wrk -t1 -c100 -d${seconds}s: cluster node vs standalone, $rounds alternating rounds"
+  : > "$work/oc"; : > "$work/os"
+  for r in $(seq 1 "$rounds"); do
+    if ((r % 2)); then
+      read -r sr sp sb < <(ow "$sport"); read -r cr cp cb < <(ow "$cport")
+    else
+      read -r cr cp cb < <(ow "$cport"); read -r sr sp sb < <(ow "$sport")
+    fi
+    echo "$cr" >> "$work/oc"; echo "$sr" >> "$work/os"
+    printf '  round %d: standalone %8d req/s p99 %6.2f ms, non-2xx %d | node %8d req/s p99 %6.2f ms, non-2xx %d | ratio %.2f\n' \
+      "$r" "$sr" "$sp" "$sb" "$cr" "$cp" "$cb" "$(echo "$cr $sr" | awk '{print $1/$2}')"
+  done
+  c=$(median < "$work/oc"); s=$(median < "$work/os")
+  echo "median: node $c req/s, standalone $s req/s"
+  echo "RATIO cluster orders node/standalone = $(echo "$c $s" | awk '{printf "%.2f", $1/$2}')"
   ;;
 leases)
   echo '{"threads": 2, "pools": [{"name": "users", "kind": "lease", "start": 0, "count": 100000}]}' > "$work/config.json"
