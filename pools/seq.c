@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -376,6 +377,24 @@ static int etcd_down(struct seq *sp, int rc, const char *what)
  * last ids (the ledger's), which etcd must not be behind. Returns 0 with
  * r->day and r->first set, or an outcome (nothing written anywhere).
  */
+/* After the tries-th lost compare-and-swap: a random pause of up to
+ * 2^min(tries, 5) x 100 us, so that nodes that lost to each other try
+ * again at different times (the committer thread only: sp->cl_rng). */
+static void cas_pause(struct seq *sp, int tries)
+{
+	uint64_t x = sp->cl_rng ? sp->cl_rng : clock_mono_ns() | 1;
+	struct timespec ts;
+	unsigned span = 1u << (tries < 5 ? tries : 5);
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	sp->cl_rng = x;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(x % span + 1) * 100000L;
+	nanosleep(&ts, NULL);
+}
+
 static int cluster_take(struct seq_req *r, uint64_t now, uint32_t today,
 			const struct seq_state *st)
 {
@@ -475,6 +494,7 @@ static int cluster_take(struct seq_req *r, uint64_t now, uint32_t today,
 		etcd_result_release(&res);
 		if (rc)
 			return etcd_down(sp, rc, "reading the counter");
+		cas_pause(sp, tries);
 	}
 	sp->cl_have = false;
 	log_warn("cluster: pool \"%s\": %d compare-and-swaps of the counter "

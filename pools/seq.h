@@ -69,7 +69,10 @@
 #define SEQ_IDEM_KEEP_MS (24ull * 3600 * 1000)
 #define SEQ_ID_MAX (8 + 1 + SEQ_DIGITS_MAX)	/* "YYYYMMDD-" + digits */
 
-#define SEQ_CAS_TRIES 16	/* compare-and-swaps of one take */
+#define SEQ_CAS_TRIES 64	/* compare-and-swaps of one take; after each
+				   lost one a random pause of up to 2^k x
+				   100 us (k = tries, at most 5), so that
+				   nodes racing flat out take turns */
 #define SEQ_DOWN_MS 1000	/* answer CLUSTER_DOWN at once after an
 				   etcd failure, for this long */
 
@@ -97,6 +100,7 @@ struct seq {
 	uint64_t cl_cn;
 	uint64_t down_until;	/* CLOCK_MONOTONIC ms */
 	uint64_t said_ms;	/* last etcd error logged */
+	uint64_t cl_rng;	/* the pauses' xorshift state */
 	_Atomic uint32_t cl_day;	/* the cache, for any thread */
 	_Atomic uint64_t cl_n;
 	_Atomic uint64_t etcd_txns;	/* transactions that took ids */
