@@ -1040,10 +1040,45 @@ class ClusterCrashTest(unittest.TestCase):
                     break
                 time.sleep(0.1)
 
+    def orders_ok(self, ctx, timeout=30):
+        """ORDERS: every node orders (200) within timeout (times SLOW);
+        the fault's window stays open until then (after an etcd fault a
+        node answers 503 cluster_unavailable a little longer than it
+        takes to draw again: its committer asks etcd again only
+        SEQ_DOWN_MS after a failure)."""
+        if not ORDERS:
+            return
+        t_start = time.time()
+        for n in self.nodes:
+            deadline = time.time() + timeout * SLOW
+            last = None
+            while True:
+                t0 = time.time()
+                try:
+                    st, _, body = n.request("POST", "/orders")
+                    if st == 200:
+                        self.w.order_ack(n, n.life, "/orders", t0,
+                                         [body.get("id")])
+                        break
+                    last = (st, body)
+                except CUT as e:
+                    last = e
+                if time.time() > deadline:
+                    self.w.problem("other", "%s: %s orders nothing %.0f s "
+                                   "after: %r" % (ctx, n.name,
+                                                  timeout * SLOW, last))
+                    break
+                time.sleep(0.1)
+        took = time.time() - t_start
+        if took > 0.5:
+            log("%s: every node orders again after %.1f s more" %
+                (ctx, took))
+
     def after(self, ctx, rng):
         """The checks after a kill: draws again everywhere, /checked on a
         node drawn, verify on every node."""
         self.draws_ok(ctx)
+        self.orders_ok(ctx)
         self.w.check_checked(rng.choice(self.nodes), ctx)
         self.verify(self.nodes, ctx)
         self.check_orders(ctx)
