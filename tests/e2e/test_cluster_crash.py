@@ -8,7 +8,8 @@ Load (keep-alive clients in threads, each bound to one node, carrying on
 across that node's lives): draws from the int and float pools with count
 1 and 20; borrows and returns over a lease pool of 24 numbers, mostly with
 ttl 0 (until returned), some with ttl 3 (left to expire now and then).
-Order ids: see ORDERS below (sequence pools are not clustered yet).
+order ids from the sequence pool "orders" (one counter in etcd for the
+cluster), POST /orders and POST /pools/orders/next?count=3 in turn.
 
 Kinds of kill, one row each in the table printed at the end:
 
@@ -34,6 +35,16 @@ Checks, after each kill and at the end:
     side, with the times of the answers and the server's expires_at);
   - every lease acknowledged and neither returned nor expired is out in
     etcd: GET /checked on a node (any one, drawn) lists it;
+  - order ids (ORDERS): every id answered 200 is unique across nodes and
+    lives, and above every id acknowledged (by any node) before its
+    request was sent: the cluster's counter is one, so ids are strictly
+    increasing in etcd's order; after a restart, the node's first ids are
+    above every id acknowledged before it; a sample of acknowledged ids
+    (the last ones of each life that ended, and some drawn) is looked up
+    on the node that issued it: GET /pools/orders/values/{id} answers
+    "issued": true, "node": that node; a 503 cluster_unavailable only
+    in an etcd fault's window or the node's own (a kill, a SIGSTOP); at
+    the end, etcd's counter is at or above the last id;
   - `uniqctl --etcd E --data-dir D --node N verify` clean on every node
     (running; and the killed node's while it is down): etcd's blocks
     disjoint and tiling each counter, the ledger and etcd agree, no lease
@@ -53,6 +64,7 @@ the table to FILE too.
 Needs /usr/bin/etcd (or UNIQ_ETCD): without it the module is skipped,
 unless UNIQ_REQUIRE_ETCD=1, which makes that a failure.
 """
+import bisect
 import calendar
 import collections
 import decimal
@@ -60,6 +72,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -85,15 +98,25 @@ CONFIG = {"pools": [
      "decimals": 6, "shards": 2, "shard_size": 2000},
     {"name": "users", "kind": "lease", "start": 0, "count": LEASES,
      "ttl": 0, "check_ttl": 0},
+    {"name": "orders", "kind": "sequence", "digits": 6, "tz": "UTC"},
 ]}
-# ---- ORDERS: sequence pools in cluster mode are being added on another
-# branch. Once merged: add {"name": "orders", "kind": "sequence", ...} to
-# CONFIG, order clients to Load (POST /orders on every node), and in
-# World.check_orders: every id acknowledged unique across nodes and
-# lives, and the ids a node answers after its restart above every id
-# acknowledged before on the same day. Until then ORDERS is False and
-# the check counts nothing.
-ORDERS = False
+# ---- ORDERS: order clients in Load (ORDER_THREADS a node) and their
+# checks (World.order_ack, ClusterCrashTest.check_orders). False: no
+# order clients, and check_orders counts nothing.
+ORDERS = True
+ORDER_THREADS = 2
+ORDER_SAMPLE = 4        # ids drawn per node for each lookup round
+# ---- STARVED: a fault this matrix found (2026-12-03): with no etcd fault
+# at all, a node's order answers 503 cluster_unavailable ("the cluster's
+# etcd cannot be reached or has no quorum") after its committer lost
+# SEQ_CAS_TRIES (16) compare-and-swaps of the counter in a row to the
+# other nodes (pools/seq.c cluster_take; its log says "16
+# compare-and-swaps of the counter lost to other nodes; answering 503").
+# True: such a 503 outside any fault's window, with that line in the
+# node's log during the request, is counted as known ("starved" below
+# the table) instead of failing; False: it fails as any other 503 does.
+STARVED = True
+STARVED_MARK = "compare-and-swaps of the counter lost to other nodes"
 # ---- ORPHANS: two faults this matrix found (2026-12-03), both of a
 # request that etcd.c resent to another member after the first had
 # applied it: a borrow took its own key for another node's (an orphan
@@ -107,6 +130,7 @@ DRAWS = (("int", 1), ("int", 20), ("float", 1), ("float", 20))
 # 503s a node may answer while it is short of stock or of etcd
 WAIT_ERRORS = ("refilling", "cluster_unavailable", "unavailable")
 CUT = (OSError, http.client.HTTPException)
+ID_RE = re.compile(r"^(\d{8})-(\d{6})$")
 
 T0 = time.time()
 
@@ -144,6 +168,16 @@ def now_ms():
     return time.time() * 1000.0
 
 
+def parse_id(text):
+    """(day, n) of "20261203-000042"; None if it is not an id."""
+    m = ID_RE.match(text) if isinstance(text, str) else None
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def id_text(i):
+    return "%08d-%06d" % i
+
+
 # ---- the report ----------------------------------------------------------
 
 class Row:
@@ -153,6 +187,7 @@ class Row:
         self.restarts = 0
         self.values = 0
         self.leases = 0
+        self.orders = 0
         self.dups = 0
         self.lost = 0
         self.other = 0
@@ -166,21 +201,19 @@ KINDS = ("node", "leader", "follower", "quorum", "sigstop", "end")
 
 
 def table(rows, problems):
-    head = ("kind", "kills", "restarts", "values", "leases", "dups", "lost",
-            "other", "orphans", "time")
+    head = ("kind", "kills", "restarts", "values", "leases", "orders",
+            "dups", "lost", "other", "orphans", "time")
     lines = []
     tot = Row("total")
-    for r in rows:
+    for r in rows + [tot]:
         lines.append((r.kind, str(r.kills), str(r.restarts), str(r.values),
-                      str(r.leases), str(r.dups), str(r.lost), str(r.other),
-                      str(r.orphans), "%.1f s" % r.secs))
-        for k in ("kills", "restarts", "values", "leases", "dups", "lost",
-                  "other", "orphans", "secs"):
+                      str(r.leases), str(r.orders), str(r.dups), str(r.lost),
+                      str(r.other), str(r.orphans), "%.1f s" % r.secs))
+        if r is tot:
+            break
+        for k in ("kills", "restarts", "values", "leases", "orders", "dups",
+                  "lost", "other", "orphans", "secs"):
             setattr(tot, k, getattr(tot, k) + getattr(r, k))
-    lines.append(("total", str(tot.kills), str(tot.restarts),
-                  str(tot.values), str(tot.leases), str(tot.dups),
-                  str(tot.lost), str(tot.other), str(tot.orphans),
-                  "%.1f s" % tot.secs))
     w = [max(len(x[i]) for x in [head] + lines) for i in range(len(head))]
 
     def fmt(row):
@@ -201,13 +234,25 @@ def table(rows, problems):
                 if r.missed else ""))
     out.append("values: draws received in the kind's windows, each checked "
                "against every other; leases: acknowledged leases checked "
-               "out in etcd; dups: a value twice or a number lent to two "
-               "holders; lost: an acknowledged lease missing; other: "
+               "out in etcd; orders: order ids acknowledged, each checked "
+               "against every other and against those acknowledged before "
+               "its request; dups: a value or an id twice, an id not above "
+               "an earlier one, or a number lent to two holders; lost: an "
+               "acknowledged lease missing, or an acknowledged id its node "
+               "does not find; other: "
                "anything else (verify, a cut by a live node, a bad answer, "
                "an unclean stop); orphans: leases out in etcd to a holder "
                "that was answered another number (see ORPHANS)")
     out += problems[:30]
     return "\n".join(out) + "\n"
+
+
+def starved_line(starved):
+    return ("starved (see STARVED): %d order answers 503 cluster_unavailable"
+            " outside any fault, the node's committer having lost 16 "
+            "compare-and-swaps in a row%s\n" %
+            (len(starved), (": " + ", ".join(starved[:12])) if starved
+             else ""))
 
 
 # ---- the clients' records ------------------------------------------------
@@ -244,6 +289,19 @@ class World:
         self.etcd_windows = []                  # [[t0, t1]] of etcd kills
         self.known = []                         # the known bug's cases
         self.stats = collections.Counter()
+        # order ids: id -> (node, life, t1); the answers in the order
+        # they were recorded (t1, taken under the lock, so sorted) and
+        # the greatest id up to each; each life's ids in answer order;
+        # when each life's start began
+        self.ids = {}
+        self.norders = 0
+        self.acks_t = []
+        self.acks_max = []
+        self.life_ids = collections.defaultdict(list)  # (node, life) -> []
+        self.life_start = {}                    # (node, life) -> t
+        self.looked = set()                     # ids looked up already
+        self.restart_checked = set()            # (node, life)
+        self.starved = []                       # see STARVED
 
     def problem(self, what, msg):
         with self.lock:
@@ -296,6 +354,55 @@ class World:
             self.problem("dups", "%s %s received from %s (life %d), and "
                          "before from %s (life %d)" %
                          (pool, t, node.name, node.life, n, life))
+
+    # -- order ids --------------------------------------------------------
+
+    def before_max(self, t):
+        """The greatest id acknowledged before t (None: none); under the
+        lock."""
+        i = bisect.bisect_left(self.acks_t, t)
+        return self.acks_max[i - 1] if i > 0 else None
+
+    def order_ack(self, node, life, path, t0, texts):
+        """The ids of a 200 to a request on node sent at t0: each new, above
+        every id acknowledged before t0 (by any node), consecutive within
+        the answer."""
+        bad = []
+        ids = [parse_id(x) for x in texts]
+        if not ids or None in ids:
+            self.problem("other", "%s on %s answered %r: not order ids" %
+                         (path, node.name, texts))
+            return
+        with self.lock:
+            t1 = time.time()
+            prior = self.before_max(t0)
+            for k, i in enumerate(ids):
+                if i in self.ids:
+                    n, lf, t = self.ids[i]
+                    bad.append("id %s answered by %s (life %d) to %s, and "
+                               "before by %s (life %d) at %s" %
+                               (id_text(i), node.name, life, path, n, lf,
+                                stamp(t)))
+                    continue
+                self.ids[i] = (node.name, life, t1)
+                if prior is not None and i <= prior:
+                    bad.append("id %s answered by %s (life %d) to %s sent "
+                               "at %s, not above %s acknowledged before" %
+                               (id_text(i), node.name, life, path,
+                                stamp(t0), id_text(prior)))
+                if k and (i[0] != ids[k - 1][0] or
+                          i[1] != ids[k - 1][1] + 1):
+                    bad.append("%s on %s answered %r: not consecutive" %
+                               (path, node.name, texts))
+            top = max(ids)
+            if self.acks_max and self.acks_max[-1] > top:
+                top = self.acks_max[-1]
+            self.acks_t.append(t1)
+            self.acks_max.append(top)
+            self.life_ids[(node.name, life)].extend(ids)
+            self.norders += len(ids)
+        for msg in bad:
+            self.problem("dups", msg)
 
     # -- leases ---------------------------------------------------------
 
@@ -389,6 +496,8 @@ class Load:
                 lc = LeaseClient(self, n, "L%s%d" % (n.name[0], k))
                 self.lease_clients.append(lc)
                 self._spawn(lc.run, n, lc.holder)
+            for k in range(ORDER_THREADS if ORDERS else 0):
+                self._spawn(self._orders, n, "o%s%d" % (n.name[0], k))
 
     def _spawn(self, fn, node, name):
         t = threading.Thread(target=self._guard, args=(fn, node, name),
@@ -489,6 +598,83 @@ class Load:
                 self.w.problem("other", "client %s: %s on %s -> %s %s" %
                                (name, path, node.name, st, raw[:300]))
                 time.sleep(0.05)
+        if conn is not None:
+            conn.close()
+
+
+    def starved(self, node, t0, t1):
+        """node's log has STARVED_MARK at a time from t0 to t1."""
+        try:
+            text = node.log()
+        except OSError:
+            return False
+        for line in text.splitlines():
+            if STARVED_MARK in line:
+                try:
+                    t = ms_of(line[:24]) / 1000.0
+                except ValueError:
+                    continue
+                if t0 - 0.05 <= t <= t1 + 0.05:
+                    return True
+        return False
+
+    def _orders(self, node, name):
+        """POST /orders and POST /pools/orders/next?count=3 in turn."""
+        conn = None
+        k = 0
+        while not self.stop_ev.is_set():
+            path = "/orders" if k % 2 == 0 else "/pools/orders/next?count=3"
+            k += 1
+            life = node.life
+            t0 = time.time()
+            try:
+                conn, st, raw, ra = self.request(node, conn, "POST", path)
+            except CUT as e:
+                self.cut(node, name, t0, e, conn)
+                conn = None
+                continue
+            t1 = time.time()
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = {}
+            if st == 200:
+                self.answered(node)
+                texts = [body.get("id")] if path == "/orders" else \
+                    body.get("values")
+                self.w.order_ack(node, life, path, t0, texts or [])
+                continue
+            err = body.get("error") if isinstance(body, dict) else None
+            in_node = self.w.in_window(node.name, t0, t1)
+            if st == 503 and err == "cluster_unavailable" and (
+                    in_node or self.w.in_etcd_window(t0, t1)):
+                with self.w.lock:
+                    self.w.stats["503 orders cluster_unavailable %s" %
+                                 ("node" if in_node else "etcd")] += 1
+                if ra is None:
+                    self.w.problem("other", "client %s: 503 %s without "
+                                   "Retry-After" % (name, err))
+                time.sleep(0.05)
+                continue
+            if st == 503 and err == "shutting_down" and in_node:
+                time.sleep(0.05)
+                continue
+            if STARVED and st == 503 and err == "cluster_unavailable" and \
+                    self.starved(node, t0, t1):
+                with self.w.lock:
+                    self.w.stats["503 orders starved"] += 1
+                    self.w.starved.append("%s %s..%s" % (
+                        node.name, stamp(t0), stamp(t1)))
+                log("KNOWN (see STARVED): client %s: %s on %s -> 503 "
+                    "cluster_unavailable from %s to %s, no fault" %
+                    (name, path, node.name, stamp(t0), stamp(t1)))
+                time.sleep(0.05)
+                continue
+            self.w.problem("other", "client %s: %s on %s (life %d) from %s "
+                           "to %s -> %s %s" % (name, path, node.name, life,
+                                               stamp(t0), stamp(t1), st,
+                                               raw[:300]))
+            time.sleep(0.05)
         if conn is not None:
             conn.close()
 
@@ -755,11 +941,16 @@ class ClusterCrashTest(unittest.TestCase):
         r.moments[what.split(" ")[0]] += 1
         ctx = "seed %d kill #%d: %s %s" % (SEED, k + 1, kind, what)
         log(ctx)
-        return r, ctx, (time.time(), self.w.nvalues, self.w.nleases)
+        return r, ctx, self.mark()
+
+    def mark(self):
+        return (time.time(), self.w.nvalues, self.w.nleases,
+                self.w.norders)
 
     def end_event(self, r, mark):
-        t, nv, nl = mark
+        t, nv, nl, no = mark
         r.secs += time.time() - t
+        r.orders += self.w.norders - no
         r.values += self.w.nvalues - nv
         r.leases += self.w.nleases - nl
 
@@ -768,6 +959,7 @@ class ClusterCrashTest(unittest.TestCase):
                                                       name),
                         self.config, log_dir=self.tmp)
         n.life = 1
+        self.w.life_start[(name, 1)] = time.time()
         self.nodes.append(n)
         n.start(timeout=30)
         return n
@@ -777,6 +969,8 @@ class ClusterCrashTest(unittest.TestCase):
         window."""
         n.life += 1
         t0 = time.time()
+        with self.w.lock:
+            self.w.life_start[(n.name, n.life)] = t0
         try:
             _, attempts = n.start_retry(within=TTL + 8, timeout=30)
         except AssertionError as e:
@@ -846,10 +1040,45 @@ class ClusterCrashTest(unittest.TestCase):
                     break
                 time.sleep(0.1)
 
+    def orders_ok(self, ctx, timeout=30):
+        """ORDERS: every node orders (200) within timeout (times SLOW);
+        the fault's window stays open until then (after an etcd fault a
+        node answers 503 cluster_unavailable a little longer than it
+        takes to draw again: its committer asks etcd again only
+        SEQ_DOWN_MS after a failure)."""
+        if not ORDERS:
+            return
+        t_start = time.time()
+        for n in self.nodes:
+            deadline = time.time() + timeout * SLOW
+            last = None
+            while True:
+                t0 = time.time()
+                try:
+                    st, _, body = n.request("POST", "/orders")
+                    if st == 200:
+                        self.w.order_ack(n, n.life, "/orders", t0,
+                                         [body.get("id")])
+                        break
+                    last = (st, body)
+                except CUT as e:
+                    last = e
+                if time.time() > deadline:
+                    self.w.problem("other", "%s: %s orders nothing %.0f s "
+                                   "after: %r" % (ctx, n.name,
+                                                  timeout * SLOW, last))
+                    break
+                time.sleep(0.1)
+        took = time.time() - t_start
+        if took > 0.5:
+            log("%s: every node orders again after %.1f s more" %
+                (ctx, took))
+
     def after(self, ctx, rng):
         """The checks after a kill: draws again everywhere, /checked on a
         node drawn, verify on every node."""
         self.draws_ok(ctx)
+        self.orders_ok(ctx)
         self.w.check_checked(rng.choice(self.nodes), ctx)
         self.verify(self.nodes, ctx)
         self.check_orders(ctx)
@@ -860,10 +1089,110 @@ class ClusterCrashTest(unittest.TestCase):
             if w and w[-1][1] is None:
                 w[-1][1] = time.time() + 1.0 * SLOW
 
-    def check_orders(self, ctx):
-        """ORDERS: see the comment at CONFIG."""
+    def check_orders(self, ctx, end=False):
+        """ORDERS: after a restart, the node's first ids above every id
+        acknowledged before it began; the last ids of each life that ended
+        (every life's, at the end) and ORDER_SAMPLE drawn of each node
+        found on the node that issued them; at the end, etcd's counter
+        at or above the last id."""
         if not ORDERS:
             return
+        w = self.w
+        rng = random.Random("%s-%s" % (SEED, ctx))
+        lookups = collections.defaultdict(list)     # node -> [ids]
+        bad = []
+        with w.lock:
+            for (name, life), ids in sorted(w.life_ids.items()):
+                if not ids:
+                    continue
+                if life > 1 and (name, life) not in w.restart_checked:
+                    w.restart_checked.add((name, life))
+                    t = w.life_start[(name, life)]
+                    prior = w.before_max(t)
+                    low = min(ids)
+                    if prior is not None and low <= prior:
+                        bad.append("%s: %s's lowest id after its restart "
+                                   "(life %d) %s, not above %s acknowledged "
+                                   "before it" % (ctx, name, life,
+                                                  id_text(low),
+                                                  id_text(prior)))
+                    else:
+                        w.stats["restarts with ids above"] += 1
+                node = self.node_named(name)
+                ended = node.life > life or end
+                if ended:
+                    lookups[name] += [i for i in ids[-3:]
+                                      if i not in w.looked]
+            for n in self.nodes:
+                mine = [i for lf in range(1, n.life + 1)
+                        for i in w.life_ids.get((n.name, lf), ())]
+                lookups[n.name] += rng.sample(mine, min(ORDER_SAMPLE,
+                                                        len(mine)))
+            for name in lookups:
+                lookups[name] = sorted(set(lookups[name]))
+                w.looked.update(lookups[name])
+        for msg in bad:
+            w.problem("dups", msg)
+        for name, ids in sorted(lookups.items()):
+            node = self.node_named(name)
+            for i in ids:
+                self.look_up(node, i, ctx)
+        if end:
+            self.check_counter(ctx)
+
+    def node_named(self, name):
+        return [n for n in self.nodes if n.name == name][0]
+
+    def look_up(self, node, i, ctx):
+        """GET /pools/orders/values/{i} on node, which answered i: issued
+        by it."""
+        path = "/pools/orders/values/" + id_text(i)
+        deadline = time.time() + 10 * SLOW
+        while True:
+            try:
+                st, _, body = node.get(path)
+            except CUT as e:
+                st, body = None, repr(e)
+            if st is not None or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        with self.w.lock:
+            self.w.stats["ids looked up"] += 1
+        if st == 200 and body.get("issued") is True and \
+                body.get("node") == node.name:
+            return
+        what = "lost" if st == 200 else "other"
+        self.w.problem(what, "%s: %s answered %s (life %s), yet GET %s on "
+                       "it -> %s %r" % (ctx, node.name, id_text(i),
+                                        self.w.ids.get(i, ("?", "?"))[1],
+                                        path, st, body))
+
+    def check_counter(self, ctx):
+        """etcd's counter at or above every id acknowledged; the burned ids
+        (a gap: taken in etcd, never answered) logged."""
+        with self.w.lock:
+            top = self.w.acks_max[-1] if self.w.acks_max else None
+            n_ids = len(self.w.ids)
+            days = collections.Counter(d for d, _ in self.w.ids)
+        raw = self.etcd.get("/uniqd/seq/orders")
+        try:
+            c = json.loads(raw)
+            counter = (int(c["day"]), int(c["n"]))
+        except (TypeError, ValueError, KeyError) as e:
+            self.w.problem("other", "%s: etcd's /uniqd/seq/orders is %r "
+                           "(%s)" % (ctx, raw, e))
+            return
+        if top is not None and counter < top:
+            self.w.problem("dups", "%s: etcd's counter %s is below the "
+                           "last id answered %s" %
+                           (ctx, id_text(counter), id_text(top)))
+        if len(days) == 1:
+            log("%s: %d ids acknowledged, etcd's counter at %s: %d taken "
+                "and never answered (burned)" %
+                (ctx, n_ids, id_text(counter), counter[1] - n_ids))
+        else:
+            log("%s: %d ids acknowledged over days %s, etcd's counter at %s"
+                % (ctx, n_ids, dict(days), id_text(counter)))
 
     # -- kinds ----------------------------------------------------------
 
@@ -989,7 +1318,7 @@ class ClusterCrashTest(unittest.TestCase):
     def finish(self):
         r = self.row("end")
         self.w.row = r
-        mark = (time.time(), self.w.nvalues, self.w.nleases)
+        mark = self.mark()
         ctx = "seed %d end" % SEED
         self.load.stop()
         node = self.nodes[0]
@@ -1080,7 +1409,7 @@ class ClusterCrashTest(unittest.TestCase):
         if st != 200 or left:
             self.w.problem("other", "%s: every lease returned, yet %s %r" %
                            (ctx, st, left))
-        self.check_orders(ctx)
+        self.check_orders(ctx, end=True)
         self.verify(self.nodes, ctx + " (running)")
         for n in self.nodes:
             try:
@@ -1143,6 +1472,8 @@ class ClusterCrashTest(unittest.TestCase):
             "list): %d" % sum(lc.ever_unsure
                               for lc in self.load.lease_clients))
         text = table(self.rows, self.w.problems)
+        if ORDERS:
+            text += starved_line(self.w.starved)
         text += "whole run %.1f s\n" % (time.time() - t_start)
         sys.stderr.write("\n" + text)
         path = os.environ.get("UNIQ_CLUSTER_CRASH_REPORT")
@@ -1151,6 +1482,8 @@ class ClusterCrashTest(unittest.TestCase):
                 f.write(text)
         self.assertEqual(self.w.problems, [], "seed %d" % SEED)
         self.assertGreater(self.w.nvalues, 1000)
+        if ORDERS:
+            self.assertGreater(self.w.norders, 100)
 
 
 if __name__ == "__main__":

@@ -6,16 +6,23 @@ ids strictly increasing; through a kill -9 of a node under load (ids after
 it are above all before, and the ids the node answered are still in its
 ledger); and with etcd's quorum lost, POST /orders answers 503
 cluster_unavailable with Retry-After at once (bounded), gives no id, and
-orders again once the quorum is back.
+orders again once the quorum is back; and a node whose clock steps back
+(libfaketime): started 2 days in the past, or stepped 2 days back while
+it runs, its ids carry the cluster's day (etcd's), never its clock's, and
+continue above the other node's; its random draws and lease borrows work
+(a lease's expires_at is of the node's clock: see LEASE_CLOCK).
 
 Needs /usr/bin/etcd (or UNIQ_ETCD): without it the module is skipped,
 unless UNIQ_REQUIRE_ETCD=1, which makes that a failure.
 """
+import calendar
 import http.client
 import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,7 +37,44 @@ CONFIG = {"pools": [
     {"name": "orders", "kind": "sequence", "digits": 5, "tz": "UTC"},
     {"name": "int", "kind": "int", "min": 0, "max": 999999999,
      "shards": 1, "shard_size": 1000},
+    {"name": "users", "kind": "lease", "start": 0, "count": 3, "ttl": 0,
+     "check_ttl": 0},
 ]}
+# libfaketime (Debian's libfaketime 0.9.10): LD_PRELOADed into a node, it
+# shifts CLOCK_REALTIME (and time(), gettimeofday) only: with
+# FAKETIME_DONT_FAKE_MONOTONIC=1, CLOCK_MONOTONIC (the session's fence,
+# the committer's ticks) is the real one. FAKETIME="-2d": two days back
+# from the start; FAKETIME_TIMESTAMP_FILE (with FAKETIME unset, which
+# would take priority) is read again every FAKETIME_CACHE_DURATION
+# seconds, so writing "-2d" into it steps the running node's clock back.
+FAKETIME_LIB = os.environ.get(
+    "UNIQ_FAKETIME_LIB",
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1")
+TWO_DAYS = 2 * 86400
+# LEASE_CLOCK: a lease's borrowed_at and expires_at are the lending
+# node's clock (pools/clease.c), its end etcd's lease TTL (relative). So
+# a node 2 days back answers a borrow of ttl 600 with an expires_at 2
+# days in the past; every node lists it so (GET /pools/users/leases),
+# yet no node lends the number again until it is returned or etcd ends
+# it: correctness does not depend on the clock, the expires_at shown
+# does. Checked: the other node lists it and does not lend it.
+
+
+def day_of(t):
+    """YYYYMMDD (an int) of epoch seconds t, in UTC."""
+    return int(time.strftime("%Y%m%d", time.gmtime(t)))
+
+
+def epoch_of(rfc3339):
+    """Epoch seconds of "2026-11-29T10:11:12.345Z"."""
+    t = time.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S")
+    return calendar.timegm(t) + int(rfc3339[20:23]) / 1000.0
+
+
+def log_clock(text):
+    """Epoch seconds of the last line of a node's log (its clock)."""
+    lines = [x for x in text.splitlines() if re.match(r"^\d{4}-", x)]
+    return epoch_of(lines[-1][:24])
 
 
 def parse_id(text):
@@ -146,9 +190,9 @@ class ClusterOrdersTest(unittest.TestCase):
         if errors:
             self.fail("\n".join(errors))
 
-    def node(self, name):
+    def node(self, name, env=None):
         n = ClusterNode(self.etcd, name, os.path.join(self.tmp, name),
-                        config=self.config, log_dir=self.tmp)
+                        config=self.config, log_dir=self.tmp, env=env)
         n.start_retry()
         self.nodes.append(n)
         return n
@@ -263,6 +307,211 @@ class ClusterOrdersTest(unittest.TestCase):
             got = parse_id(body["id"])
             self.assertGreater(got, max(seen))
             seen.append(got)
+
+    # -- a node whose clock steps back ------------------------------------
+
+    def faketime(self, extra, shift):
+        """The environment that runs a node under libfaketime with extra;
+        first proves, with a Python under the same environment, that it
+        shifts the wall clock by shift seconds (back) and leaves
+        CLOCK_MONOTONIC alone. Skips without libfaketime, and under a
+        sanitizer (whose runtime must come first in LD_PRELOAD)."""
+        if not os.path.exists(FAKETIME_LIB):
+            self.skipTest("no libfaketime at %s" % FAKETIME_LIB)
+        if os.environ.get("UNIQ_SANITIZE", "none") not in ("", "none"):
+            self.skipTest("libfaketime under a sanitizer")
+        env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME_DONT_FAKE_MONOTONIC":
+               "1"}
+        env.update(extra)
+        e = dict(os.environ)
+        e.pop("FAKETIME", None)
+        e.update(env)
+        probe = subprocess.run(
+            [sys.executable, "-c", "import time; "
+             "print(time.time(), time.monotonic())"],
+            capture_output=True, text=True, env=e, timeout=30 * SLOW)
+        real, mono = time.time(), time.monotonic()
+        fake, fmono = (float(x) for x in probe.stdout.split())
+        self.assertAlmostEqual(real - fake, shift, delta=30,
+                               msg="libfaketime: wall clock not shifted")
+        self.assertAlmostEqual(mono, fmono, delta=5,
+                               msg="libfaketime: CLOCK_MONOTONIC shifted")
+        return env
+
+    def orders(self, node, n=6, batch=3):
+        """n POST /orders and n POST /pools/orders/next?count=batch on one
+        connection: the ids in answer order, checked increasing."""
+        conn = node.client()
+        ids = []
+        try:
+            for k in range(2 * n):
+                path = "/orders" if k % 2 == 0 else \
+                    "/pools/orders/next?count=%d" % batch
+                st, _, body = node.request("POST", path, conn=conn)
+                self.assertEqual(st, 200, (node.name, path, body))
+                got = [body["id"]] if "id" in body else body["values"]
+                ids += [parse_id(x) for x in got]
+        finally:
+            conn.close()
+        for x, y in zip(ids, ids[1:]):
+            self.assertLess(x, y, "ids of %s out of order" % node.name)
+        return ids
+
+    def issued_at(self, node, i):
+        """Epoch seconds of the issued_at node gives id i (its clock)."""
+        st, _, body = node.get("/pools/orders/values/%08d-%05d" % i)
+        self.assertEqual(st, 200, body)
+        self.assertIs(body["issued"], True, body)
+        self.assertEqual(body["node"], node.name, body)
+        return epoch_of(body["issued_at"])
+
+    def draws_and_leases(self, plain, skewed, shift):
+        """skewed's (clock shift s back) random draws and lease borrows
+        work and do not collide with plain's; a lease's borrowed_at and
+        expires_at are of skewed's clock (LEASE_CLOCK)."""
+        vals = {}
+        for n in (plain, skewed):
+            for _ in range(5):
+                st, _, body = n.get("/random?type=int")
+                self.assertEqual(st, 200, (n.name, body))
+                self.assertNotIn(body["number"], vals)
+                vals[body["number"]] = n.name
+            st, _, body = n.request("POST", "/pools/int/next?count=100")
+            self.assertEqual(st, 200, (n.name, body))
+            for v in body["values"]:
+                self.assertNotIn(v, vals, "value %s twice" % v)
+                vals[v] = n.name
+        # A lease of ttl 600 on the skewed node.
+        st, _, lb = skewed.request("POST", "/pools/users/leases",
+                                   {"holder": "skewed", "ttl": 600})
+        self.assertEqual(st, 201, lb)
+        num = lb["number"]
+        borrowed, expires = (epoch_of(lb["borrowed_at"]),
+                             epoch_of(lb["expires_at"]))
+        self.assertAlmostEqual(expires - borrowed, 600, delta=1)
+        # LEASE_CLOCK: borrowed_at is of the node's clock, shift s back.
+        self.assertAlmostEqual(time.time() - borrowed, shift, delta=30)
+        sys.stderr.write("LEASE_CLOCK: lease %d borrowed on %s: borrowed_at "
+                         "%s, expires_at %s (real now %s): expires_at is %.0f"
+                         " s in the past by the real clock\n" %
+                         (num, skewed.name, lb["borrowed_at"],
+                          lb["expires_at"], time.strftime(
+                              "%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                          time.time() - expires))
+        # The other node (its clock right) sees it out and lends the other
+        # numbers only, whatever the lease's expires_at says.
+        st, _, body = plain.get("/pools/users/leases")
+        self.assertEqual(st, 200, body)
+        listed = {x["number"]: x for x in body["leases"]}
+        sys.stderr.write("LEASE_CLOCK: %s lists %r\n" % (plain.name,
+                                                          listed.get(num)))
+        got = []
+        for _ in range(3):
+            st, _, body = plain.request("POST", "/pools/users/leases",
+                                        {"holder": "plain", "ttl": 0})
+            if st == 503:
+                self.assertEqual(body["error"], "all_out", body)
+                break
+            self.assertEqual(st, 201, body)
+            got.append(body["number"])
+        self.assertNotIn(num, got, "number %d, lent by %s (ttl 600, "
+                         "expires_at %s), lent again by %s" %
+                         (num, skewed.name, lb["expires_at"], plain.name))
+        self.assertEqual(len(got), 2, got)
+        self.assertIn(num, listed, "%s does not list %d, out to %s" %
+                      (plain.name, num, skewed.name))
+        # Returns, and a borrow of ttl 0 (no expiry) on the skewed node.
+        st, _, body = skewed.request("DELETE", "/pools/users/leases/%d"
+                                     "?holder=skewed" % num)
+        self.assertEqual(st, 200, body)
+        for x in got:
+            st, _, body = plain.request("DELETE", "/pools/users/leases/%d"
+                                        "?holder=plain" % x)
+            self.assertEqual(st, 200, body)
+        st, _, body = skewed.request("POST", "/pools/users/leases",
+                                     {"holder": "skewed", "ttl": 0})
+        self.assertEqual(st, 201, body)
+        self.assertIsNone(body["expires_at"])
+        st, _, b2 = skewed.request("DELETE", "/pools/users/leases/%d"
+                                   "?holder=skewed" % body["number"])
+        self.assertEqual(st, 200, b2)
+
+    def test_clock_back_at_start(self):
+        """B started with its clock 2 days back: its ids carry the
+        cluster's day and continue above A's."""
+        env = self.faketime({"FAKETIME": "-2d"}, TWO_DAYS)
+        t_start = time.time()
+        a = self.node("a")
+        ids_a = self.orders(a)
+        cday = ids_a[0][0]
+        self.assertIn(cday, (day_of(t_start), day_of(time.time())))
+        b = self.node("b", env)
+        # The node itself sees its clock 2 days back (its log's times).
+        self.assertAlmostEqual(time.time() - log_clock(b.log()), TWO_DAYS,
+                               delta=30)
+        b_day = day_of(time.time() - TWO_DAYS)
+        self.assertNotEqual(b_day, cday)
+        ids_b = self.orders(b)
+        for i in ids_b:
+            self.assertEqual(i[0], cday, "an id of B on its clock's day "
+                             "%d, not the cluster's %d" % (b_day, cday))
+        self.assertGreater(min(ids_b), max(ids_a))
+        # B's ledger: its ids, issued_at of its clock.
+        self.assertAlmostEqual(time.time() - self.issued_at(b, ids_b[-1]),
+                               TWO_DAYS, delta=30)
+        st, _, body = b.get("/pools/orders")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["day"], "%08d" % cday)
+        # A again: above B's; etcd's counter the last.
+        ids_a2 = self.orders(a, n=3)
+        self.assertGreater(min(ids_a2), max(ids_b))
+        counter = json.loads(self.etcd.get("/uniqd/seq/orders"))
+        self.assertEqual((counter["day"], counter["n"]), max(ids_a2))
+        ids = ids_a + ids_b + ids_a2
+        self.assertEqual(len(ids), len(set(ids)))
+        self.draws_and_leases(a, b, TWO_DAYS)
+
+    def test_clock_steps_back_running(self):
+        """C's clock stepped 2 days back while it runs (libfaketime's
+        timestamp file): its ids stay on the cluster's day, above every
+        id before, and A's continue above C's."""
+        rc = os.path.join(self.tmp, "faketime.rc")
+        with open(rc, "w") as f:
+            f.write("+0\n")
+        env = self.faketime({"FAKETIME_TIMESTAMP_FILE": rc,
+                             "FAKETIME_CACHE_DURATION": "1"}, 0)
+        a = self.node("a")
+        c = self.node("c", env)
+        ids = self.orders(a, n=3) + self.orders(c, n=3)
+        cday = ids[0][0]
+        self.assertEqual({i[0] for i in ids}, {cday})
+        self.assertLess(abs(time.time() - self.issued_at(c, ids[-1])), 30)
+        # The step: 2 days back, read again within a second.
+        with open(rc, "w") as f:
+            f.write("-2d\n")
+        deadline = time.time() + 10 * SLOW
+        while True:
+            time.sleep(1.2)
+            after = self.orders(c, n=1, batch=1)
+            skew = time.time() - self.issued_at(c, after[-1])
+            if abs(skew - TWO_DAYS) < 30 or time.time() > deadline:
+                break
+        self.assertAlmostEqual(skew, TWO_DAYS, delta=30,
+                               msg="the node's clock did not step back")
+        after += self.orders(c)
+        for i in after:
+            self.assertEqual(i[0], cday, "an id of C after its clock "
+                             "stepped back is on day %d, not the "
+                             "cluster's %d" % (i[0], cday))
+        self.assertGreater(min(after), max(ids))
+        a_after = self.orders(a, n=3)
+        self.assertGreater(min(a_after), max(after))
+        every = ids + after + a_after
+        self.assertEqual(len(every), len(set(every)))
+        st, _, body = c.get("/pools/orders")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["day"], "%08d" % cday)
+        self.draws_and_leases(a, c, TWO_DAYS)
 
 
 if __name__ == "__main__":
