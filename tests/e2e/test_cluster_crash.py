@@ -249,7 +249,7 @@ def table(rows, problems):
 
 def starved_line(starved):
     return ("starved (see STARVED): %d order answers 503 cluster_unavailable"
-            " outside any fault, the node's committer having lost 16 "
+            " outside any fault, the node's committer having lost SEQ_CAS_TRIES "
             "compare-and-swaps in a row%s\n" %
             (len(starved), (": " + ", ".join(starved[:12])) if starved
              else ""))
