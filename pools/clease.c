@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <cJSON.h>
 
@@ -63,6 +64,7 @@ struct lent {
 	int64_t mod_rev;
 	uint64_t borrowed_ms;
 	uint64_t expires_ms;
+	uint64_t nonce;		/* the borrow's, in its value (0: none) */
 };
 
 struct clease {
@@ -188,20 +190,35 @@ static void ended(struct clease *cl, int64_t n)
 
 /* A lease's value: 0 with *text (cJSON_free it), or -ENOMEM. */
 static int value_json(const struct lease_info *li, const char *node,
-		      char **text)
+		      uint64_t nonce, char **text)
 {
 	cJSON *o = cJSON_CreateObject();
+	char hex[17];
 
 	*text = NULL;
+	snprintf(hex, sizeof(hex), "%016" PRIx64, nonce);
 	if (o && cJSON_AddNumberToObject(o, "number", (double)li->number) &&
 	    cJSON_AddStringToObject(o, "holder", li->holder) &&
 	    cJSON_AddStringToObject(o, "node", node) &&
 	    cJSON_AddNumberToObject(o, "borrowed_ms",
 				    (double)li->borrowed_ms) &&
-	    cJSON_AddNumberToObject(o, "expires_ms", (double)li->expires_ms))
+	    cJSON_AddNumberToObject(o, "expires_ms", (double)li->expires_ms) &&
+	    (!nonce || cJSON_AddStringToObject(o, "nonce", hex)))
 		*text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return *text ? 0 : -ENOMEM;
+}
+
+/* A borrow's own random number, so that its value is its alone (two
+ * borrows of one holder in one millisecond write the same text
+ * otherwise). */
+static uint64_t borrow_nonce(void)
+{
+	uint64_t n = 0;
+
+	if (getrandom(&n, sizeof(n), 0) != (ssize_t)sizeof(n) || !n)
+		n = clock_mono_ns() | 1;
+	return n;
 }
 
 static int get_ms(const cJSON *o, const char *name, uint64_t *out)
@@ -487,7 +504,7 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 	struct lease_info li;
 	struct lent mine;
 	int64_t sess_rev, lease = 0;
-	uint64_t off = 0;
+	uint64_t off = 0, nonce = 0;
 	int tries, misses = 0, len, rc;
 	bool regranted = false, have = false, taken;
 
@@ -527,7 +544,9 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 		}
 		li.number = cl->d->min + (int64_t)off;
 		len = key_of(cl, li.number, key, sizeof(key));
-		rc = len < 0 ? len : value_json(&li, cluster_node(cl->c), &val);
+		nonce = borrow_nonce();
+		rc = len < 0 ? len : value_json(&li, cluster_node(cl->c),
+						nonce, &val);
 		if (rc) {
 			try_end(cl, off, false, NULL);
 			return down(cl, e, "borrow", rc);
@@ -542,9 +561,10 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 		rc = etcd_txn_run(e, &t, &res);
 		etcd_txn_release(&t);
 		/* A borrow resent to another member (etcd.h) may find the
-		 * key its own first send wrote: the value, to the byte (the
-		 * holder, this node, the time), says it is this borrow's. */
-		if (rc == 0 && !res.succeeded && res.nranges == 1 &&
+		 * key its own first send wrote: the value, to the byte (its
+		 * nonce among the rest), says it is this borrow's. */
+		if (rc == 0 && !res.succeeded && etcd_resent(e) &&
+		    res.nranges == 1 &&
 		    res.ranges[0].n == 1 &&
 		    res.ranges[0].kvs[0].vallen == strlen(val) &&
 		    memcmp(res.ranges[0].kvs[0].value, val, strlen(val)) == 0) {
@@ -570,6 +590,7 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 			mine.mod_rev = res.revision;
 			mine.borrowed_ms = li.borrowed_ms;
 			mine.expires_ms = li.expires_ms;
+			mine.nonce = nonce;
 			etcd_result_release(&res);
 			try_end(cl, off, true, mine.mod_rev > 0 ? &mine : NULL);
 			r->lease = li;
@@ -674,7 +695,7 @@ static int return_mine(struct clease *cl, struct etcd *e, struct lease_req *r,
 	li->borrowed_ms = m->borrowed_ms;
 	li->expires_ms = m->expires_ms;
 	if (r->check_holder &&
-	    value_json(li, cluster_node(cl->c), &val))
+	    value_json(li, cluster_node(cl->c), m->nonce, &val))
 		return down(cl, e, "return", -ENOMEM);
 	etcd_txn_init(&t);
 	etcd_txn_cmp(&t, key, (size_t)len, ETCD_MOD, ETCD_EQUAL, m->mod_rev);
@@ -800,7 +821,7 @@ static int do_renew(struct clease *cl, struct etcd *e, struct lease_req *r,
 		rc = exp_lease(cl, e, now, li.expires_ms, &lease);
 		if (rc)
 			return down(cl, e, "granting an etcd lease", rc);
-		rc = value_json(&li, node, &val);
+		rc = value_json(&li, node, 0, &val);
 		if (rc)
 			return down(cl, e, "renew", rc);
 		etcd_txn_init(&t);
@@ -828,6 +849,7 @@ static int do_renew(struct clease *cl, struct etcd *e, struct lease_req *r,
 			 * return without a read */
 			mine.borrowed_ms = li.borrowed_ms;
 			mine.expires_ms = li.expires_ms;
+			mine.nonce = 0;
 			off = (uint64_t)(r->number - cl->d->min);
 			pthread_mutex_lock(&cl->lock);
 			lent_set(cl, off, strcmp(node, cluster_node(cl->c)) ||
