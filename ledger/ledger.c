@@ -1080,40 +1080,122 @@ int ledger_issued(struct ledger *lg, const char *name, struct ledger_rec *rec,
 	return 0;
 }
 
+/*
+ * The blocks of pool p from the one that may hold index `from` on (the
+ * last block at or before it, then every later one): calls fn for each.
+ * The reserver asks this ten times a second, so it reads only the
+ * blocks not yet used, never the whole history. Returns 0 or an error.
+ */
+static int blocks_from(struct ledger *lg, MDB_txn *txn, uint32_t pool_id,
+		       uint64_t from,
+		       void (*fn)(uint64_t first, uint64_t count, void *arg),
+		       void *arg)
+{
+	unsigned char key[12];
+	struct ledger_block_rec r;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (!lg->blocks)
+		return 0;
+	rc = store_err(mdb_cursor_open(txn, lg->blocks, &cur));
+	if (rc)
+		return rc;
+	store_put_be32(key, pool_id);
+	store_put_be64(key + 4, from);
+	k = store_val(key, sizeof(key));
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	else if (rc == 0 && memcmp(k.mv_data, key, sizeof(key)) != 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	if (rc == MDB_NOTFOUND) {	/* nothing before: from the first */
+		store_put_be64(key + 4, 0);
+		k = store_val(key, sizeof(key));
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != sizeof(key) || v.mv_size != sizeof(r)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (store_get_be32(k.mv_data) < pool_id)
+			continue;	/* the block before was another pool's */
+		if (store_get_be32(k.mv_data) > pool_id)
+			break;
+		memcpy(&r, v.mv_data, sizeof(r));
+		fn(store_get_be64((unsigned char *)k.mv_data + 4), r.count,
+		   arg);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_err(rc);
+}
+
+struct stock {
+	uint64_t counter, unused, last_end;
+};
+
+static void stock_one(uint64_t first, uint64_t count, void *arg)
+{
+	struct stock *st = arg;
+	uint64_t end = first + count;
+
+	if (end > st->counter)
+		st->unused += end - (first > st->counter ? first : st->counter);
+	st->last_end = end;
+}
+
 int ledger_block_stock(struct ledger *lg, const char *name, uint64_t *unused,
 		       uint64_t *last_end)
 {
-	struct ledger_block *b = NULL;
 	struct ledger_rec p;
-	size_t i, n;
-	uint64_t end;
+	struct stock st = { 0, 0, 0 };
+	MDB_txn *txn;
 	int rc;
 
 	*unused = *last_end = 0;
-	rc = ledger_blocks_load(lg, name, &p, &b, &n);
+	rc = store_err(store_txn_begin(lg->env, NULL, MDB_RDONLY, &txn));
 	if (rc)
 		return rc;
-	for (i = 0; i < n; i++) {
-		end = b[i].first + b[i].count;
-		if (end > p.counter)
-			*unused += end - (b[i].first > p.counter ?
-					  b[i].first : p.counter);
-		*last_end = end;
+	rc = get_pool(lg, txn, name, &p);
+	if (rc == 0) {
+		st.counter = p.counter;
+		rc = blocks_from(lg, txn, p.id, p.counter, stock_one, &st);
 	}
-	free(b);
-	return 0;
+	store_txn_abort(txn);
+	if (rc == 0) {
+		*unused = st.unused;
+		*last_end = st.last_end;
+	}
+	return rc;
+}
+
+struct overlap {
+	const struct ledger_block *b;
+	bool same, overlaps;
+};
+
+static void overlap_one(uint64_t first, uint64_t count, void *arg)
+{
+	struct overlap *ov = arg;
+
+	if (first == ov->b->first && count == ov->b->count)
+		ov->same = true;
+	else if (ov->b->first < first + count &&
+		 first < ov->b->first + ov->b->count)
+		ov->overlaps = true;
 }
 
 int ledger_block_add(struct ledger *lg, const char *name,
 		     const struct ledger_block *b, bool end)
 {
-	struct blocks_load l = { NULL, 0, 0 };
+	struct overlap ov = { b, false, false };
 	struct ledger_block_rec r;
 	unsigned char key[12];
 	struct ledger_rec p;
 	MDB_txn *txn;
 	MDB_val k, v;
-	size_t i;
 	int rc;
 
 	if (!lg->blocks)
@@ -1121,7 +1203,7 @@ int ledger_block_add(struct ledger *lg, const char *name,
 	rc = store_err(store_txn_begin(lg->env, NULL, 0, &txn));
 	if (rc)
 		return rc;
-	rc = blocks_load_txn(lg, txn, name, &p, &l);
+	rc = get_pool(lg, txn, name, &p);
 	if (rc)
 		goto out;
 	if (!(p.flags & LEDGER_REC_CLUSTER)) {
@@ -1133,15 +1215,16 @@ int ledger_block_add(struct ledger *lg, const char *name,
 			rc = -EINVAL;
 			goto out;
 		}
-		for (i = 0; i < l.n; i++) {
-			if (l.arr[i].first == b->first &&
-			    l.arr[i].count == b->count)
-				goto mark;	/* adopted before */
-			if (b->first < l.arr[i].first + l.arr[i].count &&
-			    l.arr[i].first < b->first + b->count) {
-				rc = -EINVAL;	/* overlaps */
-				goto out;
-			}
+		/* Only the neighbours can overlap: the block at or before
+		 * b's first, and those after it. */
+		rc = blocks_from(lg, txn, p.id, b->first, overlap_one, &ov);
+		if (rc)
+			goto out;
+		if (ov.same)
+			goto mark;	/* adopted before */
+		if (ov.overlaps) {
+			rc = -EINVAL;
+			goto out;
 		}
 		if (b->first < p.counter) {
 			rc = -EINVAL;
@@ -1170,6 +1253,5 @@ mark:
 out:
 	if (txn)
 		store_txn_abort(txn);
-	free(l.arr);
 	return rc;
 }
