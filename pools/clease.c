@@ -60,6 +60,10 @@ struct exp_lease {
 
 /* A lease this node lent (or renewed), as it wrote it: mod_rev 0: none
  * known. A return compares it rather than read the key first. */
+/* clease_list and clease_count run on an HTTP thread (GET /checked,
+ * GET /pools): each member gets this long, not CLUSTER_TIMEOUT_MS. */
+#define LIST_TIMEOUT_MS 500
+
 struct lent {
 	int64_t mod_rev;
 	uint64_t borrowed_ms;
@@ -959,7 +963,8 @@ int clease_list(struct clease *cl, struct lease_info **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	rc = cluster_etcd_open(cl->c, &e);
+	/* An HTTP thread waits for this: a short bound per member. */
+	rc = etcd_open(&e, cluster_endpoints(cl->c), LIST_TIMEOUT_MS);
 	if (rc == 0)
 		rc = etcd_get(e, cl->prefix, cl->prefixlen, true, 0, false,
 			      &res);
@@ -998,7 +1003,8 @@ int clease_count(struct clease *cl, uint64_t *n)
 	int rc;
 
 	*n = 0;
-	rc = cluster_etcd_open(cl->c, &e);
+	/* An HTTP thread waits for this: a short bound per member. */
+	rc = etcd_open(&e, cluster_endpoints(cl->c), LIST_TIMEOUT_MS);
 	if (rc == 0)
 		rc = etcd_get(e, cl->prefix, cl->prefixlen, true, 1, true,
 			      &res);

@@ -48,7 +48,10 @@
  * answer under it again. They are hints: etcd's compares decide, so a
  * stale bit costs a retry, never a number lent twice. clease_list and
  * clease_count run on any thread, each with a client of its own for the
- * call. clease_free runs once the ask threads have stopped.
+ * call; the HTTP threads call them (GET /checked, GET /pools), so each
+ * member gets 500 ms, not the ask threads' 2 s (a thread held up to 1.5 s
+ * with three members unreachable: moving these reads to the ask threads
+ * is the next step). clease_free runs once the ask threads have stopped.
  */
 #ifndef UNIQ_CLEASE_H
 #define UNIQ_CLEASE_H
