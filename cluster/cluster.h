@@ -16,8 +16,10 @@
  *   pool/<name>/counter         random pools: the next permutation index
  *                               no node has reserved (decimal)
  *   pool/<name>/block/<first>   a block reserved by a node: {"node",
- *                               "first", "count", "ms"}; <first> is 20
- *                               decimal digits so key order is index order
+ *                               "first", "count", "ms", "dir"}; <first> is
+ *                               20 decimal digits so key order is index
+ *                               order; "dir" the data directory's id
+ *   pool/<name>/last/<node>     that node's latest block (reserve.h)
  *   seq/<name>                  sequences: {"day", "n", "node"}, the
  *                               cluster's last id and who took it
  *                               (pools/seq.h)
@@ -100,9 +102,10 @@ int cluster_etcd_open(const struct cluster *c, struct etcd **out);
 /*
  * Makes sure pool d is defined in etcd: the first node defines it (kind,
  * range and, for random pools, key: a fresh random key, or *key when
- * have_key; for sequences the time zone, the digits being the range); a later one checks that its d matches and learns the key.
- * A mismatch is refused with -EINVAL and a sentence in err naming what
- * differs. key (PERM_KEY_LEN bytes, random pools) is filled with the
+ * have_key; for sequences the time zone, the digits being the range); a
+ * later one checks that its d matches and learns the key. A mismatch is
+ * refused with -EINVAL and a sentence in err naming what differs (never
+ * the key). key (PERM_KEY_LEN bytes, random pools) is filled with the
  * cluster's key. Returns 0 or a negative errno.
  */
 int cluster_pool_define(struct cluster *c, struct etcd *e,

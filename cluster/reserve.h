@@ -6,13 +6,14 @@
  * A reservation is one etcd transaction: compare pool/<name>/counter's
  * mod revision (or its absence) and the session key's create revision;
  * put the counter advanced by count and pool/<name>/block/<first> =
- * {"node", "first", "count", "ms"}. Only then is the block added to the
+ * {"node", "first", "count", "ms", "dir"}. Only then is the block added to the
  * node's ledger (ledger_block_add), and only from the ledger do its
  * indices become grants, values, shard entries. A crash between the two
- * leaves a block in etcd that the ledger lacks: reserve_start adopts
- * every block of this node that etcd has and the ledger does not, so a
- * restarted node resumes its own blocks; a node that never comes back
- * leaves its blocks burned, never given to another node.
+ * leaves a block in etcd that the ledger lacks, at most the node's last
+ * one: reserve_start adopts it (pool/<name>/last/<node>) when it was
+ * reserved from this data directory, so a restarted node resumes its own
+ * blocks; a node that never comes back, or its name on another data
+ * directory, leaves its blocks burned, never given to another node.
  *
  * Sizes: a pool's first block fills its shards once (shards x
  * shard_size, 1,000 to 2^20); then, as Meituan Leaf does with segments,
