@@ -608,7 +608,11 @@ static int do_borrow(struct clease *cl, struct etcd *e, struct lease_req *r,
 			return down(cl, e, "borrow", -ENOLINK);
 		misses++;
 	}
-	return OUTCOME_ALL_OUT;
+	/* Every candidate was taken under our hands, yet refresh found
+	 * some free: other nodes are racing for the last numbers. Not "all
+	 * out": 503, retry. */
+	return down(cl, e, "borrow (every candidate taken meanwhile)",
+		    -EBUSY);
 }
 
 /* ---- return, renew, reset ---- */
