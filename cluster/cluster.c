@@ -3,6 +3,7 @@
  * fence (see cluster.h for the keys and the DESIGN).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -427,6 +428,47 @@ static int hex_get(uint8_t *b, size_t n, const char *s)
 		b[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+int cluster_dir_id_read(const char *dir, bool create, char id[33])
+{
+	uint8_t raw[PERM_KEY_LEN];	/* 16 bytes: 32 hex digits */
+	char path[1200], tmp[1220], back[2 * PERM_KEY_LEN + 1];
+	ssize_t n;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/" CLUSTER_DIR_ID_FILE, dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, id, 32);
+		close(fd);
+		id[n == 32 ? 32 : 0] = '\0';
+		if (n == 32 && hex_get(raw, sizeof(raw), id) == 0)
+			return 0;
+		log_error("%s is damaged: remove it to make a new one (the "
+			  "node then waits out its old session once)", path);
+		return -EPROTO;
+	}
+	if (errno != ENOENT || !create)
+		return -errno;
+	_Static_assert(PERM_KEY_LEN == 16, "cluster.id holds 32 digits");
+	rc = perm_random_key(raw);
+	if (rc)
+		return rc;
+	hex_put(back, raw, sizeof(raw));
+	memcpy(id, back, 33);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, id, 32) != 32 || fsync(fd))
+		rc = -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
 }
 
 /* The definition of d as the cluster keeps it (key: hex, or NULL). */

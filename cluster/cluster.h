@@ -77,6 +77,17 @@ int cluster_start(struct cluster **out, const char *endpoints,
 		  const char *node, const char *dir_id, char *err,
 		  size_t errlen);
 
+#define CLUSTER_DIR_ID_FILE "cluster.id"
+
+/*
+ * The id of data directory dir in the cluster: 32 hex digits in
+ * <dir>/cluster.id, into id. With create, made (random, written whole:
+ * a temporary file, synced, renamed) when missing; the caller then holds
+ * the directory's lock. Returns 0, -ENOENT (missing, without create),
+ * -EPROTO (a damaged file, said in the log), or a negative errno.
+ */
+int cluster_dir_id_read(const char *dir, bool create, char id[33]);
+
 /* Ends the session (revokes its lease, so the name is free at once),
  * stops the session thread and frees c. Safe with NULL. */
 void cluster_stop(struct cluster *c);

@@ -896,22 +896,13 @@ out:
 	return rc;
 }
 
-int etcd_get(struct etcd *e, const char *key, size_t keylen, bool prefix,
-	     int64_t limit, bool keys_only, struct etcd_result *res)
+/* Sends range request req (consumed) and fills res with its one range.
+ * Returns 0 or a negative errno (res empty then). */
+static int range_run(struct etcd *e, cJSON *req, struct etcd_result *res)
 {
-	cJSON *req, *ans = NULL;
-	int rc = -ENOMEM;
+	cJSON *ans = NULL;
+	int rc;
 
-	memset(res, 0, sizeof(*res));
-	if (limit < 0)
-		return -EINVAL;
-	req = cJSON_CreateObject();
-	if (!req)
-		goto out;
-	if (add_key(req, key, keylen, prefix) ||
-	    (limit && add_i64(req, "limit", limit)) ||
-	    (keys_only && !cJSON_AddTrueToObject(req, "keys_only")))
-		goto out;
 	rc = request(e, "/v3/kv/range", req, &ans);
 	if (rc)
 		goto out;
@@ -932,40 +923,40 @@ out:
 	return rc;
 }
 
+int etcd_get(struct etcd *e, const char *key, size_t keylen, bool prefix,
+	     int64_t limit, bool keys_only, struct etcd_result *res)
+{
+	cJSON *req;
+
+	memset(res, 0, sizeof(*res));
+	if (limit < 0)
+		return -EINVAL;
+	req = cJSON_CreateObject();
+	if (!req || add_key(req, key, keylen, prefix) ||
+	    (limit && add_i64(req, "limit", limit)) ||
+	    (keys_only && !cJSON_AddTrueToObject(req, "keys_only"))) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	return range_run(e, req, res);
+}
+
 int etcd_get_last(struct etcd *e, const char *key, size_t keylen,
 		  const char *end, size_t endlen, struct etcd_result *res)
 {
-	cJSON *req, *ans = NULL;
-	int rc = -ENOMEM;
+	cJSON *req;
 
 	memset(res, 0, sizeof(*res));
 	req = cJSON_CreateObject();
-	if (!req)
-		goto out;
-	if (add_b64(req, "key", key, keylen) ||
+	if (!req || add_b64(req, "key", key, keylen) ||
 	    add_b64(req, "range_end", end, endlen) ||
 	    add_i64(req, "limit", 1) ||
 	    !cJSON_AddStringToObject(req, "sort_order", "DESCEND") ||
-	    !cJSON_AddStringToObject(req, "sort_target", "KEY"))
-		goto out;
-	rc = request(e, "/v3/kv/range", req, &ans);
-	if (rc)
-		goto out;
-	rc = parse_revision(ans, res);
-	if (rc)
-		goto out;
-	rc = -ENOMEM;
-	res->ranges = calloc(1, sizeof(*res->ranges));
-	if (!res->ranges)
-		goto out;
-	res->nranges = 1;
-	rc = parse_range(ans, res->ranges);
-out:
-	if (rc)
-		etcd_result_release(res);
-	cJSON_Delete(req);
-	cJSON_Delete(ans);
-	return rc;
+	    !cJSON_AddStringToObject(req, "sort_target", "KEY")) {
+		cJSON_Delete(req);
+		return -ENOMEM;
+	}
+	return range_run(e, req, res);
 }
 
 /* A request whose body is {"name": v}: 0 with *ans, or a negative

@@ -63,20 +63,38 @@ static uint64_t mono_ms(void)
 	return clock_mono_ns() / 1000000u;
 }
 
-/* Reads a decimal counter value (etcd stores it as text). */
-static int counter_parse(const struct etcd_kv *kv, uint64_t *v)
+int reserve_counter_parse(const struct etcd_kv *kv, uint64_t *v)
 {
-	char *end;
-	unsigned long long n;
+	return parse_u64_n(kv->value, kv->vallen, 0, UINT64_MAX, v) ?
+	       -EPROTO : 0;
+}
 
-	if (kv->vallen == 0 || kv->vallen > 20)
-		return -EPROTO;
-	errno = 0;
-	n = strtoull(kv->value, &end, 10);
-	if (errno || *end || kv->value[0] == '-')
-		return -EPROTO;
-	*v = n;
-	return 0;
+int reserve_block_parse(const char *json, struct reserve_block *b)
+{
+	cJSON *o = cJSON_Parse(json);
+	const cJSON *f = cJSON_GetObjectItem(o, "first"),
+		    *n = cJSON_GetObjectItem(o, "count"),
+		    *ms = cJSON_GetObjectItem(o, "ms"),
+		    *node = cJSON_GetObjectItem(o, "node"),
+		    *dir = cJSON_GetObjectItem(o, "dir");
+	int rc = -EPROTO;
+
+	if (cJSON_IsNumber(f) && cJSON_IsNumber(n) && cJSON_IsNumber(ms) &&
+	    cJSON_IsString(node) && f->valuedouble >= 0 &&
+	    n->valuedouble >= 1 && ms->valuedouble >= 0 &&
+	    strlen(node->valuestring) <= CLUSTER_NODE_MAX &&
+	    (!dir || (cJSON_IsString(dir) &&
+		      strlen(dir->valuestring) < sizeof(b->dir)))) {
+		b->first = (uint64_t)f->valuedouble;
+		b->count = (uint64_t)n->valuedouble;
+		b->ms = (uint64_t)ms->valuedouble;
+		snprintf(b->node, sizeof(b->node), "%s", node->valuestring);
+		snprintf(b->dir, sizeof(b->dir), "%s",
+			 dir ? dir->valuestring : "");
+		rc = 0;
+	}
+	cJSON_Delete(o);
+	return rc;
 }
 
 static uint64_t next_count(struct rpstate *s, uint64_t counter)
@@ -140,7 +158,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 			counter = 0;
 			mod_rev = 0;
 			if (res.nranges == 1 && res.ranges[0].n == 1) {
-				rc = counter_parse(&res.ranges[0].kvs[0],
+				rc = reserve_counter_parse(&res.ranges[0].kvs[0],
 						   &counter);
 				mod_rev = res.ranges[0].kvs[0].mod_rev;
 			}
@@ -212,7 +230,7 @@ static int reserve_one(struct reserve *r, struct rpstate *s)
 		counter = 0;
 		mod_rev = 0;
 		if (res.nranges >= 1 && res.ranges[0].n == 1) {
-			rc = counter_parse(&res.ranges[0].kvs[0], &counter);
+			rc = reserve_counter_parse(&res.ranges[0].kvs[0], &counter);
 			mod_rev = res.ranges[0].kvs[0].mod_rev;
 		}
 		etcd_result_release(&res);
@@ -230,8 +248,7 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 	const char *name = s->p->def->name;
 	char lk[POOL_NAME_MAX + CLUSTER_NODE_MAX + 48];
 	struct etcd_result res = { 0 };
-	cJSON *o = NULL;
-	const cJSON *f, *n, *ms, *dir;
+	struct reserve_block rb;
 	int lkl, rc;
 
 	lkl = cluster_key(lk, sizeof(lk), "pool/%s/last/%s", name,
@@ -241,30 +258,20 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 	rc = etcd_get(r->e, lk, (size_t)lkl, false, 0, false, &res);
 	if (rc || res.nranges != 1 || res.ranges[0].n != 1)
 		goto out;
-	o = cJSON_Parse(res.ranges[0].kvs[0].value);
-	f = cJSON_GetObjectItem(o, "first");
-	n = cJSON_GetObjectItem(o, "count");
-	ms = cJSON_GetObjectItem(o, "ms");
-	dir = cJSON_GetObjectItem(o, "dir");
-	if (!cJSON_IsNumber(f) || !cJSON_IsNumber(n) || !cJSON_IsNumber(ms) ||
-	    f->valuedouble < 0 || n->valuedouble < 1) {
-		rc = -EPROTO;
+	rc = reserve_block_parse(res.ranges[0].kvs[0].value, &rb);
+	if (rc)
 		goto out;
-	}
 	/* Only a block reserved from this data directory: the node's name
 	 * on a new directory (its disk lost) must not take its old blocks,
 	 * which the old process may have served. They are burned. */
-	if (!cJSON_IsString(dir) || strcmp(dir->valuestring,
-					   cluster_dir_id(r->c))) {
+	if (strcmp(rb.dir, cluster_dir_id(r->c))) {
 		log_info("cluster: pool \"%s\": the last block of node \"%s\" "
 			 "was reserved from another data directory: burned",
 			 name, cluster_node(r->c));
 		goto out;
 	}
 	{
-		struct ledger_block b = { (uint64_t)f->valuedouble,
-					  (uint64_t)n->valuedouble,
-					  (uint64_t)ms->valuedouble };
+		struct ledger_block b = { rb.first, rb.count, rb.ms };
 
 		rc = ledger_block_add(s->p->ledger, name, &b, false);
 		if (rc == -EINVAL)
@@ -272,7 +279,6 @@ static int adopt_last(struct reserve *r, struct rpstate *s)
 				   it has it, or it is burned */
 	}
 out:
-	cJSON_Delete(o);
 	etcd_result_release(&res);
 	return rc;
 }
@@ -290,7 +296,7 @@ static int read_counter(struct reserve *r, struct rpstate *s)
 		return ckl;
 	rc = etcd_get(r->e, ck, (size_t)ckl, false, 0, false, &res);
 	if (rc == 0 && res.nranges == 1 && res.ranges[0].n == 1)
-		rc = counter_parse(&res.ranges[0].kvs[0], &counter);
+		rc = reserve_counter_parse(&res.ranges[0].kvs[0], &counter);
 	if (rc == 0) {
 		atomic_store(&s->p->cluster_reserved, counter);
 		s->read_ms = mono_ms();

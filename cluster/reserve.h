@@ -62,6 +62,21 @@ int reserve_start(struct cluster *c, struct pools *ps, struct reserve **out);
 /* Stops the thread and frees r. Safe with NULL. */
 void reserve_stop(struct reserve *r);
 
+/* A block as the reserver writes it in etcd (pool/<name>/block/<first>
+ * and pool/<name>/last/<node>). */
+struct reserve_block {
+	uint64_t first, count, ms;
+	char node[CLUSTER_NODE_MAX + 1];
+	char dir[40];		/* "" in a block without one */
+};
+
+/* Reads a block's JSON: 0, or -EPROTO if it is not one (first >= 0,
+ * count >= 1, a node, ms). Any thread; uniqctl and the lookups too. */
+int reserve_block_parse(const char *json, struct reserve_block *b);
+
+/* Reads pool/<name>/counter's value (decimal text): 0 or -EPROTO. */
+int reserve_counter_parse(const struct etcd_kv *kv, uint64_t *v);
+
 /* Stats of random pool index i of ps (as in ps->pools). */
 void reserve_stats(struct reserve *r, size_t i, struct reserve_stats *out);
 

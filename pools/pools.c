@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cluster/cluster.h"
 #include "common/log.h"
 #include "pools/pools.h"
 #include "common/banned.h"
@@ -38,7 +39,7 @@ int pools_check_dir(const char *dir, char *err, size_t errlen)
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
 		    strcmp(de->d_name, "uniqd.lock") &&
-		    strcmp(de->d_name, "cluster.id") &&
+		    strcmp(de->d_name, CLUSTER_DIR_ID_FILE) &&
 		    strcmp(de->d_name, "shards"))
 			others++;
 	closedir(d);

@@ -17,9 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cJSON.h>
-
 #include "cluster/ask.h"
+#include "cluster/reserve.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/code.h"
@@ -451,7 +450,7 @@ struct block_call {
 	uint64_t k, index;
 	bool found;
 	char node[CLUSTER_NODE_MAX + 1];
-	uint64_t first, count, ms, reserved;
+	uint64_t first, count, ms;
 };
 
 static void block_run(struct ask_op *op, struct etcd *e)
@@ -459,8 +458,7 @@ static void block_run(struct ask_op *op, struct etcd *e)
 	struct block_call *bc = api_container_of(op, struct block_call, op);
 	char pre[POOL_NAME_MAX + 32], end[POOL_NAME_MAX + 64];
 	struct etcd_result res = { 0 };
-	cJSON *o = NULL;
-	const cJSON *f, *n, *node, *ms;
+	struct reserve_block rb;
 	int pl, el;
 
 	pl = cluster_key(pre, sizeof(pre), "pool/%s/block/", bc->p->def->name);
@@ -474,24 +472,16 @@ static void block_run(struct ask_op *op, struct etcd *e)
 	op->rc = etcd_get_last(e, pre, (size_t)pl, end, (size_t)el, &res);
 	if (op->rc || res.nranges != 1 || res.ranges[0].n != 1)
 		goto out;
-	o = cJSON_Parse(res.ranges[0].kvs[0].value);
-	f = cJSON_GetObjectItem(o, "first");
-	n = cJSON_GetObjectItem(o, "count");
-	node = cJSON_GetObjectItem(o, "node");
-	ms = cJSON_GetObjectItem(o, "ms");
-	if (!cJSON_IsNumber(f) || !cJSON_IsNumber(n) || !cJSON_IsString(node) ||
-	    !cJSON_IsNumber(ms)) {
-		op->rc = -EPROTO;
+	op->rc = reserve_block_parse(res.ranges[0].kvs[0].value, &rb);
+	if (op->rc)
 		goto out;
-	}
-	bc->first = (uint64_t)f->valuedouble;
-	bc->count = (uint64_t)n->valuedouble;
-	bc->ms = (uint64_t)ms->valuedouble;
-	snprintf(bc->node, sizeof(bc->node), "%s", node->valuestring);
+	bc->first = rb.first;
+	bc->count = rb.count;
+	bc->ms = rb.ms;
+	snprintf(bc->node, sizeof(bc->node), "%s", rb.node);
 	bc->found = bc->index >= bc->first &&
 		    bc->index - bc->first < bc->count;
 out:
-	cJSON_Delete(o);
 	etcd_result_release(&res);
 }
 

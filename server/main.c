@@ -317,59 +317,6 @@ static void raise_fd_limit(unsigned max_conns)
 }
 
 /*
- * The id of the data directory in the cluster (cluster.h): 32 hex digits
- * in <data_dir>/cluster.id, made at the first cluster start. The caller
- * holds the directory's lock. Returns 0 or a negative errno.
- */
-static int data_dir_id(const char *dir, char id[33])
-{
-	static const char hex[] = "0123456789abcdef";
-	uint8_t raw[PERM_KEY_LEN];
-	char path[1200], tmp[1220];
-	ssize_t n;
-	int fd, i, rc = 0;
-
-	snprintf(path, sizeof(path), "%s/cluster.id", dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, id, 32);
-		close(fd);
-		id[n == 32 ? 32 : 0] = '\0';
-		for (i = 0; i < 32 && n == 32; i++)
-			if (!strchr(hex, id[i]))
-				n = 0;
-		if (n == 32)
-			return 0;
-		log_error("%s is damaged: remove it to make a new one (the "
-			  "node then waits out its old session once)", path);
-		return -EPROTO;
-	}
-	if (errno != ENOENT)
-		return -errno;
-	rc = perm_random_key(raw);
-	if (rc)
-		return rc;
-	for (i = 0; i < 16; i++) {
-		id[2 * i] = hex[raw[i] >> 4];
-		id[2 * i + 1] = hex[raw[i] & 15];
-	}
-	id[32] = '\0';
-	/* Written whole or not at all: a temporary file, synced, renamed. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, id, 32) != 32 || fsync(fd))
-		rc = -EIO;
-	close(fd);
-	if (rc == 0 && rename(tmp, path))
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
-
-/*
  * With cfg->etcd: joins the cluster and defines every pool of cfg in it
  * (a node configured otherwise than the cluster is refused), filling
  * keys with the cluster's key of each random pool (PERM_KEY_LEN bytes at
@@ -399,7 +346,7 @@ static int join_cluster(const struct config *cfg, struct cluster **out,
 			return -ENOTSUP;
 		}
 	}
-	rc = data_dir_id(cfg->data_dir, dir_id);
+	rc = cluster_dir_id_read(cfg->data_dir, true, dir_id);
 	if (rc) {
 		log_error("cannot read or make %s/cluster.id: %s",
 			  cfg->data_dir, log_strerror(rc));

@@ -13,15 +13,11 @@
 
 #include "cluster/cluster.h"
 #include "cluster/etcd.h"
+#include "cluster/reserve.h"
 #include "common/clock.h"
 #include "tools/ccheck.h"
 #include "common/banned.h"
 
-struct cblock {
-	uint64_t first, count;
-	char node[CLUSTER_NODE_MAX + 1];
-	char dir[40];		/* "" in a block without one */
-};
 
 /* The ranges of one read: per random pool, its counter and its blocks
  * (2 ranges), then per lease pool its leases (1), then nodes and seen. */
@@ -83,34 +79,18 @@ out:
 	return rc;
 }
 
-/* Reads a block's JSON. Returns 0 or -EPROTO. */
-static int block_parse(const struct etcd_kv *kv, struct cblock *b)
+/* The counter of range r (0 when there is none; -EPROTO when it is
+ * not a number: a problem). */
+static int counter_of(const struct etcd_range *r, uint64_t *v)
 {
-	cJSON *o = cJSON_Parse(kv->value);
-	const cJSON *f = cJSON_GetObjectItem(o, "first"),
-		    *n = cJSON_GetObjectItem(o, "count"),
-		    *node = cJSON_GetObjectItem(o, "node");
-	int rc = -EPROTO;
-
-	if (cJSON_IsNumber(f) && cJSON_IsNumber(n) && cJSON_IsString(node) &&
-	    f->valuedouble >= 0 && n->valuedouble >= 1 &&
-	    strlen(node->valuestring) <= CLUSTER_NODE_MAX) {
-		const cJSON *dir = cJSON_GetObjectItem(o, "dir");
-
-		b->first = (uint64_t)f->valuedouble;
-		b->count = (uint64_t)n->valuedouble;
-		snprintf(b->node, sizeof(b->node), "%s", node->valuestring);
-		snprintf(b->dir, sizeof(b->dir), "%s",
-			 cJSON_IsString(dir) ? dir->valuestring : "");
-		rc = 0;
-	}
-	cJSON_Delete(o);
-	return rc;
+	*v = 0;
+	return r->n == 1 ? reserve_counter_parse(&r->kvs[0], v) : 0;
 }
 
-static uint64_t counter_of(const struct etcd_range *r)
+/* A block's JSON, from a kv of a range (reserve_block_parse). */
+static int block_parse(const struct etcd_kv *kv, struct reserve_block *b)
 {
-	return r->n == 1 ? strtoull(r->kvs[0].value, NULL, 10) : 0;
+	return reserve_block_parse(kv->value, b);
 }
 
 #define PROBLEM(...) do { fprintf(out, "PROBLEM " __VA_ARGS__); \
@@ -123,7 +103,7 @@ static int check_node(const struct pool_def *d, const struct etcd_range *br,
 {
 	struct ledger_block *lb = NULL;
 	struct ledger_rec rec;
-	struct cblock b;
+	struct reserve_block b;
 	size_t nl = 0, i, j = 0, mine = 0, beyond = 0, burned = 0;
 	int rc;
 
@@ -176,7 +156,7 @@ int ccheck_verify(const char *endpoints, const struct config *cfg,
 		  FILE *out, unsigned *problems)
 {
 	struct snap s;
-	struct cblock b;
+	struct reserve_block b;
 	size_t i, k, ri = 0, li;
 	uint64_t end, counter;
 	char *endp;
@@ -194,7 +174,9 @@ int ccheck_verify(const char *endpoints, const struct config *cfg,
 			continue;
 		cr = &s.res.ranges[ri++];
 		br = &s.res.ranges[ri++];
-		counter = counter_of(cr);
+		if (counter_of(cr, &counter))
+			PROBLEM("pool %s: its counter in etcd is not a "
+				"number", d->name);
 		if (counter > d->capacity)
 			PROBLEM("pool %s: counter %" PRIu64 " is above its "
 				"capacity %" PRIu64, d->name, counter,
@@ -266,7 +248,8 @@ int ccheck_status(const char *endpoints, const struct config *cfg,
 {
 	const struct etcd_range *nodes, *seen;
 	struct snap s;
-	struct cblock b;
+	struct reserve_block b;
+	uint64_t counter;
 	size_t i, k, j, ri = 0;
 	char pre[64];
 	size_t pl;
@@ -305,9 +288,10 @@ int ccheck_status(const char *endpoints, const struct config *cfg,
 			continue;
 		cr = &s.res.ranges[ri++];
 		br = &s.res.ranges[ri++];
+		(void)counter_of(cr, &counter);	/* 0 if unreadable */
 		fprintf(out, "pool %s: reserved %" PRIu64 " of %" PRIu64
-			" in %zu blocks\n", d->name, counter_of(cr),
-			d->capacity, br->n);
+			" in %zu blocks\n", d->name, counter, d->capacity,
+			br->n);
 		for (k = 0; k < seen->n; k++) {
 			const char *name = seen->kvs[k].key + pl;
 			uint64_t nb = 0, nv = 0;

@@ -30,6 +30,7 @@
 #include "common/code.h"
 #include "pools/codegen.h"
 #include "pools/pools.h"
+#include "cluster/cluster.h"
 #include "tools/ccheck.h"
 #include "tools/progress.h"
 #include "tools/verify.h"
@@ -641,7 +642,7 @@ static int cluster_cmd(struct ctx *c, const char *cmd, const char *config,
 		       const char *data_dir, const char *etcd,
 		       const char *node)
 {
-	char host[65] = "", dir_id[40] = "";
+	char host[65] = "", dir_id[33] = "";
 	unsigned problems = 0;
 	bool have_dir;
 	int rc;
@@ -683,18 +684,8 @@ static int cluster_cmd(struct ctx *c, const char *cmd, const char *config,
 			goto out;
 		problems += (unsigned)rc;
 	}
-	if (have_dir) {
-		char path[1200];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/cluster.id", c->cfg.data_dir);
-		f = fopen(path, "re");
-		if (f) {
-			if (!fgets(dir_id, sizeof(dir_id), f))
-				dir_id[0] = '\0';
-			fclose(f);
-		}
-	}
+	if (have_dir && cluster_dir_id_read(c->cfg.data_dir, false, dir_id))
+		dir_id[0] = '\0';	/* a node's directory not yet started */
 	rc = ccheck_verify(etcd, &c->cfg, c->open ? &c->ps.ledger : NULL,
 			   node, *dir_id ? dir_id : NULL, stdout, &problems);
 	if (rc == 0 && problems) {
